@@ -1,0 +1,2 @@
+/* sacmectl: to be written. */
+int main(void) { return 0; }

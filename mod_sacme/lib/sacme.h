@@ -1,0 +1,30 @@
+/* mod_sacme engine: common definitions.
+ *
+ * Everything under mod_sacme/lib/ builds on APR, APR-util, OpenSSL 3, libcurl
+ * and jansson only. No httpd header may be included here (make check enforces
+ * it): the same engine runs inside httpd, in sacmectl and in the unit tests.
+ */
+#ifndef SACME_H
+#define SACME_H
+
+#include <apr.h>
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <apr_tables.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#define SACME_VERSION "0.1.0"
+#define SACME_USER_AGENT "mod_sacme/" SACME_VERSION
+
+/* Bounds on everything the CA sends us (DESIGN §8.8). */
+#define SACME_MAX_RESPONSE      (1024 * 1024)  /* bytes of one HTTP body */
+#define SACME_MAX_JSON_DEPTH    32             /* nesting of arrays/objects */
+#define SACME_MAX_CHAIN         10             /* certificates in one chain */
+#define SACME_MAX_NAMES         100            /* identifiers in one order */
+#define SACME_MAX_NONCE_RETRIES 5              /* badNonce retries per request */
+
+/* Counts the elements of a static array. */
+#define SACME_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* SACME_H */

@@ -1,0 +1,2 @@
+/* sacme_acct.c: to be written. */
+#include "sacme.h"

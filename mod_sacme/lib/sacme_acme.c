@@ -1,0 +1,2 @@
+/* sacme_acme.c: to be written. */
+#include "sacme.h"

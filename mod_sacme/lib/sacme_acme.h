@@ -1,0 +1,65 @@
+/* One ACME server as the engine sees it: its directory, a nonce, the
+ * account key and URL once known, and signed requests with the retries
+ * RFC 8555 expects of a client (badNonce with the fresh nonce).
+ */
+#ifndef SACME_ACME_H
+#define SACME_ACME_H
+
+#include <jansson.h>
+#include "sacme.h"
+#include "sacme_log.h"
+#include "sacme_result.h"
+#include "sacme_http.h"
+#include "sacme_key.h"
+#include "sacme_directory.h"
+
+typedef struct sacme_acme_t {
+    apr_pool_t *p;
+    const char *url;              /* the directory URL, verbatim */
+    sacme_http_t *http;
+    const sacme_log_t *log;
+    sacme_directory_t *dir;       /* after sacme_acme_setup() */
+    const char *nonce;            /* the last Replay-Nonce seen, unused */
+    sacme_key_t *account_key;     /* after the account is known */
+    const char *account_url;      /* the "kid" of signed requests */
+    int max_nonce_retries;        /* default SACME_MAX_NONCE_RETRIES */
+} sacme_acme_t;
+
+apr_status_t sacme_acme_create(apr_pool_t *p, const char *url,
+                               sacme_http_t *http, const sacme_log_t *log,
+                               sacme_acme_t **pacme, sacme_result_t *res);
+
+/* Fetches and parses the directory (once; later calls are no-ops). */
+apr_status_t sacme_acme_setup(sacme_acme_t *acme, sacme_result_t *res);
+
+/* The outcome of a signed request. */
+typedef struct sacme_acme_response_t {
+    sacme_http_response_t *http;
+    json_t *json;            /* parsed body when it is JSON, else NULL */
+    const char *location;    /* Location header resolved, or NULL */
+} sacme_acme_response_t;
+
+/* A signed POST (RFC 8555 §6.2). payload: a JSON value to send, or NULL for
+ * POST-as-GET. With use_jwk the header carries the account key's JWK
+ * (newAccount, revocation by cert key); otherwise "kid" = account URL.
+ * A fresh nonce is fetched when none is held; badNonce is retried with the
+ * nonce from the error response, up to max_nonce_retries. A problem
+ * document becomes a non-success status with res filled (sacme_problem.h);
+ * a non-2xx without a problem document is reported with its status and
+ * body excerpt. 401 is treated like 403 (Sectigo answers 401). */
+apr_status_t sacme_acme_post(sacme_acme_t *acme, const char *url,
+                             json_t *payload, int use_jwk, apr_pool_t *p,
+                             sacme_acme_response_t **resp, sacme_result_t *res);
+
+/* Like sacme_acme_post, but signs with another key (revocation with the
+ * certificate key, key rollover); always sends the jwk. */
+apr_status_t sacme_acme_post_with_key(sacme_acme_t *acme, const char *url,
+                                      json_t *payload, const sacme_key_t *key,
+                                      apr_pool_t *p,
+                                      sacme_acme_response_t **resp,
+                                      sacme_result_t *res);
+
+/* Retry-After of a response as an absolute time, or 0. */
+apr_time_t sacme_acme_retry_after(const sacme_acme_response_t *resp);
+
+#endif /* SACME_ACME_H */

@@ -1,0 +1,2 @@
+/* sacme_b64.c: to be written. */
+#include "sacme.h"

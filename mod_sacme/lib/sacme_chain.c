@@ -1,0 +1,2 @@
+/* sacme_chain.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,54 @@
+/* Certificate chains as the CA delivers them, and the checks a chain must
+ * pass before it may be stored as a result (and later served).
+ */
+#ifndef SACME_CHAIN_H
+#define SACME_CHAIN_H
+
+#include <openssl/x509.h>
+#include "sacme.h"
+#include "sacme_key.h"
+#include "sacme_result.h"
+
+typedef struct sacme_chain_t {
+    apr_array_header_t *certs;   /* X509 *, [0] is the leaf; freed with the pool */
+} sacme_chain_t;
+
+/* Parses a chain from PEM or DER, detected by content (CAs label downloads
+ * with odd content types). Leading/trailing text around PEM blocks is
+ * tolerated, anything else is not: junk, truncated DER, zero certificates
+ * or more than SACME_MAX_CHAIN are APR_EINVAL with a reason. */
+apr_status_t sacme_chain_parse(apr_pool_t *p, const char *data, apr_size_t len,
+                               sacme_chain_t **chain, sacme_result_t *res);
+
+/* The leaf, and the rest of the chain, as PEM text. */
+const char *sacme_chain_leaf_pem(const sacme_chain_t *chain, apr_pool_t *p);
+const char *sacme_chain_issuers_pem(const sacme_chain_t *chain, apr_pool_t *p);
+const char *sacme_chain_pem(const sacme_chain_t *chain, apr_pool_t *p);
+
+/* The checks before anything is stored as a result:
+ *   - the leaf's public key matches key,
+ *   - the leaf's SANs cover every name in names (const char *),
+ *   - the leaf is valid at now (with a few minutes' allowance for clock skew
+ *     on notBefore),
+ *   - each certificate is issued by the next one in the chain.
+ * The first failing check is reported in res. */
+apr_status_t sacme_chain_check(const sacme_chain_t *chain,
+                               const sacme_key_t *key,
+                               const apr_array_header_t *names,
+                               apr_time_t now, sacme_result_t *res);
+
+/* What an admin wants to see of a certificate. */
+typedef struct sacme_cert_info_t {
+    const char *subject;        /* one-line RFC 2253 form */
+    const char *issuer;
+    const char *serial;         /* hex, upper case */
+    apr_array_header_t *sans;   /* const char *, dNSName and iPAddress */
+    apr_time_t not_before;
+    apr_time_t not_after;
+    const char *sha256;         /* fingerprint of the DER, hex */
+} sacme_cert_info_t;
+
+apr_status_t sacme_cert_info(apr_pool_t *p, X509 *cert,
+                             sacme_cert_info_t **info);
+
+#endif /* SACME_CHAIN_H */

@@ -1,0 +1,2 @@
+/* sacme_csr.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,2 @@
+/* sacme_directory.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,2 @@
+/* sacme_eab.c: to be written. */
+#include "sacme.h"

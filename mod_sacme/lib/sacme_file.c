@@ -1,0 +1,2 @@
+/* sacme_file.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,2 @@
+/* sacme_http.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,89 @@
+/* HTTP seam: the engine speaks to the CA through a small vtable, so the
+ * libcurl implementation (sacme_http_curl.c, the only file that includes
+ * curl.h) can be replaced by recorded responses in unit tests.
+ *
+ * TLS to the CA is always verified; ca_file adds trust for private CAs and
+ * tests, it never turns verification off.
+ */
+#ifndef SACME_HTTP_H
+#define SACME_HTTP_H
+
+#include "sacme.h"
+#include "sacme_result.h"
+
+typedef struct sacme_http_options_t {
+    const char *ca_file;                  /* PEM bundle to trust, NULL: system store */
+    apr_interval_time_t connect_timeout;  /* 0: 30 s */
+    apr_interval_time_t timeout;          /* whole request; 0: 60 s */
+    apr_size_t max_response;              /* body bytes; 0: SACME_MAX_RESPONSE */
+    const char *user_agent;               /* NULL: SACME_USER_AGENT */
+} sacme_http_options_t;
+
+typedef struct sacme_http_request_t {
+    const char *method;          /* "GET", "HEAD", "POST" */
+    const char *url;
+    const char *content_type;    /* for POST */
+    const char *body;
+    apr_size_t body_len;
+} sacme_http_request_t;
+
+typedef struct sacme_http_response_t {
+    int status;
+    apr_table_t *headers;        /* case-insensitive; repeated headers kept */
+    const char *body;            /* NUL-terminated, may be empty */
+    apr_size_t body_len;
+} sacme_http_response_t;
+
+typedef struct sacme_http_t sacme_http_t;
+
+typedef struct sacme_http_impl_t {
+    const char *name;
+    /* Performs one exchange. A transport failure (no connection, TLS error,
+     * timeout, body over the limit) returns non-success with res set; any
+     * HTTP status, 5xx included, is a response. */
+    apr_status_t (*perform)(sacme_http_t *http, const sacme_http_request_t *req,
+                            apr_pool_t *p, sacme_http_response_t **resp,
+                            sacme_result_t *res);
+} sacme_http_impl_t;
+
+struct sacme_http_t {
+    const sacme_http_impl_t *impl;
+    void *baton;                 /* implementation state */
+    sacme_http_options_t opts;   /* with defaults filled in */
+};
+
+/* The libcurl transport; its handle is reused across requests (keep-alive)
+ * and cleaned up with the pool. */
+apr_status_t sacme_http_curl_create(apr_pool_t *p,
+                                    const sacme_http_options_t *opts,
+                                    sacme_http_t **http,
+                                    sacme_result_t *res);
+
+/* Wraps another implementation (tests: recorded responses). */
+sacme_http_t *sacme_http_create(apr_pool_t *p, const sacme_http_impl_t *impl,
+                                void *baton, const sacme_http_options_t *opts);
+
+apr_status_t sacme_http_perform(sacme_http_t *http,
+                                const sacme_http_request_t *req, apr_pool_t *p,
+                                sacme_http_response_t **resp,
+                                sacme_result_t *res);
+
+/* A header value (the first if repeated), or NULL. */
+const char *sacme_http_header(const sacme_http_response_t *resp,
+                              const char *name);
+
+/* The media type of the response without parameters, lower case, or "". */
+const char *sacme_http_media_type(const sacme_http_response_t *resp,
+                                  apr_pool_t *p);
+
+/* URLs of Link headers with the given rel (RFC 8288), resolved against
+ * base_url; an empty array when none. */
+apr_array_header_t *sacme_http_links(const sacme_http_response_t *resp,
+                                     const char *rel, const char *base_url,
+                                     apr_pool_t *p);
+
+/* Resolves a possibly relative URL reference against a base URL. */
+const char *sacme_http_resolve(apr_pool_t *p, const char *base,
+                               const char *ref);
+
+#endif /* SACME_HTTP_H */

@@ -1,0 +1,2 @@
+/* sacme_http_curl.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,2 @@
+/* sacme_issue.c: to be written. */
+#include "sacme.h"

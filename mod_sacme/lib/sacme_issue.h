@@ -1,0 +1,37 @@
+/* One whole issuance, blocking: order, authorize, finalize, download, check.
+ * Polling honours Retry-After, clamped to [poll_min, poll_max]; without it,
+ * polling backs off from poll_min, doubling, with jitter.
+ */
+#ifndef SACME_ISSUE_H
+#define SACME_ISSUE_H
+
+#include "sacme.h"
+#include "sacme_acme.h"
+#include "sacme_chain.h"
+
+/* Publishes (setup=1) or withdraws (setup=0) a challenge response, e.g. the
+ * key authorization for http-01 at /.well-known/acme-challenge/<token>. */
+typedef apr_status_t sacme_challenge_fn(void *baton, int setup, const char *type,
+                                        const char *name, const char *token,
+                                        const char *key_authz);
+
+typedef struct sacme_issue_opts_t {
+    apr_array_header_t *names;        /* const char *, the first is the primary */
+    const sacme_key_t *cert_key;      /* the certificate's key (never the account key) */
+    apr_array_header_t *challenge_types; /* preference; NULL: {"http-01"} */
+    sacme_challenge_fn *challenge_fn; /* NULL: authorizations must be valid already,
+                                         or the CA validates without our help */
+    void *challenge_baton;
+    apr_interval_time_t poll_min;     /* 0: 1 s */
+    apr_interval_time_t poll_max;     /* 0: 60 s */
+    apr_interval_time_t timeout;      /* whole issuance; 0: 10 min */
+} sacme_issue_opts_t;
+
+/* Issues a certificate for opts->names with the account already set up
+ * (sacme_acct_ensure). The chain is checked with sacme_chain_check before
+ * it is returned. */
+apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *opts,
+                         apr_pool_t *p, sacme_chain_t **chain,
+                         sacme_result_t *res);
+
+#endif /* SACME_ISSUE_H */

@@ -1,0 +1,2 @@
+/* sacme_jws.c: to be written. */
+#include "sacme.h"

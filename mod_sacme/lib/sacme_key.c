@@ -1,0 +1,2 @@
+/* sacme_key.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,2 @@
+/* sacme_order.c: to be written. */
+#include "sacme.h"

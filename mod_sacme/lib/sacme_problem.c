@@ -1,0 +1,2 @@
+/* sacme_problem.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,2 @@
+/* sacme_time.c: to be written. */
+#include "sacme.h"

@@ -1,0 +1,20 @@
+/* Private declarations of the httpd glue (never included by lib/). */
+#ifndef MOD_SACME_PRIVATE_H
+#define MOD_SACME_PRIVATE_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "sacme.h"
+#include "sacme_log.h"
+
+/* mod_sacme.c gets the log index from AP_DECLARE_MODULE; every other glue
+ * file from here. */
+#if defined(APLOG_USE_MODULE) && !defined(SACME_MODULE_MAIN)
+APLOG_USE_MODULE(sacme);
+#endif
+
+extern module AP_MODULE_DECLARE_DATA sacme_module;
+
+#endif /* MOD_SACME_PRIVATE_H */
