@@ -24,6 +24,11 @@
 #define SACME_MAX_NAMES         100            /* identifiers in one order */
 #define SACME_MAX_NONCE_RETRIES 5              /* badNonce retries per request */
 
+/* A configuration the engine cannot work with (a missing EAB when the CA
+ * requires one, terms not accepted, an account directory of another CA):
+ * the admin must change something; retrying will not help. */
+#define SACME_ECONFIG (APR_OS_START_USERERR + 1)
+
 /* Counts the elements of a static array. */
 #define SACME_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,2 +1,288 @@
-/* sacme_acme.c: to be written. */
-#include "sacme.h"
+/* Talking to one ACME server: directory, nonces, signed requests. */
+#include "sacme_acme.h"
+#include "sacme_jws.h"
+#include "sacme_json.h"
+#include "sacme_problem.h"
+#include "sacme_time.h"
+
+#define JOSE_TYPE "application/jose+json"
+
+apr_status_t sacme_acme_create(apr_pool_t *p, const char *url,
+                               sacme_http_t *http, const sacme_log_t *log,
+                               sacme_acme_t **pacme, sacme_result_t *res)
+{
+    sacme_acme_t *acme;
+
+    if (!url || strncmp(url, "https://", 8) != 0) {
+        return sacme_result_set(res, SACME_ECONFIG,
+                                "the ACME server URL must start with https:// "
+                                "(got '%s')", url ? url : "");
+    }
+    acme = apr_pcalloc(p, sizeof(*acme));
+    acme->p = p;
+    acme->url = apr_pstrdup(p, url);
+    acme->http = http;
+    acme->log = log;
+    acme->max_nonce_retries = SACME_MAX_NONCE_RETRIES;
+    *pacme = acme;
+    return APR_SUCCESS;
+}
+
+/* Keeps the newest nonce a response carries: every response may hold one,
+ * and using it saves a round trip to newNonce. */
+static void take_nonce(sacme_acme_t *acme, const sacme_http_response_t *resp)
+{
+    const char *nonce = sacme_http_header(resp, "Replay-Nonce");
+
+    if (nonce && *nonce) {
+        acme->nonce = apr_pstrdup(acme->p, nonce);
+    }
+}
+
+static int is_json_type(const char *media)
+{
+    return !strcmp(media, "application/json")
+        || !strcmp(media, "application/problem+json");
+}
+
+/* A short printable start of a body for error messages. */
+static const char *body_excerpt(apr_pool_t *p, const sacme_http_response_t *resp)
+{
+    apr_size_t n = resp->body_len < 120 ? resp->body_len : 120, i;
+    char *s = apr_pstrndup(p, resp->body, n);
+
+    for (i = 0; i < n; ++i) {
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f) {
+            s[i] = ' ';
+        }
+    }
+    return n ? s : "(empty body)";
+}
+
+/* Turns a non-2xx response into a result. A problem document is preferred;
+ * otherwise the status and body excerpt are all we can report. Returns the
+ * parsed problem (or NULL). */
+static json_t *fail_response(sacme_acme_t *acme, const char *method,
+                             const char *url, const sacme_http_response_t *resp,
+                             apr_pool_t *p, sacme_result_t *res)
+{
+    json_t *problem = NULL;
+    const char *media = sacme_http_media_type(resp, p);
+
+    if (resp->body_len && (is_json_type(media) || resp->body[0] == '{')) {
+        problem = sacme_json_parse(p, resp->body, resp->body_len, 0, NULL);
+    }
+    if (json_is_object(problem)) {
+        sacme_problem_apply(res, problem, resp->status);
+        sacme_result_prefix(res, "%s %s", method, url);
+    }
+    else {
+        problem = NULL;
+        sacme_result_set(res, resp->status >= 500 ? APR_EAGAIN : APR_EINVAL,
+                         "%s %s: HTTP %d without a problem document: %s",
+                         method, url, resp->status, body_excerpt(p, resp));
+        if (res) {
+            res->http_status = resp->status;
+        }
+    }
+    if (res) {
+        res->retry_after = sacme_time_retry_after(
+            sacme_http_header(resp, "Retry-After"), apr_time_now());
+    }
+    return problem;
+}
+
+apr_status_t sacme_acme_setup(sacme_acme_t *acme, sacme_result_t *res)
+{
+    sacme_http_request_t req = { .method = "GET", .url = acme->url };
+    sacme_http_response_t *resp;
+    apr_status_t rv;
+
+    if (acme->dir) {
+        return APR_SUCCESS;
+    }
+    rv = sacme_http_perform(acme->http, &req, acme->p, &resp, res);
+    if (rv != APR_SUCCESS) {
+        sacme_result_prefix(res, "cannot fetch the ACME directory");
+        return rv;
+    }
+    if (resp->status != 200) {
+        fail_response(acme, "GET", acme->url, resp, acme->p, res);
+        sacme_result_prefix(res, "cannot fetch the ACME directory");
+        return res ? res->status : APR_EINVAL;
+    }
+    rv = sacme_directory_parse(acme->p, resp->body, resp->body_len, &acme->dir, res);
+    if (rv != APR_SUCCESS) {
+        sacme_result_prefix(res, "%s (Content-Type '%s')", acme->url,
+                            sacme_http_media_type(resp, acme->p));
+        return rv;
+    }
+    take_nonce(acme, resp);
+    sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10002)
+              "directory of %s: externalAccountRequired=%s, terms of service %s",
+              acme->url, acme->dir->eab_required ? "true" : "false",
+              acme->dir->terms_of_service ? acme->dir->terms_of_service : "none");
+    return APR_SUCCESS;
+}
+
+/* Fetches a nonce from newNonce (HEAD, as RFC 8555 §7.2 prefers; GET if
+ * a server refuses HEAD). */
+static apr_status_t fetch_nonce(sacme_acme_t *acme, apr_pool_t *p,
+                                sacme_result_t *res)
+{
+    static const char *const methods[] = { "HEAD", "GET" };
+    apr_size_t i;
+    apr_status_t rv = APR_EGENERAL;
+
+    for (i = 0; i < SACME_ARRAY_LEN(methods); ++i) {
+        sacme_http_request_t req = { .method = methods[i],
+                                     .url = acme->dir->new_nonce };
+        sacme_http_response_t *resp;
+
+        rv = sacme_http_perform(acme->http, &req, p, &resp, res);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        take_nonce(acme, resp);
+        if (acme->nonce) {
+            return APR_SUCCESS;
+        }
+        if (resp->status != 405) {
+            break;
+        }
+    }
+    return sacme_result_set(res, APR_EINVAL, "%s gave no Replay-Nonce",
+                            acme->dir->new_nonce);
+}
+
+/* One signed POST: header {url, nonce, kid|jwk} over payload. */
+static apr_status_t post_once(sacme_acme_t *acme, const char *url,
+                              json_t *payload, const sacme_key_t *key,
+                              int use_jwk, apr_pool_t *p,
+                              sacme_http_response_t **resp, sacme_result_t *res)
+{
+    json_t *header = sacme_json_own(p, json_object()), *jws;
+    const char *body, *data = NULL;
+    apr_size_t data_len = 0;
+    sacme_http_request_t req;
+    apr_status_t rv;
+
+    if (!acme->nonce && (rv = fetch_nonce(acme, p, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    json_object_set_new(header, "url", json_string(url));
+    json_object_set_new(header, "nonce", json_string(acme->nonce));
+    acme->nonce = NULL;          /* a nonce is good for one request only */
+    if (use_jwk) {
+        json_object_set_new(header, "jwk", json_incref(sacme_jwk_make(key, p)));
+    }
+    else {
+        json_object_set_new(header, "kid", json_string(acme->account_url));
+    }
+    if (payload) {
+        data = sacme_json_dump(p, payload);
+        data_len = strlen(data);
+    }
+    rv = sacme_jws_make(p, key, header, data, data_len, &jws, res);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    body = sacme_json_dump(p, jws);
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = url;
+    req.content_type = JOSE_TYPE;
+    req.body = body;
+    req.body_len = strlen(body);
+    rv = sacme_http_perform(acme->http, &req, p, resp, res);
+    if (rv == APR_SUCCESS) {
+        take_nonce(acme, *resp);
+        sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10003)
+                  "POST %s -> %d", url, (*resp)->status);
+    }
+    return rv;
+}
+
+static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
+                                json_t *payload, const sacme_key_t *key,
+                                int use_jwk, apr_pool_t *p,
+                                sacme_acme_response_t **presp,
+                                sacme_result_t *res)
+{
+    sacme_acme_response_t *out = apr_pcalloc(p, sizeof(*out));
+    sacme_http_response_t *resp;
+    apr_status_t rv;
+    int attempt;
+
+    if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!key) {
+        return sacme_result_set(res, APR_EINVAL, "no account key to sign %s", url);
+    }
+    if (!use_jwk && !acme->account_url) {
+        return sacme_result_set(res, APR_EINVAL, "no account URL to sign %s", url);
+    }
+    for (attempt = 0; ; ++attempt) {
+        json_t *problem;
+
+        rv = post_once(acme, url, payload, key, use_jwk, p, &resp, res);
+        if (rv != APR_SUCCESS) {
+            sacme_result_prefix(res, "POST %s", url);
+            return rv;
+        }
+        if (resp->status >= 200 && resp->status < 300) {
+            break;
+        }
+        problem = fail_response(acme, "POST", url, resp, p, res);
+        /* badNonce is expected now and then (RFC 8555 §6.5): the error
+         * response carries a fresh nonce, so retry at once, a few times. */
+        if (problem && sacme_problem_class(sacme_json_str(problem, "type"))
+                       == SACME_PROBLEM_NONCE
+            && attempt < acme->max_nonce_retries) {
+            sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10004)
+                      "POST %s: badNonce, retrying with a fresh nonce (%d of %d)",
+                      url, attempt + 1, acme->max_nonce_retries);
+            continue;
+        }
+        return res ? res->status : APR_EINVAL;
+    }
+    out->http = resp;
+    /* Some CAs label JSON oddly; an object is an object. */
+    if (resp->body_len && (is_json_type(sacme_http_media_type(resp, p))
+                           || resp->body[0] == '{')) {
+        out->json = sacme_json_parse(p, resp->body, resp->body_len, 0, res);
+        if (!out->json) {
+            sacme_result_prefix(res, "POST %s", url);
+            return res ? res->status : APR_EINVAL;
+        }
+    }
+    if (sacme_http_header(resp, "Location")) {
+        out->location = sacme_http_resolve(p, url, sacme_http_header(resp, "Location"));
+    }
+    *presp = out;
+    return APR_SUCCESS;
+}
+
+apr_status_t sacme_acme_post(sacme_acme_t *acme, const char *url,
+                             json_t *payload, int use_jwk, apr_pool_t *p,
+                             sacme_acme_response_t **resp, sacme_result_t *res)
+{
+    return post_signed(acme, url, payload, acme->account_key, use_jwk, p,
+                       resp, res);
+}
+
+apr_status_t sacme_acme_post_with_key(sacme_acme_t *acme, const char *url,
+                                      json_t *payload, const sacme_key_t *key,
+                                      apr_pool_t *p,
+                                      sacme_acme_response_t **resp,
+                                      sacme_result_t *res)
+{
+    return post_signed(acme, url, payload, key, 1, p, resp, res);
+}
+
+apr_time_t sacme_acme_retry_after(const sacme_acme_response_t *resp)
+{
+    return sacme_time_retry_after(sacme_http_header(resp->http, "Retry-After"),
+                                  apr_time_now());
+}

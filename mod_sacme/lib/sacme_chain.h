@@ -20,6 +20,10 @@ typedef struct sacme_chain_t {
 apr_status_t sacme_chain_parse(apr_pool_t *p, const char *data, apr_size_t len,
                                sacme_chain_t **chain, sacme_result_t *res);
 
+/* Appends a certificate; the chain takes over the reference (freed with
+ * the chain's pool). */
+void sacme_chain_add(sacme_chain_t *chain, X509 *cert);
+
 /* The leaf, and the rest of the chain, as PEM text. */
 const char *sacme_chain_leaf_pem(const sacme_chain_t *chain, apr_pool_t *p);
 const char *sacme_chain_issuers_pem(const sacme_chain_t *chain, apr_pool_t *p);

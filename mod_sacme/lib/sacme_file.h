@@ -9,6 +9,16 @@
 #include "sacme.h"
 #include "sacme_result.h"
 
+/* Modes in APR's flag form (apr_fileperms_t bits are NOT octal: passing
+ * 0600 would give a wrong mode). Use these. */
+#define SACME_FPROT_PRIVATE (APR_FPROT_UREAD | APR_FPROT_UWRITE)            /* 0600 */
+#define SACME_FPROT_PUBLIC  (SACME_FPROT_PRIVATE | APR_FPROT_GREAD \
+                             | APR_FPROT_WREAD)                             /* 0644 */
+#define SACME_FPROT_DIR_PRIVATE (SACME_FPROT_PRIVATE | APR_FPROT_UEXECUTE)  /* 0700 */
+#define SACME_FPROT_DIR_PUBLIC  (SACME_FPROT_DIR_PRIVATE | APR_FPROT_GREAD \
+                                 | APR_FPROT_GEXECUTE | APR_FPROT_WREAD \
+                                 | APR_FPROT_WEXECUTE)                      /* 0755 */
+
 /* Replaces path with data. perms are applied to the temp file before any
  * byte is written, so a key is never readable by others, not even briefly.
  * On failure the old file is untouched and the temp file removed. */

@@ -1,2 +1,310 @@
-/* sacme_issue.c: to be written. */
-#include "sacme.h"
+/* One whole issuance: order -> authorize -> finalize -> download -> check.
+ *
+ * This is the blocking form, used by sacmectl and the engine tests; every
+ * step is a function of sacme_order.h, so a driver that persists the URLs in
+ * between can resume an order instead of starting over. */
+#include <stdlib.h>
+
+#include "sacme_issue.h"
+#include "sacme_order.h"
+#include "sacme_csr.h"
+#include "sacme_jws.h"
+#include "sacme_problem.h"
+#include "sacme_time.h"
+
+typedef struct {
+    sacme_acme_t *acme;
+    const sacme_issue_opts_t *opts;
+    apr_time_t deadline;
+    apr_interval_time_t backoff;   /* next wait without Retry-After */
+    apr_array_header_t *published; /* published_t *, for teardown */
+} issue_ctx_t;
+
+typedef struct {
+    const char *type, *name, *token, *key_authz;
+} published_t;
+
+/* Waits before the next poll: the CA's Retry-After when given (clamped to
+ * the configured bounds), else an exponential backoff with jitter, so a
+ * slow CA is not hammered and a fast one not kept waiting. */
+static apr_status_t wait_poll(issue_ctx_t *ctx, apr_time_t retry_after,
+                              const char *what, sacme_result_t *res)
+{
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t wait;
+
+    if (retry_after > now) {
+        wait = sacme_time_clamp(retry_after - now, ctx->opts->poll_min,
+                                ctx->opts->poll_max);
+    }
+    else {
+        wait = ctx->backoff;
+        /* +-20% jitter keeps many domains from polling in lockstep */
+        wait += (apr_interval_time_t)((rand() % 41 - 20) * (wait / 100));
+        ctx->backoff = sacme_time_clamp(ctx->backoff * 2, ctx->opts->poll_min,
+                                        ctx->opts->poll_max);
+    }
+    if (now + wait > ctx->deadline) {
+        return sacme_result_set(res, APR_TIMEUP,
+                                "gave up waiting for %s after the issuance "
+                                "timeout", what);
+    }
+    sacme_log(ctx->acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10008)
+              "waiting %" APR_TIME_T_FMT " ms for %s", apr_time_as_msec(wait), what);
+    apr_sleep(wait);
+    return APR_SUCCESS;
+}
+
+/* The error of an invalid authorization: the failed challenge's problem. */
+static apr_status_t authz_failed(const sacme_authz_t *authz, sacme_result_t *res)
+{
+    int i;
+
+    for (i = 0; i < authz->challenges->nelts; ++i) {
+        sacme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, i, sacme_challenge_t *);
+        if (c->error) {
+            sacme_problem_apply(res, c->error, 0);
+            sacme_result_prefix(res, "authorization of %s failed (%s)",
+                                authz->identifier, c->type);
+            return res ? res->status : APR_EINVAL;
+        }
+    }
+    return sacme_result_set(res, APR_EINVAL, "authorization of %s is %s",
+                            authz->identifier, authz->status);
+}
+
+static const char *offered_types(apr_pool_t *p, const sacme_authz_t *authz)
+{
+    const char *s = "";
+    int i;
+
+    for (i = 0; i < authz->challenges->nelts; ++i) {
+        sacme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, i, sacme_challenge_t *);
+        s = apr_pstrcat(p, s, i ? ", " : "", c->type, NULL);
+    }
+    return *s ? s : "none";
+}
+
+/* Starts one authorization: skip it when already valid (pre-validated
+ * names, Sectigo SCM), otherwise publish and answer a supported challenge. */
+static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p,
+                                int *pending, sacme_result_t *res)
+{
+    sacme_acme_t *acme = ctx->acme;
+    sacme_authz_t *authz;
+    sacme_challenge_t *chal;
+    apr_status_t rv;
+
+    *pending = 0;
+    if ((rv = sacme_authz_get(acme, url, p, &authz, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!strcmp(authz->status, "valid")) {
+        sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10009)
+                  "%s: authorization already valid, no challenge needed",
+                  authz->identifier);
+        return APR_SUCCESS;
+    }
+    if (strcmp(authz->status, "pending")) {
+        return authz_failed(authz, res);
+    }
+    chal = sacme_authz_pick(authz, ctx->opts->challenge_types);
+    if (!chal) {
+        return sacme_result_set(res, APR_EINVAL,
+                                "%s: the CA offers no challenge this server can "
+                                "answer (offered: %s)", authz->identifier,
+                                offered_types(p, authz));
+    }
+    *pending = 1;
+    if (chal->status && strcmp(chal->status, "pending")) {
+        return APR_SUCCESS;     /* already answered (e.g. a resumed order) */
+    }
+    if (ctx->opts->challenge_fn) {
+        published_t *pub = apr_pcalloc(ctx->acme->p, sizeof(*pub));
+        pub->type = apr_pstrdup(acme->p, chal->type);
+        pub->name = apr_pstrdup(acme->p, authz->identifier);
+        pub->token = apr_pstrdup(acme->p, chal->token ? chal->token : "");
+        pub->key_authz = sacme_key_authorization(acme->p, pub->token,
+                                                 acme->account_key);
+        rv = ctx->opts->challenge_fn(ctx->opts->challenge_baton, 1, pub->type,
+                                     pub->name, pub->token, pub->key_authz);
+        if (rv != APR_SUCCESS) {
+            return sacme_result_set(res, rv, "%s: cannot publish the %s challenge",
+                                    pub->name, pub->type);
+        }
+        APR_ARRAY_PUSH(ctx->published, published_t *) = pub;
+    }
+    sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10010)
+              "%s: answering the %s challenge", authz->identifier, chal->type);
+    return sacme_challenge_respond(acme, chal, p, res);
+}
+
+/* Polls one authorization until it is valid. */
+static apr_status_t await_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p,
+                                sacme_result_t *res)
+{
+    sacme_authz_t *authz;
+    apr_status_t rv;
+
+    ctx->backoff = ctx->opts->poll_min;
+    for (;;) {
+        if ((rv = sacme_authz_get(ctx->acme, url, p, &authz, res)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (!strcmp(authz->status, "valid")) {
+            return APR_SUCCESS;
+        }
+        if (strcmp(authz->status, "pending")) {
+            return authz_failed(authz, res);
+        }
+        rv = wait_poll(ctx, authz->retry_after,
+                       apr_psprintf(p, "the authorization of %s", authz->identifier),
+                       res);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+}
+
+/* Polls the order until its status leaves `from` (pending or processing). */
+static apr_status_t await_order(issue_ctx_t *ctx, sacme_order_t **porder,
+                                const char *from, apr_pool_t *p,
+                                sacme_result_t *res)
+{
+    sacme_order_t *order = *porder;
+    apr_status_t rv;
+
+    ctx->backoff = ctx->opts->poll_min;
+    while (!strcmp(order->status, from)) {
+        rv = wait_poll(ctx, order->retry_after,
+                       apr_psprintf(p, "the order to leave '%s'", from), res);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        rv = sacme_order_get(ctx->acme, order->url, p, &order, res);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    *porder = order;
+    if (!strcmp(order->status, "invalid")) {
+        if (order->error) {
+            sacme_problem_apply(res, order->error, 0);
+            sacme_result_prefix(res, "the order %s became invalid", order->url);
+            return res ? res->status : APR_EINVAL;
+        }
+        return sacme_result_set(res, APR_EINVAL, "the order %s became invalid",
+                                order->url);
+    }
+    return APR_SUCCESS;
+}
+
+static void teardown(issue_ctx_t *ctx)
+{
+    int i;
+
+    for (i = 0; ctx->opts->challenge_fn && i < ctx->published->nelts; ++i) {
+        published_t *pub = APR_ARRAY_IDX(ctx->published, i, published_t *);
+        ctx->opts->challenge_fn(ctx->opts->challenge_baton, 0, pub->type,
+                                pub->name, pub->token, pub->key_authz);
+    }
+}
+
+apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
+                         apr_pool_t *p, sacme_chain_t **pchain,
+                         sacme_result_t *res)
+{
+    sacme_issue_opts_t opts = *in;
+    issue_ctx_t ctx;
+    sacme_order_t *order;
+    sacme_chain_t *chain;
+    unsigned char *csr;
+    apr_size_t csr_len;
+    apr_status_t rv;
+    int i, pending;
+
+    if (!opts.challenge_types) {
+        opts.challenge_types = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(opts.challenge_types, const char *) = "http-01";
+    }
+    if (!opts.poll_min) opts.poll_min = apr_time_from_sec(1);
+    if (!opts.poll_max) opts.poll_max = apr_time_from_sec(60);
+    if (!opts.timeout) opts.timeout = apr_time_from_sec(600);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.acme = acme;
+    ctx.opts = &opts;
+    ctx.deadline = apr_time_now() + opts.timeout;
+    ctx.published = apr_array_make(p, 4, sizeof(published_t *));
+
+    /*1: the order, and its authorizations started */
+    rv = sacme_order_new(acme, opts.names, p, &order, res);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10011)
+              "order %s for %d name(s) starting with %s: %s", order->url,
+              opts.names->nelts, APR_ARRAY_IDX(opts.names, 0, const char *),
+              order->status);
+    if (!strcmp(order->status, "pending")) {
+        apr_array_header_t *waiting = apr_array_make(p, 4, sizeof(const char *));
+        for (i = 0; i < order->authorizations->nelts; ++i) {
+            const char *url = APR_ARRAY_IDX(order->authorizations, i, const char *);
+            if ((rv = start_authz(&ctx, url, p, &pending, res)) != APR_SUCCESS) {
+                goto leave;
+            }
+            if (pending) {
+                APR_ARRAY_PUSH(waiting, const char *) = url;
+            }
+        }
+        /*2: every authorization valid */
+        for (i = 0; i < waiting->nelts; ++i) {
+            rv = await_authz(&ctx, APR_ARRAY_IDX(waiting, i, const char *), p, res);
+            if (rv != APR_SUCCESS) {
+                goto leave;
+            }
+        }
+        /*3: the order ready (authorizations done, the CA may lag a little) */
+        if ((rv = sacme_order_get(acme, order->url, p, &order, res)) != APR_SUCCESS
+            || (rv = await_order(&ctx, &order, "pending", p, res)) != APR_SUCCESS) {
+            goto leave;
+        }
+    }
+    /*4: finalize with a CSR of the certificate key */
+    if (!strcmp(order->status, "ready")) {
+        rv = sacme_csr_make(p, opts.cert_key, opts.names, &csr, &csr_len, res);
+        if (rv != APR_SUCCESS
+            || (rv = sacme_order_finalize(acme, order, csr, csr_len, p, &order,
+                                          res)) != APR_SUCCESS) {
+            goto leave;
+        }
+    }
+    /*5: issued */
+    if ((rv = await_order(&ctx, &order, "ready", p, res)) != APR_SUCCESS
+        || (rv = await_order(&ctx, &order, "processing", p, res)) != APR_SUCCESS) {
+        goto leave;
+    }
+    if (strcmp(order->status, "valid") || !order->certificate) {
+        rv = sacme_result_set(res, APR_EINVAL,
+                              "the order %s is '%s' without a certificate URL",
+                              order->url, order->status);
+        goto leave;
+    }
+    /*6: download and check before anyone may use it */
+    rv = sacme_cert_download(acme, order->certificate, p, &chain, res);
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    rv = sacme_chain_check(chain, opts.cert_key, opts.names, apr_time_now(), res);
+    if (rv != APR_SUCCESS) {
+        sacme_result_prefix(res, "the CA's certificate from %s was refused",
+                            order->certificate);
+        goto leave;
+    }
+    sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10012)
+              "certificate for %s issued: %s", APR_ARRAY_IDX(opts.names, 0, const char *),
+              order->certificate);
+    *pchain = chain;
+leave:
+    teardown(&ctx);
+    return rv;
+}

@@ -89,8 +89,11 @@ json_t *sacme_json_parse(apr_pool_t *p, const char *data, apr_size_t len,
     }
     j = json_loadb(data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
     if (!j) {
+        /* jansson's text may quote raw input bytes: clean it like the
+         * excerpt so no control character from the CA reaches a log. */
         sacme_result_set(res, APR_EINVAL, "invalid JSON (%s at offset %d): '%s'",
-                         err.text, err.position, excerpt(p, data, len));
+                         excerpt(p, err.text, strlen(err.text)), err.position,
+                         excerpt(p, data, len));
         return NULL;
     }
     return sacme_json_own(p, j);

@@ -1,8 +1,446 @@
-/* Unit tests: sacme_acme (to be written). */
+/* Unit tests: the ACME client against recorded responses (a scripted fake
+ * transport behind the sacme_http_t seam). The real CA is in test/e2e. */
+#include <string.h>
+
 #include "unit.h"
+#include "sacme_acct.h"
+#include "sacme_file.h"
+#include "sacme_b64.h"
+#include "sacme_json.h"
+#include "sacme_order.h"
+#include "sacme_problem.h"
+
+#define DIR_URL "https://ca.test/dir"
+
+typedef struct {
+    int status;
+    const char *headers;     /* "Name: value\n..." */
+    const char *body;
+} scripted_t;
+
+typedef struct {
+    const scripted_t *script;
+    int n, next;
+    /* what the client sent */
+    const char *methods[32];
+    const char *urls[32];
+    const char *bodies[32];
+} fake_t;
+
+static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t *req,
+                                 apr_pool_t *p, sacme_http_response_t **presp,
+                                 sacme_result_t *res)
+{
+    fake_t *fake = http->baton;
+    const scripted_t *s;
+    sacme_http_response_t *resp;
+    char *hdrs, *line, *state;
+
+    ck_assert_msg(fake->next < fake->n, "unexpected request %s %s", req->method, req->url);
+    ck_assert_int_lt(fake->next, 32);
+    fake->methods[fake->next] = apr_pstrdup(unit_pool, req->method);
+    fake->urls[fake->next] = apr_pstrdup(unit_pool, req->url);
+    fake->bodies[fake->next] = req->body ? apr_pstrndup(unit_pool, req->body, req->body_len) : NULL;
+    s = &fake->script[fake->next++];
+    resp = apr_pcalloc(p, sizeof(*resp));
+    resp->status = s->status;
+    resp->headers = apr_table_make(p, 5);
+    hdrs = apr_pstrdup(p, s->headers ? s->headers : "");
+    for (line = apr_strtok(hdrs, "\n", &state); line; line = apr_strtok(NULL, "\n", &state)) {
+        char *colon = strchr(line, ':');
+        if (colon) {
+            *colon = '\0';
+            apr_table_add(resp->headers, line, colon + 2);
+        }
+    }
+    resp->body = s->body ? s->body : "";
+    resp->body_len = strlen(resp->body);
+    *presp = resp;
+    (void)res;
+    return APR_SUCCESS;
+}
+
+static const sacme_http_impl_t FAKE_IMPL = { "fake", fake_perform };
+
+static const char *DIRECTORY =
+    "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":\"https://ca.test/acct\","
+    "\"newOrder\":\"https://ca.test/order\",\"meta\":{\"externalAccountRequired\":true}}";
+#define JSON_HDR "Content-Type: application/json\n"
+#define PROBLEM_HDR "Content-Type: application/problem+json\n"
+
+static sacme_acme_t *make_acme(fake_t *fake, const scripted_t *script, int n)
+{
+    sacme_http_t *http;
+    sacme_acme_t *acme;
+
+    memset(fake, 0, sizeof(*fake));
+    fake->script = script;
+    fake->n = n;
+    http = sacme_http_create(unit_pool, &FAKE_IMPL, fake, NULL);
+    ck_assert_int_eq(sacme_acme_create(unit_pool, DIR_URL, http, NULL, &acme, NULL),
+                     APR_SUCCESS);
+    return acme;
+}
+
+/* The protected header of a JWS request body. */
+static json_t *protected_of(const char *body)
+{
+    json_t *jws = sacme_json_parse(unit_pool, body, strlen(body), 0, NULL);
+    unsigned char *raw;
+    apr_size_t len;
+
+    ck_assert_ptr_nonnull(jws);
+    ck_assert_int_eq(sacme_b64url_decode(unit_pool, sacme_json_str(jws, "protected"),
+                                         &raw, &len), APR_SUCCESS);
+    return sacme_json_parse(unit_pool, (const char *)raw, len, 0, NULL);
+}
+
+static json_t *payload_of(const char *body)
+{
+    json_t *jws = sacme_json_parse(unit_pool, body, strlen(body), 0, NULL);
+    unsigned char *raw;
+    apr_size_t len;
+
+    ck_assert_int_eq(sacme_b64url_decode(unit_pool, sacme_json_str(jws, "payload"),
+                                         &raw, &len), APR_SUCCESS);
+    return len ? sacme_json_parse(unit_pool, (const char *)raw, len, 0, NULL) : NULL;
+}
+
+START_TEST(refuses_plain_http)
+{
+    sacme_acme_t *acme;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    ck_assert_int_eq(sacme_acme_create(unit_pool, "http://ca.test/dir", NULL, NULL,
+                                       &acme, res), SACME_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(res->detail, "https://"));
+}
+END_TEST
+
+START_TEST(bad_nonce_is_retried_with_the_fresh_nonce)
+{
+    static const scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 400, PROBLEM_HDR "Replay-Nonce: n2\n",
+          "{\"type\":\"urn:ietf:params:acme:error:badNonce\",\"detail\":\"stale\"}" },
+        { 200, JSON_HDR "Replay-Nonce: n3\n", "{\"status\":\"valid\"}" },
+    };
+    scripted_t s[3];
+    fake_t fake;
+    sacme_acme_t *acme;
+    sacme_acme_response_t *resp;
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 3);
+    ck_assert_int_eq(sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL),
+                     APR_SUCCESS);
+    acme->account_url = "https://ca.test/acct/1";
+    ck_assert_int_eq(sacme_acme_post(acme, "https://ca.test/x", NULL, 0, unit_pool,
+                                     &resp, NULL), APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 3);
+    /* first POST used the directory's nonce, the retry the error's */
+    ck_assert_str_eq(sacme_json_str(protected_of(fake.bodies[1]), "nonce"), "n1");
+    ck_assert_str_eq(sacme_json_str(protected_of(fake.bodies[2]), "nonce"), "n2");
+    ck_assert_str_eq(sacme_json_str(protected_of(fake.bodies[2]), "kid"),
+                     "https://ca.test/acct/1");
+    ck_assert_str_eq(sacme_json_str(protected_of(fake.bodies[2]), "url"), "https://ca.test/x");
+    ck_assert_str_eq(sacme_json_str(resp->json, "status"), "valid");
+    ck_assert_str_eq(acme->nonce, "n3");
+}
+END_TEST
+
+START_TEST(bad_nonce_retries_are_bounded)
+{
+    scripted_t s[1 + SACME_MAX_NONCE_RETRIES + 1];
+    fake_t fake;
+    sacme_acme_t *acme;
+    sacme_acme_response_t *resp;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    int i;
+
+    s[0].status = 200; s[0].headers = JSON_HDR "Replay-Nonce: n0\n"; s[0].body = DIRECTORY;
+    for (i = 1; i < (int)(sizeof(s) / sizeof(s[0])); ++i) {
+        s[i].status = 400;
+        s[i].headers = PROBLEM_HDR "Replay-Nonce: again\n";
+        s[i].body = "{\"type\":\"urn:ietf:params:acme:error:badNonce\"}";
+    }
+    acme = make_acme(&fake, s, (int)(sizeof(s) / sizeof(s[0])));
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL);
+    acme->account_url = "https://ca.test/acct/1";
+    ck_assert_int_ne(sacme_acme_post(acme, "https://ca.test/x", NULL, 0, unit_pool,
+                                     &resp, res), APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 1 + SACME_MAX_NONCE_RETRIES + 1);
+    ck_assert_str_eq(res->problem, SACME_PROBLEM_NS "badNonce");
+}
+END_TEST
+
+START_TEST(nonce_fetched_with_head_when_none_held)
+{
+    static const scripted_t script[] = {
+        { 200, JSON_HDR, NULL },                   /* directory, no nonce */
+        { 200, "Replay-Nonce: fresh\n", "" },       /* HEAD newNonce */
+        { 201, JSON_HDR "Location: /acct/7\n", "{\"status\":\"valid\"}" },
+    };
+    scripted_t s[3];
+    fake_t fake;
+    sacme_acme_t *acme;
+    sacme_acme_response_t *resp;
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 3);
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL);
+    ck_assert_int_eq(sacme_acme_post(acme, "https://ca.test/acct", NULL, 1, unit_pool,
+                                     &resp, NULL), APR_SUCCESS);
+    ck_assert_str_eq(fake.methods[1], "HEAD");
+    ck_assert_str_eq(fake.urls[1], "https://ca.test/nonce");
+    ck_assert_str_eq(sacme_json_str(protected_of(fake.bodies[2]), "nonce"), "fresh");
+    /* newAccount is signed with the JWK, not a kid */
+    ck_assert_ptr_nonnull(json_object_get(protected_of(fake.bodies[2]), "jwk"));
+    ck_assert_ptr_null(json_object_get(protected_of(fake.bodies[2]), "kid"));
+    /* relative Location resolved against the request URL */
+    ck_assert_str_eq(resp->location, "https://ca.test/acct/7");
+}
+END_TEST
+
+START_TEST(server_error_without_problem)
+{
+    static const scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 502, "Content-Type: text/html\nRetry-After: 120\n", "<html>Bad gateway</html>" },
+    };
+    scripted_t s[2];
+    fake_t fake;
+    sacme_acme_t *acme;
+    sacme_acme_response_t *resp;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 2);
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL);
+    acme->account_url = "https://ca.test/acct/1";
+    ck_assert_int_eq(sacme_acme_post(acme, "https://ca.test/x", NULL, 0, unit_pool,
+                                     &resp, res), APR_EAGAIN);
+    ck_assert_ptr_nonnull(strstr(res->detail, "HTTP 502"));
+    ck_assert_ptr_nonnull(strstr(res->detail, "Bad gateway"));
+    ck_assert_int_eq(res->http_status, 502);
+    ck_assert(res->retry_after > apr_time_now());
+}
+END_TEST
+
+START_TEST(eab_required_but_missing_fails_before_new_account)
+{
+    static const scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+    };
+    scripted_t s[1];
+    fake_t fake;
+    sacme_acme_t *acme;
+    sacme_acct_opts_t opts;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 1);
+    memset(&opts, 0, sizeof(opts));
+    opts.dir = apr_pstrcat(unit_pool, unit_tmpdir(), "/acct", NULL);
+    opts.tos_agreed = 1;
+    ck_assert_int_eq(sacme_acct_ensure(acme, &opts, NULL, res), SACME_ECONFIG);
+    ck_assert_int_eq(fake.next, 1);          /* only the directory was fetched */
+    ck_assert_ptr_nonnull(strstr(res->detail, "External Account Binding"));
+    ck_assert_ptr_nonnull(strstr(res->detail, "SacmeEAB"));
+}
+END_TEST
+
+START_TEST(register_with_eab_then_find_without)
+{
+    static const scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 201, JSON_HDR "Replay-Nonce: n2\nLocation: https://ca.test/acct/42\n",
+          "{\"status\":\"valid\"}" },
+        /* second run: onlyReturnExisting */
+        { 200, JSON_HDR "Replay-Nonce: n3\n", NULL },
+        { 200, JSON_HDR "Replay-Nonce: n4\nLocation: https://ca.test/acct/42\n",
+          "{\"status\":\"valid\"}" },
+    };
+    scripted_t s[4];
+    fake_t fake, fake2;
+    sacme_acme_t *acme;
+    sacme_acct_opts_t opts;
+    sacme_eab_t *eab;
+    json_t *payload, *eab_jws, *eab_hdr;
+    unsigned char *raw;
+    apr_size_t len;
+    int registered;
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    s[2].body = DIRECTORY;
+    acme = make_acme(&fake, s, 2);
+    ck_assert_int_eq(sacme_eab_make(unit_pool, "kid-1",
+                                    "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
+                                    SACME_HMAC_HS256, &eab, NULL), APR_SUCCESS);
+    memset(&opts, 0, sizeof(opts));
+    opts.dir = apr_pstrcat(unit_pool, unit_tmpdir(), "/acct", NULL);
+    opts.eab = eab;
+    opts.contacts = apr_array_make(unit_pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(opts.contacts, const char *) = "admin@example.org";
+    ck_assert_int_eq(sacme_acct_ensure(acme, &opts, &registered, NULL), APR_SUCCESS);
+    ck_assert_int_eq(registered, 1);
+    ck_assert_str_eq(acme->account_url, "https://ca.test/acct/42");
+
+    payload = payload_of(fake.bodies[1]);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(payload, "contact"), 0)),
+                     "mailto:admin@example.org");
+    eab_jws = json_object_get(payload, "externalAccountBinding");
+    ck_assert_ptr_nonnull(eab_jws);
+    ck_assert_int_eq(sacme_b64url_decode(unit_pool, sacme_json_str(eab_jws, "protected"),
+                                         &raw, &len), APR_SUCCESS);
+    eab_hdr = sacme_json_parse(unit_pool, (const char *)raw, len, 0, NULL);
+    ck_assert_str_eq(sacme_json_str(eab_hdr, "kid"), "kid-1");
+    ck_assert_str_eq(sacme_json_str(eab_hdr, "url"), "https://ca.test/acct");
+    ck_assert_str_eq(sacme_json_str(eab_hdr, "alg"), "HS256");
+
+    /* A fresh client with the same account directory and no EAB at all. */
+    acme = make_acme(&fake2, s + 2, 2);
+    opts.eab = NULL;
+    ck_assert_int_eq(sacme_acct_ensure(acme, &opts, &registered, NULL), APR_SUCCESS);
+    ck_assert_int_eq(registered, 0);
+    ck_assert_str_eq(acme->account_url, "https://ca.test/acct/42");
+    payload = payload_of(fake2.bodies[1]);
+    ck_assert(json_is_true(json_object_get(payload, "onlyReturnExisting")));
+    ck_assert_ptr_null(json_object_get(payload, "externalAccountBinding"));
+}
+END_TEST
+
+START_TEST(account_dir_of_another_ca_is_refused)
+{
+    static const scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+    };
+    scripted_t s[1];
+    fake_t fake;
+    sacme_acme_t *acme;
+    sacme_acct_opts_t opts;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    const char *dir = apr_pstrcat(unit_pool, unit_tmpdir(), "/acct", NULL);
+    const char *other = "{\"url\":\"https://other.test/acct/1\",\"server\":\"https://other.test/dir\"}";
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 1);
+    ck_assert_int_eq(sacme_file_mkdirs(dir, SACME_FPROT_DIR_PRIVATE, unit_pool, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_file_write_atomic(apr_pstrcat(unit_pool, dir, "/account.json", NULL),
+                                             other, strlen(other), SACME_FPROT_PUBLIC, unit_pool, NULL),
+                     APR_SUCCESS);
+    memset(&opts, 0, sizeof(opts));
+    opts.dir = dir;
+    ck_assert_int_eq(sacme_acct_ensure(acme, &opts, NULL, res), SACME_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(res->detail, "https://other.test/dir"));
+}
+END_TEST
+
+START_TEST(authz_with_unknown_challenge_types)
+{
+    const char *body =
+        "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},"
+        "\"challenges\":["
+        "{\"type\":\"sectigo-email-01\",\"url\":\"https://ca.test/c/1\",\"status\":\"pending\"},"
+        "{\"type\":\"dns-01\",\"url\":\"https://ca.test/c/2\",\"token\":\"t2\",\"status\":\"pending\"},"
+        "{\"type\":\"http-01\",\"url\":\"/c/3\",\"token\":\"t3\",\"status\":\"pending\"},"
+        "{\"url\":\"https://ca.test/c/4\"}]}";
+    json_t *j = sacme_json_parse(unit_pool, body, strlen(body), 0, NULL);
+    sacme_authz_t *authz;
+    sacme_challenge_t *c;
+    apr_array_header_t *types = apr_array_make(unit_pool, 2, sizeof(const char *));
+
+    ck_assert_int_eq(sacme_authz_parse(unit_pool, j, "https://ca.test/authz/1",
+                                       "https://ca.test/authz/1", &authz, NULL), APR_SUCCESS);
+    ck_assert_str_eq(authz->identifier, "a.example");
+    ck_assert_int_eq(authz->challenges->nelts, 3);   /* the typeless one dropped */
+    APR_ARRAY_PUSH(types, const char *) = "tls-alpn-01";
+    ck_assert_ptr_null(sacme_authz_pick(authz, types));
+    APR_ARRAY_PUSH(types, const char *) = "http-01";
+    c = sacme_authz_pick(authz, types);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->token, "t3");
+    ck_assert_str_eq(c->url, "https://ca.test/c/3");
+}
+END_TEST
+
+START_TEST(order_parse)
+{
+    const char *body =
+        "{\"status\":\"processing\",\"finalize\":\"https://ca.test/o/1/fin\","
+        "\"authorizations\":[\"https://ca.test/a/1\",\"https://ca.test/a/2\"],"
+        "\"identifiers\":[{\"type\":\"dns\",\"value\":\"a.example\"}]}";
+    json_t *j = sacme_json_parse(unit_pool, body, strlen(body), 0, NULL);
+    sacme_order_t *order;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    ck_assert_int_eq(sacme_order_parse(unit_pool, j, "https://ca.test/o/1",
+                                       "https://ca.test/o/1", &order, NULL), APR_SUCCESS);
+    ck_assert_str_eq(order->status, "processing");
+    ck_assert_int_eq(order->authorizations->nelts, 2);
+    ck_assert_ptr_null(order->certificate);
+    j = sacme_json_parse(unit_pool, "{\"status\":\"pending\"}", 20, 0, NULL);
+    ck_assert_int_eq(sacme_order_parse(unit_pool, j, "https://ca.test/o/2",
+                                       "https://ca.test/o/2", &order, res), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(res->detail, "finalize"));
+}
+END_TEST
+
+START_TEST(finalize_201_without_location)
+{
+    static const scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 201, JSON_HDR "Replay-Nonce: n2\n",
+          "{\"status\":\"processing\",\"finalize\":\"https://ca.test/o/1/fin\","
+          "\"authorizations\":[]}" },
+    };
+    scripted_t s[2];
+    fake_t fake;
+    sacme_acme_t *acme;
+    sacme_order_t order, *updated;
+    unsigned char csr[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+    json_t *payload;
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 2);
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL);
+    acme->account_url = "https://ca.test/acct/1";
+    memset(&order, 0, sizeof(order));
+    order.url = "https://ca.test/o/1";
+    order.finalize = "https://ca.test/o/1/fin";
+    ck_assert_int_eq(sacme_order_finalize(acme, &order, csr, sizeof(csr), unit_pool,
+                                          &updated, NULL), APR_SUCCESS);
+    ck_assert_str_eq(updated->url, "https://ca.test/o/1");
+    ck_assert_str_eq(updated->status, "processing");
+    payload = payload_of(fake.bodies[1]);
+    ck_assert_str_eq(sacme_json_str(payload, "csr"), "MAMCAQA");
+}
+END_TEST
 
 Suite *unit_suite_acme(void)
 {
     Suite *s = suite_create("acme");
+    TCase *tc = tcase_create("acme");
+
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, refuses_plain_http);
+    tcase_add_test(tc, bad_nonce_is_retried_with_the_fresh_nonce);
+    tcase_add_test(tc, bad_nonce_retries_are_bounded);
+    tcase_add_test(tc, nonce_fetched_with_head_when_none_held);
+    tcase_add_test(tc, server_error_without_problem);
+    tcase_add_test(tc, eab_required_but_missing_fails_before_new_account);
+    tcase_add_test(tc, register_with_eab_then_find_without);
+    tcase_add_test(tc, account_dir_of_another_ca_is_refused);
+    tcase_add_test(tc, authz_with_unknown_challenge_types);
+    tcase_add_test(tc, order_parse);
+    tcase_add_test(tc, finalize_201_without_location);
+    suite_add_tcase(s, tc);
     return s;
 }

@@ -1,8 +1,169 @@
-/* Unit tests: sacme_problem (to be written). */
+/* Unit tests: ACME problem documents -> results with hints. */
+#include <string.h>
+
 #include "unit.h"
+#include "sacme_json.h"
+#include "sacme_problem.h"
+
+static json_t *problem(const char *type, const char *detail)
+{
+    json_t *j = sacme_json_own(unit_pool, json_object());
+    if (type) {
+        json_object_set_new(j, "type", json_string(type));
+    }
+    if (detail) {
+        json_object_set_new(j, "detail", json_string(detail));
+    }
+    return j;
+}
+
+START_TEST(short_names)
+{
+    ck_assert_str_eq(sacme_problem_short("urn:ietf:params:acme:error:badNonce"), "badNonce");
+    ck_assert_str_eq(sacme_problem_short("urn:acme:error:malformed"), "malformed");
+    ck_assert_str_eq(sacme_problem_short("about:blank"), "about:blank");
+    ck_assert_ptr_null(sacme_problem_short(NULL));
+}
+END_TEST
+
+START_TEST(classes)
+{
+    ck_assert_int_eq(sacme_problem_class(SACME_PROBLEM_NS "badNonce"), SACME_PROBLEM_NONCE);
+    ck_assert_int_eq(sacme_problem_class(SACME_PROBLEM_NS "rateLimited"), SACME_PROBLEM_RETRY);
+    ck_assert_int_eq(sacme_problem_class(SACME_PROBLEM_NS "serverInternal"), SACME_PROBLEM_RETRY);
+    /* input errors must not be hammered */
+    ck_assert_int_eq(sacme_problem_class(SACME_PROBLEM_NS "badCSR"), SACME_PROBLEM_FATAL);
+    ck_assert_int_eq(sacme_problem_class(SACME_PROBLEM_NS "unauthorized"), SACME_PROBLEM_FATAL);
+    ck_assert_int_eq(sacme_problem_class(SACME_PROBLEM_NS "rejectedIdentifier"), SACME_PROBLEM_FATAL);
+    ck_assert_int_eq(sacme_problem_class(SACME_PROBLEM_NS "externalAccountRequired"), SACME_PROBLEM_FATAL);
+    ck_assert_int_eq(sacme_problem_class("urn:example:unknown"), SACME_PROBLEM_FATAL);
+}
+END_TEST
+
+START_TEST(hints_for_common_types)
+{
+    static const char *const types[] = {
+        "unauthorized", "externalAccountRequired", "badCSR", "rejectedIdentifier",
+        "rateLimited", "caa", "userActionRequired", "badPublicKey"
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); ++i) {
+        const char *t = apr_pstrcat(unit_pool, SACME_PROBLEM_NS, types[i], NULL);
+        ck_assert_msg(sacme_problem_hint(t) != NULL, "no hint for %s", types[i]);
+    }
+    ck_assert_ptr_nonnull(strstr(sacme_problem_hint(SACME_PROBLEM_NS "rejectedIdentifier"),
+                                 "delegated"));
+    ck_assert_ptr_nonnull(strstr(sacme_problem_hint(SACME_PROBLEM_NS "externalAccountRequired"),
+                                 "SacmeEAB"));
+    ck_assert_ptr_null(sacme_problem_hint("urn:example:unknown"));
+}
+END_TEST
+
+START_TEST(apply_unauthorized)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    apr_status_t rv = sacme_problem_apply(res,
+        problem(SACME_PROBLEM_NS "unauthorized", "JWS verification error"), 401);
+    const char *msg;
+
+    ck_assert_int_eq(rv, APR_EACCES);
+    ck_assert_int_eq(res->status, APR_EACCES);
+    ck_assert_str_eq(res->problem, SACME_PROBLEM_NS "unauthorized");
+    ck_assert_int_eq(res->http_status, 401);
+    ck_assert_ptr_nonnull(strstr(res->detail, "JWS verification error"));
+    msg = sacme_result_message(res, unit_pool);
+    ck_assert_ptr_nonnull(strstr(msg, "unauthorized"));
+    ck_assert_ptr_nonnull(strstr(msg, "hint: "));
+    ck_assert_ptr_nonnull(strstr(msg, "EAB"));
+}
+END_TEST
+
+START_TEST(apply_retryable_and_fatal)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    ck_assert_int_eq(sacme_problem_apply(res, problem(SACME_PROBLEM_NS "rateLimited",
+                                                      "too many"), 429), APR_EAGAIN);
+    ck_assert_int_eq(sacme_problem_apply(res, problem(SACME_PROBLEM_NS "badCSR",
+                                                      "bad"), 400), APR_EINVAL);
+    ck_assert_str_eq(res->problem, SACME_PROBLEM_NS "badCSR");
+}
+END_TEST
+
+START_TEST(apply_without_type_or_detail)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    ck_assert_int_eq(sacme_problem_apply(res, problem(NULL, NULL), 500), APR_EINVAL);
+    ck_assert_str_eq(res->problem, "about:blank");
+    ck_assert_ptr_nonnull(res->detail);
+    ck_assert_ptr_null(res->hint);
+}
+END_TEST
+
+START_TEST(apply_subproblems)
+{
+    apr_size_t len;
+    const char *body = unit_fixture_read("acme/problem-rejected.json", &len);
+    json_t *j = sacme_json_parse(unit_pool, body, len, 0, NULL);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    const char *msg;
+
+    ck_assert_ptr_nonnull(j);
+    sacme_problem_apply(res, j, 400);
+    ck_assert_ptr_nonnull(res->subproblems);
+    ck_assert_ptr_nonnull(strstr(res->subproblems,
+        "rejectedIdentifier for www.example.org: not delegated to the organization"));
+    ck_assert_ptr_nonnull(strstr(res->subproblems, "caa for mail.example.org"));
+    msg = sacme_result_message(res, unit_pool);
+    ck_assert_ptr_nonnull(strstr(msg, "www.example.org"));
+    ck_assert_ptr_nonnull(strstr(msg, "SCM"));
+}
+END_TEST
+
+START_TEST(eab_already_bound)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    /* Sectigo's answer to a second registration with a single-use EAB key */
+    sacme_problem_apply(res, problem(SACME_PROBLEM_NS "malformed",
+        "[External Account Binding] The account is not awaiting external "
+        "account binding"), 400);
+    ck_assert_ptr_nonnull(res->hint);
+    ck_assert_ptr_nonnull(strstr(res->hint, "new EAB credentials"));
+}
+END_TEST
+
+START_TEST(result_json_has_no_surprises)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    json_t *j;
+
+    sacme_problem_apply(res, problem(SACME_PROBLEM_NS "rateLimited", "slow down"), 429);
+    res->retry_after = apr_time_from_sec(1800000000);
+    j = sacme_json_own(unit_pool, sacme_result_to_json(res));
+    ck_assert_str_eq(sacme_json_str(j, "problem"), SACME_PROBLEM_NS "rateLimited");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "http-status")), 429);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "retry-after")), 1800000000);
+}
+END_TEST
 
 Suite *unit_suite_problem(void)
 {
     Suite *s = suite_create("problem");
+    TCase *tc = tcase_create("problem");
+
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, short_names);
+    tcase_add_test(tc, classes);
+    tcase_add_test(tc, hints_for_common_types);
+    tcase_add_test(tc, apply_unauthorized);
+    tcase_add_test(tc, apply_retryable_and_fatal);
+    tcase_add_test(tc, apply_without_type_or_detail);
+    tcase_add_test(tc, apply_subproblems);
+    tcase_add_test(tc, eab_already_bound);
+    tcase_add_test(tc, result_json_has_no_surprises);
+    suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,120 @@
+"""Run the built sacmectl binary.
+
+The binary is $SACME_BUILD_DIR/mod_sacme/cli/sacmectl (default build dir:
+<repo>/build).  Every run returns a Result with the exit code, stdout,
+stderr and, when stdout holds one JSON object (--json), the parsed object.
+"""
+
+import json
+import os
+import subprocess
+
+_REPO_TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+# Exit codes of the CLI contract.
+EXIT_OK = 0
+EXIT_USAGE = 1
+EXIT_CONFIG = 2
+EXIT_CA_REFUSED = 3
+EXIT_TRANSPORT = 4
+
+# A guard against a hung run, not a timing assertion.
+RUN_TIMEOUT = float(os.environ.get("SACME_RUN_TIMEOUT", "300"))
+
+
+def build_dir():
+    return os.environ.get("SACME_BUILD_DIR") or os.path.join(_REPO_TOP, "build")
+
+
+def binary():
+    return os.path.join(build_dir(), "mod_sacme", "cli", "sacmectl")
+
+
+class Result:
+    def __init__(self, argv, rc, stdout, stderr):
+        self.argv = argv
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.json = None
+        text = stdout.strip()
+        if text.startswith("{"):
+            try:
+                self.json = json.loads(text)
+            except ValueError:
+                self.json = None
+
+    def __iter__(self):
+        # rc, stdout, stderr, json = run(...)
+        return iter((self.rc, self.stdout, self.stderr, self.json))
+
+    @property
+    def error(self):
+        """The "error" object of a --json failure, or {}."""
+        if isinstance(self.json, dict):
+            return self.json.get("error") or {}
+        return {}
+
+    def describe(self):
+        """For assertion messages."""
+        return ("$ %s\nexit code: %s\n--- stdout ---\n%s\n--- stderr ---\n%s"
+                % (" ".join(self.argv), self.rc, self.stdout, self.stderr))
+
+    def __repr__(self):
+        return "<sacmectl rc=%s>" % self.rc
+
+
+def run(args, *, env=None, timeout=None):
+    """Run sacmectl with args (list of str)."""
+    exe = binary()
+    if not os.access(exe, os.X_OK):
+        raise FileNotFoundError("sacmectl not built: %s (set SACME_BUILD_DIR)" % exe)
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    argv = [exe] + [str(a) for a in args]
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                       env=full_env, timeout=timeout or RUN_TIMEOUT)
+    return Result(argv, p.returncode,
+                  p.stdout.decode("utf-8", "replace"),
+                  p.stderr.decode("utf-8", "replace"))
+
+
+def issue_args(pebble, *, account_dir, out, names, kid=None, hmac=None,
+               hmac_encoding="b64url", eab_alg=None, key_type=None,
+               account_key_type=None, contact=None, agree_tos=True,
+               challenge=None, json_output=True, extra=()):
+    """The argument list of `sacmectl issue` against a Pebble.
+
+    kid selects the EAB kid; hmac defaults to that kid's key in the given
+    encoding (see pebble.eab_key_encodings).  kid=None: no EAB options."""
+    args = ["issue", "--server", pebble.directory_url, "--ca-file", pebble.ca_file]
+    if kid is not None:
+        if hmac is None:
+            hmac = pebble.eab_hmac(kid, hmac_encoding)
+        args += ["--eab-kid", kid, "--eab-hmac", hmac]
+        if eab_alg:
+            args += ["--eab-alg", eab_alg]
+    if contact:
+        args += ["--contact", contact]
+    if agree_tos:
+        args.append("--agree-tos")
+    args += ["--account-dir", account_dir]
+    if account_key_type:
+        args += ["--account-key-type", account_key_type]
+    if key_type:
+        args += ["--key-type", key_type]
+    if challenge:
+        args += ["--challenge", challenge]
+    if json_output:
+        args.append("--json")
+    args += list(extra)
+    args += ["--out", out]
+    args += list(names)
+    return args
+
+
+def issue(pebble, **kw):
+    """Run `sacmectl issue` against a Pebble; see issue_args."""
+    env = kw.pop("env", None)
+    return run(issue_args(pebble, **kw), env=env)
