@@ -1,48 +1,321 @@
 /* mod_sacme: TLS certificates from ACME (RFC 8555) CAs, inside httpd.
  *
- * This file holds the module record and the hook registration. The ACME
- * engine lives in lib/ and knows nothing of httpd; the glue around it grows
- * here (directives, challenge responder, watchdog child, status).
+ * This file holds the module record, the hook registration and the startup
+ * plan. The ACME engine lives in lib/ and knows nothing of httpd; the
+ * driving process is in mod_sacme_driver.c, the HTTP-01 responder in
+ * mod_sacme_challenge.c, the directives in mod_sacme_config.c.
  */
 #define SACME_MODULE_MAIN
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
 #include <ap_mmn.h>
+#include <ap_mpm.h>
+#include <mpm_common.h>
+#include <unixd.h>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include "mod_sacme_private.h"
+#include "mod_sacme_config.h"
+#include "mod_sacme_driver.h"
+#include "sacme_file.h"
+#include "sacme_selfsigned.h"
+#include "sacme_store.h"
+#include "sacme_time.h"
 
-/* Bootstrap plan of post_config:
- *   1. skip the dry-run pass httpd makes before the real one (nothing to do);
- *   2. say which version is loaded, so an admin can match log lines to docs.
- * Later steps (store, staging promotion, certificate hand-over) come with the
- * module issue. */
+/* What post_config learned, for the hooks of this generation. */
+static sacme_conf_t *live_conf;
+static const char *fallback_cert, *fallback_key;
+
+static void log_setup_error(server_rec *s, int no, const char *what,
+                            const sacme_result_t *res, apr_pool_t *p)
+{
+    ap_log_error(APLOG_MARK, APLOG_ERR, res->status, s, "SACME%05d: %s: %s", no, what,
+                 sacme_result_message(res, p));
+}
+
+/* The driver's areas belong to the httpd User: it writes there unprivileged. */
+static void chown_driver_areas(const sacme_store_t *store, apr_pool_t *p, server_rec *s)
+{
+    static const char *const groups[] = {
+        SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES
+    };
+    apr_size_t i;
+
+    if (geteuid() != 0) {
+        return;
+    }
+    for (i = 0; i < SACME_ARRAY_LEN(groups); ++i) {
+        const char *dir = sacme_store_path(store, p, groups[i], NULL, NULL);
+        if (chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), s,
+                         SACME_LOGNO(10035) "cannot give %s to the httpd User", dir);
+        }
+    }
+}
+
+/* Promotes each staged set that passes the checks; a refused one is logged
+ * and the live set stays. Returns the domains activated now. */
+static apr_array_header_t *activate_staged(sacme_conf_t *conf, const sacme_store_t *store,
+                                           apr_pool_t *pconf, apr_pool_t *ptemp,
+                                           server_rec *s)
+{
+    apr_array_header_t *installed = apr_array_make(pconf, 2, sizeof(sacme_domain_t *));
+    int i;
+
+    for (i = 0; i < conf->domains->nelts; ++i) {
+        sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        sacme_result_t *res = sacme_result_make(ptemp);
+        sacme_certset_t *live;
+        sacme_cert_info_t *info;
+        int promoted;
+
+        sacme_store_recover(store, ptemp, dom->name);
+        if (!sacme_store_has_set(store, ptemp, SACME_GROUP_STAGING, dom->name)) {
+            continue;
+        }
+        if (sacme_store_promote(store, ptemp, dom->name, dom->names, &promoted, &live,
+                                res) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, res->status, s, SACME_LOGNO(10028)
+                         "%s: staged certificate refused: %s; the current certificate "
+                         "stays in service", dom->name, sacme_result_message(res, ptemp));
+            continue;
+        }
+        if (promoted && sacme_cert_info(ptemp, APR_ARRAY_IDX(live->chain->certs, 0, X509 *),
+                                        &info) == APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10027)
+                         "%s: activated certificate (serial %s, valid until %s)",
+                         dom->name, info->serial, sacme_time_rfc3339(ptemp, info->not_after));
+            APR_ARRAY_PUSH(installed, sacme_domain_t *) = dom;
+        }
+    }
+    return installed;
+}
+
+/* Startup plan, run by the root parent at every (re)start:
+ *   1. note whether this is the dry-run pass httpd makes before the real
+ *      one at first start: mod_ssl checks certificates in that pass too, so
+ *      it gets what exists, but nothing changes and nothing is started;
+ *   2. the store: directories, format version, the driver's areas owned by
+ *      the httpd User;
+ *   3. activation: each staged set is checked and promoted, or refused;
+ *   4. the fallback certificate, for domains still without one (one key and
+ *      certificate for all of them: startup stays flat in their number);
+ *   5. the driving process, which talks to the CA.
+ * No network I/O happens here. */
 static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
+    sacme_conf_t *conf = sacme_conf_get(s);
+    sacme_store_t *store;
+    sacme_result_t *res = sacme_result_make(ptemp);
+    apr_array_header_t *installed;
+    int i, need_fallback = 0, dry_run;
+
+    live_conf = NULL;
+    fallback_cert = fallback_key = NULL;
     /*1*/
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+    dry_run = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+    if (!dry_run) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     SACME_LOGNO(10001) "mod_sacme %s loaded", SACME_VERSION);
+    }
+    if (!conf || conf->domains->nelts == 0) {
         return OK;
     }
     /*2*/
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                 SACME_LOGNO(10001) "mod_sacme %s loaded", SACME_VERSION);
+    store = sacme_store_make(pconf, conf->store_dir);
+    if (sacme_store_setup(store, ptemp, res) != APR_SUCCESS) {
+        log_setup_error(s, 10036, "cannot set up the store", res, ptemp);
+        return !OK;
+    }
+    chown_driver_areas(store, ptemp, s);
+    /*3*/
+    installed = dry_run ? NULL : activate_staged(conf, store, pconf, ptemp, s);
+    /*4*/
+    for (i = 0; i < conf->domains->nelts; ++i) {
+        sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        if (!sacme_store_has_set(store, ptemp, SACME_GROUP_DOMAINS, dom->name)) {
+            need_fallback = 1;
+        }
+    }
+    if (need_fallback
+        && sacme_selfsigned_ensure(pconf, sacme_store_path(store, ptemp,
+                                                           SACME_GROUP_FALLBACK, NULL, NULL),
+                                   &fallback_cert, &fallback_key, res) != APR_SUCCESS) {
+        log_setup_error(s, 10037, "cannot make the fallback certificate", res, ptemp);
+        fallback_cert = fallback_key = NULL;
+    }
+    live_conf = conf;
+    /*5*/
+    if (!dry_run && sacme_driver_start(s, pconf, conf, installed) != APR_SUCCESS) {
+        return !OK;
+    }
     return OK;
+}
+
+static int sacme_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    sacme_conf_t *conf = sacme_conf_get(s);
+    return conf ? sacme_conf_finish(conf, pconf, s) : OK;
+}
+
+/* The managed domain a vhost serves: its ServerName or an alias. */
+static sacme_domain_t *domain_of_server(server_rec *s)
+{
+    sacme_domain_t *dom;
+    int i;
+
+    if (!live_conf) {
+        return NULL;
+    }
+    if ((dom = sacme_conf_domain_of(live_conf, s->server_hostname))) {
+        return dom;
+    }
+    for (i = 0; s->names && i < s->names->nelts; ++i) {
+        if ((dom = sacme_conf_domain_of(live_conf, APR_ARRAY_IDX(s->names, i, char *)))) {
+            return dom;
+        }
+    }
+    return NULL;
+}
+
+/* mod_ssl (or mod_tls) asks for a vhost's certificate files. A vhost with
+ * its own SSLCertificateFile keeps it: the admin's explicit choice wins. */
+static int sacme_add_cert_files(server_rec *s, apr_pool_t *p,
+                                apr_array_header_t *cert_files,
+                                apr_array_header_t *key_files)
+{
+    sacme_domain_t *dom = domain_of_server(s);
+    sacme_store_t store;
+
+    if (!dom || cert_files->nelts > 0) {
+        return DECLINED;
+    }
+    store.base = live_conf->store_dir;
+    if (!sacme_store_has_set(&store, p, SACME_GROUP_DOMAINS, dom->name)) {
+        return DECLINED;
+    }
+    APR_ARRAY_PUSH(cert_files, const char *) =
+        sacme_store_path(&store, p, SACME_GROUP_DOMAINS, dom->name, SACME_FILE_CHAIN);
+    APR_ARRAY_PUSH(key_files, const char *) =
+        sacme_store_path(&store, p, SACME_GROUP_DOMAINS, dom->name, SACME_FILE_KEY);
+    return OK;
+}
+
+/* No certificate yet: mod_ssl serves the fallback and answers 503, so a
+ * client sees "not ready" rather than another site's certificate. */
+static int sacme_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
+                                         apr_array_header_t *cert_files,
+                                         apr_array_header_t *key_files)
+{
+    if (!domain_of_server(s) || !fallback_cert) {
+        return DECLINED;
+    }
+    APR_ARRAY_PUSH(cert_files, const char *) = fallback_cert;
+    APR_ARRAY_PUSH(key_files, const char *) = fallback_key;
+    return OK;
+}
+
+/* Kept across restarts in the process pool (the module itself is unloaded
+ * and reloaded): when a staged set was last announced, so the parent
+ * neither restarts in a loop nor repeats itself. */
+typedef struct {
+    apr_time_t last_restart;
+    apr_time_t last_notice;
+} parent_state_t;
+
+static parent_state_t *parent_state(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    void *data = NULL;
+
+    apr_pool_userdata_get(&data, "sacme-parent-state", pp);
+    if (!data) {
+        data = apr_pcalloc(pp, sizeof(parent_state_t));
+        apr_pool_userdata_set(data, "sacme-parent-state", apr_pool_cleanup_null, pp);
+    }
+    return data;
+}
+
+/* Runs in the parent about every ten seconds (mpm_common's monitor hook):
+ * when the driver staged a set, activate it with a graceful restart (or say
+ * that one is needed). Stat calls only: cheap for any number of domains. */
+static int sacme_monitor(apr_pool_t *p, server_rec *s)
+{
+    parent_state_t *st;
+    sacme_store_t store;
+    const char *ready = NULL;
+    int i, n = 0;
+    apr_time_t now = apr_time_now();
+
+    if (!live_conf || live_conf->domains->nelts == 0) {
+        return DECLINED;
+    }
+    sacme_driver_maintain();
+    store.base = live_conf->store_dir;
+    for (i = 0; i < live_conf->domains->nelts; ++i) {
+        sacme_domain_t *dom = APR_ARRAY_IDX(live_conf->domains, i, sacme_domain_t *);
+        if (sacme_store_has_set(&store, p, SACME_GROUP_STAGING, dom->name)) {
+            ready = ready ? apr_pstrcat(p, ready, ", ", dom->name, NULL) : dom->name;
+            ++n;
+        }
+    }
+    if (!ready) {
+        return DECLINED;
+    }
+    st = parent_state(s);
+    if (live_conf->auto_restart) {
+        /* At most once a minute: a set that keeps failing to activate must
+         * not turn into a restart loop. */
+        if (now - st->last_restart < apr_time_from_sec(60)) {
+            return DECLINED;
+        }
+        st->last_restart = now;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10025)
+                     "new certificate(s) staged for %s: triggering a graceful "
+                     "restart to activate them", ready);
+        kill(getpid(), AP_SIG_GRACEFUL);
+    }
+    else if (now - st->last_notice > apr_time_from_sec(3600)) {
+        st->last_notice = now;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10026)
+                     "new certificate(s) staged for %s: a graceful restart "
+                     "(apachectl graceful) is needed to activate them "
+                     "(SacmeAutoRestart is off)", ready);
+    }
+    return DECLINED;
 }
 
 static void sacme_register_hooks(apr_pool_t *pool)
 {
-    ap_hook_post_config(sacme_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_ssl/mod_tls read their certificates, so a set promoted now
+     * is the one they load. */
+    static const char *const ssl_mods[] = { "mod_ssl.c", "mod_tls.c", NULL };
+
+    ap_hook_check_config(sacme_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(sacme_post_config, NULL, ssl_mods, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(sacme_challenge_answer, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_ssl_add_cert_files(sacme_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_add_fallback_cert_files(sacme_add_fallback_cert_files, NULL, NULL,
+                                        APR_HOOK_MIDDLE);
+    ap_hook_monitor(sacme_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(sacme) = {
     STANDARD20_MODULE_STUFF,
-    NULL,                   /* per-directory config creator */
-    NULL,                   /* per-directory config merger */
-    NULL,                   /* per-server config creator */
-    NULL,                   /* per-server config merger */
-    NULL,                   /* directives */
+    NULL,                        /* per-directory config creator */
+    NULL,                        /* per-directory config merger */
+    sacme_create_server_config,  /* per-server config creator */
+    NULL,                        /* per-server config merger: global only */
+    sacme_cmds,                  /* directives */
     sacme_register_hooks,
 #if defined(AP_MODULE_FLAG_NONE)
     AP_MODULE_FLAG_ALWAYS_MERGE

@@ -17,4 +17,7 @@ APLOG_USE_MODULE(sacme);
 
 extern module AP_MODULE_DECLARE_DATA sacme_module;
 
+/* The HTTP-01 responder (post_read_request), mod_sacme_challenge.c. */
+int sacme_challenge_answer(request_rec *r);
+
 #endif /* MOD_SACME_PRIVATE_H */

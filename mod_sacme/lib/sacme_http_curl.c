@@ -6,7 +6,8 @@
  * request at a time: give each thread its own sacme_http_t.
  *
  * What this transport promises the engine:
- *  - TLS is always verified (peer and host name); a ca_file adds a trust
+ *  - TLS is always verified (peer and host name); a ca_file (read into
+ *    memory when the client is created) adds a trust
  *    anchor for private CAs and tests, nothing turns verification off;
  *  - only https: ACME requires it (RFC 8555 §6.1), and a plain-http URL in a
  *    directory must not silently downgrade us;
@@ -26,6 +27,7 @@
 #include <apr_file_io.h>
 
 #include "sacme_http.h"
+#include "sacme_file.h"
 
 /* All header lines of one response together; a CA sends well under 4 KiB. */
 #define MAX_HEADER_BYTES (64 * 1024)
@@ -33,6 +35,7 @@
 typedef struct {
     CURL *curl;
     char errbuf[CURL_ERROR_SIZE];
+    struct curl_blob ca_blob;    /* the CA file's content, when one is given */
 } curl_baton_t;
 
 /* State of one exchange, handed to the callbacks. */
@@ -382,17 +385,21 @@ apr_status_t sacme_http_curl_create(apr_pool_t *p,
     h = sacme_http_create(p, &curl_impl, b, opts);
 
     if (h->opts.ca_file) {
-        /* Check now, so a typo in the CA file path is reported as such and
-         * not as a TLS failure at the first request. */
-        apr_file_t *f;
-        apr_status_t rv = apr_file_open(&f, h->opts.ca_file, APR_FOPEN_READ,
-                                        APR_OS_DEFAULT, p);
+        /* Read now, into memory: a typo in the path is reported as such and
+         * not as a TLS failure at the first request, and the file may be
+         * readable by root only - the driving process reads it before it
+         * drops privileges. */
+        char *pem;
+        apr_size_t len;
+        apr_status_t rv = sacme_file_read(h->opts.ca_file, SACME_MAX_RESPONSE, p,
+                                          &pem, &len, res);
         if (rv != APR_SUCCESS) {
-            char ebuf[128];
-            return sacme_result_set(res, rv, "CA file %s: %s", h->opts.ca_file,
-                                    apr_strerror(rv, ebuf, sizeof(ebuf)));
+            sacme_result_prefix(res, "CA file");
+            return rv;
         }
-        apr_file_close(f);
+        b->ca_blob.data = pem;
+        b->ca_blob.len = len;
+        b->ca_blob.flags = CURL_BLOB_NOCOPY;
     }
 
     b->curl = curl_easy_init();
@@ -408,7 +415,7 @@ apr_status_t sacme_http_curl_create(apr_pool_t *p,
     SETOPT_OR_FAIL(CURLOPT_SSL_VERIFYHOST, 2L);
     SETOPT_OR_FAIL(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (h->opts.ca_file) {
-        SETOPT_OR_FAIL(CURLOPT_CAINFO, h->opts.ca_file);
+        SETOPT_OR_FAIL(CURLOPT_CAINFO_BLOB, &b->ca_blob);
     }
 #if LIBCURL_VERSION_NUM >= 0x075500
     SETOPT_OR_FAIL(CURLOPT_PROTOCOLS_STR, "https");

@@ -108,6 +108,15 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
     if (strcmp(authz->status, "pending")) {
         return authz_failed(authz, res);
     }
+    if (ctx->opts->challenge_none) {
+        return sacme_result_set(res, APR_EINVAL,
+                                "%s is not pre-validated for this ACME account "
+                                "(its authorization is '%s', and challenges are "
+                                "turned off): validate the domain at the CA "
+                                "(Sectigo SCM: domain validation and delegation "
+                                "to the account's organization), or use http-01",
+                                authz->identifier, authz->status);
+    }
     chal = sacme_authz_pick(authz, ctx->opts->challenge_types);
     if (!chal) {
         return sacme_result_set(res, APR_EINVAL,
@@ -236,15 +245,43 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
     ctx.deadline = apr_time_now() + opts.timeout;
     ctx.published = apr_array_make(p, 4, sizeof(published_t *));
 
-    /*1: the order, and its authorizations started */
-    rv = sacme_order_new(acme, opts.names, p, &order, res);
-    if (rv != APR_SUCCESS) {
-        return rv;
+    /*1: the order (resumed or new), persisted before anything else */
+    if (opts.resume_url) {
+        rv = sacme_order_get(acme, opts.resume_url, p, &order, res);
+        if (rv != APR_SUCCESS) {
+            /* Orders expire and CAs forget them (404, or 401/403 at Sectigo):
+             * nothing to resume then, but the error is not the admin's. */
+            if (res && (res->http_status == 404 || res->http_status == 401
+                        || res->http_status == 403)) {
+                sacme_result_prefix(res, "the order %s cannot be resumed",
+                                    opts.resume_url);
+                res->status = SACME_EORDERGONE;
+                return SACME_EORDERGONE;
+            }
+            return rv;
+        }
+        if (!strcmp(order->status, "invalid")) {
+            return sacme_result_set(res, SACME_EORDERGONE,
+                                    "the order %s became invalid; ordering anew",
+                                    opts.resume_url);
+        }
+        sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10013)
+                  "resuming order %s (%s)", order->url, order->status);
     }
-    sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10011)
-              "order %s for %d name(s) starting with %s: %s", order->url,
-              opts.names->nelts, APR_ARRAY_IDX(opts.names, 0, const char *),
-              order->status);
+    else {
+        rv = sacme_order_new(acme, opts.names, p, &order, res);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10011)
+                  "order %s for %d name(s) starting with %s: %s", order->url,
+                  opts.names->nelts, APR_ARRAY_IDX(opts.names, 0, const char *),
+                  order->status);
+    }
+    if (opts.order_fn
+        && (rv = opts.order_fn(opts.order_baton, order->url)) != APR_SUCCESS) {
+        return sacme_result_set(res, rv, "cannot record the order %s", order->url);
+    }
     if (!strcmp(order->status, "pending")) {
         apr_array_header_t *waiting = apr_array_make(p, 4, sizeof(const char *));
         for (i = 0; i < order->authorizations->nelts; ++i) {

@@ -15,6 +15,11 @@ typedef apr_status_t sacme_challenge_fn(void *baton, int setup, const char *type
                                         const char *name, const char *token,
                                         const char *key_authz);
 
+/* Called once the order URL is known (new or resumed), so the caller can
+ * persist it before anything else happens: after a crash, the order is
+ * resumed instead of started over. An error aborts the issuance. */
+typedef apr_status_t sacme_order_fn(void *baton, const char *order_url);
+
 typedef struct sacme_issue_opts_t {
     apr_array_header_t *names;        /* const char *, the first is the primary */
     const sacme_key_t *cert_key;      /* the certificate's key (never the account key) */
@@ -25,7 +30,16 @@ typedef struct sacme_issue_opts_t {
     apr_interval_time_t poll_min;     /* 0: 1 s */
     apr_interval_time_t poll_max;     /* 0: 60 s */
     apr_interval_time_t timeout;      /* whole issuance; 0: 10 min */
+    const char *resume_url;           /* an order to pick up again, or NULL */
+    sacme_order_fn *order_fn;         /* NULL: nothing to persist */
+    void *order_baton;
+    int challenge_none;               /* names must be pre-validated: never
+                                         answer a challenge */
 } sacme_issue_opts_t;
+
+/* A resumed order the CA no longer has, or that went invalid: the caller
+ * should forget it and order anew. */
+#define SACME_EORDERGONE (APR_OS_START_USERERR + 2)
 
 /* Issues a certificate for opts->names with the account already set up
  * (sacme_acct_ensure). The chain is checked with sacme_chain_check before

@@ -20,6 +20,7 @@ from sacmetest.pebble import Pebble, random_mac_key_with_distinct_encodings  # n
 LENIENT_KID = "kid-lenient"
 
 _running_pebbles = []
+_running_httpds = []
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +44,52 @@ def pebble(sacmectl_binary):
     p.stop()
 
 
+@pytest.fixture(scope="session")
+def http01_pebble():
+    """Pebble with EAB required and REAL HTTP-01 validation (no
+    PEBBLE_VA_ALWAYS_VALID), no validation sleep.  Its httpPort is the
+    plain-HTTP port of every httpd made by make_httpd: the tests run one
+    httpd at a time."""
+    p = Pebble(always_valid=False, nosleep=True)
+    p.start()
+    _running_pebbles.append(p)
+    yield p
+    _running_pebbles.remove(p)
+    p.stop()
+
+
+@pytest.fixture
+def slow_pebble():
+    """A Pebble of its own whose validations take seconds
+    (PEBBLE_VA_SLEEPTIME=10, no NOSLEEP), with no rejected nonces so the
+    newOrder requests in its log are counted exactly."""
+    p = Pebble(always_valid=False, nosleep=False, nonce_reject=0,
+               env={"PEBBLE_VA_SLEEPTIME": "10"})
+    p.start()
+    _running_pebbles.append(p)
+    yield p
+    _running_pebbles.remove(p)
+    p.stop()
+
+
+@pytest.fixture
+def httpds():
+    """Track httpds a test starts: httpds.add(h) -> h.  All are stopped at
+    teardown, and their error logs go into the report of a failed test."""
+    class Tracker(list):
+        def add(self, h):
+            self.append(h)
+            _running_httpds.append(h)
+            return h
+    t = Tracker()
+    yield t
+    for h in t:
+        try:
+            h.stop()
+        finally:
+            _running_httpds.remove(h)
+
+
 @pytest.fixture
 def dirs(tmp_path):
     """Fresh (not yet existing) account and output directories."""
@@ -57,6 +104,11 @@ def pytest_runtest_makereport(item, call):
     """On a failure, attach the tail of Pebble's log to the report."""
     outcome = yield
     report = outcome.get_result()
+    if report.failed and _running_httpds:
+        for h in _running_httpds:
+            h.keep_on_failure = True
+            report.sections.append(("httpd error log %s (tail)" % h.error_log,
+                                    h.log()[-15000:]))
     if report.failed and _running_pebbles:
         for p in _running_pebbles:
             logs = p.logs()

@@ -1,86 +1,213 @@
 #!/usr/bin/python3
-"""The README's demo: get a certificate from a real ACME server that
-requires External Account Binding, the way a private CA does.
+"""The README's demo: httpd gets its own certificate from an ACME server that
+requires External Account Binding, and serves it, with no manual step.
 
-  1. start Pebble (RFC 8555 ACME server) on 127.0.0.1 with EAB required and
-     domains pre-validated (PEBBLE_VA_ALWAYS_VALID=1);
-  2. run `sacmectl issue` for three names with the EAB kid "kid-1" and its
-     MAC key;
-  3. check the result (chain up to Pebble's root, names, key, file modes)
-     and print what was done;
-  4. stop Pebble.
+  1. install the built module into a private ServerRoot with apxs;
+  2. start Pebble (a real RFC 8555 ACME server) on 127.0.0.1, EAB required,
+     validating HTTP-01 for real against httpd's plain-HTTP port;
+  3. start httpd with mod_sacme configured for three names and a
+     <VirtualHost> with `SSLEngine on` and no certificate file;
+  4. wait until that vhost serves the certificate Pebble issued (mod_sacme
+     orders it, answers the challenges, stages it and restarts httpd
+     gracefully by itself), then show it with curl and openssl s_client and
+     where it lives in the store;
+  5. stop httpd and Pebble.
 
-Exit status 0 only if every step worked.  The certificate files are kept
-(SACME_DEMO_DIR, default: a new directory under /tmp) so they can be looked at.
+Exit status 0 only if every step worked.  The ServerRoot is kept
+(SACME_DEMO_DIR, default: a new directory under /tmp) so it can be looked at.
 """
 
 import os
+import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sacmetest import certcheck, expect, sacmectl  # noqa: E402
+from sacmetest import certcheck  # noqa: E402
+from sacmetest.httpd import Httpd, Vhost, module_path  # noqa: E402
+from sacmetest.module import ISSUE_LIMIT, readable_ca_file, sacme_lines  # noqa: E402
 from sacmetest.pebble import Pebble, PebbleError  # noqa: E402
 
-NAMES = ["www.example.test", "example.test", "shop.example.test"]
+NAMES = ["example.test", "www.example.test", "shop.example.test"]
 KID = "kid-1"
+
+CURL_KEEP = ("SSL connection", "Server certificate", "subject:", "start date",
+             "expire date", "subjectAltName", "issuer:", "certificate verify", "< HTTP/")
+OPENSSL_KEEP = ("subject=", "issuer=", "Verification", "Verify return code")
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+
+
+def install_module(root):
+    """apxs -i into ROOT/modules; returns the installed .so."""
+    libexec = os.path.join(root, "modules")
+    os.makedirs(libexec, exist_ok=True)
+    argv = ["apxs", "-i", "-S", "LIBEXECDIR=" + libexec, "-n", "sacme", module_path()]
+    say("$ " + " ".join(argv))
+    r = run(argv)
+    installed = os.path.join(libexec, "mod_sacme.so")
+    if r.returncode != 0 or not os.path.isfile(installed):
+        raise RuntimeError("apxs -i failed:\n%s%s" % (r.stdout, r.stderr))
+    return installed
+
+
+class LogFollower:
+    """Prints the SACME lines of the error log as they appear."""
+
+    def __init__(self, h):
+        self.h = h
+        self.pos = 0
+
+    def poll(self):
+        log = self.h.log()
+        new, self.pos = log[self.pos:], len(log)
+        for line in new.splitlines():
+            i = line.find("SACME1")
+            if i >= 0:
+                say("  log: " + line[i:])
+
+
+def show_config(h):
+    say("httpd.conf (mod_sacme part; the HMAC key is not shown):")
+    for line in h.conf_text().splitlines():
+        if line.startswith("SacmeEAB"):
+            line = "SacmeEAB %s ***" % line.split()[1]
+        if line.startswith(("LoadModule sacme", "Sacme", "<VirtualHost", "</VirtualHost",
+                            "    ServerName", "    ServerAlias", "    SSLEngine")):
+            say("  " + line)
+
+
+def show_curl(h, name, root_pem):
+    argv = ["curl", "-sS", "-v", "--cacert", root_pem, "--resolve",
+            "%s:%d:127.0.0.1" % (name, h.https_port),
+            "https://%s:%d/" % (name, h.https_port), "-o", "/dev/null"]
+    say("$ " + " ".join(argv))
+    r = run(argv)
+    for line in r.stderr.splitlines():
+        if any(k in line for k in CURL_KEEP):
+            say("  " + line)
+    return r.returncode == 0
+
+
+def show_openssl(h, name, root_pem):
+    argv = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % h.https_port,
+            "-servername", name, "-CAfile", root_pem, "-verify_hostname", name]
+    say("$ " + " ".join(argv) + " </dev/null")
+    r = run(argv, stdin=subprocess.DEVNULL)
+    ok = False
+    for line in r.stdout.splitlines():
+        if line.strip().startswith(OPENSSL_KEEP):
+            say("  " + line.strip())
+            if "Verify return code: 0 (ok)" in line:
+                ok = True
+    return ok
+
+
+def show_store(h, primary):
+    import pwd
+    import stat
+    say("the store (%s):" % h.store_dir)
+    for sub in (os.path.join("domains", primary), "accounts"):
+        top = h.store(sub)
+        for dirpath, _, files in sorted(os.walk(top)):
+            for f in sorted(files):
+                p = os.path.join(dirpath, f)
+                st = os.stat(p)
+                say("  %s %-8s %s" % (stat.filemode(st.st_mode), pwd.getpwuid(st.st_uid).pw_name,
+                                      os.path.relpath(p, h.store_dir)))
 
 
 def main():
-    exe = sacmectl.binary()
-    if not os.access(exe, os.X_OK):
-        print("demo: sacmectl is not built at %s (run test/build)" % exe, file=sys.stderr)
+    if not os.path.isfile(module_path()):
+        print("demo: mod_sacme.so is not built at %s (run test/build)" % module_path(),
+              file=sys.stderr)
         return 1
     work = os.environ.get("SACME_DEMO_DIR") or tempfile.mkdtemp(prefix="sacme-demo-")
-    account_dir = os.path.join(work, "account")
-    out_dir = os.path.join(work, "certs")
+    os.chmod(work, 0o755)
+    server_root = os.path.join(work, "httpd")
 
-    print("== mod_sacme demo: a certificate over ACME with External Account Binding ==")
+    say("== mod_sacme demo: httpd gets and serves its own certificate over ACME with EAB ==")
     try:
-        pebble = Pebble(always_valid=True).start()
+        installed = install_module(server_root)
+    except RuntimeError as e:
+        print("demo: %s" % e, file=sys.stderr)
+        return 1
+    try:
+        pebble = Pebble(always_valid=False).start()
     except PebbleError as e:
         print("demo: could not start Pebble: %s" % e, file=sys.stderr)
         return 1
+    h = None
     try:
-        print("ACME server : Pebble %s (EAB required: %s)"
-              % (pebble.directory_url, pebble.directory()["meta"].get("externalAccountRequired")))
-        print("EAB         : kid %s with its HMAC key (not shown)" % KID)
-        print("running     : sacmectl issue --server %s --eab-kid %s --eab-hmac *** "
-              "--account-dir %s --out %s %s"
-              % (pebble.directory_url, KID, account_dir, out_dir, " ".join(NAMES)))
-        res = sacmectl.issue(pebble, kid=KID, account_dir=account_dir, out=out_dir,
-                             names=NAMES)
-        if res.rc != 0:
-            print("demo: sacmectl failed\n" + res.describe(), file=sys.stderr)
+        say("ACME server: Pebble %s (EAB required: %s, HTTP-01 checked on port %d)"
+            % (pebble.directory_url, pebble.directory()["meta"].get("externalAccountRequired"),
+               pebble.http_port))
+        h = Httpd(ssl=True, root=server_root, module_file=installed, keep_dir=True,
+                  http_port=pebble.http_port,
+                  modules=("mpm_event", "authz_core", "dir"),
+                  vhosts=[Vhost(NAMES)], log_level="info ssl:warn")
+        h.configure(sacme=sacme_lines(pebble, [NAMES], kid=KID,
+                                      ca_file=readable_ca_file(pebble, h.root)))
+        show_config(h)
+        say("$ apache2 -d %s -f %s -k start" % (h.root, h.conf))
+        h.start()
+        t0 = time.time()
+        follow = LogFollower(h)
+        served = None
+        while time.time() - t0 < ISSUE_LIMIT:
+            follow.poll()
+            try:
+                r = h.tls_get(NAMES[0])
+                if not r.is_fallback:
+                    served = r
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        follow.poll()
+        if served is None:
+            print("demo: no certificate served after %ds\n%s"
+                  % (ISSUE_LIMIT, h.log()[-6000:]), file=sys.stderr)
             return 1
-        try:
-            leaf, report = expect.issued_ok(res, pebble, NAMES, out_dir, account_dir,
-                                            account_status="registered")
-        except AssertionError as e:
-            print("demo: the result is not right: %s" % e, file=sys.stderr)
+        say("certificate served after %.1fs, no manual step" % (time.time() - t0))
+        say()
+
+        root_pem = os.path.join(work, "pebble-root.pem")
+        with open(root_pem, "w") as f:
+            f.write(pebble.root_pem())
+        ok = True
+        for name in NAMES:
+            ok = show_curl(h, name, root_pem) and ok
+        say()
+        ok = show_openssl(h, NAMES[1], root_pem) and ok
+        say()
+        show_store(h, NAMES[0])
+        live = certcheck.load_pem_chain(h.store("domains", NAMES[0], "fullchain.pem"))
+        if live[0] != served.cert:
+            print("demo: the served certificate is not the one in the store", file=sys.stderr)
+            ok = False
+        say()
+        say("served: serial %x, names %s, issued by %s"
+            % (served.serial, ", ".join(certcheck.dns_sans(served.cert)),
+               served.cert.issuer.rfc4514_string()))
+        if not ok:
+            print("demo: verification with curl/openssl failed", file=sys.stderr)
             return 1
-        cert = report["certificate"]
-        files = report["files"]
-        print()
-        print("done:")
-        print("  account     registered with EAB: %s" % report["account"]["url"])
-        print("  subject     %s" % leaf.subject.rfc4514_string())
-        print("  SANs        %s" % ", ".join(certcheck.dns_sans(leaf)))
-        print("  issuer      %s" % leaf.issuer.rfc4514_string())
-        print("  serial      %s" % cert["serial"])
-        print("  not after   %s" % cert["not-after"])
-        print("  key         %s" % certcheck.key_type(leaf.public_key()))
-        print("  verified    chain up to Pebble's root, names, private key matches, "
-              "privkey.pem mode 0600")
-        print("  files       %s (0600)" % files["privkey"])
-        for name in ("cert", "chain", "fullchain"):
-            print("              %s" % files[name])
-        print("  account in  %s" % account_dir)
         return 0
     finally:
+        if h is not None:
+            h.stop()
+            say("httpd stopped (ServerRoot kept: %s)." % server_root)
         pebble.stop()
-        print("Pebble stopped.")
+        say("Pebble stopped.")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ const char *unit_tmpdir(void);
 
 #define SACME_SUITES(X) \
     X(b64) X(json) X(time) X(file) X(key) X(jws) X(eab) X(csr) X(chain) \
-    X(problem) X(directory) X(http) X(acme)
+    X(problem) X(directory) X(http) X(acme) X(hook) X(selfsigned) X(window) \
+    X(store) X(drive)
 
 #define SACME_DECLARE_SUITE(name) Suite *unit_suite_##name(void);
 SACME_SUITES(SACME_DECLARE_SUITE)

@@ -1,0 +1,76 @@
+/* Driving managed domains: decide what each needs (a first certificate, a
+ * new one because names or key type changed, a renewal), and run the order
+ * to a staged set, persisting its state at every step so that any restart
+ * or crash resumes it instead of starting over.
+ *
+ * Runs in the unprivileged driving process; writes only to the accounts,
+ * staging and challenges areas of the store.
+ */
+#ifndef SACME_DRIVE_H
+#define SACME_DRIVE_H
+
+#include "sacme.h"
+#include "sacme_acme.h"
+#include "sacme_eab.h"
+#include "sacme_hook.h"
+#include "sacme_store.h"
+#include "sacme_window.h"
+
+/* One managed domain as configured. */
+typedef struct sacme_domain_t {
+    const char *name;                /* the primary name; names the store entries */
+    apr_array_header_t *names;       /* const char *, name first */
+    sacme_key_type_t key_type;
+    int challenge_none;              /* pre-validated names: never answer challenges */
+    sacme_window_t renew_window;
+} sacme_domain_t;
+
+/* Why a domain needs driving. */
+typedef enum {
+    SACME_WHY_NONE = 0,              /* nothing to do until next_check */
+    SACME_WHY_STAGED,                /* a set waits for activation */
+    SACME_WHY_NO_CERT,
+    SACME_WHY_NAMES,                 /* the live certificate lacks a configured name */
+    SACME_WHY_KEY_TYPE,              /* the live key is of another type */
+    SACME_WHY_RENEW,                 /* in the renewal window */
+    SACME_WHY_RESUME                 /* an order is in progress */
+} sacme_why_t;
+
+const char *sacme_why_str(sacme_why_t why);
+
+typedef struct sacme_driver_t {
+    apr_pool_t *p;
+    const sacme_store_t *store;
+    const char *server_url;
+    sacme_http_t *http;
+    const sacme_eab_t *eab;             /* NULL: none configured */
+    apr_array_header_t *contacts;       /* const char * */
+    int tos_agreed;
+    const sacme_log_t *log;
+    apr_interval_time_t retry_delay;    /* first retry after an error; doubles */
+    apr_interval_time_t retry_max;      /* cap of the backoff */
+    apr_interval_time_t check_interval; /* how often an idle domain is looked at */
+    sacme_hooks_t *hooks;               /* NULL: no notify command */
+    const char *const *notify_cmd;      /* NULL-terminated argv, or NULL */
+    sacme_acme_t *acme;                 /* set up on first use */
+} sacme_driver_t;
+
+/* Looks at a domain without touching the network: what it needs now, and
+ * when to look again (*next_check, absolute). Respects the backoff of a
+ * previous error. A staged set that no longer fits the configuration is
+ * dropped. */
+sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
+                              apr_time_t now, apr_time_t *next_check,
+                              apr_pool_t *p);
+
+/* Drives the domain to a staged set. On failure the error is recorded in
+ * the domain's job.json with the time of the next attempt (backoff) and
+ * logged; an order in progress is kept for the next attempt. */
+apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
+                             sacme_why_t why, apr_pool_t *p, sacme_result_t *res);
+
+/* Fires the notify command for an event (no-op without one). */
+void sacme_drive_notify(sacme_driver_t *d, const sacme_domain_t *dom,
+                        const char *event, const char *detail);
+
+#endif /* SACME_DRIVE_H */

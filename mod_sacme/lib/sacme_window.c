@@ -1,0 +1,206 @@
+/* Renewal windows: parsing what admins write, and the moment it gives for a
+ * certificate.
+ *
+ * Everything here is integer arithmetic on apr_time_t (microseconds), with
+ * the overflow checks done while parsing, so that a window that parsed can
+ * be applied to any certificate without further care.
+ */
+#include <apr_lib.h>
+
+#include "sacme_window.h"
+
+#define SEC_PER_MIN  ((apr_int64_t)60)
+#define SEC_PER_HOUR ((apr_int64_t)3600)
+#define SEC_PER_DAY  ((apr_int64_t)86400)
+
+/* The largest number of seconds apr_time_from_sec() can take without
+ * overflowing apr_interval_time_t. */
+#define MAX_SECONDS (APR_INT64_MAX / APR_USEC_PER_SEC)
+
+/* Reads 1*DIGIT into *n, refusing values above max (overflow is checked
+ * before each step, so nothing wraps); returns the first byte after the
+ * digits, or NULL. */
+static const char *read_number(const char *s, apr_int64_t max, apr_int64_t *n)
+{
+    apr_int64_t v = 0;
+    const char *c;
+
+    for (c = s; apr_isdigit(*c); ++c) {
+        int digit = *c - '0';
+        if (v > (max - digit) / 10) {
+            return NULL;
+        }
+        v = v * 10 + digit;
+    }
+    if (c == s) {
+        return NULL;
+    }
+    *n = v;
+    return c;
+}
+
+apr_status_t sacme_duration_parse(const char *s, apr_interval_time_t *d)
+{
+    apr_int64_t n, unit;
+    const char *end;
+
+    /* No sign, no blanks, no fraction: "-5d" or "1.5d" is more likely a
+     * typo than an intent, and refusing it at config time is cheap. */
+    if (!s || !(end = read_number(s, MAX_SECONDS, &n))) {
+        return APR_EINVAL;
+    }
+    switch (*end) {
+    case '\0':
+        unit = SEC_PER_DAY;     /* a bare number: admins mean days */
+        break;
+    case 'd':
+        unit = SEC_PER_DAY;
+        break;
+    case 'h':
+        unit = SEC_PER_HOUR;
+        break;
+    case 'm':
+        unit = SEC_PER_MIN;
+        break;
+    case 's':
+        unit = 1;
+        break;
+    default:
+        return APR_EINVAL;
+    }
+    if (*end && end[1] != '\0') {
+        return APR_EINVAL;
+    }
+    if (n > MAX_SECONDS / unit) {
+        return APR_EINVAL;
+    }
+    *d = apr_time_from_sec(n * unit);
+    return APR_SUCCESS;
+}
+
+apr_status_t sacme_window_parse(const char *s, sacme_window_t *w)
+{
+    apr_interval_time_t d;
+    apr_int64_t n;
+    const char *end;
+
+    if (!s) {
+        return APR_EINVAL;
+    }
+    if (apr_isdigit(*s) && (end = read_number(s, 1000, &n)) && *end == '%') {
+        if (end[1] != '\0' || n < 1 || n > 100) {
+            return APR_EINVAL;
+        }
+        w->percent = (int)n;
+        w->duration = 0;
+        return APR_SUCCESS;
+    }
+    if (sacme_duration_parse(s, &d) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    /* A zero window would mean "renew at expiry", which is never what an
+     * admin wants, and {0, 0} is also what an unset window looks like. */
+    if (d <= 0) {
+        return APR_EINVAL;
+    }
+    w->percent = 0;
+    w->duration = d;
+    return APR_SUCCESS;
+}
+
+const char *sacme_window_str(apr_pool_t *p, const sacme_window_t *w)
+{
+    apr_int64_t secs;
+
+    if (w->percent > 0) {
+        return apr_psprintf(p, "%d%%", w->percent);
+    }
+    /* The largest unit that represents the duration exactly, so the text
+     * parses back to the same window. */
+    secs = apr_time_sec(w->duration);
+    if (secs > 0 && secs % SEC_PER_DAY == 0) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "d", secs / SEC_PER_DAY);
+    }
+    if (secs > 0 && secs % SEC_PER_HOUR == 0) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "h", secs / SEC_PER_HOUR);
+    }
+    if (secs > 0 && secs % SEC_PER_MIN == 0) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "m", secs / SEC_PER_MIN);
+    }
+    return apr_psprintf(p, "%" APR_INT64_T_FMT "s", secs);
+}
+
+/* The window's length for a certificate of this lifetime, never more than
+ * the lifetime itself. */
+static apr_interval_time_t window_length(const sacme_window_t *w,
+                                         apr_interval_time_t lifetime)
+{
+    apr_interval_time_t len;
+
+    if (lifetime <= 0) {
+        return 0;
+    }
+    if (w->percent > 0) {
+        /* Split so that lifetime * percent cannot overflow even for the
+         * year-9999 notAfter some private CAs use. */
+        len = lifetime / 100 * w->percent + lifetime % 100 * w->percent / 100;
+    }
+    else {
+        len = w->duration;
+    }
+    return len > lifetime ? lifetime : (len < 0 ? 0 : len);
+}
+
+apr_time_t sacme_window_start(const sacme_window_t *w, apr_time_t not_before,
+                              apr_time_t not_after)
+{
+    if (not_after <= not_before) {
+        return not_before;      /* nonsense validity: renew as soon as possible */
+    }
+    return not_after - window_length(w, not_after - not_before);
+}
+
+/* FNV-1a, 64 bit, over the lower-cased name: tiny, stable across builds and
+ * platforms (unlike a seeded hash), and names differing in case are the
+ * same domain. Its quality is ample for spreading renewals. */
+static apr_uint64_t name_hash(const char *name)
+{
+    apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
+    const unsigned char *c;
+
+    for (c = (const unsigned char *)(name ? name : ""); *c; ++c) {
+        h ^= (apr_uint64_t)apr_tolower(*c);
+        h *= APR_UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+apr_interval_time_t sacme_window_jitter(const sacme_window_t *w,
+                                        apr_time_t not_before,
+                                        apr_time_t not_after,
+                                        const char *name, double max_fraction)
+{
+    apr_interval_time_t len, j;
+    double fraction, bound;
+
+    if (not_after <= not_before || !(max_fraction > 0.0)) {   /* also NaN */
+        return 0;
+    }
+    if (max_fraction > 1.0) {
+        max_fraction = 1.0;
+    }
+    /* The window as it applies to this certificate: a duration longer than
+     * the lifetime is clamped like the start is, so the jitter never
+     * reaches further back than the certificate's own beginning. */
+    len = window_length(w, not_after - not_before);
+    bound = max_fraction * (double)len;
+    /* The top 53 bits give a double in [0, 1) exactly. */
+    fraction = (double)(name_hash(name) >> 11) / 9007199254740992.0;
+    j = (apr_interval_time_t)(fraction * bound);
+    /* Rounding of the product may land on the bound itself; the contract
+     * is a value strictly below it. */
+    if (j > 0 && (double)j >= bound) {
+        --j;
+    }
+    return j;
+}

@@ -1,0 +1,75 @@
+/* The HTTP-01 responder: answers GET /.well-known/acme-challenge/<token>
+ * for a managed name with the key authorization the driver published.
+ *
+ * It runs in post_read_request, before authentication, rewrites and
+ * redirects (which would otherwise hide the answer from the CA), and
+ * answers only for an exact token published for that very host. Everything
+ * else - a foreign host, an unknown or malformed token, an encoded or
+ * traversing path - declines and is served as httpd would anyway. */
+#include "mod_sacme_private.h"
+#include <apr_lib.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_log.h>
+
+#include "mod_sacme_config.h"
+#include "sacme_file.h"
+#include "sacme_store.h"
+
+#define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
+#define MAX_KEY_AUTHZ 1024
+
+/* base64url only: nothing that could leave the challenges directory. */
+static int token_ok(const char *t)
+{
+    apr_size_t n = 0;
+
+    for (; *t; ++t, ++n) {
+        if (!apr_isalnum(*t) && *t != '-' && *t != '_') {
+            return 0;
+        }
+    }
+    return n > 0 && n <= 256;
+}
+
+int sacme_challenge_answer(request_rec *r)
+{
+    sacme_conf_t *conf = sacme_conf_get(r->server);
+    sacme_domain_t *dom;
+    const char *path = r->parsed_uri.path, *token, *file;
+    sacme_store_t store;
+    char *data, *host;
+    apr_size_t len;
+
+    if (!conf || !conf->domains->nelts || !path || r->parsed_uri.query
+        || strncmp(path, CHALLENGE_PREFIX, sizeof(CHALLENGE_PREFIX) - 1)) {
+        return DECLINED;
+    }
+    token = path + sizeof(CHALLENGE_PREFIX) - 1;
+    if (!token_ok(token) || !r->hostname) {
+        return DECLINED;
+    }
+    dom = sacme_conf_domain_of(conf, r->hostname);
+    if (!dom || dom->challenge_none) {
+        return DECLINED;
+    }
+    host = apr_pstrdup(r->pool, r->hostname);
+    ap_str_tolower(host);
+    store.base = conf->store_dir;
+    file = sacme_store_path(&store, r->pool, SACME_GROUP_CHALLENGES, host, token);
+    if (sacme_file_read(file, MAX_KEY_AUTHZ, r->pool, &data, &len, NULL) != APR_SUCCESS) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SACME_LOGNO(10034)
+                  "answering the http-01 challenge %s for %s", token, host);
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/plain");
+    ap_set_content_length(r, (apr_off_t)len);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_rwrite(data, (int)len, r);
+    ap_finalize_request_protocol(r);
+    return DONE;
+}

@@ -1,0 +1,510 @@
+/* The directives of mod_sacme. Each handler checks its arguments as fully
+ * as it can, so `apachectl -t` names the directive and the problem; what
+ * depends on several directives is checked in sacme_conf_finish(). */
+#include <ctype.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+#include <apr_uri.h>
+
+#include "mod_sacme_private.h"
+#include "mod_sacme_config.h"
+#include "sacme_file.h"
+#include "sacme_json.h"
+
+#define DEFAULT_STORE_DIR      "sacme"
+#define DEFAULT_RETRY_DELAY    apr_time_from_sec(60)
+#define DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
+
+void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
+{
+    sacme_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->contacts = apr_array_make(p, 2, sizeof(const char *));
+    conf->domains = apr_array_make(p, 4, sizeof(sacme_domain_t *));
+    conf->names = apr_hash_make(p);
+    conf->agreement = SACME_UNSET;
+    conf->challenge_none = SACME_UNSET;
+    conf->auto_restart = SACME_UNSET;
+    return conf;
+}
+
+sacme_conf_t *sacme_conf_get(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &sacme_module);
+}
+
+/* Every directive is global: settings per vhost would have no meaning for
+ * certificates shared by several vhosts. */
+static sacme_conf_t *global_conf(cmd_parms *cmd, const char **err)
+{
+    *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return *err ? NULL : sacme_conf_get(cmd->server);
+}
+
+static const char *cmd_server(cmd_parms *cmd, void *dc, const char *url)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    apr_uri_t uri;
+
+    if (!conf) {
+        return err;
+    }
+    if (apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS || !uri.scheme
+        || strcasecmp(uri.scheme, "https") || !uri.hostname || !*uri.hostname) {
+        return apr_psprintf(cmd->pool, "SacmeServer: '%s' is not an https:// URL "
+                            "(give the CA's ACME directory URL, e.g. "
+                            "https://acme.sectigo.com/v2/DV)", url);
+    }
+    conf->server_url = url;
+    return NULL;
+}
+
+/* SacmeEAB file:PATH — a JSON file {"kid", "hmac", optional "alg"} that may
+ * be readable by root only: it is read here, while httpd is still root. */
+static const char *eab_from_file(cmd_parms *cmd, sacme_conf_t *conf, const char *path)
+{
+    sacme_result_t *res = sacme_result_make(cmd->temp_pool);
+    sacme_hmac_alg_t alg = SACME_HMAC_HS256;
+    const char *kid, *hmac, *alg_name;
+    json_t *j;
+
+    path = ap_server_root_relative(cmd->pool, path);
+    j = sacme_json_read_file(cmd->temp_pool, path, 64 * 1024, res);
+    if (!j) {
+        return apr_psprintf(cmd->pool, "SacmeEAB: cannot use the EAB file: %s",
+                            sacme_result_message(res, cmd->temp_pool));
+    }
+    kid = sacme_json_str(j, "kid");
+    hmac = sacme_json_str(j, "hmac");
+    alg_name = sacme_json_str(j, "alg");
+    if (!kid || !*kid || !hmac) {
+        return apr_psprintf(cmd->pool, "SacmeEAB: the EAB file %s needs the string "
+                            "members \"kid\" and \"hmac\"", path);
+    }
+    if (alg_name && sacme_hmac_alg_parse(alg_name, &alg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeEAB: the EAB file %s has \"alg\" '%s'; "
+                            "use HS256, HS384 or HS512", path, alg_name);
+    }
+    if (sacme_eab_make(cmd->pool, kid, hmac, alg, &conf->eab, res) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeEAB: the HMAC key in %s is not usable: %s",
+                            path, sacme_result_message(res, cmd->temp_pool));
+    }
+    return NULL;
+}
+
+static const char *cmd_eab(cmd_parms *cmd, void *dc, const char *a1,
+                           const char *a2, const char *a3)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_result_t *res = sacme_result_make(cmd->temp_pool);
+    sacme_hmac_alg_t alg = SACME_HMAC_HS256;
+
+    if (!conf) {
+        return err;
+    }
+    conf->eab_set = 1;
+    conf->eab = NULL;
+    if (!a2 && !strcasecmp(a1, "none")) {
+        return NULL;
+    }
+    if (!a2 && !strncmp(a1, "file:", 5)) {
+        return eab_from_file(cmd, conf, a1 + 5);
+    }
+    if (!a2) {
+        return "SacmeEAB: give the key id and the HMAC key ('SacmeEAB KID HMAC'), "
+               "'SacmeEAB file:PATH' or 'SacmeEAB none'";
+    }
+    if (a3 && sacme_hmac_alg_parse(a3, &alg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeEAB: unknown MAC algorithm '%s'; use "
+                            "HS256, HS384 or HS512", a3);
+    }
+    /* The message never repeats the key: it may be half right. */
+    if (sacme_eab_make(cmd->pool, a1, a2, alg, &conf->eab, res) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeEAB: the HMAC key for key id '%s' is not "
+                            "usable: %s", a1, sacme_result_message(res, cmd->temp_pool));
+    }
+    return NULL;
+}
+
+/* A DNS name as CAs issue for: letters, digits, hyphens, dots, an optional
+ * leading "*." for a wildcard. */
+static int name_ok(const char *name)
+{
+    const char *s = name;
+    apr_size_t len = strlen(name), label = 0;
+
+    if (len == 0 || len > 253) {
+        return 0;
+    }
+    if (!strncmp(s, "*.", 2)) {
+        s += 2;
+    }
+    if (*s == '.' || *s == '\0') {
+        return 0;
+    }
+    for (; *s; ++s) {
+        if (*s == '.') {
+            if (label == 0 || s[-1] == '-') {
+                return 0;
+            }
+            label = 0;
+        }
+        else if (isalnum((unsigned char)*s) || (*s == '-' && label > 0)) {
+            if (++label > 63) {
+                return 0;
+            }
+        }
+        else {
+            return 0;
+        }
+    }
+    return label > 0 && s[-1] != '-';
+}
+
+static const char *cmd_domain(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_domain_t *dom;
+    int i;
+
+    if (!conf) {
+        return err;
+    }
+    if (argc < 1) {
+        return "SacmeDomain: give at least one name";
+    }
+    if (argc > SACME_MAX_NAMES) {
+        return apr_psprintf(cmd->pool, "SacmeDomain: %d names, more than the %d one "
+                            "certificate may carry", argc, SACME_MAX_NAMES);
+    }
+    dom = apr_pcalloc(cmd->pool, sizeof(*dom));
+    dom->names = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; ++i) {
+        char *name = apr_pstrdup(cmd->pool, argv[i]);
+        sacme_domain_t *other;
+
+        ap_str_tolower(name);
+        if (!name_ok(name)) {
+            return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is not a valid DNS name",
+                                argv[i]);
+        }
+        other = apr_hash_get(conf->names, name, APR_HASH_KEY_STRING);
+        if (other == dom) {
+            return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is given twice", argv[i]);
+        }
+        if (other) {
+            return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is already part of the "
+                                "SacmeDomain of %s; a name can belong to one "
+                                "certificate only", argv[i], other->name);
+        }
+        APR_ARRAY_PUSH(dom->names, const char *) = name;
+        apr_hash_set(conf->names, name, APR_HASH_KEY_STRING, dom);
+    }
+    dom->name = APR_ARRAY_IDX(dom->names, 0, const char *);
+    if (dom->name[0] == '*') {
+        return apr_psprintf(cmd->pool, "SacmeDomain: the first name '%s' names the "
+                            "certificate's store directory and may not be a "
+                            "wildcard; put a plain name first", argv[0]);
+    }
+    APR_ARRAY_PUSH(conf->domains, sacme_domain_t *) = dom;
+    return NULL;
+}
+
+static const char *cmd_contact(cmd_parms *cmd, void *dc, const char *email)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    const char *addr = strncasecmp(email, "mailto:", 7) ? email : email + 7;
+    const char *at = strchr(addr, '@');
+
+    if (!conf) {
+        return err;
+    }
+    if (!at || at == addr || !at[1] || strchr(at + 1, '@') || strpbrk(addr, " ,;<>")) {
+        return apr_psprintf(cmd->pool, "SacmeContact: '%s' is not an e-mail address",
+                            email);
+    }
+    APR_ARRAY_PUSH(conf->contacts, const char *) = addr;
+    return NULL;
+}
+
+static const char *cmd_agreement(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if (strcasecmp(value, "accepted")) {
+        return "SacmeAgreement: the only value is 'accepted' (after reading the "
+               "CA's terms of service)";
+    }
+    conf->agreement = 1;
+    return NULL;
+}
+
+static const char *cmd_key_type(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if (sacme_key_type_parse(value, &conf->key_type) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeKeyType: unknown key type '%s' (known: %s)",
+                            value, sacme_key_type_names());
+    }
+    return NULL;
+}
+
+static const char *cmd_ca_cert(cmd_parms *cmd, void *dc, const char *path)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    apr_finfo_t fi;
+
+    if (!conf) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, path);
+    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "SacmeCACertificate: '%s' is not a readable file",
+                            path);
+    }
+    conf->ca_file = path;
+    return NULL;
+}
+
+static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    conf->store_dir = ap_server_root_relative(cmd->pool, path);
+    if (!conf->store_dir) {
+        return apr_psprintf(cmd->pool, "SacmeStoreDir: invalid path '%s'", path);
+    }
+    return NULL;
+}
+
+static const char *cmd_challenge(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if (!strcasecmp(value, "http-01")) {
+        conf->challenge_none = 0;
+    }
+    else if (!strcasecmp(value, "none")) {
+        conf->challenge_none = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "SacmeChallenge: '%s' is not supported; use "
+                            "http-01, or none for names the CA has pre-validated",
+                            value);
+    }
+    return NULL;
+}
+
+static const char *cmd_renew_window(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if (sacme_window_parse(value, &conf->renew_window) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeRenewWindow: '%s' is neither a duration "
+                            "(30d, 12h, 90m, 45s) nor a percentage of the lifetime "
+                            "(1%%..100%%)", value);
+    }
+    conf->renew_window_set = 1;
+    return NULL;
+}
+
+static const char *cmd_auto_restart(cmd_parms *cmd, void *dc, int flag)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    conf->auto_restart = flag;
+    return NULL;
+}
+
+static const char *cmd_notify(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    apr_finfo_t fi;
+    int i;
+
+    if (!conf) {
+        return err;
+    }
+    if (argc < 1) {
+        return "SacmeNotifyCmd: give the command (an absolute path) and its arguments";
+    }
+    if (argv[0][0] != '/') {
+        return apr_psprintf(cmd->pool, "SacmeNotifyCmd: '%s' is not an absolute path; "
+                            "commands run without a shell and without a PATH search",
+                            argv[0]);
+    }
+    if (apr_stat(&fi, argv[0], APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "SacmeNotifyCmd: '%s' is not a file", argv[0]);
+    }
+    conf->notify_cmd = apr_pcalloc(cmd->pool, sizeof(char *) * (size_t)(argc + 1));
+    for (i = 0; i < argc; ++i) {
+        conf->notify_cmd[i] = argv[i];
+    }
+    return NULL;
+}
+
+static const char *duration_arg(cmd_parms *cmd, const char *directive,
+                                 const char *value, apr_interval_time_t *out)
+{
+    if (sacme_duration_parse(value, out) != APR_SUCCESS || *out <= 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration (30d, 12h, 90m, 45s)",
+                            directive, value);
+    }
+    return NULL;
+}
+
+static const char *cmd_retry_delay(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    return conf ? duration_arg(cmd, "SacmeRetryDelay", value, &conf->retry_delay) : err;
+}
+
+static const char *cmd_check_interval(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    return conf ? duration_arg(cmd, "SacmeCheckInterval", value, &conf->check_interval)
+                : err;
+}
+
+const command_rec sacme_cmds[] = {
+    AP_INIT_TAKE1("SacmeServer", cmd_server, NULL, RSRC_CONF,
+                  "the ACME directory URL of the CA"),
+    AP_INIT_TAKE123("SacmeEAB", cmd_eab, NULL, RSRC_CONF,
+                    "External Account Binding: KID HMAC [HS256|HS384|HS512], "
+                    "file:PATH, or none"),
+    AP_INIT_TAKE_ARGV("SacmeDomain", cmd_domain, NULL, RSRC_CONF,
+                      "names of one certificate, the first being the primary"),
+    AP_INIT_TAKE1("SacmeContact", cmd_contact, NULL, RSRC_CONF,
+                  "contact e-mail address for the ACME account"),
+    AP_INIT_TAKE1("SacmeAgreement", cmd_agreement, NULL, RSRC_CONF,
+                  "'accepted': the CA's terms of service are accepted"),
+    AP_INIT_TAKE1("SacmeKeyType", cmd_key_type, NULL, RSRC_CONF,
+                  "certificate key type: p256 (default), p384, rsa2048, rsa3072, rsa4096"),
+    AP_INIT_TAKE1("SacmeCACertificate", cmd_ca_cert, NULL, RSRC_CONF,
+                  "PEM file of CAs to trust for the ACME server's TLS"),
+    AP_INIT_TAKE1("SacmeStoreDir", cmd_store_dir, NULL, RSRC_CONF,
+                  "directory of the store (default: sacme under the ServerRoot)"),
+    AP_INIT_TAKE1("SacmeChallenge", cmd_challenge, NULL, RSRC_CONF,
+                  "http-01 (default) or none (names pre-validated at the CA)"),
+    AP_INIT_TAKE1("SacmeRenewWindow", cmd_renew_window, NULL, RSRC_CONF,
+                  "renew when this much of the lifetime remains: a duration or a "
+                  "percentage (default 33%)"),
+    AP_INIT_FLAG("SacmeAutoRestart", cmd_auto_restart, NULL, RSRC_CONF,
+                 "on (default): restart gracefully when new certificates are ready"),
+    AP_INIT_TAKE_ARGV("SacmeNotifyCmd", cmd_notify, NULL, RSRC_CONF,
+                      "command run on events: PATH [ARGS...], then event and domain"),
+    AP_INIT_TAKE1("SacmeRetryDelay", cmd_retry_delay, NULL, RSRC_CONF,
+                  "first retry after an error (default 60s), doubling up to a day"),
+    AP_INIT_TAKE1("SacmeCheckInterval", cmd_check_interval, NULL, RSRC_CONF,
+                  "how often certificates are checked (default 12h)"),
+    { NULL }
+};
+
+int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
+{
+    int i, j;
+
+    if (conf->key_type == SACME_KEY_NONE) {
+        conf->key_type = SACME_KEY_DEFAULT;
+    }
+    if (!conf->renew_window_set) {
+        conf->renew_window.percent = SACME_WINDOW_DEFAULT_PERCENT;
+        conf->renew_window.duration = 0;
+    }
+    if (conf->challenge_none == SACME_UNSET) {
+        conf->challenge_none = 0;
+    }
+    if (conf->auto_restart == SACME_UNSET) {
+        conf->auto_restart = 1;
+    }
+    if (conf->agreement == SACME_UNSET) {
+        conf->agreement = 0;
+    }
+    if (!conf->retry_delay) {
+        conf->retry_delay = DEFAULT_RETRY_DELAY;
+    }
+    if (!conf->check_interval) {
+        conf->check_interval = DEFAULT_CHECK_INTERVAL;
+    }
+    if (!conf->store_dir) {
+        conf->store_dir = ap_server_root_relative(p, DEFAULT_STORE_DIR);
+    }
+    if (conf->domains->nelts == 0) {
+        return OK;
+    }
+    if (!conf->server_url) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10040)
+                     "SacmeServer is not set, but SacmeDomain asks for certificates: "
+                     "give the CA's ACME directory URL with SacmeServer");
+        return !OK;
+    }
+    for (i = 0; i < conf->domains->nelts; ++i) {
+        sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        dom->key_type = conf->key_type;
+        dom->renew_window = conf->renew_window;
+        dom->challenge_none = conf->challenge_none;
+        for (j = 0; j < dom->names->nelts; ++j) {
+            const char *name = APR_ARRAY_IDX(dom->names, j, const char *);
+            if (name[0] == '*' && !conf->challenge_none) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10041)
+                             "SacmeDomain %s: the wildcard '%s' cannot be validated "
+                             "with SacmeChallenge http-01 (CAs validate wildcards "
+                             "over DNS); pre-validate it at the CA and set "
+                             "'SacmeChallenge none', or list the names", dom->name,
+                             name);
+                return !OK;
+            }
+        }
+    }
+    return OK;
+}
+
+sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host)
+{
+    char buf[256];
+    apr_size_t n = host ? strlen(host) : 0, i;
+
+    if (n == 0 || n >= sizeof(buf)) {
+        return NULL;
+    }
+    for (i = 0; i <= n; ++i) {
+        buf[i] = (char)tolower((unsigned char)host[i]);
+    }
+    return apr_hash_get(conf->names, buf, APR_HASH_KEY_STRING);
+}

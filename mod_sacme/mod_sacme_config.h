@@ -1,0 +1,53 @@
+/* Configuration of mod_sacme: the directives and their values. */
+#ifndef MOD_SACME_CONFIG_H
+#define MOD_SACME_CONFIG_H
+
+#include <apr_hash.h>
+#include <httpd.h>
+#include <http_config.h>
+
+#include "sacme_drive.h"
+#include "sacme_eab.h"
+#include "sacme_key.h"
+#include "sacme_window.h"
+
+#define SACME_UNSET (-1)
+
+/* All directives are global (server config outside <VirtualHost>), so one
+ * instance lives in the main server's module config. */
+typedef struct sacme_conf_t {
+    const char *server_url;          /* SacmeServer */
+    sacme_eab_t *eab;                /* SacmeEAB; NULL: none (the HMAC lives here only) */
+    int eab_set;                     /* SacmeEAB seen (incl. "none") */
+    apr_array_header_t *contacts;    /* SacmeContact, const char * */
+    int agreement;                   /* SacmeAgreement accepted */
+    sacme_key_type_t key_type;       /* SacmeKeyType; NONE = unset */
+    const char *ca_file;             /* SacmeCACertificate */
+    const char *store_dir;           /* SacmeStoreDir (absolute after post_config) */
+    int challenge_none;              /* SacmeChallenge none */
+    int renew_window_set;
+    sacme_window_t renew_window;     /* SacmeRenewWindow */
+    int auto_restart;                /* SacmeAutoRestart */
+    const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */
+    apr_interval_time_t retry_delay; /* SacmeRetryDelay; 0 = unset */
+    apr_interval_time_t check_interval; /* SacmeCheckInterval; 0 = unset */
+    apr_array_header_t *domains;     /* sacme_domain_t *, from SacmeDomain */
+    apr_hash_t *names;               /* lower-case name -> sacme_domain_t * */
+} sacme_conf_t;
+
+extern const command_rec sacme_cmds[];
+
+void *sacme_create_server_config(apr_pool_t *p, server_rec *s);
+
+/* The configuration (of the main server). */
+sacme_conf_t *sacme_conf_get(server_rec *s);
+
+/* Checks what single directives cannot (missing SacmeServer, wildcards with
+ * http-01) and fills in defaults and the per-domain settings. Logs each
+ * problem naming the directive; returns OK or !OK. */
+int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s);
+
+/* The domain a host name belongs to, or NULL. */
+sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host);
+
+#endif /* MOD_SACME_CONFIG_H */

@@ -1,0 +1,304 @@
+/* The driving process.
+ *
+ * Why a dedicated child process instead of mod_watchdog's singleton thread
+ * (what mod_md uses): it never serves requests, so load cannot starve it and
+ * a crash in it (or in libcurl/OpenSSL below it) never takes a request down;
+ * it exists once whatever the MPM; the parent supervises it like mod_cgid's
+ * daemon and starts a fresh one at every restart, with the new config. See
+ * docs/architecture.md.
+ *
+ * The process runs as the httpd User, holds the EAB credentials in memory
+ * (inherited from the parent's configuration), and writes only to the
+ * accounts, staging and challenges areas of the store. Every step of an
+ * order is persisted, so it may be killed at any moment: SIGTERM is not
+ * caught.
+ */
+#include "mod_sacme_private.h"
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <apr_signal.h>
+#include <apr_thread_proc.h>
+#include <ap_listen.h>
+#include <ap_mpm.h>
+#include <http_log.h>
+#include <mpm_common.h>
+
+#include <curl/curl.h>
+
+#include "mod_sacme_driver.h"
+#include "sacme_file.h"
+
+typedef struct {
+    server_rec *s;
+    apr_pool_t *pconf;
+    sacme_conf_t *conf;
+    apr_array_header_t *installed;
+    apr_proc_t proc;
+    int running;
+    int registered;                  /* known to APR's other-child list */
+    apr_time_t started;              /* when the current process was forked */
+    apr_time_t restart_at;           /* a delayed restart, or 0 */
+    apr_interval_time_t restart_delay;
+} driver_t;
+
+/* The driver of this generation, for the parent's monitor hook. */
+static driver_t *current;
+
+/* A driver that dies right after starting (an unreadable file, a broken
+ * setup) is restarted with a growing delay, not in a tight loop. */
+#define QUICK_DEATH     apr_time_from_sec(10)
+#define MIN_RESTART     apr_time_from_sec(10)
+#define MAX_RESTART     apr_time_from_sec(600)
+
+static void log_to_httpd(void *baton, sacme_log_level_t level, apr_status_t rv,
+                         const char *msg)
+{
+    server_rec *s = baton;
+    ap_log_error(APLOG_MARK, (int)level, rv, s, "%s", msg);
+}
+
+/* The loop of the driving process; never returns. */
+static void driver_main(driver_t *drv, apr_pool_t *p, sacme_http_t *http)
+{
+    sacme_conf_t *conf = drv->conf;
+    sacme_log_t log = { log_to_httpd, drv->s, SACME_LOG_TRACE };
+    sacme_result_t *res = sacme_result_make(p);
+    sacme_driver_t d;
+    pid_t parent = getppid();
+    int i;
+
+    memset(&d, 0, sizeof(d));
+    d.p = p;
+    d.store = sacme_store_make(p, conf->store_dir);
+    d.server_url = conf->server_url;
+    d.eab = conf->eab;
+    d.contacts = conf->contacts;
+    d.tos_agreed = conf->agreement;
+    d.log = &log;
+    d.retry_delay = conf->retry_delay;
+    d.retry_max = apr_time_from_sec(24 * 3600);
+    d.check_interval = conf->check_interval;
+    if (conf->notify_cmd) {
+        d.hooks = sacme_hooks_make(p, &log, 0);
+        d.notify_cmd = conf->notify_cmd;
+    }
+    d.http = http;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10020)
+                 "driver started (pid %" APR_PID_T_FMT ") for %d domain(s) at %s",
+                 getpid(), conf->domains->nelts, conf->server_url);
+    for (i = 0; drv->installed && i < drv->installed->nelts; ++i) {
+        sacme_drive_notify(&d, APR_ARRAY_IDX(drv->installed, i, sacme_domain_t *),
+                           "installed", NULL);
+    }
+
+    for (;;) {
+        apr_time_t now = apr_time_now(), next = now + conf->check_interval, wake;
+        apr_pool_t *iter;
+
+        apr_pool_create(&iter, p);
+        for (i = 0; i < conf->domains->nelts; ++i) {
+            sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+            apr_time_t when;
+            sacme_why_t why = sacme_drive_check(&d, dom, apr_time_now(), &when, iter);
+
+            if (why >= SACME_WHY_NO_CERT) {
+                sacme_result_reset(res);
+                sacme_drive_run(&d, dom, why, iter, res);
+                sacme_drive_check(&d, dom, apr_time_now(), &when, iter);
+            }
+            if (when < next) {
+                next = when;
+            }
+            if (d.hooks) {
+                sacme_hooks_poll(d.hooks);
+            }
+        }
+        apr_pool_destroy(iter);
+        /* Sleep in short steps: notice a gone parent, reap notify commands. */
+        do {
+            if (getppid() != parent) {
+                exit(0);
+            }
+            if (d.hooks) {
+                sacme_hooks_poll(d.hooks);
+            }
+            wake = apr_time_now();
+            if (wake < next) {
+                apr_sleep(next - wake < apr_time_from_sec(1) ? next - wake
+                                                             : apr_time_from_sec(1));
+            }
+        } while (apr_time_now() < next);
+    }
+}
+
+static apr_status_t fork_driver(driver_t *drv);
+
+/* The parent learns of the driver's death from the MPM's reaping: start a
+ * new one, unless httpd itself is going down. */
+static void driver_maint(int reason, void *data, int status)
+{
+    driver_t *drv = data;
+    int state = AP_MPMQ_RUNNING;
+
+    switch (reason) {
+    case APR_OC_REASON_DEATH:
+    case APR_OC_REASON_LOST:
+        drv->running = 0;
+        if (drv->registered) {
+            drv->registered = 0;
+            apr_proc_other_child_unregister(drv);
+        }
+        ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+        if (state == AP_MPMQ_STOPPING) {
+            break;
+        }
+        if (apr_time_now() - drv->started < QUICK_DEATH) {
+            drv->restart_delay = drv->restart_delay ? drv->restart_delay * 2 : MIN_RESTART;
+            if (drv->restart_delay > MAX_RESTART) {
+                drv->restart_delay = MAX_RESTART;
+            }
+            drv->restart_at = apr_time_now() + drv->restart_delay;
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, drv->s, SACME_LOGNO(10038)
+                         "driver process %" APR_PID_T_FMT " died right after "
+                         "starting (status %d); restarting it in %" APR_TIME_T_FMT
+                         " s", drv->proc.pid, status,
+                         apr_time_sec(drv->restart_delay));
+            break;
+        }
+        drv->restart_delay = 0;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, drv->s, SACME_LOGNO(10029)
+                     "driver process %" APR_PID_T_FMT " died (status %d); "
+                     "restarting it", drv->proc.pid, status);
+        fork_driver(drv);
+        break;
+    case APR_OC_REASON_UNREGISTER:
+        /* APR's own pool cleanup may unregister us first: unregistering
+         * twice would crash the parent. */
+        drv->registered = 0;
+        break;
+    case APR_OC_REASON_RESTART:
+    case APR_OC_REASON_UNWRITABLE:
+    default:
+        break;
+    }
+}
+
+/* At restart or stop the configuration pool goes, and the driver with it:
+ * the next generation starts its own with the new configuration. */
+static apr_status_t driver_cleanup(void *data)
+{
+    driver_t *drv = data;
+    int i;
+
+    if (current == drv) {
+        current = NULL;
+    }
+    if (!drv->running) {
+        return APR_SUCCESS;
+    }
+    drv->running = 0;
+    if (drv->registered) {
+        drv->registered = 0;
+        apr_proc_other_child_unregister(drv);
+    }
+    kill(drv->proc.pid, SIGTERM);
+    for (i = 0; i < 30; ++i) {
+        apr_exit_why_e why;
+        int code;
+        if (apr_proc_wait(&drv->proc, &code, &why, APR_NOWAIT) != APR_CHILD_NOTDONE) {
+            return APR_SUCCESS;
+        }
+        apr_sleep(apr_time_from_msec(100));
+    }
+    kill(drv->proc.pid, SIGKILL);
+    apr_proc_wait(&drv->proc, NULL, NULL, APR_WAIT);
+    return APR_SUCCESS;
+}
+
+static apr_status_t fork_driver(driver_t *drv)
+{
+    apr_status_t rv;
+    apr_pool_t *pchild;
+    sacme_http_options_t hopts;
+    sacme_http_t *http;
+    sacme_result_t *res;
+    const char *pidfile;
+    char pidbuf[32];
+
+    rv = apr_proc_fork(&drv->proc, drv->pconf);
+    if (rv == APR_INCHILD) {
+        /* The parent's handlers would only set flags here. Die on the
+         * stop/restart signals httpd sends its process group; on a graceful
+         * one (sent to the group too) keep going until the parent, with
+         * the new configuration, stops us; ignore SIGPIPE (libcurl runs
+         * with NOSIGNAL). */
+        apr_signal(SIGTERM, SIG_DFL);
+        apr_signal(SIGHUP, SIG_DFL);
+        apr_signal(SIGINT, SIG_DFL);
+        apr_signal(AP_SIG_GRACEFUL, SIG_IGN);
+        apr_signal(SIGWINCH, SIG_IGN);
+        apr_signal(SIGCHLD, SIG_DFL);
+        apr_signal(SIGPIPE, SIG_IGN);
+        ap_close_listeners();
+        apr_pool_create(&pchild, drv->pconf);
+        /* The HTTP client reads the CA file (SacmeCACertificate) now, while
+         * still root: it may be readable by root only. */
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        memset(&hopts, 0, sizeof(hopts));
+        hopts.ca_file = drv->conf->ca_file;
+        res = sacme_result_make(pchild);
+        if (sacme_http_curl_create(pchild, &hopts, &http, res) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10031)
+                         "cannot set up HTTP to the CA: %s",
+                         sacme_result_message(res, pchild));
+            exit(1);
+        }
+        if (ap_run_drop_privileges(pchild, drv->s)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10032)
+                         "driver: cannot drop privileges; not driving");
+            exit(1);
+        }
+        driver_main(drv, pchild, http);
+        exit(0);
+    }
+    if (rv != APR_INPARENT) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, drv->s, SACME_LOGNO(10033)
+                     "cannot fork the driver process; certificates are not renewed");
+        return rv;
+    }
+    drv->running = 1;
+    drv->started = apr_time_now();
+    drv->restart_at = 0;
+    apr_proc_other_child_register(&drv->proc, driver_maint, drv, NULL, drv->pconf);
+    drv->registered = 1;
+    /* For admins and tests: which process talks to the CA. */
+    pidfile = apr_pstrcat(drv->pconf, drv->conf->store_dir, "/driver.pid", NULL);
+    apr_snprintf(pidbuf, sizeof(pidbuf), "%" APR_PID_T_FMT "\n", drv->proc.pid);
+    sacme_file_write_atomic(pidfile, pidbuf, strlen(pidbuf), SACME_FPROT_PUBLIC,
+                            drv->pconf, NULL);
+    return APR_SUCCESS;
+}
+
+apr_status_t sacme_driver_start(server_rec *s, apr_pool_t *pconf,
+                                sacme_conf_t *conf, apr_array_header_t *installed)
+{
+    driver_t *drv = apr_pcalloc(pconf, sizeof(*drv));
+
+    drv->s = s;
+    drv->pconf = pconf;
+    drv->conf = conf;
+    drv->installed = installed;
+    apr_pool_cleanup_register(pconf, drv, driver_cleanup, apr_pool_cleanup_null);
+    current = drv;
+    return fork_driver(drv);
+}
+
+void sacme_driver_maintain(void)
+{
+    if (current && !current->running && current->restart_at
+        && apr_time_now() >= current->restart_at) {
+        fork_driver(current);
+    }
+}

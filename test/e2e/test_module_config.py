@@ -1,0 +1,165 @@
+"""Configuration mistakes fail `apache2 -t` with a message naming the
+directive.  Every bad configuration has a good twin that differs only in the
+mistake and must pass, so these tests cannot pass merely because httpd does
+not know the directives."""
+
+import json
+import os
+import tempfile
+
+import pytest
+
+from sacmetest.httpd import Httpd, Vhost
+
+SERVER = "https://127.0.0.1:9/acme/directory"     # -t does no network I/O
+HMAC = "c2VjcmV0LWhtYWMta2V5LWZvci10aGUtdGVzdHM"    # valid base64url
+NAMES = ["conf.test", "www.conf.test"]
+
+
+def _eab_file(content):
+    fd, path = tempfile.mkstemp(prefix="sacme-eab-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+    os.chmod(path, 0o600)
+    return path
+
+
+def _base(server=True, eab=None, domains=None, more=()):
+    lines = []
+    if server:
+        lines.append("SacmeServer %s" % SERVER)
+    lines.append("SacmeEAB %s" % (eab or "kid-1 " + HMAC))
+    lines.append("SacmeAgreement accepted")
+    for d in (domains or [NAMES]):
+        lines.append("SacmeDomain %s" % " ".join(d))
+    return lines + list(more)
+
+
+def _good_eab_file():
+    return "file:" + _eab_file(json.dumps({"kid": "kid-1", "hmac": HMAC}))
+
+
+# (id, the directive(s) the message must name, bad lines, good lines)
+CASES = [
+    ("server-http", ["SacmeServer"],
+     lambda: _base(server=False, more=["SacmeServer http://127.0.0.1:9/dir"]),
+     lambda: _base()),
+    ("server-garbage", ["SacmeServer"],
+     lambda: _base(server=False, more=["SacmeServer not-a-url"]),
+     lambda: _base()),
+    ("keytype-unknown", ["SacmeKeyType"],
+     lambda: _base(more=["SacmeKeyType ed448"]),
+     lambda: _base(more=["SacmeKeyType rsa3072"])),
+    ("eab-hmac-undecodable", ["SacmeEAB"],
+     lambda: _base(eab="kid-1 %%%not*base64%%%"),
+     lambda: _base(eab="kid-1 " + HMAC)),
+    ("eab-alg-unknown", ["SacmeEAB"],
+     lambda: _base(eab="kid-1 %s HS999" % HMAC),
+     lambda: _base(eab="kid-1 %s HS384" % HMAC)),
+    ("eab-file-missing", ["SacmeEAB"],
+     lambda: _base(eab="file:/nonexistent/sacme-eab.json"),
+     lambda: _base(eab=_good_eab_file())),
+    # root reads a mode-0000 file anyway: "unreadable" is a directory here
+    ("eab-file-unreadable", ["SacmeEAB"],
+     lambda: _base(eab="file:" + tempfile.mkdtemp(prefix="sacme-eab-dir-")),
+     lambda: _base(eab=_good_eab_file())),
+    ("eab-file-malformed", ["SacmeEAB"],
+     lambda: _base(eab="file:" + _eab_file('{"kid": "kid-1", "hmac": ')),
+     lambda: _base(eab=_good_eab_file())),
+    ("eab-file-no-kid", ["SacmeEAB"],
+     lambda: _base(eab="file:" + _eab_file(json.dumps({"hmac": HMAC}))),
+     lambda: _base(eab=_good_eab_file())),
+    ("eab-file-no-hmac", ["SacmeEAB"],
+     lambda: _base(eab="file:" + _eab_file(json.dumps({"kid": "kid-1"}))),
+     lambda: _base(eab=_good_eab_file())),
+    ("eab-file-bad-hmac", ["SacmeEAB"],
+     lambda: _base(eab="file:" + _eab_file(json.dumps({"kid": "kid-1",
+                                                       "hmac": "%%not base64%%"}))),
+     lambda: _base(eab=_good_eab_file())),
+    ("name-in-two-domains", ["SacmeDomain"],
+     lambda: _base(domains=[NAMES, ["other.test", NAMES[1]]]),
+     lambda: _base(domains=[NAMES, ["other.test", "www.other.test"]])),
+    ("wildcard-with-http-01", ["SacmeDomain", "SacmeChallenge"],
+     lambda: _base(domains=[["wild.test", "*.wild.test"]]),
+     lambda: _base(domains=[["wild.test", "*.wild.test"]], more=["SacmeChallenge none"])),
+    ("challenge-unknown", ["SacmeChallenge"],
+     lambda: _base(more=["SacmeChallenge dns-01"]),
+     lambda: _base(more=["SacmeChallenge http-01"])),
+    ("domain-without-server", ["SacmeServer", "SacmeDomain"],
+     lambda: _base(server=False),
+     lambda: _base()),
+    ("renew-window-garbage", ["SacmeRenewWindow"],
+     lambda: _base(more=["SacmeRenewWindow soon"]),
+     lambda: _base(more=["SacmeRenewWindow 30d"])),
+    ("auto-restart-maybe", ["SacmeAutoRestart"],
+     lambda: _base(more=["SacmeAutoRestart maybe"]),
+     lambda: _base(more=["SacmeAutoRestart off"])),
+    ("retry-delay-garbage", ["SacmeRetryDelay"],
+     lambda: _base(more=["SacmeRetryDelay soon"]),
+     lambda: _base(more=["SacmeRetryDelay 90m"])),
+    ("check-interval-garbage", ["SacmeCheckInterval"],
+     lambda: _base(more=["SacmeCheckInterval often"]),
+     lambda: _base(more=["SacmeCheckInterval 6h"])),
+]
+
+
+def _check(lines, vhost_lines=()):
+    h = Httpd(ssl=True, sacme=lines, vhosts=[Vhost(NAMES, vhost_lines)])
+    try:
+        r = h.check_config()
+        return r.returncode, r.stdout + r.stderr + h.log()
+    finally:
+        h.stop()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_config_mistake_fails_config_check(case):
+    _, directives, bad, good = case
+    rc, out = _check(good())
+    assert rc == 0, "the correct twin of the mistake fails -t:\n" + out
+    rc, out = _check(bad())
+    assert rc != 0, "apache2 -t accepted the mistake:\n" + out
+    assert "Invalid command" not in out, out
+    assert any(d in out for d in directives), \
+        "the message does not name %s:\n%s" % (" or ".join(directives), out)
+    assert HMAC not in out, "the HMAC key is in the output of -t"
+
+
+def test_directive_inside_a_virtual_host_is_refused():
+    rc, out = _check(_base(), vhost_lines=["SacmeDomain inner.test"])
+    assert rc != 0, out
+    assert "SacmeDomain" in out and "Invalid command" not in out, out
+
+
+@pytest.mark.parametrize("window", ["33%", "100%", "30d", "12h", "90m", "45s", "10"])
+def test_renew_window_forms_are_accepted(window):
+    rc, out = _check(_base(more=["SacmeRenewWindow %s" % window]))
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("key_type", ["p256", "p384", "rsa2048", "rsa3072", "rsa4096"])
+def test_key_types_are_accepted(key_type):
+    rc, out = _check(_base(more=["SacmeKeyType %s" % key_type]))
+    assert rc == 0, out
+
+
+def test_full_configuration_is_accepted():
+    rc, out = _check(_base(eab=_good_eab_file(), more=[
+        "SacmeContact admin@example.test",
+        "SacmeKeyType p384",
+        "SacmeCACertificate /etc/ssl/certs/ca-certificates.crt",
+        "SacmeStoreDir /tmp/sacme-store-of-the-config-test",
+        "SacmeChallenge http-01",
+        "SacmeRenewWindow 30d",
+        "SacmeAutoRestart on",
+        "SacmeNotifyCmd /bin/true --flag",
+        "SacmeRetryDelay 60s",
+        "SacmeCheckInterval 12h",
+    ]))
+    assert rc == 0, out
+    assert "Syntax OK" in out
+
+
+def test_no_eab_is_accepted():
+    rc, out = _check(_base(eab="none"))
+    assert rc == 0, out

@@ -1,0 +1,48 @@
+"""A CA that refuses: a wrong EAB HMAC is reported in the error log with the
+ACME problem (and without the secret), and httpd keeps serving: the plain
+site answers, the managed vhost answers 503 with the fallback certificate."""
+
+import json
+import os
+
+from sacmetest.httpd import INDEX_TEXT, _alive
+from sacmetest.module import ERRORED, ISSUE_LIMIT, make_httpd, names_for
+from sacmetest.pebble import random_mac_key
+
+
+def test_wrong_eab_hmac_is_reported_and_httpd_keeps_serving(http01_pebble, httpds):
+    pebble = http01_pebble
+    names = names_for("wrongeab")
+    wrong = random_mac_key()
+    assert wrong != pebble.eab["kid-2"]
+    h = httpds.add(make_httpd(pebble, [names], kid="kid-2", hmac=wrong))
+    h.start()
+
+    line = h.wait_log(ERRORED, limit=ISSUE_LIMIT)
+    assert ":error]" in line, "SACME10024 is not logged at level error: " + line
+    assert names[0] in line
+    assert "unauthorized" in line, "the ACME problem type is not named: " + line
+    assert "next attempt at" in line, line
+    for secret in (wrong, pebble.eab["kid-2"]):
+        assert secret not in h.log(), "an HMAC key is in the error log"
+
+    # httpd is up: the plain server answers
+    assert _alive(h.parent_pid())
+    status, _, body = h.http_get("/index.html")
+    assert status == 200 and body.decode() == INDEX_TEXT, (status, body)
+
+    # the managed vhost: fallback certificate, every request 503
+    for name in names[:2]:
+        r = h.tls_get(name)
+        assert r.is_fallback, "%s: not the fallback certificate: %s" % (name, r.describe())
+        assert r.status == 503, "%s: %s" % (name, r.describe())
+    assert not os.path.exists(h.store("domains", names[0], "fullchain.pem"))
+
+    # the job remembers the error and when it tries again
+    job_path = h.store("staging", names[0], "job.json")
+    assert os.path.isfile(job_path), "no staging/<primary>/job.json after an error"
+    with open(job_path) as f:
+        job_text = f.read()
+    json.loads(job_text)
+    assert "unauthorized" in job_text, job_text
+    assert wrong not in job_text

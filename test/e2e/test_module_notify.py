@@ -1,0 +1,60 @@
+"""SacmeNotifyCmd: the command is run as `cmd [args] <event> <domain>` with
+SACME_EVENT, SACME_DOMAIN and SACME_NAMES set, for renewing, renewed
+(staged) and installed (activated, after the restart)."""
+
+import os
+
+from sacmetest.httpd import USER, user_ids
+from sacmetest.module import ISSUE_LIMIT, make_httpd, names_for
+
+SCRIPT = """#!/bin/sh
+echo "$1 $2 $3 $SACME_NAMES|$SACME_EVENT|$SACME_DOMAIN" >> %s
+"""
+
+
+def _lines(path):
+    try:
+        with open(path) as f:
+            return [l.rstrip("\n") for l in f if l.strip()]
+    except OSError:
+        return []
+
+
+def test_notify_command_sees_renewing_renewed_installed(http01_pebble, httpds):
+    pebble = http01_pebble
+    names = names_for("notify")
+    h0 = make_httpd(pebble, [names])
+    out_dir = os.path.join(h0.root, "notify-out")
+    os.makedirs(out_dir)
+    uid, gid = user_ids(USER)
+    os.chown(out_dir, uid, gid)
+    out = os.path.join(out_dir, "events.txt")
+    script = os.path.join(h0.root, "notify.sh")
+    with open(script, "w") as f:
+        f.write(SCRIPT % out)
+    os.chmod(script, 0o755)
+    h0.configure(sacme=h0.sacme + ["SacmeNotifyCmd %s --tag" % script])
+    h = httpds.add(h0)
+    h.start()
+
+    h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+    h._wait(lambda: any(l.split(" ")[1:2] == ["installed"] for l in _lines(out)),
+            "the 'installed' notification in %s" % out, 60)
+
+    lines = _lines(out)
+    events = []
+    for line in lines:
+        args, env_event, env_domain = line.split("|")
+        parts = args.split(" ")
+        assert parts[0] == "--tag", "the configured argument is not first: %r" % line
+        event, domain, env_names = parts[1], parts[2], parts[3:]
+        assert domain == names[0], line
+        assert env_event == event, line
+        assert env_domain == names[0], line
+        assert sorted(env_names) == sorted(names), line
+        events.append(event)
+    assert "errored" not in events, lines
+    for e in ("renewing", "renewed", "installed"):
+        assert e in events, "no %r notification: %r" % (e, lines)
+    assert events.index("renewing") < events.index("renewed") < events.index("installed"), \
+        lines
