@@ -11,7 +11,9 @@
  * (inherited from the parent's configuration), and writes only to the
  * accounts, staging and challenges areas of the store. Every step of an
  * order is persisted, so it may be killed at any moment: SIGTERM is not
- * caught.
+ * caught. It leaves with _exit(): exit() would run the parent's atexit
+ * handlers and pool cleanups (scoreboard, pid file, our own) in the wrong
+ * process.
  */
 #include "mod_sacme_private.h"
 #include <signal.h>
@@ -64,7 +66,6 @@ static void driver_main(driver_t *drv, apr_pool_t *p, sacme_http_t *http)
 {
     sacme_conf_t *conf = drv->conf;
     sacme_log_t log = { log_to_httpd, drv->s, SACME_LOG_TRACE };
-    sacme_result_t *res = sacme_result_make(p);
     sacme_driver_t d;
     pid_t parent = getppid();
     int i;
@@ -104,8 +105,8 @@ static void driver_main(driver_t *drv, apr_pool_t *p, sacme_http_t *http)
             sacme_why_t why = sacme_drive_check(&d, dom, apr_time_now(), &when, iter);
 
             if (why >= SACME_WHY_NO_CERT) {
-                sacme_result_reset(res);
-                sacme_drive_run(&d, dom, why, iter, res);
+                /* Per pass, so a long-running driver does not accumulate. */
+                sacme_drive_run(&d, dom, why, iter, sacme_result_make(iter));
                 sacme_drive_check(&d, dom, apr_time_now(), &when, iter);
             }
             if (when < next) {
@@ -119,7 +120,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, sacme_http_t *http)
         /* Sleep in short steps: notice a gone parent, reap notify commands. */
         do {
             if (getppid() != parent) {
-                exit(0);
+                _exit(0);
             }
             if (d.hooks) {
                 sacme_hooks_poll(d.hooks);
@@ -253,15 +254,15 @@ static apr_status_t fork_driver(driver_t *drv)
             ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10031)
                          "cannot set up HTTP to the CA: %s",
                          sacme_result_message(res, pchild));
-            exit(1);
+            _exit(1);
         }
         if (ap_run_drop_privileges(pchild, drv->s)) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10032)
                          "driver: cannot drop privileges; not driving");
-            exit(1);
+            _exit(1);
         }
         driver_main(drv, pchild, http);
-        exit(0);
+        _exit(0);
     }
     if (rv != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, drv->s, SACME_LOGNO(10033)

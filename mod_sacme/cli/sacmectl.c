@@ -331,9 +331,9 @@ static int cmd_issue(int argc, const char *const *argv, apr_pool_t *p)
     iopts.names = args.names;
     iopts.cert_key = key;
     iopts.timeout = args.timeout;
-    if (!strcmp(args.challenge, "none")) {
-        iopts.challenge_types = apr_array_make(p, 1, sizeof(const char *));
-    }
+    /* none: the names must be pre-validated at the CA; a pending
+     * authorization is an error that says so, not a timeout. */
+    iopts.challenge_none = !strcmp(args.challenge, "none");
     if (sacme_issue(acme, &iopts, p, &chain, res) != APR_SUCCESS) {
         return fail(&args, res, p);
     }

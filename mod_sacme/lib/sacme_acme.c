@@ -34,8 +34,9 @@ static void take_nonce(sacme_acme_t *acme, const sacme_http_response_t *resp)
 {
     const char *nonce = sacme_http_header(resp, "Replay-Nonce");
 
-    if (nonce && *nonce) {
-        acme->nonce = apr_pstrdup(acme->p, nonce);
+    if (nonce && *nonce && strlen(nonce) < sizeof(acme->nonce_buf)) {
+        apr_cpystrn(acme->nonce_buf, nonce, sizeof(acme->nonce_buf));
+        acme->nonce = acme->nonce_buf;
     }
 }
 
@@ -171,7 +172,7 @@ static apr_status_t post_once(sacme_acme_t *acme, const char *url,
         return rv;
     }
     json_object_set_new(header, "url", json_string(url));
-    json_object_set_new(header, "nonce", json_string(acme->nonce));
+    json_object_set_new(header, "nonce", json_string(acme->nonce));  /* copies */
     acme->nonce = NULL;          /* a nonce is good for one request only */
     if (use_jwk) {
         json_object_set_new(header, "jwk", json_incref(sacme_jwk_make(key, p)));

@@ -20,6 +20,8 @@ typedef struct sacme_acme_t {
     const sacme_log_t *log;
     sacme_directory_t *dir;       /* after sacme_acme_setup() */
     const char *nonce;            /* the last Replay-Nonce seen, unused */
+    char nonce_buf[256];          /* its storage: a long-lived client must not
+                                     grow its pool with every response */
     sacme_key_t *account_key;     /* after the account is known */
     const char *account_url;      /* the "kid" of signed requests */
     int max_nonce_retries;        /* default SACME_MAX_NONCE_RETRIES */

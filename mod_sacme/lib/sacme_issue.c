@@ -14,6 +14,7 @@
 
 typedef struct {
     sacme_acme_t *acme;
+    apr_pool_t *p;                 /* the issuance's pool */
     const sacme_issue_opts_t *opts;
     apr_time_t deadline;
     apr_interval_time_t backoff;   /* next wait without Retry-After */
@@ -129,11 +130,12 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
         return APR_SUCCESS;     /* already answered (e.g. a resumed order) */
     }
     if (ctx->opts->challenge_fn) {
-        published_t *pub = apr_pcalloc(ctx->acme->p, sizeof(*pub));
-        pub->type = apr_pstrdup(acme->p, chal->type);
-        pub->name = apr_pstrdup(acme->p, authz->identifier);
-        pub->token = apr_pstrdup(acme->p, chal->token ? chal->token : "");
-        pub->key_authz = sacme_key_authorization(acme->p, pub->token,
+        /* In the issuance's pool: the teardown runs before it goes. */
+        published_t *pub = apr_pcalloc(ctx->p, sizeof(*pub));
+        pub->type = apr_pstrdup(ctx->p, chal->type);
+        pub->name = apr_pstrdup(ctx->p, authz->identifier);
+        pub->token = apr_pstrdup(ctx->p, chal->token ? chal->token : "");
+        pub->key_authz = sacme_key_authorization(ctx->p, pub->token,
                                                  acme->account_key);
         rv = ctx->opts->challenge_fn(ctx->opts->challenge_baton, 1, pub->type,
                                      pub->name, pub->token, pub->key_authz);
@@ -241,6 +243,7 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
     if (!opts.timeout) opts.timeout = apr_time_from_sec(600);
     memset(&ctx, 0, sizeof(ctx));
     ctx.acme = acme;
+    ctx.p = p;
     ctx.opts = &opts;
     ctx.deadline = apr_time_now() + opts.timeout;
     ctx.published = apr_array_make(p, 4, sizeof(published_t *));

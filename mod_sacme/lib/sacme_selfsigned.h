@@ -13,7 +13,8 @@
 
 /* Makes a self-signed certificate for key: subject CN=cn, O="mod_sacme
  * fallback (no certificate yet)", SANs names (may be NULL or empty), valid
- * from now-1h for `valid` (0: 30 days), random 128-bit serial. */
+ * from now-1h for `valid` (0: 30 days), random 128-bit serial. The
+ * certificate is freed with p. */
 apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
                                    const char *cn, const apr_array_header_t *names,
                                    apr_interval_time_t valid, X509 **cert,
