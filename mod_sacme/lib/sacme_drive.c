@@ -78,7 +78,8 @@ static apr_status_t write_json(sacme_driver_t *d, apr_pool_t *p, const char *nam
 
 /* A staged set that still fits the configuration waits for activation;
  * one that does not (names or key type changed since) is dropped. */
-static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p)
+static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom,
+                       apr_time_t now, apr_pool_t *p)
 {
     sacme_certset_t *set;
     sacme_cert_info_t *info;
@@ -92,7 +93,7 @@ static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t 
                            &info) == APR_SUCCESS
         && covers(info, dom->names)
         && sacme_key_type(set->key) == dom->key_type
-        && info->not_after > apr_time_now()) {
+        && info->not_after > now) {
         return 1;
     }
     sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name, SACME_FILE_CHAIN);
@@ -111,7 +112,7 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
     apr_time_t renew_at, next_attempt;
 
     *next_check = now + d->check_interval;
-    if (staged_fits(d, dom, p)) {
+    if (staged_fits(d, dom, now, p)) {
         return SACME_WHY_STAGED;
     }
     job = read_json(d, p, dom->name, SACME_FILE_JOB);
@@ -327,6 +328,9 @@ apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
     const char *chain_pem, *names_str = "";
     int i;
 
+    if (!res) {
+        res = sacme_result_make(p);    /* failures are recorded from it */
+    }
     for (i = 0; i < dom->names->nelts; ++i) {
         names_str = apr_pstrcat(p, names_str, i ? " " : "",
                                 APR_ARRAY_IDX(dom->names, i, const char *), NULL);

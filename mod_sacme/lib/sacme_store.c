@@ -37,34 +37,35 @@ apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
     const char *vpath = sacme_store_path(store, p, "store.json", NULL, NULL);
     apr_status_t rv;
     apr_size_t i;
+    json_t *j;
 
+    /* The version first: a store of a newer format is left untouched. */
+    if (sacme_file_exists(vpath, p)) {
+        json_t *v;
+        if (!(j = sacme_json_read_file(p, vpath, 4096, res))) {
+            return res ? res->status : APR_EINVAL;
+        }
+        v = json_object_get(j, "version");
+        if (!json_is_integer(v) || json_integer_value(v) < 1
+            || json_integer_value(v) > SACME_STORE_VERSION) {
+            return sacme_result_set(res, APR_EINVAL,
+                                    "the store %s has format version %s, which this "
+                                    "mod_sacme (format %d) does not understand",
+                                    store->base, v ? sacme_json_dump(p, v) : "(none)",
+                                    SACME_STORE_VERSION);
+        }
+    }
     rv = sacme_file_mkdirs(store->base, SACME_FPROT_DIR_PUBLIC, p, res);
     for (i = 0; rv == APR_SUCCESS && i < SACME_ARRAY_LEN(GROUPS); ++i) {
         rv = sacme_file_mkdirs(sacme_store_path(store, p, GROUPS[i], NULL, NULL),
                                SACME_FPROT_DIR_PUBLIC, p, res);
     }
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS || sacme_file_exists(vpath, p)) {
         return rv;
     }
-    if (sacme_file_exists(vpath, p)) {
-        json_t *j = sacme_json_read_file(p, vpath, 4096, res);
-        json_int_t v = j ? json_integer_value(json_object_get(j, "version")) : 0;
-        if (!j) {
-            return res ? res->status : APR_EINVAL;
-        }
-        if (v > SACME_STORE_VERSION) {
-            return sacme_result_set(res, APR_EINVAL,
-                                    "the store %s has format version %d, newer "
-                                    "than this mod_sacme understands (%d)",
-                                    store->base, (int)v, SACME_STORE_VERSION);
-        }
-        return APR_SUCCESS;
-    }
-    else {
-        json_t *j = sacme_json_own(p, json_object());
-        json_object_set_new(j, "version", json_integer(SACME_STORE_VERSION));
-        return sacme_json_write_file(j, vpath, SACME_FPROT_PUBLIC, p, res);
-    }
+    j = sacme_json_own(p, json_object());
+    json_object_set_new(j, "version", json_integer(SACME_STORE_VERSION));
+    return sacme_json_write_file(j, vpath, SACME_FPROT_PUBLIC, p, res);
 }
 
 const char *sacme_store_account_dir(const sacme_store_t *store, apr_pool_t *p,
@@ -263,7 +264,9 @@ void sacme_store_recover(const sacme_store_t *store, apr_pool_t *p,
     if (!sacme_file_exists(new_dir, p)) {
         return;
     }
-    if (!sacme_file_exists(live_dir, p)) {
+    if (!sacme_file_exists(live_dir, p)
+        && sacme_store_has_set(store, p, SACME_GROUP_DOMAINS,
+                               apr_pstrcat(p, name, ".new", NULL))) {
         apr_file_rename(new_dir, live_dir, p);
         return;
     }

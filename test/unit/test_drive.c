@@ -1,8 +1,823 @@
-/* Unit tests: sacme_drive (to be written). */
+/* Unit tests: sacme_drive. The decision (sacme_drive_check) only reads the
+ * store, so it is tested against sets made here for keys the tests hold;
+ * the failure path of sacme_drive_run runs against a scripted fake HTTP
+ * transport (no network). */
+#include <stdarg.h>
+#include <string.h>
+
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <openssl/x509v3.h>
+
 #include "unit.h"
+#include "sacme_b64.h"
+#include "sacme_drive.h"
+#include "sacme_file.h"
+#include "sacme_json.h"
+
+#define DAY apr_time_from_sec(86400)
+#define HOUR apr_time_from_sec(3600)
+#define NAME "www.example.org"
+#define DIR_URL "https://ca.test/dir"
+
+/* An HMAC key no file of the store may ever contain: its base64url form is
+ * what the admin configures, HMAC_RAW the decoded bytes. */
+#define HMAC_RAW "Quokka-EAB-secret-7f3a91"
+#define HMAC_B64 "UXVva2thLUVBQi1zZWNyZXQtN2YzYTkx"
+#define EAB_KID  "kid-drive-test"
+
+/* --- certificates ------------------------------------------------------------ */
+
+static apr_status_t x509_cleanup(void *data)
+{
+    X509_free(data);
+    return APR_SUCCESS;
+}
+
+static apr_array_header_t *names_of(const char *first, ...)
+{
+    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
+    const char *s;
+    va_list ap;
+
+    va_start(ap, first);
+    for (s = first; s; s = va_arg(ap, const char *)) {
+        APR_ARRAY_PUSH(a, const char *) = s;
+    }
+    va_end(ap);
+    return a;
+}
+
+static sacme_key_t *new_key(sacme_key_type_t type)
+{
+    sacme_key_t *key = NULL;
+
+    ck_assert_int_eq(sacme_key_generate(unit_pool, type, &key, NULL), APR_SUCCESS);
+    return key;
+}
+
+/* A certificate for key with the DNS SANs names, valid [nb, na), signed
+ * by issuer_key under issuer's subject (issuer NULL: self-signed). Freed
+ * with unit_pool. */
+static X509 *issue(const sacme_key_t *key, const apr_array_header_t *names,
+                   apr_time_t nb, apr_time_t na, const sacme_key_t *issuer_key,
+                   X509 *issuer)
+{
+    static long serial = 2000;
+    X509 *x = X509_new();
+    X509_NAME *subject = X509_NAME_new();
+    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+    int i;
+
+    ck_assert_int_eq(X509_set_version(x, 2), 1);
+    ck_assert_int_eq(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
+    ck_assert_int_eq(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                                (const unsigned char *)
+                                                APR_ARRAY_IDX(names, 0, const char *),
+                                                -1, -1, 0), 1);
+    ck_assert_int_eq(X509_set_subject_name(x, subject), 1);
+    ck_assert_int_eq(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
+                                                    : subject), 1);
+    X509_NAME_free(subject);
+    ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)apr_time_sec(nb)));
+    ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)apr_time_sec(na)));
+    ck_assert_int_eq(X509_set_pubkey(x, sacme_key_evp(key)), 1);
+    for (i = 0; i < names->nelts; ++i) {
+        GENERAL_NAME *gn = GENERAL_NAME_new();
+        ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+        ck_assert_int_eq(ASN1_STRING_set(s, APR_ARRAY_IDX(names, i, const char *), -1), 1);
+        GENERAL_NAME_set0_value(gn, GEN_DNS, s);
+        sk_GENERAL_NAME_push(gens, gn);
+    }
+    ck_assert_int_eq(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+    GENERAL_NAMES_free(gens);
+    ck_assert_int_gt(X509_sign(x, sacme_key_evp(issuer_key ? issuer_key : key),
+                               EVP_sha256()), 0);
+    apr_pool_cleanup_register(unit_pool, x, x509_cleanup, apr_pool_cleanup_null);
+    return x;
+}
+
+/* A one-certificate chain: a self-signed leaf, as PEM. */
+static const char *leaf_pem(const sacme_key_t *key, const apr_array_header_t *names,
+                            apr_time_t nb, apr_time_t na)
+{
+    sacme_chain_t chain;
+
+    chain.certs = apr_array_make(unit_pool, 1, sizeof(X509 *));
+    APR_ARRAY_PUSH(chain.certs, X509 *) = issue(key, names, nb, na, NULL, NULL);
+    return sacme_chain_pem(&chain, unit_pool);
+}
+
+/* --- store ------------------------------------------------------------------- */
+
+static const char *file_in(const sacme_store_t *store, const char *group,
+                           const char *file)
+{
+    return sacme_store_path(store, unit_pool, group, NAME, file);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    ck_assert_int_eq(sacme_file_mkdirs(apr_pstrndup(unit_pool, path,
+                                                    (apr_size_t)(strrchr(path, '/') - path)),
+                                       SACME_FPROT_DIR_PUBLIC, unit_pool, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(sacme_file_write_atomic(path, text, strlen(text), SACME_FPROT_PUBLIC,
+                                             unit_pool, NULL), APR_SUCCESS);
+}
+
+/* A set in group/NAME: a key of type and a self-signed certificate for it. */
+static sacme_key_t *put_set(const sacme_store_t *store, const char *group,
+                            sacme_key_type_t type, const apr_array_header_t *names,
+                            apr_time_t nb, apr_time_t na)
+{
+    sacme_key_t *key = new_key(type);
+
+    write_text(file_in(store, group, SACME_FILE_CHAIN), leaf_pem(key, names, nb, na));
+    ck_assert_int_eq(sacme_key_save(key, file_in(store, group, SACME_FILE_KEY), unit_pool,
+                                    NULL), APR_SUCCESS);
+    return key;
+}
+
+/* A driver on a fresh store, without network; the domain NAME with names,
+ * a P-256 key and a 33% window. */
+static sacme_driver_t *new_driver(sacme_domain_t *dom)
+{
+    sacme_driver_t *d = apr_pcalloc(unit_pool, sizeof(*d));
+    sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                                   "/store", NULL));
+
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL), APR_SUCCESS);
+    d->p = unit_pool;
+    d->store = store;
+    d->server_url = DIR_URL;
+    d->retry_delay = apr_time_from_sec(60);
+    d->retry_max = apr_time_from_sec(86400);
+    d->check_interval = 12 * HOUR;
+    memset(dom, 0, sizeof(*dom));
+    dom->name = NAME;
+    dom->names = names_of(NAME, "shop.example.org", NULL);
+    dom->key_type = SACME_KEY_P256;
+    dom->renew_window.percent = 33;
+    return d;
+}
+
+static sacme_why_t check(sacme_driver_t *d, const sacme_domain_t *dom, apr_time_t now,
+                         apr_time_t *next)
+{
+    *next = 0;
+    return sacme_drive_check(d, dom, now, next, unit_pool);
+}
+
+/* --- deciding ---------------------------------------------------------------- */
+
+START_TEST(test_drive_no_cert)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NO_CERT);
+    ck_assert(next > now);
+    ck_assert(next <= now + d->check_interval);
+
+    /* a chain that does not parse is no certificate either */
+    write_text(file_in(d->store, SACME_GROUP_DOMAINS, SACME_FILE_CHAIN), "garbage\n");
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NO_CERT);
+}
+END_TEST
+
+START_TEST(test_drive_fresh)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_sec(apr_time_now()) * APR_USEC_PER_SEC, next;
+    apr_time_t nb = now - apr_time_from_sec(60), na = nb + 90 * DAY;
+    apr_interval_time_t len = (na - nb) / 100 * 33;
+    apr_time_t start = na - len;
+
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, dom.names, nb, na);
+
+    /* looked at again when the window opens (less this name's jitter, at
+     * most a tenth of the window), not after the idle check interval */
+    d->check_interval = 400 * DAY;
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert_msg(next <= start + apr_time_from_sec(1) && next >= start - len / 10 - apr_time_from_sec(1),
+                  "next check %" APR_TIME_T_FMT " s after now, window opens %"
+                  APR_TIME_T_FMT " s after now", apr_time_sec(next - now),
+                  apr_time_sec(start - now));
+    /* the same answer every time: the jitter is stable */
+    {
+        apr_time_t again;
+        ck_assert_int_eq(check(d, &dom, now, &again), SACME_WHY_NONE);
+        ck_assert(again == next);
+    }
+
+    /* an idle check comes first when it is sooner */
+    d->check_interval = 12 * HOUR;
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert(next == now + 12 * HOUR);
+
+    /* names compare without case */
+    dom.names = names_of("WWW.Example.ORG", "shop.example.org", NULL);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+}
+END_TEST
+
+START_TEST(test_drive_jitter_spreads)
+{
+    /* domains with certificates of the same validity are not all looked at
+     * in the same instant, and each stays inside its bound */
+    static const char *const names[] = {
+        "a.example.org", "b.example.org", "c.example.org", "d.example.org",
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_sec(apr_time_now()) * APR_USEC_PER_SEC, next[4];
+    apr_time_t nb = now - apr_time_from_sec(60), na = nb + 90 * DAY;
+    apr_interval_time_t len = (na - nb) / 100 * 33;
+    int i, distinct = 0;
+
+    d->check_interval = 400 * DAY;
+    for (i = 0; i < 4; ++i) {
+        sacme_key_t *key = new_key(SACME_KEY_P256);
+        dom.name = names[i];
+        dom.names = names_of(names[i], NULL);
+        write_text(sacme_store_path(d->store, unit_pool, SACME_GROUP_DOMAINS, names[i],
+                                    SACME_FILE_CHAIN), leaf_pem(key, dom.names, nb, na));
+        ck_assert_int_eq(check(d, &dom, now, &next[i]), SACME_WHY_NONE);
+        ck_assert(next[i] <= na - len + apr_time_from_sec(1));
+        ck_assert(next[i] >= na - len - len / 10 - apr_time_from_sec(1));
+        distinct += (i == 0 || next[i] != next[0]);
+    }
+    ck_assert_int_gt(distinct, 1);
+}
+END_TEST
+
+START_TEST(test_drive_names)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    /* the live certificate predates the second name */
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, names_of(NAME, NULL),
+            now - DAY, now + 89 * DAY);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NAMES);
+
+    /* a name dropped from the configuration needs nothing */
+    dom.names = names_of(NAME, NULL);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+}
+END_TEST
+
+START_TEST(test_drive_key_type)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_RSA2048, dom.names,
+            now - DAY, now + 89 * DAY);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_KEY_TYPE);
+    /* the same certificate is fine for a domain that wants RSA 2048 */
+    dom.key_type = SACME_KEY_RSA2048;
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    /* and not for one that wants P-384 */
+    dom.key_type = SACME_KEY_P384;
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_KEY_TYPE);
+}
+END_TEST
+
+START_TEST(test_drive_renew)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    /* 10 of 90 days left, the window is the last third */
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, dom.names,
+            now - 80 * DAY, now + 10 * DAY);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_RENEW);
+
+    /* with a 5-day window, the same certificate is not due yet */
+    dom.renew_window.percent = 0;
+    dom.renew_window.duration = 5 * DAY;
+    d->check_interval = 400 * DAY;
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert(next > now + 4 * DAY && next <= now + 5 * DAY + apr_time_from_sec(1));
+}
+END_TEST
+
+START_TEST(test_drive_staged)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    /* an old live certificate in its window, and a fitting staged set */
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, dom.names,
+            now - 80 * DAY, now + 10 * DAY);
+    put_set(d->store, SACME_GROUP_STAGING, SACME_KEY_P256, dom.names,
+            now - HOUR, now + 90 * DAY);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_STAGED);
+    ck_assert(next > now);
+    /* waiting is not consuming: the set is still there */
+    ck_assert(sacme_store_has_set(d->store, unit_pool, SACME_GROUP_STAGING, NAME));
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_STAGED);
+}
+END_TEST
+
+START_TEST(test_drive_staged_names_changed)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+    const char *staged_chain;
+
+    /* the live set fits; the staged one was made before a name was added */
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, dom.names,
+            now - DAY, now + 89 * DAY);
+    put_set(d->store, SACME_GROUP_STAGING, SACME_KEY_P256, names_of(NAME, NULL),
+            now - HOUR, now + 90 * DAY);
+    staged_chain = file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_CHAIN);
+
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert(!sacme_file_exists(staged_chain, unit_pool));
+    ck_assert(!sacme_store_has_set(d->store, unit_pool, SACME_GROUP_STAGING, NAME));
+    /* the live set is untouched */
+    ck_assert(sacme_store_has_set(d->store, unit_pool, SACME_GROUP_DOMAINS, NAME));
+}
+END_TEST
+
+START_TEST(test_drive_staged_key_type_changed)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    /* no live set; the staged one has a P-384 key, P-256 is configured now */
+    put_set(d->store, SACME_GROUP_STAGING, SACME_KEY_P384, dom.names,
+            now - HOUR, now + 90 * DAY);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NO_CERT);
+    ck_assert(!sacme_file_exists(file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_CHAIN),
+                                 unit_pool));
+}
+END_TEST
+
+START_TEST(test_drive_backoff)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+    apr_int64_t at = apr_time_sec(now) + 2 * 3600;
+
+    /* no certificate at all, but the last attempt failed: wait for the
+     * time job.json names, even past the idle check interval */
+    d->check_interval = HOUR;
+    write_text(file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_JOB),
+               apr_psprintf(unit_pool, "{\"errors\": 3, \"next-attempt\": %" APR_INT64_T_FMT
+                            "}", at));
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert(next == apr_time_from_sec(at));
+
+    /* an order in progress waits too */
+    write_text(file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_ORDER),
+               "{\"url\": \"https://ca.test/order/1\"}");
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert(next == apr_time_from_sec(at));
+
+    /* once the time has come, the work is there again */
+    ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_RESUME);
+    sacme_store_remove(d->store, unit_pool, SACME_GROUP_STAGING, NAME, SACME_FILE_ORDER);
+    ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_NO_CERT);
+}
+END_TEST
+
+START_TEST(test_drive_resume)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    /* an order in progress is resumed, even over a live set that is due */
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, dom.names,
+            now - 80 * DAY, now + 10 * DAY);
+    write_text(file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_ORDER),
+               "{\"url\": \"https://ca.test/order/1\", \"server\": \"" DIR_URL "\"}");
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_RESUME);
+}
+END_TEST
+
+START_TEST(test_drive_why_str)
+{
+    static const sacme_why_t all[] = {
+        SACME_WHY_NONE, SACME_WHY_STAGED, SACME_WHY_NO_CERT, SACME_WHY_NAMES,
+        SACME_WHY_KEY_TYPE, SACME_WHY_RENEW, SACME_WHY_RESUME,
+    };
+    apr_size_t i, k;
+
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); ++i) {
+        const char *s = sacme_why_str(all[i]);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_int_gt((int)strlen(s), 0);
+        for (k = 0; k < i; ++k) {
+            ck_assert_str_ne(s, sacme_why_str(all[k]));
+        }
+    }
+}
+END_TEST
+
+/* --- running: the failure path ------------------------------------------------- */
+
+typedef struct {
+    int status;
+    const char *headers;     /* "Name: value\n..." */
+    const char *body;
+} scripted_t;
+
+typedef struct {
+    const scripted_t *script;
+    int n, next;
+    const char *methods[16];
+    const char *urls[16];
+    const char *bodies[16];
+} fake_t;
+
+static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t *req,
+                                 apr_pool_t *p, sacme_http_response_t **presp,
+                                 sacme_result_t *res)
+{
+    fake_t *fake = http->baton;
+    const scripted_t *s;
+    sacme_http_response_t *resp;
+    char *hdrs, *line, *state;
+
+    ck_assert_msg(fake->next < fake->n, "unexpected request %s %s", req->method, req->url);
+    fake->methods[fake->next] = apr_pstrdup(unit_pool, req->method);
+    fake->urls[fake->next] = apr_pstrdup(unit_pool, req->url);
+    fake->bodies[fake->next] = req->body ? apr_pstrndup(unit_pool, req->body, req->body_len)
+                                         : NULL;
+    s = &fake->script[fake->next++];
+    resp = apr_pcalloc(p, sizeof(*resp));
+    resp->status = s->status;
+    resp->headers = apr_table_make(p, 5);
+    hdrs = apr_pstrdup(p, s->headers ? s->headers : "");
+    for (line = apr_strtok(hdrs, "\n", &state); line; line = apr_strtok(NULL, "\n", &state)) {
+        char *colon = strchr(line, ':');
+        if (colon) {
+            *colon = '\0';
+            apr_table_add(resp->headers, line, colon + 2);
+        }
+    }
+    resp->body = s->body ? s->body : "";
+    resp->body_len = strlen(resp->body);
+    *presp = resp;
+    (void)res;
+    return APR_SUCCESS;
+}
+
+static const sacme_http_impl_t FAKE_IMPL = { "fake", fake_perform };
+
+typedef struct {
+    apr_array_header_t *lines;   /* const char * */
+    apr_array_header_t *levels;  /* int */
+} captured_t;
+
+static void capture(void *baton, sacme_log_level_t level, apr_status_t rv,
+                    const char *msg)
+{
+    captured_t *c = baton;
+
+    (void)rv;
+    APR_ARRAY_PUSH(c->lines, const char *) = apr_pstrdup(unit_pool, msg);
+    APR_ARRAY_PUSH(c->levels, int) = (int)level;
+}
+
+/* The first captured line containing needle, or NULL. */
+static const char *logged(const captured_t *c, const char *needle, int *level)
+{
+    int i;
+
+    for (i = 0; i < c->lines->nelts; ++i) {
+        if (strstr(APR_ARRAY_IDX(c->lines, i, const char *), needle)) {
+            if (level) {
+                *level = APR_ARRAY_IDX(c->levels, i, int);
+            }
+            return APR_ARRAY_IDX(c->lines, i, const char *);
+        }
+    }
+    return NULL;
+}
+
+/* Wires a driver to the fake CA, an EAB with the distinctive HMAC key, and
+ * a log that keeps every line. */
+static void go_fake(sacme_driver_t *d, fake_t *fake, const scripted_t *script, int n,
+                    captured_t *cap)
+{
+    sacme_log_t *log = apr_pcalloc(unit_pool, sizeof(*log));
+    sacme_eab_t *eab = NULL;
+
+    memset(fake, 0, sizeof(*fake));
+    fake->script = script;
+    fake->n = n;
+    d->http = sacme_http_create(unit_pool, &FAKE_IMPL, fake, NULL);
+    ck_assert_int_eq(sacme_eab_make(unit_pool, EAB_KID, HMAC_B64, SACME_HMAC_HS256, &eab,
+                                    NULL), APR_SUCCESS);
+    ck_assert_uint_eq(eab->hmac_len, strlen(HMAC_RAW));
+    ck_assert(!memcmp(eab->hmac, HMAC_RAW, eab->hmac_len));
+    d->eab = eab;
+    cap->lines = apr_array_make(unit_pool, 8, sizeof(const char *));
+    cap->levels = apr_array_make(unit_pool, 8, sizeof(int));
+    log->fn = capture;
+    log->baton = cap;
+    log->max = SACME_LOG_TRACE;
+    d->log = log;
+}
+
+static json_t *read_job(const sacme_driver_t *d)
+{
+    json_t *job = sacme_json_read_file(unit_pool, file_in(d->store, SACME_GROUP_STAGING,
+                                                          SACME_FILE_JOB), 65536, NULL);
+    ck_assert_ptr_nonnull(job);
+    return job;
+}
+
+static apr_int64_t job_int(const json_t *job, const char *key)
+{
+    json_t *v = json_object_get(job, key);
+
+    ck_assert_msg(json_is_integer(v), "job.json has no integer %s", key);
+    return (apr_int64_t)json_integer_value(v);
+}
+
+static int contains(const char *data, apr_size_t len, const char *needle)
+{
+    apr_size_t n = strlen(needle), i;
+
+    for (i = 0; i + n <= len; ++i) {
+        if (!memcmp(data + i, needle, n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Fails if any file under dir holds the HMAC key, raw or encoded. Returns
+ * the number of files looked at. */
+static int assert_no_secret(const char *dir)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int files = 0;
+
+    if (apr_dir_open(&d, dir, unit_pool) != APR_SUCCESS) {
+        return 0;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        const char *path;
+        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) {
+            continue;
+        }
+        path = apr_pstrcat(unit_pool, dir, "/", fi.name, NULL);
+        if (fi.filetype == APR_DIR) {
+            files += assert_no_secret(path);
+        }
+        else if (fi.filetype == APR_REG) {
+            char *data;
+            apr_size_t len;
+            ck_assert_int_eq(sacme_file_read(path, 4 * 1024 * 1024, unit_pool, &data, &len,
+                                             NULL), APR_SUCCESS);
+            ck_assert_msg(!contains(data, len, HMAC_RAW), "%s holds the HMAC key", path);
+            ck_assert_msg(!contains(data, len, HMAC_B64), "%s holds the HMAC key", path);
+            ++files;
+        }
+    }
+    apr_dir_close(d);
+    return files;
+}
+
+static void assert_log_has_no_secret(const captured_t *cap)
+{
+    ck_assert_ptr_null(logged(cap, HMAC_RAW, NULL));
+    ck_assert_ptr_null(logged(cap, HMAC_B64, NULL));
+}
+
+START_TEST(test_drive_run_failure_backs_off)
+{
+    static const scripted_t script[] = {
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    fake_t fake;
+    captured_t cap;
+    json_t *job, *last;
+    apr_time_t before, after, next;
+    apr_int64_t first;
+    const char *line;
+    int level = 0;
+
+    go_fake(d, &fake, script, 2, &cap);
+
+    before = apr_time_now();
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    after = apr_time_now();
+    ck_assert_int_eq(fake.next, 1);
+    ck_assert_str_eq(fake.methods[0], "GET");
+    ck_assert_str_eq(fake.urls[0], DIR_URL);
+
+    job = read_job(d);
+    ck_assert_int_eq(job_int(job, "errors"), 1);
+    first = job_int(job, "next-attempt");
+    ck_assert_int_ge(first, apr_time_sec(before) + 60);
+    ck_assert_int_le(first, apr_time_sec(after) + 61);
+    last = json_object_get(job, "last");
+    ck_assert_msg(json_is_object(last), "job.json lacks the last result");
+    ck_assert_int_ne(json_integer_value(json_object_get(last, "status")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(last, "http-status")), 500);
+    ck_assert_ptr_nonnull(sacme_json_str(last, "detail"));
+    ck_assert_ptr_nonnull(strstr(sacme_json_str(last, "detail"), "directory"));
+    ck_assert_ptr_nonnull(strstr(sacme_json_str(last, "detail"), "500"));
+
+    line = logged(&cap, "SACME10024: ", &level);
+    ck_assert_msg(line != NULL, "no SACME10024 line logged");
+    ck_assert_int_eq(level, SACME_LOG_ERR);
+    ck_assert_ptr_nonnull(strstr(line, NAME));
+    ck_assert_ptr_nonnull(strstr(line, "500"));
+
+    /* the decision honours the backoff */
+    ck_assert_int_eq(check(d, &dom, after, &next), SACME_WHY_NONE);
+    ck_assert(next == apr_time_from_sec(first));
+
+    /* a second failure: two errors, twice the delay */
+    sacme_result_reset(res);
+    before = apr_time_now();
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    after = apr_time_now();
+    ck_assert_int_eq(fake.next, 2);
+    job = read_job(d);
+    ck_assert_int_eq(job_int(job, "errors"), 2);
+    ck_assert_int_ge(job_int(job, "next-attempt"), apr_time_sec(before) + 120);
+    ck_assert_int_le(job_int(job, "next-attempt"), apr_time_sec(after) + 121);
+    ck_assert_int_gt(job_int(job, "next-attempt"), first);
+
+    /* nothing was staged, no secret anywhere */
+    ck_assert(!sacme_store_has_set(d->store, unit_pool, SACME_GROUP_STAGING, NAME));
+    ck_assert_int_gt(assert_no_secret(d->store->base), 0);
+    assert_log_has_no_secret(&cap);
+}
+END_TEST
+
+START_TEST(test_drive_run_backoff_capped)
+{
+    static const scripted_t script[] = {
+        { 503, "Content-Type: text/plain\n", "maintenance" },
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    fake_t fake;
+    captured_t cap;
+    json_t *job;
+    apr_time_t before, after;
+
+    go_fake(d, &fake, script, 1, &cap);
+    d->retry_max = apr_time_from_sec(600);
+    /* many failures before, the last one long ago */
+    write_text(file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_JOB),
+               "{\"errors\": 9, \"next-attempt\": 1000}");
+    before = apr_time_now();
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    after = apr_time_now();
+    job = read_job(d);
+    ck_assert_int_eq(job_int(job, "errors"), 10);
+    ck_assert_int_ge(job_int(job, "next-attempt"), apr_time_sec(before) + 600);
+    ck_assert_int_le(job_int(job, "next-attempt"), apr_time_sec(after) + 601);
+}
+END_TEST
+
+START_TEST(test_drive_run_config_error_waits_long)
+{
+    /* the CA requires EAB and none is configured: no use retrying soon */
+    static const scripted_t script[] = {
+        { 200, "Content-Type: application/json\nReplay-Nonce: n1\n",
+          "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":\"https://ca.test/acct\","
+          "\"newOrder\":\"https://ca.test/order\",\"meta\":{\"externalAccountRequired\":true}}" },
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    fake_t fake;
+    captured_t cap;
+    json_t *job;
+    apr_time_t before;
+
+    go_fake(d, &fake, script, 1, &cap);
+    d->eab = NULL;
+    before = apr_time_now();
+    ck_assert_int_eq(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     SACME_ECONFIG);
+    job = read_job(d);
+    ck_assert_int_eq(job_int(job, "errors"), 1);
+    ck_assert_int_ge(job_int(job, "next-attempt"), apr_time_sec(before) + 3600);
+    ck_assert_ptr_nonnull(sacme_json_str(json_object_get(job, "last"), "detail"));
+    ck_assert_ptr_nonnull(strstr(sacme_json_str(json_object_get(job, "last"), "detail"),
+                                 "External Account Binding"));
+    ck_assert_ptr_nonnull(logged(&cap, "SACME10024: ", NULL));
+}
+END_TEST
+
+START_TEST(test_drive_run_eab_secret_stays_out_of_store)
+{
+    /* the directory answers, registration (with EAB) fails at the CA */
+    static const scripted_t script[] = {
+        { 200, "Content-Type: application/json\nReplay-Nonce: n1\n",
+          "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":\"https://ca.test/acct\","
+          "\"newOrder\":\"https://ca.test/order\",\"meta\":{\"externalAccountRequired\":true}}" },
+        { 500, "Content-Type: application/problem+json\nReplay-Nonce: n2\n",
+          "{\"type\":\"urn:ietf:params:acme:error:serverInternal\","
+          "\"detail\":\"the EAB service is down\"}" },
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    fake_t fake;
+    captured_t cap;
+    json_t *job, *body, *payload;
+    const char *detail;
+
+    go_fake(d, &fake, script, 2, &cap);
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 2);
+    ck_assert_str_eq(fake.urls[1], "https://ca.test/acct");
+
+    /* the binding was sent (so the key was in use)... */
+    body = sacme_json_parse(unit_pool, fake.bodies[1], strlen(fake.bodies[1]), 0, NULL);
+    ck_assert_ptr_nonnull(body);
+    {
+        unsigned char *raw;
+        apr_size_t len;
+        ck_assert_int_eq(sacme_b64url_decode(unit_pool, sacme_json_str(body, "payload"),
+                                             &raw, &len), APR_SUCCESS);
+        payload = sacme_json_parse(unit_pool, (const char *)raw, len, 0, NULL);
+    }
+    ck_assert_ptr_nonnull(json_object_get(payload, "externalAccountBinding"));
+
+    /* ...and recorded as a failure, with the CA's words */
+    job = read_job(d);
+    ck_assert_int_eq(job_int(job, "errors"), 1);
+    detail = sacme_json_str(json_object_get(job, "last"), "detail");
+    ck_assert_ptr_nonnull(detail);
+    ck_assert_ptr_nonnull(strstr(detail, "the EAB service is down"));
+    ck_assert_str_eq(sacme_json_str(json_object_get(job, "last"), "problem"),
+                     "urn:ietf:params:acme:error:serverInternal");
+
+    /* the account key was kept for the next attempt; the HMAC key is nowhere */
+    ck_assert(sacme_file_exists(apr_pstrcat(unit_pool,
+                                            sacme_store_account_dir(d->store, unit_pool,
+                                                                    DIR_URL, EAB_KID),
+                                            "/account.key", NULL), unit_pool));
+    ck_assert_int_gt(assert_no_secret(d->store->base), 1);
+    ck_assert_ptr_nonnull(logged(&cap, "SACME10024: ", NULL));
+    assert_log_has_no_secret(&cap);
+    ck_assert(strstr(sacme_result_message(res, unit_pool), HMAC_RAW) == NULL);
+    ck_assert(strstr(sacme_result_message(res, unit_pool), HMAC_B64) == NULL);
+}
+END_TEST
 
 Suite *unit_suite_drive(void)
 {
     Suite *s = suite_create("drive");
+    TCase *tc = tcase_create("check");
+
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, test_drive_no_cert);
+    tcase_add_test(tc, test_drive_fresh);
+    tcase_add_test(tc, test_drive_jitter_spreads);
+    tcase_add_test(tc, test_drive_names);
+    tcase_add_test(tc, test_drive_key_type);
+    tcase_add_test(tc, test_drive_renew);
+    tcase_add_test(tc, test_drive_staged);
+    tcase_add_test(tc, test_drive_staged_names_changed);
+    tcase_add_test(tc, test_drive_staged_key_type_changed);
+    tcase_add_test(tc, test_drive_backoff);
+    tcase_add_test(tc, test_drive_resume);
+    tcase_add_test(tc, test_drive_why_str);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("run");
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, test_drive_run_failure_backs_off);
+    tcase_add_test(tc, test_drive_run_backoff_capped);
+    tcase_add_test(tc, test_drive_run_config_error_waits_long);
+    tcase_add_test(tc, test_drive_run_eab_secret_stays_out_of_store);
+    suite_add_tcase(s, tc);
     return s;
 }

@@ -1,8 +1,802 @@
-/* Unit tests: sacme_store (to be written). */
+/* Unit tests: sacme_store (layout, certificate sets, promotion of staged
+ * sets, recovery of an interrupted promotion). The certificates are made
+ * here, for keys the tests hold, with the names and validity each test
+ * needs. */
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <openssl/x509v3.h>
+
 #include "unit.h"
+#include "sacme_file.h"
+#include "sacme_json.h"
+#include "sacme_store.h"
+
+#define DAY apr_time_from_sec(86400)
+#define NAME "www.example.org"
+
+/* --- certificates ------------------------------------------------------------ */
+
+static apr_status_t x509_cleanup(void *data)
+{
+    X509_free(data);
+    return APR_SUCCESS;
+}
+
+static apr_array_header_t *names_of(const char *first, ...)
+{
+    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
+    const char *s;
+    va_list ap;
+
+    va_start(ap, first);
+    for (s = first; s; s = va_arg(ap, const char *)) {
+        APR_ARRAY_PUSH(a, const char *) = s;
+    }
+    va_end(ap);
+    return a;
+}
+
+static sacme_key_t *new_key(sacme_key_type_t type)
+{
+    sacme_key_t *key = NULL;
+
+    ck_assert_int_eq(sacme_key_generate(unit_pool, type, &key, NULL), APR_SUCCESS);
+    return key;
+}
+
+/* A certificate for key with subject CN=cn, the DNS SANs names (may be
+ * NULL), valid [nb, na), signed by issuer_key under issuer_cert's subject
+ * (issuer_cert NULL: self-signed). ca marks a CA certificate. Freed with
+ * unit_pool. */
+static X509 *issue(const sacme_key_t *key, const char *cn,
+                   const apr_array_header_t *names, apr_time_t nb, apr_time_t na,
+                   const sacme_key_t *issuer_key, X509 *issuer_cert, int ca)
+{
+    static long serial = 1000;
+    X509 *x = X509_new();
+    X509_NAME *subject = X509_NAME_new();
+    int i;
+
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(X509_set_version(x, 2), 1);
+    ck_assert_int_eq(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
+    ck_assert_int_eq(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                                (const unsigned char *)cn, -1, -1, 0), 1);
+    ck_assert_int_eq(X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8,
+                                                (const unsigned char *)"mod_sacme tests",
+                                                -1, -1, 0), 1);
+    ck_assert_int_eq(X509_set_subject_name(x, subject), 1);
+    ck_assert_int_eq(X509_set_issuer_name(x, issuer_cert ? X509_get_subject_name(issuer_cert)
+                                                         : subject), 1);
+    X509_NAME_free(subject);
+    ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)apr_time_sec(nb)));
+    ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)apr_time_sec(na)));
+    ck_assert_int_eq(X509_set_pubkey(x, sacme_key_evp(key)), 1);
+    if (names && names->nelts) {
+        GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+        for (i = 0; i < names->nelts; ++i) {
+            GENERAL_NAME *gn = GENERAL_NAME_new();
+            ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+            ck_assert_int_eq(ASN1_STRING_set(s, APR_ARRAY_IDX(names, i, const char *), -1), 1);
+            GENERAL_NAME_set0_value(gn, GEN_DNS, s);
+            sk_GENERAL_NAME_push(gens, gn);
+        }
+        ck_assert_int_eq(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+        GENERAL_NAMES_free(gens);
+    }
+    if (ca) {
+        BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+        bc->ca = 1;
+        ck_assert_int_eq(X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, 0), 1);
+        BASIC_CONSTRAINTS_free(bc);
+    }
+    ck_assert_int_gt(X509_sign(x, sacme_key_evp(issuer_key ? issuer_key : key),
+                               EVP_sha256()), 0);
+    apr_pool_cleanup_register(unit_pool, x, x509_cleanup, apr_pool_cleanup_null);
+    return x;
+}
+
+typedef struct {
+    sacme_key_t *key;
+    X509 *cert;
+} test_ca_t;
+
+static test_ca_t *make_ca(const char *cn)
+{
+    test_ca_t *ca = apr_pcalloc(unit_pool, sizeof(*ca));
+    apr_time_t now = apr_time_now();
+
+    ca->key = new_key(SACME_KEY_P256);
+    ca->cert = issue(ca->key, cn, NULL, now - 400 * DAY, now + 4000 * DAY, NULL, NULL, 1);
+    return ca;
+}
+
+/* A chain [leaf for key, CA] as PEM. */
+static const char *chain_pem(const test_ca_t *ca, const sacme_key_t *key,
+                             const apr_array_header_t *names, apr_time_t nb,
+                             apr_time_t na)
+{
+    sacme_chain_t chain;
+
+    chain.certs = apr_array_make(unit_pool, 2, sizeof(X509 *));
+    APR_ARRAY_PUSH(chain.certs, X509 *) = issue(key, APR_ARRAY_IDX(names, 0, const char *),
+                                                names, nb, na, ca->key, ca->cert, 0);
+    APR_ARRAY_PUSH(chain.certs, X509 *) = ca->cert;
+    return sacme_chain_pem(&chain, unit_pool);
+}
+
+/* --- files ------------------------------------------------------------------- */
+
+static sacme_store_t *new_store(void)
+{
+    sacme_store_t *store = sacme_store_make(unit_pool,
+                                            apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                        "/store", NULL));
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    ck_assert_msg(sacme_store_setup(store, unit_pool, res) == APR_SUCCESS, "setup: %s",
+                  sacme_result_message(res, unit_pool));
+    return store;
+}
+
+static void write_text(const char *path, const char *text, apr_fileperms_t perms)
+{
+    ck_assert_int_eq(sacme_file_write_atomic(path, text, strlen(text), perms,
+                                             unit_pool, NULL), APR_SUCCESS);
+}
+
+/* The whole file, or NULL when it does not exist. */
+static const char *slurp(const char *path)
+{
+    char *data;
+    apr_size_t len;
+
+    if (!sacme_file_exists(path, unit_pool)) {
+        return NULL;
+    }
+    ck_assert_int_eq(sacme_file_read(path, 1024 * 1024, unit_pool, &data, &len, NULL),
+                     APR_SUCCESS);
+    return data;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+
+    ck_assert_msg(stat(path, &st) == 0, "%s missing", path);
+    return (unsigned)(st.st_mode & 07777);
+}
+
+/* The entries of a directory (without . and ..), empty if it is missing. */
+static apr_array_header_t *entries(const char *path)
+{
+    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
+    apr_dir_t *dir;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&dir, path, unit_pool) != APR_SUCCESS) {
+        return a;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME, dir) == APR_SUCCESS) {
+        if (strcmp(fi.name, ".") && strcmp(fi.name, "..")) {
+            APR_ARRAY_PUSH(a, const char *) = apr_pstrdup(unit_pool, fi.name);
+        }
+    }
+    apr_dir_close(dir);
+    return a;
+}
+
+/* Writes a key and a chain into group/name (the chain may be any text). */
+static void put_set(const sacme_store_t *store, const char *group, const char *name,
+                    const sacme_key_t *key, const char *chain)
+{
+    const char *dir = sacme_store_path(store, unit_pool, group, name, NULL);
+
+    ck_assert_int_eq(sacme_file_mkdirs(dir, SACME_FPROT_DIR_PUBLIC, unit_pool, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(sacme_key_save(key, apr_pstrcat(unit_pool, dir, "/" SACME_FILE_KEY,
+                                                     NULL), unit_pool, NULL),
+                     APR_SUCCESS);
+    write_text(apr_pstrcat(unit_pool, dir, "/" SACME_FILE_CHAIN, NULL), chain,
+               SACME_FPROT_PUBLIC);
+}
+
+static const char *file_in(const sacme_store_t *store, const char *group,
+                           const char *name, const char *file)
+{
+    return sacme_store_path(store, unit_pool, group, name, file);
+}
+
+/* A good set for NAME, staged; returns its chain PEM. */
+static const char *stage_good(const sacme_store_t *store, const test_ca_t *ca,
+                              sacme_key_t *key)
+{
+    apr_time_t now = apr_time_now();
+    const char *pem = chain_pem(ca, key, names_of(NAME, NULL), now - DAY, now + 89 * DAY);
+
+    put_set(store, SACME_GROUP_STAGING, NAME, key, pem);
+    return pem;
+}
+
+static sacme_certset_t *promote_ok(const sacme_store_t *store,
+                                   const apr_array_header_t *names)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_certset_t *live = NULL;
+    int promoted = -1;
+
+    ck_assert_msg(sacme_store_promote(store, unit_pool, NAME, names, &promoted, &live,
+                                      res) == APR_SUCCESS,
+                  "promote: %s", sacme_result_message(res, unit_pool));
+    ck_assert_int_eq(promoted, 1);
+    ck_assert_ptr_nonnull(live);
+    return live;
+}
+
+/* --- setup ------------------------------------------------------------------- */
+
+START_TEST(test_store_setup_creates_groups)
+{
+    static const char *const groups[] = {
+        SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES,
+        SACME_GROUP_DOMAINS, SACME_GROUP_ARCHIVE, SACME_GROUP_FALLBACK,
+    };
+    /* a base whose parent does not exist yet either */
+    sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                                   "/a/b/store", NULL));
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    const char *vpath = sacme_store_path(store, unit_pool, "store.json", NULL, NULL);
+    const char *before;
+    json_t *j;
+    apr_size_t i;
+    mode_t um = umask(022);
+    unsigned mask = (unsigned)um;
+
+    umask(um);      /* directories get 0755 less the umask */
+    ck_assert_msg(sacme_store_setup(store, unit_pool, res) == APR_SUCCESS, "%s",
+                  sacme_result_message(res, unit_pool));
+    for (i = 0; i < sizeof(groups) / sizeof(groups[0]); ++i) {
+        const char *dir = sacme_store_path(store, unit_pool, groups[i], NULL, NULL);
+        ck_assert_msg(is_dir(dir), "%s was not created", dir);
+        ck_assert_uint_eq(mode_of(dir), 0755u & ~mask);
+    }
+    ck_assert_str_eq(vpath, apr_pstrcat(unit_pool, store->base, "/store.json", NULL));
+    j = sacme_json_read_file(unit_pool, vpath, 4096, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "version")), SACME_STORE_VERSION);
+    ck_assert_int_eq(SACME_STORE_VERSION, 1);
+
+    /* again: fine, and the version file stays as it was */
+    before = slurp(vpath);
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
+    ck_assert_str_eq(slurp(vpath), before);
+}
+END_TEST
+
+START_TEST(test_store_setup_refuses_newer_format)
+{
+    sacme_store_t *store = sacme_store_make(unit_pool, unit_tmpdir());
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    const char *vpath = sacme_store_path(store, unit_pool, "store.json", NULL, NULL);
+    const char *msg;
+
+    write_text(vpath, "{\"version\": 2}\n", SACME_FPROT_PUBLIC);
+    ck_assert_int_ne(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
+    msg = sacme_result_message(res, unit_pool);
+    ck_assert_msg(strstr(msg, "version") && strstr(msg, "2"), "message: %s", msg);
+    /* the newer store is left alone */
+    ck_assert_str_eq(slurp(vpath), "{\"version\": 2}\n");
+
+    /* the current version is accepted */
+    write_text(vpath, "{\"version\": 1}\n", SACME_FPROT_PUBLIC);
+    sacme_result_reset(res);
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
+
+    /* an unreadable version file is an error, not silently replaced */
+    write_text(vpath, "{\"version\": ", SACME_FPROT_PUBLIC);
+    sacme_result_reset(res);
+    ck_assert_int_ne(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
+    ck_assert_str_eq(slurp(vpath), "{\"version\": ");
+}
+END_TEST
+
+START_TEST(test_store_path)
+{
+    sacme_store_t *store = sacme_store_make(unit_pool, "/srv/store");
+
+    ck_assert_str_eq(sacme_store_path(store, unit_pool, NULL, NULL, NULL), "/srv/store");
+    ck_assert_str_eq(sacme_store_path(store, unit_pool, "domains", NULL, NULL),
+                     "/srv/store/domains");
+    ck_assert_str_eq(sacme_store_path(store, unit_pool, "domains", "a.example", NULL),
+                     "/srv/store/domains/a.example");
+    ck_assert_str_eq(sacme_store_path(store, unit_pool, "domains", "a.example",
+                                      SACME_FILE_KEY),
+                     "/srv/store/domains/a.example/privkey.pem");
+}
+END_TEST
+
+/* --- accounts ---------------------------------------------------------------- */
+
+START_TEST(test_store_account_dir)
+{
+    sacme_store_t *store = sacme_store_make(unit_pool, "/srv/store");
+    sacme_store_t *again = sacme_store_make(unit_pool, "/srv/store");
+    const char *accounts = "/srv/store/" SACME_GROUP_ACCOUNTS "/";
+    const char *d[5];
+    int i, k;
+
+    d[0] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-one.test/dir", "kid-1");
+    d[1] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-one.test/dir", "kid-2");
+    d[2] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-two.test/dir", "kid-1");
+    d[3] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-one.test/dir", NULL);
+    d[4] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-one.test/v2/dir",
+                                   "kid-1");
+    for (i = 0; i < 5; ++i) {
+        const char *base;
+        ck_assert_msg(!strncmp(d[i], accounts, strlen(accounts)), "%s not in accounts", d[i]);
+        base = d[i] + strlen(accounts);
+        ck_assert_msg(!strchr(base, '/') && base[0] && base[0] != '.', "bad name %s", base);
+        ck_assert_msg(strstr(base, i == 2 ? "acme.ca-two.test" : "acme.ca-one.test"),
+                      "%s lacks the host", base);
+        for (k = 0; k < i; ++k) {
+            ck_assert_msg(strcmp(d[i], d[k]), "%d and %d share %s", i, k, d[i]);
+        }
+    }
+    /* stable: same inputs, same directory, whichever store object or call */
+    ck_assert_str_eq(sacme_store_account_dir(again, unit_pool,
+                                             "https://acme.ca-one.test/dir", "kid-1"),
+                     d[0]);
+    ck_assert_str_eq(sacme_store_account_dir(store, unit_pool,
+                                             "https://acme.ca-two.test/dir", "kid-1"),
+                     d[2]);
+}
+END_TEST
+
+/* --- sets -------------------------------------------------------------------- */
+
+START_TEST(test_store_load_missing)
+{
+    sacme_store_t *store = new_store();
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_certset_t *set = NULL;
+    sacme_chain_t *chain = NULL;
+    sacme_key_t *key = new_key(SACME_KEY_P256);
+
+    ck_assert(!sacme_store_has_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME));
+    ck_assert(APR_STATUS_IS_ENOENT(sacme_store_load_set(store, unit_pool, SACME_GROUP_DOMAINS,
+                                                        NAME, &set, res)));
+    ck_assert_ptr_null(set);
+    ck_assert_ptr_nonnull(res->detail);
+    sacme_result_reset(res);
+    ck_assert(APR_STATUS_IS_ENOENT(sacme_store_load_chain(store, unit_pool,
+                                                          SACME_GROUP_DOMAINS, NAME,
+                                                          &chain, res)));
+    ck_assert_ptr_null(chain);
+
+    /* a key alone is not a set */
+    ck_assert_int_eq(sacme_file_mkdirs(file_in(store, SACME_GROUP_DOMAINS, NAME, NULL),
+                                       SACME_FPROT_DIR_PUBLIC, unit_pool, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(sacme_key_save(key, file_in(store, SACME_GROUP_DOMAINS, NAME,
+                                                 SACME_FILE_KEY), unit_pool, NULL),
+                     APR_SUCCESS);
+    ck_assert(!sacme_store_has_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME));
+    ck_assert(APR_STATUS_IS_ENOENT(sacme_store_load_set(store, unit_pool, SACME_GROUP_DOMAINS,
+                                                        NAME, &set, res)));
+    ck_assert_ptr_null(set);
+}
+END_TEST
+
+START_TEST(test_store_load_set)
+{
+    sacme_store_t *store = new_store();
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key = new_key(SACME_KEY_P256);
+    sacme_certset_t *set = NULL;
+    sacme_chain_t *chain = NULL;
+    apr_time_t now = apr_time_now();
+    const char *pem = chain_pem(ca, key, names_of(NAME, NULL), now - DAY, now + 80 * DAY);
+
+    put_set(store, SACME_GROUP_DOMAINS, NAME, key, pem);
+    ck_assert(sacme_store_has_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME));
+    ck_assert(!sacme_store_has_set(store, unit_pool, SACME_GROUP_STAGING, NAME));
+    ck_assert_msg(sacme_store_load_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME, &set,
+                                       res) == APR_SUCCESS,
+                  "%s", sacme_result_message(res, unit_pool));
+    ck_assert_ptr_nonnull(set);
+    ck_assert_int_eq(sacme_key_type(set->key), SACME_KEY_P256);
+    ck_assert(sacme_key_same_public(set->key, sacme_key_evp(key)));
+    ck_assert_int_eq(set->chain->certs->nelts, 2);
+    ck_assert_str_eq(sacme_chain_pem(set->chain, unit_pool), pem);
+    ck_assert_str_eq(set->key_file, file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY));
+    ck_assert_str_eq(set->chain_file, file_in(store, SACME_GROUP_DOMAINS, NAME,
+                                              SACME_FILE_CHAIN));
+
+    ck_assert_int_eq(sacme_store_load_chain(store, unit_pool, SACME_GROUP_DOMAINS, NAME,
+                                            &chain, res), APR_SUCCESS);
+    ck_assert_str_eq(sacme_chain_pem(chain, unit_pool), pem);
+
+    /* a chain file that is not a chain: an error naming the file */
+    write_text(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN),
+               "<html>502 Bad Gateway</html>\n", SACME_FPROT_PUBLIC);
+    sacme_result_reset(res);
+    chain = NULL;
+    ck_assert_int_ne(sacme_store_load_chain(store, unit_pool, SACME_GROUP_DOMAINS, NAME,
+                                            &chain, res), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(sacme_result_message(res, unit_pool), SACME_FILE_CHAIN));
+}
+END_TEST
+
+START_TEST(test_store_remove)
+{
+    sacme_store_t *store = new_store();
+    const char *path = file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_JOB);
+
+    ck_assert_int_eq(sacme_store_remove(store, unit_pool, SACME_GROUP_STAGING, NAME,
+                                        SACME_FILE_JOB), APR_SUCCESS);
+    ck_assert_int_eq(sacme_file_mkdirs(file_in(store, SACME_GROUP_STAGING, NAME, NULL),
+                                       SACME_FPROT_DIR_PUBLIC, unit_pool, NULL),
+                     APR_SUCCESS);
+    write_text(path, "{}", SACME_FPROT_PUBLIC);
+    ck_assert_int_eq(sacme_store_remove(store, unit_pool, SACME_GROUP_STAGING, NAME,
+                                        SACME_FILE_JOB), APR_SUCCESS);
+    ck_assert(!sacme_file_exists(path, unit_pool));
+}
+END_TEST
+
+/* --- promotion ----------------------------------------------------------------- */
+
+START_TEST(test_store_promote_first)
+{
+    sacme_store_t *store = new_store();
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key = new_key(SACME_KEY_P256);
+    const char *pem = stage_good(store, ca, key);
+    const char *live_key = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY);
+    const char *live_chain = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN);
+    sacme_certset_t *live, *loaded;
+
+    live = promote_ok(store, names_of(NAME, NULL));
+    ck_assert_str_eq(live->key_file, live_key);
+    ck_assert_str_eq(live->chain_file, live_chain);
+    ck_assert(sacme_key_same_public(live->key, sacme_key_evp(key)));
+
+    ck_assert_str_eq(slurp(live_chain), pem);
+    ck_assert_uint_eq(mode_of(live_key), 0600);
+    ck_assert_uint_eq(mode_of(live_chain), 0644);
+    ck_assert_int_eq(sacme_store_load_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME,
+                                          &loaded, NULL), APR_SUCCESS);
+    ck_assert(sacme_key_same_public(loaded->key, sacme_key_evp(key)));
+
+    /* staged files gone, nothing half-done left, nothing archived */
+    ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_KEY),
+                                 unit_pool));
+    ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_CHAIN),
+                                 unit_pool));
+    ck_assert(!sacme_file_exists(apr_pstrcat(unit_pool, file_in(store, SACME_GROUP_DOMAINS,
+                                                                NAME, NULL), ".new", NULL),
+                                 unit_pool));
+    ck_assert_int_eq(entries(file_in(store, SACME_GROUP_ARCHIVE, NAME, NULL))->nelts, 0);
+}
+END_TEST
+
+START_TEST(test_store_promote_archives_previous)
+{
+    sacme_store_t *store = new_store();
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key1 = new_key(SACME_KEY_P256), *key2 = new_key(SACME_KEY_P256);
+    const char *pem1, *pem2, *old_key, *adir, *a;
+    apr_array_header_t *archived;
+    sacme_certset_t *live;
+    sacme_key_t *k;
+
+    pem1 = stage_good(store, ca, key1);
+    promote_ok(store, names_of(NAME, NULL));
+    old_key = slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY));
+
+    pem2 = stage_good(store, ca, key2);
+    ck_assert_str_ne(pem1, pem2);
+    live = promote_ok(store, names_of(NAME, NULL));
+    ck_assert(sacme_key_same_public(live->key, sacme_key_evp(key2)));
+    ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem2);
+    ck_assert_int_eq(sacme_key_load(unit_pool, file_in(store, SACME_GROUP_DOMAINS, NAME,
+                                                       SACME_FILE_KEY), &k, NULL),
+                     APR_SUCCESS);
+    ck_assert(sacme_key_same_public(k, sacme_key_evp(key2)));
+    ck_assert_uint_eq(mode_of(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY)),
+                      0600);
+
+    /* the previous set, whole, under archive/<name>/<stamp>/ */
+    adir = file_in(store, SACME_GROUP_ARCHIVE, NAME, NULL);
+    archived = entries(adir);
+    ck_assert_int_eq(archived->nelts, 1);
+    a = apr_pstrcat(unit_pool, adir, "/", APR_ARRAY_IDX(archived, 0, const char *), NULL);
+    ck_assert(is_dir(a));
+    ck_assert_str_eq(slurp(apr_pstrcat(unit_pool, a, "/" SACME_FILE_CHAIN, NULL)), pem1);
+    ck_assert_str_eq(slurp(apr_pstrcat(unit_pool, a, "/" SACME_FILE_KEY, NULL)), old_key);
+    ck_assert_uint_eq(mode_of(apr_pstrcat(unit_pool, a, "/" SACME_FILE_KEY, NULL)), 0600);
+
+    /* a third one: two archived sets, distinct stamps */
+    stage_good(store, ca, new_key(SACME_KEY_P256));
+    promote_ok(store, names_of(NAME, NULL));
+    ck_assert_int_eq(entries(adir)->nelts, 2);
+}
+END_TEST
+
+typedef enum { BAD_KEY, BAD_NAME, BAD_EXPIRED, BAD_GARBAGE, BAD_ISSUER } bad_t;
+
+/* Stages a bad set over an existing live one (if with_live) and checks
+ * that promotion refuses it with a message containing needle, leaves the
+ * live set byte for byte, and keeps the staged files under refused-*. */
+static void promote_refused(bad_t bad, int with_live, const char *needle)
+{
+    sacme_store_t *store = new_store();
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key = new_key(SACME_KEY_P256);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    apr_array_header_t *names = names_of(NAME, NULL), *refused;
+    const char *live_key = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY);
+    const char *live_chain = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN);
+    const char *key_before = NULL, *chain_before = NULL, *pem, *staged_key, *msg;
+    const char *sdir = file_in(store, SACME_GROUP_STAGING, NAME, NULL), *rdir = NULL;
+    sacme_certset_t *live = NULL;
+    apr_time_t now = apr_time_now();
+    int promoted = -1, i;
+
+    if (with_live) {
+        stage_good(store, ca, new_key(SACME_KEY_P256));
+        promote_ok(store, names);
+        key_before = slurp(live_key);
+        chain_before = slurp(live_chain);
+    }
+    switch (bad) {
+    case BAD_KEY:       /* the certificate is for another key */
+        pem = chain_pem(ca, new_key(SACME_KEY_P256), names, now - DAY, now + 89 * DAY);
+        break;
+    case BAD_NAME:      /* a second configured name is not covered */
+        pem = chain_pem(ca, key, names, now - DAY, now + 89 * DAY);
+        names = names_of(NAME, "shop.example.org", NULL);
+        break;
+    case BAD_EXPIRED:
+        pem = chain_pem(ca, key, names, now - 100 * DAY, now - DAY);
+        break;
+    case BAD_ISSUER: {  /* the second certificate did not issue the first */
+        test_ca_t *other = make_ca("Some Other CA");
+        sacme_chain_t chain;
+        chain.certs = apr_array_make(unit_pool, 2, sizeof(X509 *));
+        APR_ARRAY_PUSH(chain.certs, X509 *) = issue(key, NAME, names, now - DAY,
+                                                    now + 89 * DAY, ca->key, ca->cert, 0);
+        APR_ARRAY_PUSH(chain.certs, X509 *) = other->cert;
+        pem = sacme_chain_pem(&chain, unit_pool);
+        break;
+    }
+    default:
+        pem = "<html><body>502 Bad Gateway</body></html>\n";
+        break;
+    }
+    put_set(store, SACME_GROUP_STAGING, NAME, key, pem);
+    staged_key = slurp(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_KEY));
+
+    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, names, &promoted, &live,
+                                         res), APR_SUCCESS);
+    ck_assert_int_eq(promoted, 0);
+    ck_assert_int_ne(res->status, APR_SUCCESS);
+    msg = sacme_result_message(res, unit_pool);
+    ck_assert_msg(strstr(msg, needle) != NULL, "message '%s' lacks '%s'", msg, needle);
+
+    /* the live set is exactly what it was (or still absent) */
+    if (with_live) {
+        ck_assert_str_eq(slurp(live_key), key_before);
+        ck_assert_str_eq(slurp(live_chain), chain_before);
+        ck_assert_uint_eq(mode_of(live_key), 0600);
+    }
+    else {
+        ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_DOMAINS, NAME, NULL),
+                                     unit_pool));
+    }
+    ck_assert(!sacme_file_exists(apr_pstrcat(unit_pool, file_in(store, SACME_GROUP_DOMAINS,
+                                                                NAME, NULL), ".new", NULL),
+                                 unit_pool));
+    ck_assert_int_eq(entries(file_in(store, SACME_GROUP_ARCHIVE, NAME, NULL))->nelts, 0);
+
+    /* the staged files moved aside, to staging/<name>/refused-<stamp>/ */
+    ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_KEY),
+                                 unit_pool));
+    ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_CHAIN),
+                                 unit_pool));
+    ck_assert(!sacme_store_has_set(store, unit_pool, SACME_GROUP_STAGING, NAME));
+    refused = entries(sdir);
+    for (i = 0; i < refused->nelts; ++i) {
+        const char *e = APR_ARRAY_IDX(refused, i, const char *);
+        if (!strncmp(e, "refused-", 8)) {
+            ck_assert_msg(rdir == NULL, "more than one refused directory");
+            rdir = apr_pstrcat(unit_pool, sdir, "/", e, NULL);
+        }
+    }
+    ck_assert_msg(rdir != NULL, "no refused-* directory in %s", sdir);
+    ck_assert(is_dir(rdir));
+    ck_assert_str_eq(slurp(apr_pstrcat(unit_pool, rdir, "/" SACME_FILE_CHAIN, NULL)), pem);
+    ck_assert_str_eq(slurp(apr_pstrcat(unit_pool, rdir, "/" SACME_FILE_KEY, NULL)), staged_key);
+}
+
+START_TEST(test_store_promote_refuses_key_mismatch)
+{
+    promote_refused(BAD_KEY, 1, "does not match");
+}
+END_TEST
+
+START_TEST(test_store_promote_refuses_missing_name)
+{
+    promote_refused(BAD_NAME, 1, "shop.example.org");
+}
+END_TEST
+
+START_TEST(test_store_promote_refuses_expired)
+{
+    promote_refused(BAD_EXPIRED, 1, "expired");
+}
+END_TEST
+
+START_TEST(test_store_promote_refuses_garbage)
+{
+    promote_refused(BAD_GARBAGE, 1, SACME_FILE_CHAIN);
+}
+END_TEST
+
+START_TEST(test_store_promote_refuses_wrong_issuer)
+{
+    promote_refused(BAD_ISSUER, 1, "not issued by");
+}
+END_TEST
+
+START_TEST(test_store_promote_refuses_without_live)
+{
+    promote_refused(BAD_KEY, 0, "does not match");
+}
+END_TEST
+
+START_TEST(test_store_promote_after_refusal)
+{
+    /* a refused set does not block the next good one */
+    sacme_store_t *store = new_store();
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key = new_key(SACME_KEY_P256);
+    apr_time_t now = apr_time_now();
+    const char *pem;
+    int promoted = -1;
+    sacme_certset_t *live = NULL;
+
+    put_set(store, SACME_GROUP_STAGING, NAME, key,
+            chain_pem(ca, key, names_of(NAME, NULL), now - 100 * DAY, now - DAY));
+    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, names_of(NAME, NULL),
+                                         &promoted, &live, NULL), APR_SUCCESS);
+    pem = stage_good(store, ca, key);
+    promote_ok(store, names_of(NAME, NULL));
+    ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem);
+}
+END_TEST
+
+/* --- recovery ---------------------------------------------------------------- */
+
+START_TEST(test_store_recover_installs_new)
+{
+    sacme_store_t *store = new_store();
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key = new_key(SACME_KEY_P256);
+    apr_time_t now = apr_time_now();
+    const char *pem = chain_pem(ca, key, names_of(NAME, NULL), now - DAY, now + 89 * DAY);
+    const char *newname = apr_pstrcat(unit_pool, NAME, ".new", NULL);
+    const char *key_pem;
+    sacme_certset_t *set;
+
+    /* a crash after the old set went to the archive, before the new one
+     * was moved into place */
+    put_set(store, SACME_GROUP_DOMAINS, newname, key, pem);
+    key_pem = slurp(file_in(store, SACME_GROUP_DOMAINS, newname, SACME_FILE_KEY));
+    ck_assert(!sacme_store_has_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME));
+
+    sacme_store_recover(store, unit_pool, NAME);
+    ck_assert(sacme_store_has_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME));
+    ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_DOMAINS, newname, NULL),
+                                 unit_pool));
+    ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem);
+    ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY)),
+                     key_pem);
+    ck_assert_int_eq(sacme_store_load_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME, &set,
+                                          NULL), APR_SUCCESS);
+    ck_assert(sacme_key_same_public(set->key, sacme_key_evp(key)));
+
+    /* nothing to do the second time */
+    sacme_store_recover(store, unit_pool, NAME);
+    ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem);
+}
+END_TEST
+
+START_TEST(test_store_recover_drops_new)
+{
+    sacme_store_t *store = new_store();
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key = new_key(SACME_KEY_P256), *other = new_key(SACME_KEY_P256);
+    apr_time_t now = apr_time_now();
+    const char *newname = apr_pstrcat(unit_pool, NAME, ".new", NULL);
+    const char *live_pem, *live_key;
+
+    /* a crash while the new set was being written: the live set stays */
+    put_set(store, SACME_GROUP_DOMAINS, NAME, key,
+            chain_pem(ca, key, names_of(NAME, NULL), now - DAY, now + 89 * DAY));
+    put_set(store, SACME_GROUP_DOMAINS, newname, other,
+            chain_pem(ca, other, names_of(NAME, NULL), now - DAY, now + 89 * DAY));
+    live_pem = slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN));
+    live_key = slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY));
+
+    sacme_store_recover(store, unit_pool, NAME);
+    ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_DOMAINS, newname, NULL),
+                                 unit_pool));
+    ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)),
+                     live_pem);
+    ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY)),
+                     live_key);
+}
+END_TEST
+
+START_TEST(test_store_recover_nothing)
+{
+    sacme_store_t *store = new_store();
+    const char *domains = sacme_store_path(store, unit_pool, SACME_GROUP_DOMAINS, NULL, NULL);
+
+    sacme_store_recover(store, unit_pool, NAME);
+    ck_assert_int_eq(entries(domains)->nelts, 0);
+}
+END_TEST
 
 Suite *unit_suite_store(void)
 {
     Suite *s = suite_create("store");
+    TCase *tc = tcase_create("layout");
+
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, test_store_setup_creates_groups);
+    tcase_add_test(tc, test_store_setup_refuses_newer_format);
+    tcase_add_test(tc, test_store_path);
+    tcase_add_test(tc, test_store_account_dir);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("sets");
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, test_store_load_missing);
+    tcase_add_test(tc, test_store_load_set);
+    tcase_add_test(tc, test_store_remove);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("promote");
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, test_store_promote_first);
+    tcase_add_test(tc, test_store_promote_archives_previous);
+    tcase_add_test(tc, test_store_promote_refuses_key_mismatch);
+    tcase_add_test(tc, test_store_promote_refuses_missing_name);
+    tcase_add_test(tc, test_store_promote_refuses_expired);
+    tcase_add_test(tc, test_store_promote_refuses_garbage);
+    tcase_add_test(tc, test_store_promote_refuses_wrong_issuer);
+    tcase_add_test(tc, test_store_promote_refuses_without_live);
+    tcase_add_test(tc, test_store_promote_after_refusal);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("recover");
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, test_store_recover_installs_new);
+    tcase_add_test(tc, test_store_recover_drops_new);
+    tcase_add_test(tc, test_store_recover_nothing);
+    suite_add_tcase(s, tc);
     return s;
 }
