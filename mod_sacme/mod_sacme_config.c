@@ -2,6 +2,7 @@
  * as it can, so `apachectl -t` names the directive and the problem; what
  * depends on several directives is checked in sacme_conf_finish(). */
 #include <ctype.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include <apr_strings.h>
@@ -15,6 +16,8 @@
 #define DEFAULT_STORE_DIR      "sacme"
 #define DEFAULT_RETRY_DELAY    apr_time_from_sec(60)
 #define DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
+#define DEFAULT_MAX_PARALLEL   8
+#define MAX_MAX_PARALLEL       64
 
 void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
 {
@@ -291,6 +294,9 @@ static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
         return err;
     }
     conf->store_dir = ap_server_root_relative(cmd->pool, path);
+    if (!conf->max_parallel) {
+        conf->max_parallel = DEFAULT_MAX_PARALLEL;
+    }
     if (!conf->store_dir) {
         return apr_psprintf(cmd->pool, "SacmeStoreDir: invalid path '%s'", path);
     }
@@ -402,6 +408,25 @@ static const char *cmd_check_interval(cmd_parms *cmd, void *dc, const char *valu
                 : err;
 }
 
+static const char *cmd_max_parallel(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    char *end;
+    long n;
+
+    if (!conf) {
+        return err;
+    }
+    n = strtol(value, &end, 10);
+    if (*end || n < 1 || n > MAX_MAX_PARALLEL) {
+        return apr_psprintf(cmd->pool, "SacmeMaxParallel: '%s' is not a number from 1 "
+                            "to %d", value, MAX_MAX_PARALLEL);
+    }
+    conf->max_parallel = (int)n;
+    return NULL;
+}
+
 const command_rec sacme_cmds[] = {
     AP_INIT_TAKE1("SacmeServer", cmd_server, NULL, RSRC_CONF,
                   "the ACME directory URL of the CA"),
@@ -433,6 +458,8 @@ const command_rec sacme_cmds[] = {
                   "first retry after an error (default 60s), doubling up to a day"),
     AP_INIT_TAKE1("SacmeCheckInterval", cmd_check_interval, NULL, RSRC_CONF,
                   "how often certificates are checked (default 12h)"),
+    AP_INIT_TAKE1("SacmeMaxParallel", cmd_max_parallel, NULL, RSRC_CONF,
+                  "how many domains are driven at the same time (default 8)"),
     { NULL }
 };
 
@@ -461,6 +488,9 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     if (!conf->check_interval) {
         conf->check_interval = DEFAULT_CHECK_INTERVAL;
+    }
+    if (!conf->max_parallel) {
+        conf->max_parallel = DEFAULT_MAX_PARALLEL;
     }
     if (!conf->store_dir) {
         conf->store_dir = ap_server_root_relative(p, DEFAULT_STORE_DIR);

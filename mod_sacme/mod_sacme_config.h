@@ -31,6 +31,7 @@ typedef struct sacme_conf_t {
     const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */
     apr_interval_time_t retry_delay; /* SacmeRetryDelay; 0 = unset */
     apr_interval_time_t check_interval; /* SacmeCheckInterval; 0 = unset */
+    int max_parallel;                /* SacmeMaxParallel; 0 = unset */
     apr_array_header_t *domains;     /* sacme_domain_t *, from SacmeDomain */
     apr_hash_t *names;               /* lower-case name -> sacme_domain_t * */
 } sacme_conf_t;

@@ -20,7 +20,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <apr_queue.h>
 #include <apr_signal.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 #include <apr_thread_proc.h>
 #include <ap_listen.h>
 #include <ap_mpm.h>
@@ -61,76 +64,172 @@ static void log_to_httpd(void *baton, sacme_log_level_t level, apr_status_t rv,
     ap_log_error(APLOG_MARK, (int)level, rv, s, "%s", msg);
 }
 
+/* Domains are driven concurrently by a few worker threads, each with its
+ * own CA client (connection, nonce): an order that sits in "processing" for
+ * an hour, or a CA that is slow for one name, holds one worker, not every
+ * domain. The main thread decides what is due and hands it out; a domain is
+ * never driven by two workers at once. */
+typedef struct {
+    sacme_domain_t *dom;
+    int busy;                        /* queued or being driven */
+    apr_time_t next;                 /* when to look at it again */
+} slot_t;
+
+typedef struct {
+    driver_t *drv;
+    sacme_driver_t *d;
+    apr_queue_t *queue;              /* slot_t * to drive */
+    apr_thread_mutex_t *lock;        /* guards the slots' busy/next */
+    sacme_http_options_t hopts;
+} pool_t;
+
+static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
+{
+    pool_t *wp = data;
+    apr_pool_t *tp;
+    sacme_result_t *res;
+    sacme_http_t *http;
+    sacme_acme_t *acme = NULL;
+    void *item;
+
+    /* An unmanaged pool: nothing shared with other threads' pools. */
+    apr_pool_create_unmanaged_ex(&tp, NULL, NULL);
+    res = sacme_result_make(tp);
+    if (sacme_http_curl_create(tp, &wp->hopts, &http, res) != APR_SUCCESS
+        || sacme_acme_create(tp, wp->d->server_url, http, wp->d->log, &acme,
+                             res) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, res->status, wp->drv->s, SACME_LOGNO(10031)
+                     "cannot set up a client for the CA: %s",
+                     sacme_result_message(res, tp));
+        _exit(1);
+    }
+    while (apr_queue_pop(wp->queue, &item) == APR_SUCCESS) {
+        slot_t *slot = item;
+        apr_pool_t *iter;
+        apr_time_t when;
+        sacme_why_t why;
+
+        apr_pool_create(&iter, tp);
+        why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
+        if (why >= SACME_WHY_NO_CERT) {
+            sacme_drive_run_with(wp->d, acme, slot->dom, why, iter,
+                                 sacme_result_make(iter));
+            sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
+        }
+        apr_pool_destroy(iter);
+        apr_thread_mutex_lock(wp->lock);
+        slot->next = when;
+        slot->busy = 0;
+        apr_thread_mutex_unlock(wp->lock);
+    }
+    return NULL;
+}
+
 /* The loop of the driving process; never returns. */
-static void driver_main(driver_t *drv, apr_pool_t *p, sacme_http_t *http)
+static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts)
 {
     sacme_conf_t *conf = drv->conf;
-    sacme_log_t log = { log_to_httpd, drv->s, SACME_LOG_TRACE };
-    sacme_driver_t d;
+    sacme_log_t *log = apr_pcalloc(p, sizeof(*log));
+    sacme_driver_t *d = apr_pcalloc(p, sizeof(*d));
+    pool_t *wp = apr_pcalloc(p, sizeof(*wp));
+    slot_t *slots;
+    apr_pool_t *mainp;
     pid_t parent = getppid();
-    int i;
+    int i, n = conf->domains->nelts;
 
-    memset(&d, 0, sizeof(d));
-    d.p = p;
-    d.store = sacme_store_make(p, conf->store_dir);
-    d.server_url = conf->server_url;
-    d.eab = conf->eab;
-    d.contacts = conf->contacts;
-    d.tos_agreed = conf->agreement;
-    d.log = &log;
-    d.retry_delay = conf->retry_delay;
-    d.retry_max = apr_time_from_sec(24 * 3600);
-    d.check_interval = conf->check_interval;
+    log->fn = log_to_httpd;
+    log->baton = drv->s;
+    log->max = SACME_LOG_TRACE;
+    d->p = p;
+    d->store = sacme_store_make(p, conf->store_dir);
+    d->server_url = conf->server_url;
+    d->eab = conf->eab;
+    d->contacts = conf->contacts;
+    d->tos_agreed = conf->agreement;
+    d->log = log;
+    d->retry_delay = conf->retry_delay;
+    d->retry_max = apr_time_from_sec(24 * 3600);
+    d->check_interval = conf->check_interval;
     if (conf->notify_cmd) {
-        d.hooks = sacme_hooks_make(p, &log, 0);
-        d.notify_cmd = conf->notify_cmd;
+        d->hooks = sacme_hooks_make(p, log, 0);
+        d->notify_cmd = conf->notify_cmd;
     }
-    d.http = http;
+    wp->drv = drv;
+    wp->d = d;
+    wp->hopts = *hopts;
+    if (apr_thread_mutex_create(&d->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
+        || apr_thread_mutex_create(&wp->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
+        || apr_queue_create(&wp->queue, (unsigned int)n + 1, p) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10039)
+                     "driver: cannot set up its threads");
+        _exit(1);
+    }
+    slots = apr_pcalloc(p, sizeof(*slots) * (apr_size_t)n);
+    for (i = 0; i < n; ++i) {
+        slots[i].dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+    }
+    for (i = 0; i < conf->max_parallel && i < n; ++i) {
+        apr_thread_t *t;
+        apr_threadattr_t *attr;
+        apr_threadattr_create(&attr, p);
+        apr_threadattr_detach_set(attr, 1);
+        if (apr_thread_create(&t, attr, worker_main, wp, p) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10042)
+                         "driver: cannot start worker thread %d", i + 1);
+            _exit(1);
+        }
+    }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10020)
-                 "driver started (pid %" APR_PID_T_FMT ") for %d domain(s) at %s",
-                 getpid(), conf->domains->nelts, conf->server_url);
+                 "driver started (pid %" APR_PID_T_FMT ") for %d domain(s) at %s, "
+                 "up to %d at a time", getpid(), n, conf->server_url,
+                 conf->max_parallel < n ? conf->max_parallel : n);
     for (i = 0; drv->installed && i < drv->installed->nelts; ++i) {
-        sacme_drive_notify(&d, APR_ARRAY_IDX(drv->installed, i, sacme_domain_t *),
+        sacme_drive_notify(d, APR_ARRAY_IDX(drv->installed, i, sacme_domain_t *),
                            "installed", NULL);
     }
 
+    /* Once a second: hand out what is due, reap notify commands, notice a
+     * parent that went away. Deciding reads only the store. The main thread
+     * has a pool of its own: p (d->p) is shared with the workers. */
+    apr_pool_create_unmanaged_ex(&mainp, NULL, NULL);
     for (;;) {
-        apr_time_t now = apr_time_now(), next = now + conf->check_interval, wake;
+        apr_time_t now = apr_time_now();
         apr_pool_t *iter;
 
-        apr_pool_create(&iter, p);
-        for (i = 0; i < conf->domains->nelts; ++i) {
-            sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
-            apr_time_t when;
-            sacme_why_t why = sacme_drive_check(&d, dom, apr_time_now(), &when, iter);
+        if (getppid() != parent) {
+            _exit(0);
+        }
+        apr_pool_create(&iter, mainp);
+        for (i = 0; i < n; ++i) {
+            slot_t *slot = &slots[i];
+            int due;
 
-            if (why >= SACME_WHY_NO_CERT) {
-                /* Per pass, so a long-running driver does not accumulate. */
-                sacme_drive_run(&d, dom, why, iter, sacme_result_make(iter));
-                sacme_drive_check(&d, dom, apr_time_now(), &when, iter);
+            apr_thread_mutex_lock(wp->lock);
+            due = !slot->busy && slot->next <= now;
+            if (due) {
+                slot->busy = 1;
             }
-            if (when < next) {
-                next = when;
-            }
-            if (d.hooks) {
-                sacme_hooks_poll(d.hooks);
+            apr_thread_mutex_unlock(wp->lock);
+            if (due) {
+                apr_time_t when;
+                if (sacme_drive_check(d, slot->dom, now, &when, iter) >= SACME_WHY_NO_CERT) {
+                    apr_queue_push(wp->queue, slot);
+                }
+                else {
+                    apr_thread_mutex_lock(wp->lock);
+                    slot->next = when;
+                    slot->busy = 0;
+                    apr_thread_mutex_unlock(wp->lock);
+                }
             }
         }
         apr_pool_destroy(iter);
-        /* Sleep in short steps: notice a gone parent, reap notify commands. */
-        do {
-            if (getppid() != parent) {
-                _exit(0);
-            }
-            if (d.hooks) {
-                sacme_hooks_poll(d.hooks);
-            }
-            wake = apr_time_now();
-            if (wake < next) {
-                apr_sleep(next - wake < apr_time_from_sec(1) ? next - wake
-                                                             : apr_time_from_sec(1));
-            }
-        } while (apr_time_now() < next);
+        if (d->hooks) {
+            apr_thread_mutex_lock(d->lock);
+            sacme_hooks_poll(d->hooks);
+            apr_thread_mutex_unlock(d->lock);
+        }
+        apr_sleep(apr_time_from_sec(1));
     }
 }
 
@@ -223,7 +322,6 @@ static apr_status_t fork_driver(driver_t *drv)
     apr_status_t rv;
     apr_pool_t *pchild;
     sacme_http_options_t hopts;
-    sacme_http_t *http;
     sacme_result_t *res;
     const char *pidfile;
     char pidbuf[32];
@@ -244,24 +342,29 @@ static apr_status_t fork_driver(driver_t *drv)
         apr_signal(SIGPIPE, SIG_IGN);
         ap_close_listeners();
         apr_pool_create(&pchild, drv->pconf);
-        /* The HTTP client reads the CA file (SacmeCACertificate) now, while
-         * still root: it may be readable by root only. */
+        /* The CA file (SacmeCACertificate) is read now, while still root:
+         * it may be readable by root only. The workers share its content. */
         curl_global_init(CURL_GLOBAL_DEFAULT);
         memset(&hopts, 0, sizeof(hopts));
         hopts.ca_file = drv->conf->ca_file;
         res = sacme_result_make(pchild);
-        if (sacme_http_curl_create(pchild, &hopts, &http, res) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10031)
-                         "cannot set up HTTP to the CA: %s",
-                         sacme_result_message(res, pchild));
-            _exit(1);
+        if (hopts.ca_file) {
+            char *pem;
+            if (sacme_file_read(hopts.ca_file, SACME_MAX_RESPONSE, pchild, &pem,
+                                &hopts.ca_pem_len, res) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s,
+                             SACME_LOGNO(10043) "cannot read SacmeCACertificate: %s",
+                             sacme_result_message(res, pchild));
+                _exit(1);
+            }
+            hopts.ca_pem = pem;
         }
         if (ap_run_drop_privileges(pchild, drv->s)) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10032)
                          "driver: cannot drop privileges; not driving");
             _exit(1);
         }
-        driver_main(drv, pchild, http);
+        driver_main(drv, pchild, &hopts);
         _exit(0);
     }
     if (rv != APR_INPARENT) {

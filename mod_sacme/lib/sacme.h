@@ -23,6 +23,8 @@
 #define SACME_MAX_CHAIN         10             /* certificates in one chain */
 #define SACME_MAX_NAMES         100            /* identifiers in one order */
 #define SACME_MAX_NONCE_RETRIES 5              /* badNonce retries per request */
+#define SACME_MAX_QUICK_RETRIES 2              /* retries of a transient fault
+                                                  (reset, truncation, 5xx) */
 
 /* A configuration the engine cannot work with (a missing EAB when the CA
  * requires one, terms not accepted, an account directory of another CA):

@@ -1,4 +1,6 @@
 /* Talking to one ACME server: directory, nonces, signed requests. */
+#include <stdlib.h>
+
 #include "sacme_acme.h"
 #include "sacme_jws.h"
 #include "sacme_json.h"
@@ -93,22 +95,67 @@ static json_t *fail_response(sacme_acme_t *acme, const char *method,
     return problem;
 }
 
+/* A fault worth one more try right away: the connection broke (reset,
+ * truncated body, timeout) or the CA had a passing 5xx. A second try a
+ * moment later usually works, and costs a second instead of a whole retry
+ * cycle. A 5xx with a Retry-After further away is left to the caller's
+ * backoff. */
+static int is_transient(apr_status_t rv, const sacme_result_t *res, int http_failed)
+{
+    if (!http_failed) {
+        return APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_TIMEUP(rv)
+            || APR_STATUS_IS_ECONNREFUSED(rv) || APR_STATUS_IS_ECONNABORTED(rv)
+            || rv == APR_EGENERAL;
+    }
+    return res && res->http_status >= 500
+        && (!res->retry_after || res->retry_after - apr_time_now() <= apr_time_from_sec(3));
+}
+
+/* Waits before quick retry n (1, 2, ...): 0.5 s, 1.5 s, with jitter. */
+static void quick_pause(sacme_acme_t *acme, int n, const char *url,
+                        const sacme_result_t *res)
+{
+    apr_interval_time_t wait = apr_time_from_msec(n == 1 ? 500 : 1500);
+
+    wait += apr_time_from_msec(rand() % 200);
+    sacme_log(acme->log, SACME_LOG_INFO, res ? res->status : 0, SACME_LOGNO(10014)
+              "%s: transient fault (%s); trying again in %" APR_TIME_T_FMT " ms",
+              url, res && res->detail ? res->detail : "no detail",
+              apr_time_as_msec(wait));
+    apr_sleep(wait);
+}
+
 apr_status_t sacme_acme_setup(sacme_acme_t *acme, sacme_result_t *res)
 {
     sacme_http_request_t req = { .method = "GET", .url = acme->url };
     sacme_http_response_t *resp;
     apr_status_t rv;
+    int quick;
 
     if (acme->dir) {
         return APR_SUCCESS;
     }
-    rv = sacme_http_perform(acme->http, &req, acme->p, &resp, res);
-    if (rv != APR_SUCCESS) {
-        sacme_result_prefix(res, "cannot fetch the ACME directory");
-        return rv;
+    if (!res) {
+        res = sacme_result_make(acme->p);
     }
-    if (resp->status != 200) {
+    for (quick = 0; ; ) {
+        rv = sacme_http_perform(acme->http, &req, acme->p, &resp, res);
+        if (rv != APR_SUCCESS) {
+            if (is_transient(rv, res, 0) && quick < SACME_MAX_QUICK_RETRIES) {
+                quick_pause(acme, ++quick, acme->url, res);
+                continue;
+            }
+            sacme_result_prefix(res, "cannot fetch the ACME directory");
+            return rv;
+        }
+        if (resp->status == 200) {
+            break;
+        }
         fail_response(acme, "GET", acme->url, resp, acme->p, res);
+        if (is_transient(0, res, 1) && quick < SACME_MAX_QUICK_RETRIES) {
+            quick_pause(acme, ++quick, acme->url, res);
+            continue;
+        }
         sacme_result_prefix(res, "cannot fetch the ACME directory");
         return res ? res->status : APR_EINVAL;
     }
@@ -213,8 +260,11 @@ static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
     sacme_acme_response_t *out = apr_pcalloc(p, sizeof(*out));
     sacme_http_response_t *resp;
     apr_status_t rv;
-    int attempt;
+    int attempt, quick = 0;
 
+    if (!res) {
+        res = sacme_result_make(p);   /* the retry decisions read it */
+    }
     if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
         return rv;
     }
@@ -229,6 +279,11 @@ static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
 
         rv = post_once(acme, url, payload, key, use_jwk, p, &resp, res);
         if (rv != APR_SUCCESS) {
+            if (is_transient(rv, res, 0) && quick < SACME_MAX_QUICK_RETRIES) {
+                acme->nonce = NULL;     /* the request may have used it up */
+                quick_pause(acme, ++quick, url, res);
+                continue;
+            }
             sacme_result_prefix(res, "POST %s", url);
             return rv;
         }
@@ -244,6 +299,10 @@ static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
             sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10004)
                       "POST %s: badNonce, retrying with a fresh nonce (%d of %d)",
                       url, attempt + 1, acme->max_nonce_retries);
+            continue;
+        }
+        if (is_transient(0, res, 1) && quick < SACME_MAX_QUICK_RETRIES) {
+            quick_pause(acme, ++quick, url, res);
             continue;
         }
         return res ? res->status : APR_EINVAL;

@@ -225,27 +225,58 @@ static apr_status_t record_order(void *baton, const char *url)
     return write_json(ctx->d, ctx->p, ctx->dom->name, SACME_FILE_ORDER, j, NULL);
 }
 
-static apr_status_t ensure_account(sacme_driver_t *d, sacme_result_t *res)
+static void lock(sacme_driver_t *d)
+{
+    if (d->lock) {
+        apr_thread_mutex_lock(d->lock);
+    }
+}
+
+static void unlock(sacme_driver_t *d)
+{
+    if (d->lock) {
+        apr_thread_mutex_unlock(d->lock);
+    }
+}
+
+/* Gives acme the account: found or registered once, then shared. */
+static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
+                                   sacme_result_t *res)
 {
     sacme_acct_opts_t opts;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
 
-    if (d->acme && d->acme->account_url) {
+    if (acme->account_url) {
         return APR_SUCCESS;
     }
-    if (!d->acme) {
-        rv = sacme_acme_create(d->p, d->server_url, d->http, d->log, &d->acme, res);
-        if (rv != APR_SUCCESS) {
-            return rv;
+    /* Every client reads the directory itself: the account is shared, the
+     * client's view of the CA is not. */
+    if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    lock(d);
+    if (d->account_url) {
+        rv = sacme_key_from_pem(acme->p, d->account_key_pem, strlen(d->account_key_pem),
+                                &acme->account_key, res);
+        if (rv == APR_SUCCESS) {
+            acme->account_url = d->account_url;
         }
+        unlock(d);
+        return rv;
     }
     memset(&opts, 0, sizeof(opts));
-    opts.dir = sacme_store_account_dir(d->store, d->p, d->server_url,
+    opts.dir = sacme_store_account_dir(d->store, acme->p, d->server_url,
                                        d->eab ? d->eab->kid : NULL);
     opts.contacts = d->contacts;
     opts.tos_agreed = d->tos_agreed;
     opts.eab = d->eab;
-    return sacme_acct_ensure(d->acme, &opts, NULL, res);
+    rv = sacme_acct_ensure(acme, &opts, NULL, res);
+    if (rv == APR_SUCCESS) {
+        d->account_url = apr_pstrdup(d->p, acme->account_url);
+        d->account_key_pem = sacme_key_to_pem(acme->account_key, d->p);
+    }
+    unlock(d);
+    return rv;
 }
 
 /* The certificate key lives in staging from before the order is made:
@@ -318,6 +349,25 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
 apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                              sacme_why_t why, apr_pool_t *p, sacme_result_t *res)
 {
+    if (!d->acme) {
+        apr_status_t rv = sacme_acme_create(d->p, d->server_url, d->http, d->log,
+                                            &d->acme, res);
+        if (rv != APR_SUCCESS) {
+            if (!res) {
+                res = sacme_result_make(p);
+                sacme_result_set(res, rv, "cannot set up the ACME client");
+            }
+            record_failure(d, dom, p, res);
+            return rv;
+        }
+    }
+    return sacme_drive_run_with(d, d->acme, dom, why, p, res);
+}
+
+apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
+                                  const sacme_domain_t *dom, sacme_why_t why,
+                                  apr_pool_t *p, sacme_result_t *res)
+{
     run_ctx_t ctx = { d, dom, p };
     sacme_issue_opts_t opts;
     sacme_key_t *key;
@@ -359,7 +409,7 @@ apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                                             dom->name, NULL),
                            SACME_FPROT_DIR_PUBLIC, p, res);
     if (rv == APR_SUCCESS) {
-        rv = ensure_account(d, res);
+        rv = ensure_account(d, acme, res);
     }
     if (rv == APR_SUCCESS) {
         rv = staged_key(d, dom, p, &key, res);
@@ -372,7 +422,7 @@ apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
         opts.challenge_none = dom->challenge_none;
         opts.order_fn = record_order;
         opts.order_baton = &ctx;
-        rv = sacme_issue(d->acme, &opts, p, &chain, res);
+        rv = sacme_issue(acme, &opts, p, &chain, res);
         if (rv == SACME_EORDERGONE) {
             sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10030)
                       "%s: %s", dom->name, sacme_result_message(res, p));
@@ -380,7 +430,7 @@ apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                                SACME_FILE_ORDER);
             opts.resume_url = NULL;
             sacme_result_reset(res);
-            rv = sacme_issue(d->acme, &opts, p, &chain, res);
+            rv = sacme_issue(acme, &opts, p, &chain, res);
         }
     }
     if (rv != APR_SUCCESS) {
@@ -420,6 +470,8 @@ void sacme_drive_notify(sacme_driver_t *d, const sacme_domain_t *dom,
     if (!d->hooks || !d->notify_cmd) {
         return;
     }
+    /* d->p and the runner are shared by the worker threads. */
+    lock(d);
     apr_pool_create(&p, d->p);
     env = apr_table_make(p, 4);
     for (i = 0; i < dom->names->nelts; ++i) {
@@ -433,4 +485,5 @@ void sacme_drive_notify(sacme_driver_t *d, const sacme_domain_t *dom,
     }
     sacme_hooks_start(d->hooks, d->notify_cmd, event, dom->name, env, NULL);
     apr_pool_destroy(p);
+    unlock(d);
 }

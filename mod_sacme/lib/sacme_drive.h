@@ -9,6 +9,7 @@
 #ifndef SACME_DRIVE_H
 #define SACME_DRIVE_H
 
+#include <apr_thread_mutex.h>
 #include "sacme.h"
 #include "sacme_acme.h"
 #include "sacme_eab.h"
@@ -52,7 +53,11 @@ typedef struct sacme_driver_t {
     apr_interval_time_t check_interval; /* how often an idle domain is looked at */
     sacme_hooks_t *hooks;               /* NULL: no notify command */
     const char *const *notify_cmd;      /* NULL-terminated argv, or NULL */
-    sacme_acme_t *acme;                 /* set up on first use */
+    sacme_acme_t *acme;                 /* set up on first use (sacme_drive_run) */
+    apr_thread_mutex_t *lock;           /* when several threads drive: guards the
+                                           account set-up and the notify runner */
+    const char *account_url;            /* the account, once known, shared by */
+    const char *account_key_pem;        /* every client of every thread */
 } sacme_driver_t;
 
 /* Looks at a domain without touching the network: what it needs now, and
@@ -68,6 +73,14 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
  * logged; an order in progress is kept for the next attempt. */
 apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                              sacme_why_t why, apr_pool_t *p, sacme_result_t *res);
+
+/* The same with a client of the caller's (one per thread: a client holds a
+ * connection and a nonce). The account is set up once for all clients:
+ * registration is serialised through d->lock, so two threads can never
+ * spend a single-use EAB key twice. */
+apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
+                                  const sacme_domain_t *dom, sacme_why_t why,
+                                  apr_pool_t *p, sacme_result_t *res);
 
 /* Fires the notify command for an event (no-op without one). */
 void sacme_drive_notify(sacme_driver_t *d, const sacme_domain_t *dom,

@@ -17,6 +17,10 @@ typedef struct sacme_http_options_t {
     apr_interval_time_t timeout;          /* whole request; 0: 60 s */
     apr_size_t max_response;              /* body bytes; 0: SACME_MAX_RESPONSE */
     const char *user_agent;               /* NULL: SACME_USER_AGENT */
+    const char *ca_pem;                   /* or the bundle's content, already read
+                                             (wins over ca_file, which then only
+                                             names it in messages) */
+    apr_size_t ca_pem_len;
 } sacme_http_options_t;
 
 typedef struct sacme_http_request_t {

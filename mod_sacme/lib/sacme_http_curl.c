@@ -384,7 +384,14 @@ apr_status_t sacme_http_curl_create(apr_pool_t *p,
     b = apr_pcalloc(p, sizeof(*b));
     h = sacme_http_create(p, &curl_impl, b, opts);
 
-    if (h->opts.ca_file) {
+    if (h->opts.ca_pem) {
+        /* Already read by the host, e.g. by root before a process dropped
+         * privileges; shared, not copied (it outlives the handle). */
+        b->ca_blob.data = (void *)h->opts.ca_pem;
+        b->ca_blob.len = h->opts.ca_pem_len;
+        b->ca_blob.flags = CURL_BLOB_NOCOPY;
+    }
+    else if (h->opts.ca_file) {
         /* Read now, into memory: a typo in the path is reported as such and
          * not as a TLS failure at the first request, and the file may be
          * readable by root only - the driving process reads it before it
@@ -414,7 +421,7 @@ apr_status_t sacme_http_curl_create(apr_pool_t *p,
     SETOPT_OR_FAIL(CURLOPT_SSL_VERIFYPEER, 1L);
     SETOPT_OR_FAIL(CURLOPT_SSL_VERIFYHOST, 2L);
     SETOPT_OR_FAIL(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    if (h->opts.ca_file) {
+    if (b->ca_blob.data) {
         SETOPT_OR_FAIL(CURLOPT_CAINFO_BLOB, &b->ca_blob);
     }
 #if LIBCURL_VERSION_NUM >= 0x075500

@@ -74,6 +74,9 @@ apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names
         return sacme_result_set(res, APR_EINVAL, "an order needs 1 to %d names",
                                 SACME_MAX_NAMES);
     }
+    if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
+        return rv;   /* newOrder's URL comes from the directory */
+    }
     for (i = 0; i < names->nelts; ++i) {
         json_t *ident = json_object();
         json_object_set_new(ident, "type", json_string("dns"));

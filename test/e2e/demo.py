@@ -103,9 +103,12 @@ def show_openssl(h, name, root_pem):
     say("$ " + " ".join(argv) + " </dev/null")
     r = run(argv, stdin=subprocess.DEVNULL)
     ok = False
+    seen = set()
     for line in r.stdout.splitlines():
-        if line.strip().startswith(OPENSSL_KEEP):
-            say("  " + line.strip())
+        line = line.strip()
+        if line.startswith(OPENSSL_KEEP) and line not in seen:
+            seen.add(line)
+            say("  " + line)
             if "Verify return code: 0 (ok)" in line:
                 ok = True
     return ok
@@ -131,6 +134,7 @@ def main():
               file=sys.stderr)
         return 1
     work = os.environ.get("SACME_DEMO_DIR") or tempfile.mkdtemp(prefix="sacme-demo-")
+    os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)
     server_root = os.path.join(work, "httpd")
 
@@ -162,6 +166,7 @@ def main():
         t0 = time.time()
         follow = LogFollower(h)
         served = None
+        told_fallback = False
         while time.time() - t0 < ISSUE_LIMIT:
             follow.poll()
             try:
@@ -169,6 +174,10 @@ def main():
                 if not r.is_fallback:
                     served = r
                     break
+                if not told_fallback:
+                    told_fallback = True
+                    say("  meanwhile https://%s/ gets the placeholder certificate (%s) "
+                        "and HTTP %s" % (NAMES[0], r.cert.subject.rfc4514_string(), r.status))
             except OSError:
                 pass
             time.sleep(0.3)

@@ -100,6 +100,12 @@ CASES = [
     ("check-interval-garbage", ["SacmeCheckInterval"],
      lambda: _base(more=["SacmeCheckInterval often"]),
      lambda: _base(more=["SacmeCheckInterval 6h"])),
+    ("max-parallel-zero", ["SacmeMaxParallel"],
+     lambda: _base(more=["SacmeMaxParallel 0"]),
+     lambda: _base(more=["SacmeMaxParallel 4"])),
+    ("max-parallel-garbage", ["SacmeMaxParallel"],
+     lambda: _base(more=["SacmeMaxParallel many"]),
+     lambda: _base(more=["SacmeMaxParallel 64"])),
 ]
 
 

@@ -5,6 +5,8 @@ triggers the graceful restart that activates it."""
 
 import os
 
+import pytest
+
 from sacmetest import certcheck
 from sacmetest.httpd import Vhost, serial_in
 from sacmetest.module import (ACTIVATED, DRIVER_STARTED, ISSUE_LIMIT, ORDERING,
@@ -90,3 +92,16 @@ def test_two_domains_on_two_vhosts(http01_pebble, httpds, tmp_path):
     # one ordering line per certificate
     assert any(alpha[0] in l for l in h.log_lines(ORDERING))
     assert any(beta[0] in l for l in h.log_lines(ORDERING))
+
+
+@pytest.mark.parametrize("key_type", ["p384", "rsa2048"])
+def test_key_type_of_the_served_certificate(http01_pebble, httpds, tmp_path, key_type):
+    pebble = http01_pebble
+    names = names_for("key-" + key_type)
+    h = httpds.add(make_httpd(pebble, [names], more=["SacmeKeyType %s" % key_type]))
+    h.start()
+    h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+    leaf = assert_served_verified(h, names, root_file(pebble, str(tmp_path)))[0]
+    assert certcheck.key_type(leaf.public_key()) == key_type
+    key = certcheck.load_private_key(h.store("domains", names[0], "privkey.pem"))
+    assert certcheck.key_matches(key, leaf)

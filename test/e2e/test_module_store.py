@@ -3,7 +3,9 @@
 
 import json
 import os
+import shutil
 import stat
+import tempfile
 
 from sacmetest import certcheck
 from sacmetest.httpd import USER, process_ppid, process_uid, user_ids
@@ -76,6 +78,10 @@ def test_store_modes_owners_and_no_secret(http01_pebble, httpds):
         assert _mode(d) & 0o022 == 0, "%s writable by group/others" % d
     certcheck.load_private_key(priv)
 
+    # the challenges are closed: no key authorization is left behind
+    left = list(all_files(h.store("challenges")))
+    assert not left, "challenge files left after issuance: %r" % left
+
     # nothing under the store is writable by others, every key is 0600
     for path in all_files(h.store_dir):
         assert _mode(path) & 0o002 == 0, "%s is world-writable" % path
@@ -89,3 +95,24 @@ def test_store_modes_owners_and_no_secret(http01_pebble, httpds):
     for path in all_files(h.store_dir):
         with open(path, "rb") as f:
             assert raw not in f.read(), "the raw HMAC key is in %s" % path
+
+
+def test_store_dir_directive_moves_the_store(http01_pebble, httpds):
+    pebble = http01_pebble
+    names = names_for("storedir")
+    store = tempfile.mkdtemp(prefix="sacme-store-")
+    os.chmod(store, 0o755)
+    target = os.path.join(store, "state")
+    try:
+        h = httpds.add(make_httpd(pebble, [names], more=["SacmeStoreDir %s" % target]))
+        h.start()
+        h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+        served = h.tls_get(names[0])
+        live = certcheck.load_pem_chain(os.path.join(target, "domains", names[0],
+                                                     "fullchain.pem"))
+        assert live[0] == served.cert
+        assert os.path.isfile(os.path.join(target, "driver.pid"))
+        assert not os.path.exists(h.store_dir), \
+            "the default store under the ServerRoot was used despite SacmeStoreDir"
+    finally:
+        shutil.rmtree(store, ignore_errors=True)

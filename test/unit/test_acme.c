@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "unit_fake.h"
 #include "sacme_acct.h"
 #include "sacme_file.h"
 #include "sacme_b64.h"
@@ -12,71 +13,18 @@
 
 #define DIR_URL "https://ca.test/dir"
 
-typedef struct {
-    int status;
-    const char *headers;     /* "Name: value\n..." */
-    const char *body;
-} scripted_t;
-
-typedef struct {
-    const scripted_t *script;
-    int n, next;
-    /* what the client sent */
-    const char *methods[32];
-    const char *urls[32];
-    const char *bodies[32];
-} fake_t;
-
-static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t *req,
-                                 apr_pool_t *p, sacme_http_response_t **presp,
-                                 sacme_result_t *res)
-{
-    fake_t *fake = http->baton;
-    const scripted_t *s;
-    sacme_http_response_t *resp;
-    char *hdrs, *line, *state;
-
-    ck_assert_msg(fake->next < fake->n, "unexpected request %s %s", req->method, req->url);
-    ck_assert_int_lt(fake->next, 32);
-    fake->methods[fake->next] = apr_pstrdup(unit_pool, req->method);
-    fake->urls[fake->next] = apr_pstrdup(unit_pool, req->url);
-    fake->bodies[fake->next] = req->body ? apr_pstrndup(unit_pool, req->body, req->body_len) : NULL;
-    s = &fake->script[fake->next++];
-    resp = apr_pcalloc(p, sizeof(*resp));
-    resp->status = s->status;
-    resp->headers = apr_table_make(p, 5);
-    hdrs = apr_pstrdup(p, s->headers ? s->headers : "");
-    for (line = apr_strtok(hdrs, "\n", &state); line; line = apr_strtok(NULL, "\n", &state)) {
-        char *colon = strchr(line, ':');
-        if (colon) {
-            *colon = '\0';
-            apr_table_add(resp->headers, line, colon + 2);
-        }
-    }
-    resp->body = s->body ? s->body : "";
-    resp->body_len = strlen(resp->body);
-    *presp = resp;
-    (void)res;
-    return APR_SUCCESS;
-}
-
-static const sacme_http_impl_t FAKE_IMPL = { "fake", fake_perform };
-
 static const char *DIRECTORY =
     "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":\"https://ca.test/acct\","
     "\"newOrder\":\"https://ca.test/order\",\"meta\":{\"externalAccountRequired\":true}}";
 #define JSON_HDR "Content-Type: application/json\n"
 #define PROBLEM_HDR "Content-Type: application/problem+json\n"
 
-static sacme_acme_t *make_acme(fake_t *fake, const scripted_t *script, int n)
+static sacme_acme_t *make_acme(unit_fake_t *fake, const unit_scripted_t *script, int n)
 {
     sacme_http_t *http;
     sacme_acme_t *acme;
 
-    memset(fake, 0, sizeof(*fake));
-    fake->script = script;
-    fake->n = n;
-    http = sacme_http_create(unit_pool, &FAKE_IMPL, fake, NULL);
+    http = unit_fake_http(fake, script, n);
     ck_assert_int_eq(sacme_acme_create(unit_pool, DIR_URL, http, NULL, &acme, NULL),
                      APR_SUCCESS);
     return acme;
@@ -119,14 +67,14 @@ END_TEST
 
 START_TEST(bad_nonce_is_retried_with_the_fresh_nonce)
 {
-    static const scripted_t script[] = {
+    static const unit_scripted_t script[] = {
         { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
         { 400, PROBLEM_HDR "Replay-Nonce: n2\n",
           "{\"type\":\"urn:ietf:params:acme:error:badNonce\",\"detail\":\"stale\"}" },
         { 200, JSON_HDR "Replay-Nonce: n3\n", "{\"status\":\"valid\"}" },
     };
-    scripted_t s[3];
-    fake_t fake;
+    unit_scripted_t s[3];
+    unit_fake_t fake;
     sacme_acme_t *acme;
     sacme_acme_response_t *resp;
 
@@ -152,8 +100,8 @@ END_TEST
 
 START_TEST(bad_nonce_retries_are_bounded)
 {
-    scripted_t s[1 + SACME_MAX_NONCE_RETRIES + 1];
-    fake_t fake;
+    unit_scripted_t s[1 + SACME_MAX_NONCE_RETRIES + 1];
+    unit_fake_t fake;
     sacme_acme_t *acme;
     sacme_acme_response_t *resp;
     sacme_result_t *res = sacme_result_make(unit_pool);
@@ -177,13 +125,13 @@ END_TEST
 
 START_TEST(nonce_fetched_with_head_when_none_held)
 {
-    static const scripted_t script[] = {
+    static const unit_scripted_t script[] = {
         { 200, JSON_HDR, NULL },                   /* directory, no nonce */
         { 200, "Replay-Nonce: fresh\n", "" },       /* HEAD newNonce */
         { 201, JSON_HDR "Location: /acct/7\n", "{\"status\":\"valid\"}" },
     };
-    scripted_t s[3];
-    fake_t fake;
+    unit_scripted_t s[3];
+    unit_fake_t fake;
     sacme_acme_t *acme;
     sacme_acme_response_t *resp;
 
@@ -206,12 +154,12 @@ END_TEST
 
 START_TEST(server_error_without_problem)
 {
-    static const scripted_t script[] = {
+    static const unit_scripted_t script[] = {
         { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
         { 502, "Content-Type: text/html\nRetry-After: 120\n", "<html>Bad gateway</html>" },
     };
-    scripted_t s[2];
-    fake_t fake;
+    unit_scripted_t s[2];
+    unit_fake_t fake;
     sacme_acme_t *acme;
     sacme_acme_response_t *resp;
     sacme_result_t *res = sacme_result_make(unit_pool);
@@ -230,13 +178,68 @@ START_TEST(server_error_without_problem)
 }
 END_TEST
 
+START_TEST(one_server_error_costs_a_quick_retry)
+{
+    static const unit_scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 500, PROBLEM_HDR "Replay-Nonce: n2\n",
+          "{\"type\":\"urn:ietf:params:acme:error:serverInternal\"}" },
+        { 200, JSON_HDR "Replay-Nonce: n3\n", "{\"status\":\"valid\"}" },
+    };
+    unit_scripted_t s[3];
+    unit_fake_t fake;
+    sacme_acme_t *acme;
+    sacme_acme_response_t *resp;
+    apr_time_t start = apr_time_now();
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 3);
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL);
+    acme->account_url = "https://ca.test/acct/1";
+    ck_assert_int_eq(sacme_acme_post(acme, "https://ca.test/x", NULL, 0, unit_pool,
+                                     &resp, NULL), APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 3);
+    ck_assert_str_eq(sacme_json_str(resp->json, "status"), "valid");
+    /* the retry used the nonce of the error response */
+    ck_assert_str_eq(sacme_json_str(protected_of(fake.bodies[2]), "nonce"), "n2");
+    /* a moment, not a retry cycle */
+    ck_assert(apr_time_now() - start < apr_time_from_sec(5));
+}
+END_TEST
+
+START_TEST(persistent_server_errors_give_up_after_quick_retries)
+{
+    unit_scripted_t s[1 + 1 + SACME_MAX_QUICK_RETRIES];
+    unit_fake_t fake;
+    sacme_acme_t *acme;
+    sacme_acme_response_t *resp;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    int i;
+
+    s[0].status = 200; s[0].headers = JSON_HDR "Replay-Nonce: n0\n"; s[0].body = DIRECTORY;
+    for (i = 1; i < (int)(sizeof(s) / sizeof(s[0])); ++i) {
+        s[i].status = 503;
+        s[i].headers = "Content-Type: text/plain\nReplay-Nonce: nx\n";
+        s[i].body = "down for maintenance";
+    }
+    acme = make_acme(&fake, s, (int)(sizeof(s) / sizeof(s[0])));
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL);
+    acme->account_url = "https://ca.test/acct/1";
+    ck_assert_int_eq(sacme_acme_post(acme, "https://ca.test/x", NULL, 0, unit_pool,
+                                     &resp, res), APR_EAGAIN);
+    ck_assert_int_eq(fake.next, 1 + 1 + SACME_MAX_QUICK_RETRIES);
+    ck_assert_int_eq(res->http_status, 503);
+}
+END_TEST
+
 START_TEST(eab_required_but_missing_fails_before_new_account)
 {
-    static const scripted_t script[] = {
+    static const unit_scripted_t script[] = {
         { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
     };
-    scripted_t s[1];
-    fake_t fake;
+    unit_scripted_t s[1];
+    unit_fake_t fake;
     sacme_acme_t *acme;
     sacme_acct_opts_t opts;
     sacme_result_t *res = sacme_result_make(unit_pool);
@@ -256,7 +259,7 @@ END_TEST
 
 START_TEST(register_with_eab_then_find_without)
 {
-    static const scripted_t script[] = {
+    static const unit_scripted_t script[] = {
         { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
         { 201, JSON_HDR "Replay-Nonce: n2\nLocation: https://ca.test/acct/42\n",
           "{\"status\":\"valid\"}" },
@@ -265,8 +268,8 @@ START_TEST(register_with_eab_then_find_without)
         { 200, JSON_HDR "Replay-Nonce: n4\nLocation: https://ca.test/acct/42\n",
           "{\"status\":\"valid\"}" },
     };
-    scripted_t s[4];
-    fake_t fake, fake2;
+    unit_scripted_t s[4];
+    unit_fake_t fake, fake2;
     sacme_acme_t *acme;
     sacme_acct_opts_t opts;
     sacme_eab_t *eab;
@@ -317,11 +320,11 @@ END_TEST
 
 START_TEST(account_dir_of_another_ca_is_refused)
 {
-    static const scripted_t script[] = {
+    static const unit_scripted_t script[] = {
         { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
     };
-    scripted_t s[1];
-    fake_t fake;
+    unit_scripted_t s[1];
+    unit_fake_t fake;
     sacme_acme_t *acme;
     sacme_acct_opts_t opts;
     sacme_result_t *res = sacme_result_make(unit_pool);
@@ -394,14 +397,14 @@ END_TEST
 
 START_TEST(finalize_201_without_location)
 {
-    static const scripted_t script[] = {
+    static const unit_scripted_t script[] = {
         { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
         { 201, JSON_HDR "Replay-Nonce: n2\n",
           "{\"status\":\"processing\",\"finalize\":\"https://ca.test/o/1/fin\","
           "\"authorizations\":[]}" },
     };
-    scripted_t s[2];
-    fake_t fake;
+    unit_scripted_t s[2];
+    unit_fake_t fake;
     sacme_acme_t *acme;
     sacme_order_t order, *updated;
     unsigned char csr[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
@@ -430,11 +433,14 @@ Suite *unit_suite_acme(void)
     TCase *tc = tcase_create("acme");
 
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_set_timeout(tc, 30);   /* quick retries pause a second or two */
     tcase_add_test(tc, refuses_plain_http);
     tcase_add_test(tc, bad_nonce_is_retried_with_the_fresh_nonce);
     tcase_add_test(tc, bad_nonce_retries_are_bounded);
     tcase_add_test(tc, nonce_fetched_with_head_when_none_held);
     tcase_add_test(tc, server_error_without_problem);
+    tcase_add_test(tc, one_server_error_costs_a_quick_retry);
+    tcase_add_test(tc, persistent_server_errors_give_up_after_quick_retries);
     tcase_add_test(tc, eab_required_but_missing_fails_before_new_account);
     tcase_add_test(tc, register_with_eab_then_find_without);
     tcase_add_test(tc, account_dir_of_another_ca_is_refused);

@@ -69,20 +69,6 @@ static sacme_cert_info_t *info_of(sacme_chain_t *chain, int i)
     return info;
 }
 
-static apr_array_header_t *names_of(const char *first, ...)
-{
-    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
-    const char *s;
-    va_list ap;
-
-    va_start(ap, first);
-    for (s = first; s; s = va_arg(ap, const char *)) {
-        APR_ARRAY_PUSH(a, const char *) = s;
-    }
-    va_end(ap);
-    return a;
-}
-
 static sacme_key_t *load_key(const char *name)
 {
     apr_size_t len;
@@ -266,12 +252,12 @@ START_TEST(test_chain_check_good)
     apr_time_t now = apr_time_now();
 
     assert_check_ok(fixtures("chain.pem", NULL), "leaf.key",
-                    names_of("a.example", "b.example", NULL), now);
+                    unit_names("a.example", "b.example", NULL), now);
     assert_check_ok(fixtures("leaf.pem", "int.pem", NULL), "leaf.key",
-                    names_of("B.Example", NULL), now);
-    assert_check_ok(fixtures("leaf.pem", NULL), "leaf.key", names_of("a.example", NULL), now);
+                    unit_names("B.Example", NULL), now);
+    assert_check_ok(fixtures("leaf.pem", NULL), "leaf.key", unit_names("a.example", NULL), now);
     /* A CA clock a little ahead of ours is no reason to refuse. */
-    assert_check_ok(fixtures("leaf.pem", NULL), "leaf.key", names_of("a.example", NULL),
+    assert_check_ok(fixtures("leaf.pem", NULL), "leaf.key", unit_names("a.example", NULL),
                     T_2020 - apr_time_from_sec(4 * 60));
 }
 END_TEST
@@ -279,7 +265,7 @@ END_TEST
 START_TEST(test_chain_check_wrong_key)
 {
     assert_check_fails(fixtures("otherkey-leaf.pem", "int.pem", "root.pem", NULL),
-                       "leaf.key", names_of("a.example", "b.example", NULL),
+                       "leaf.key", unit_names("a.example", "b.example", NULL),
                        apr_time_now(),
                        "certificate key does not match the private key");
 }
@@ -288,24 +274,24 @@ END_TEST
 START_TEST(test_chain_check_missing_name)
 {
     assert_check_fails(fixtures("chain.pem", NULL), "leaf.key",
-                       names_of("a.example", "www.example.com", NULL), apr_time_now(),
+                       unit_names("a.example", "www.example.com", NULL), apr_time_now(),
                        "certificate does not cover www.example.com "
                        "(SANs: a.example, b.example)");
     /* A name is matched exactly, not by a wildcard, and a wildcard only by
      * the same wildcard. */
     assert_check_ok(fixtures("mixed-leaf.pem", "int.pem", NULL), "leaf.key",
-                    names_of("*.A.example", "192.0.2.1", "2001:DB8:0::1", NULL),
+                    unit_names("*.A.example", "192.0.2.1", "2001:DB8:0::1", NULL),
                     apr_time_now());
     assert_check_fails(fixtures("mixed-leaf.pem", NULL), "leaf.key",
-                       names_of("x.a.example", NULL), apr_time_now(),
+                       unit_names("x.a.example", NULL), apr_time_now(),
                        "certificate does not cover x.a.example "
                        "(SANs: *.a.example, 192.0.2.1, 2001:db8::1)");
     assert_check_fails(fixtures("leaf.pem", NULL), "leaf.key",
-                       names_of("*.a.example", NULL), apr_time_now(),
+                       unit_names("*.a.example", NULL), apr_time_now(),
                        "certificate does not cover *.a.example "
                        "(SANs: a.example, b.example)");
     assert_check_fails(fixtures("mixed-leaf.pem", NULL), "leaf.key",
-                       names_of("192.0.2.2", NULL), apr_time_now(),
+                       unit_names("192.0.2.2", NULL), apr_time_now(),
                        "certificate does not cover 192.0.2.2 "
                        "(SANs: *.a.example, 192.0.2.1, 2001:db8::1)");
 }
@@ -314,13 +300,13 @@ END_TEST
 START_TEST(test_chain_check_expired)
 {
     assert_check_fails(fixtures("expired-leaf.pem", "int.pem", NULL), "leaf.key",
-                       names_of("a.example", NULL), apr_time_now(),
+                       unit_names("a.example", NULL), apr_time_now(),
                        "certificate expired at 2021-01-01T00:00:00Z");
     /* ... and was fine while it lasted. */
     assert_check_ok(fixtures("expired-leaf.pem", "int.pem", NULL), "leaf.key",
-                    names_of("a.example", NULL), T_2021 - apr_time_from_sec(1));
+                    unit_names("a.example", NULL), T_2021 - apr_time_from_sec(1));
     assert_check_fails(fixtures("leaf.pem", NULL), "leaf.key",
-                       names_of("a.example", NULL), T_2100,
+                       unit_names("a.example", NULL), T_2100,
                        "certificate expired at 2100-01-01T00:00:00Z");
 }
 END_TEST
@@ -328,7 +314,7 @@ END_TEST
 START_TEST(test_chain_check_not_yet_valid)
 {
     const char *msg = check(fixtures("leaf.pem", NULL), "leaf.key",
-                            names_of("a.example", NULL),
+                            unit_names("a.example", NULL),
                             T_2020 - apr_time_from_sec(10 * 60));
 
     ck_assert_ptr_nonnull(msg);
@@ -342,7 +328,7 @@ START_TEST(test_chain_check_wrong_issuer)
     const char *msg;
 
     msg = check(fixtures("otherca-leaf.pem", "int.pem", "root.pem", NULL), "leaf.key",
-                names_of("a.example", "b.example", NULL), apr_time_now());
+                unit_names("a.example", "b.example", NULL), apr_time_now());
     ck_assert_ptr_nonnull(msg);
     ck_assert_msg(strstr(msg, "chain: certificate 1 (subject " LEAF_SUBJECT ") is not "
                          "issued by certificate 2 (subject " INT_SUBJECT ")") == msg,
@@ -350,7 +336,7 @@ START_TEST(test_chain_check_wrong_issuer)
 
     /* Out of order. */
     msg = check(fixtures("leaf.pem", "root.pem", "int.pem", NULL), "leaf.key",
-                names_of("a.example", NULL), apr_time_now());
+                unit_names("a.example", NULL), apr_time_now());
     ck_assert_ptr_nonnull(msg);
     ck_assert_msg(strstr(msg, "chain: certificate 1 (subject " LEAF_SUBJECT ") is not "
                          "issued by certificate 2 (subject " ROOT_SUBJECT ")") == msg,
@@ -358,7 +344,7 @@ START_TEST(test_chain_check_wrong_issuer)
 
     /* Further up. */
     msg = check(fixtures("leaf.pem", "int.pem", "otherca.pem", NULL), "leaf.key",
-                names_of("a.example", NULL), apr_time_now());
+                unit_names("a.example", NULL), apr_time_now());
     ck_assert_ptr_nonnull(msg);
     ck_assert_msg(strstr(msg, "chain: certificate 2 (subject " INT_SUBJECT ") is not "
                          "issued by certificate 3 (subject CN=Sacme Other CA,"
@@ -366,7 +352,7 @@ START_TEST(test_chain_check_wrong_issuer)
 
     /* Same issuer name, another key: only the signature tells. */
     assert_check_fails(fixtures("forged-leaf.pem", "int.pem", NULL), "leaf.key",
-                       names_of("a.example", NULL), apr_time_now(),
+                       unit_names("a.example", NULL), apr_time_now(),
                        "chain: the signature on certificate 1 (subject " LEAF_SUBJECT
                        ") does not verify with the key of certificate 2 (subject "
                        INT_SUBJECT ")");
@@ -389,7 +375,7 @@ START_TEST(test_chain_check_bound)
     }
     ck_assert_int_eq(chain->certs->nelts, SACME_MAX_CHAIN + 1);
     ck_assert_int_eq(sacme_chain_check(chain, load_key("leaf.key"),
-                                       names_of("a.example", NULL), apr_time_now(), res),
+                                       unit_names("a.example", NULL), apr_time_now(), res),
                      APR_EINVAL);
     ck_assert_str_eq(res->detail, "certificate chain has 11 certificates, more than "
                      "the 10 allowed");

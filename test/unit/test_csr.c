@@ -1,6 +1,5 @@
 /* Unit tests: sacme_csr. Every CSR is parsed back with OpenSSL and looked at
  * the way a CA would. */
-#include <stdarg.h>
 #include <string.h>
 
 #include <openssl/objects.h>
@@ -8,30 +7,8 @@
 #include <openssl/x509v3.h>
 
 #include "unit.h"
+#include "unit_cert.h"
 #include "sacme_csr.h"
-
-static sacme_key_t *key_of(sacme_key_type_t type)
-{
-    sacme_key_t *key = NULL;
-
-    ck_assert_int_eq(sacme_key_generate(unit_pool, type, &key, NULL), APR_SUCCESS);
-    return key;
-}
-
-/* The names, NULL-terminated, as the array sacme_csr_make takes. */
-static apr_array_header_t *names_of(const char *first, ...)
-{
-    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
-    const char *s;
-    va_list ap;
-
-    va_start(ap, first);
-    for (s = first; s; s = va_arg(ap, const char *)) {
-        APR_ARRAY_PUSH(a, const char *) = s;
-    }
-    va_end(ap);
-    return a;
-}
 
 /* A DNS name of exactly len bytes, in labels of at most 63. */
 static const char *long_name(apr_size_t len)
@@ -139,7 +116,7 @@ static void assert_sans(apr_array_header_t *sans, const char *const *want, int n
 
 START_TEST(test_csr_one_name)
 {
-    X509_REQ *req = make_req(key_of(SACME_KEY_P256), names_of("example.com", NULL));
+    X509_REQ *req = make_req(unit_key(SACME_KEY_P256), unit_names("example.com", NULL));
     static const char *const want[] = { "DNS:example.com" };
     int critical;
 
@@ -153,9 +130,9 @@ END_TEST
 
 START_TEST(test_csr_three_names_in_order)
 {
-    X509_REQ *req = make_req(key_of(SACME_KEY_P256),
-                             names_of("www.example.com", "example.com",
-                                      "*.shop.example.com", NULL));
+    X509_REQ *req = make_req(unit_key(SACME_KEY_P256),
+                             unit_names("www.example.com", "example.com",
+                                        "*.shop.example.com", NULL));
     static const char *const want[] = {
         "DNS:www.example.com", "DNS:example.com", "DNS:*.shop.example.com"
     };
@@ -169,7 +146,7 @@ END_TEST
 START_TEST(test_csr_long_first_name_no_cn)
 {
     const char *n65 = long_name(65);
-    X509_REQ *req = make_req(key_of(SACME_KEY_P256), names_of(n65, "example.com", NULL));
+    X509_REQ *req = make_req(unit_key(SACME_KEY_P256), unit_names(n65, "example.com", NULL));
     apr_array_header_t *sans;
     int critical;
 
@@ -188,7 +165,7 @@ END_TEST
 START_TEST(test_csr_64_byte_first_name_is_cn)
 {
     const char *n64 = long_name(SACME_CN_MAX);
-    X509_REQ *req = make_req(key_of(SACME_KEY_P256), names_of(n64, NULL));
+    X509_REQ *req = make_req(unit_key(SACME_KEY_P256), unit_names(n64, NULL));
 
     ck_assert_uint_eq(strlen(n64), 64);
     ck_assert_str_eq(req_cn(req), n64);
@@ -198,8 +175,8 @@ END_TEST
 /* The signature verifies, with the digest that fits the key. */
 static void check_signed(sacme_key_type_t type, int sig_nid)
 {
-    sacme_key_t *key = key_of(type);
-    X509_REQ *req = make_req(key, names_of("a.example", "b.example", NULL));
+    sacme_key_t *key = unit_key(type);
+    X509_REQ *req = make_req(key, unit_names("a.example", "b.example", NULL));
 
     ck_assert_int_eq(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
     ck_assert_int_eq(EVP_PKEY_eq(X509_REQ_get0_pubkey(req), sacme_key_evp(key)), 1);
@@ -226,8 +203,8 @@ END_TEST
 
 START_TEST(test_csr_ip_literals)
 {
-    X509_REQ *req = make_req(key_of(SACME_KEY_P256),
-                             names_of("192.0.2.1", "example.com", "2001:db8::1", NULL));
+    X509_REQ *req = make_req(unit_key(SACME_KEY_P256),
+                             unit_names("192.0.2.1", "example.com", "2001:db8::1", NULL));
     static const char *const want[] = { "IP:4 bytes", "DNS:example.com", "IP:16 bytes" };
     int critical;
 
@@ -245,7 +222,7 @@ static void check_refused(const apr_array_header_t *names, const char *needle)
     apr_size_t len = 0;
     const char *msg;
 
-    ck_assert_int_eq(sacme_csr_make(unit_pool, key_of(SACME_KEY_P256), names,
+    ck_assert_int_eq(sacme_csr_make(unit_pool, unit_key(SACME_KEY_P256), names,
                                     &der, &len, res), APR_EINVAL);
     ck_assert_ptr_null(der);
     msg = sacme_result_message(res, unit_pool);
@@ -257,24 +234,24 @@ START_TEST(test_csr_invalid_names)
     apr_array_header_t *many = apr_array_make(unit_pool, 101, sizeof(const char *));
     int i;
 
-    check_refused(names_of(NULL), "no names");
+    check_refused(unit_names(NULL), "no names");
     check_refused(NULL, "no names");
-    check_refused(names_of("a.example", "b.example", "A.Example", NULL), "'A.Example'");
-    check_refused(names_of("2001:db8::1", "2001:DB8:0::1", NULL), "'2001:DB8:0::1'");
-    check_refused(names_of("a.example", "", NULL), "name 2 is empty");
-    check_refused(names_of("a.example", "bad_name.example", NULL), "'bad_name.example'");
-    check_refused(names_of("exa mple.com", NULL), "'exa mple.com'");
-    check_refused(names_of("a.*.example", NULL), "'a.*.example'");
-    check_refused(names_of("*example.com", NULL), "'*example.com'");
-    check_refused(names_of("a..example", NULL), "'a..example'");
-    check_refused(names_of(".example", NULL), "'.example'");
-    check_refused(names_of("example.com.", NULL), "'example.com.'");
-    check_refused(names_of("-a.example", NULL), "'-a.example'");
-    check_refused(names_of("fe80::1%eth0", NULL), "'fe80::1%eth0'");
-    check_refused(names_of(apr_pstrcat(unit_pool, "a.", apr_psprintf(unit_pool, "%064d", 0),
+    check_refused(unit_names("a.example", "b.example", "A.Example", NULL), "'A.Example'");
+    check_refused(unit_names("2001:db8::1", "2001:DB8:0::1", NULL), "'2001:DB8:0::1'");
+    check_refused(unit_names("a.example", "", NULL), "name 2 is empty");
+    check_refused(unit_names("a.example", "bad_name.example", NULL), "'bad_name.example'");
+    check_refused(unit_names("exa mple.com", NULL), "'exa mple.com'");
+    check_refused(unit_names("a.*.example", NULL), "'a.*.example'");
+    check_refused(unit_names("*example.com", NULL), "'*example.com'");
+    check_refused(unit_names("a..example", NULL), "'a..example'");
+    check_refused(unit_names(".example", NULL), "'.example'");
+    check_refused(unit_names("example.com.", NULL), "'example.com.'");
+    check_refused(unit_names("-a.example", NULL), "'-a.example'");
+    check_refused(unit_names("fe80::1%eth0", NULL), "'fe80::1%eth0'");
+    check_refused(unit_names(apr_pstrcat(unit_pool, "a.", apr_psprintf(unit_pool, "%064d", 0),
                                        NULL), NULL),
                   "longer than 63");
-    check_refused(names_of(apr_pstrcat(unit_pool, long_name(250), ".com", NULL), NULL),
+    check_refused(unit_names(apr_pstrcat(unit_pool, long_name(250), ".com", NULL), NULL),
                   "longer than 253");
     for (i = 0; i < SACME_MAX_NAMES + 1; ++i) {
         APR_ARRAY_PUSH(many, const char *) = apr_psprintf(unit_pool, "n%d.example", i);
@@ -292,7 +269,7 @@ START_TEST(test_csr_max_names)
     for (i = 0; i < SACME_MAX_NAMES; ++i) {
         APR_ARRAY_PUSH(names, const char *) = apr_psprintf(unit_pool, "n%d.example", i);
     }
-    sans = req_sans(make_req(key_of(SACME_KEY_P256), names), &critical);
+    sans = req_sans(make_req(unit_key(SACME_KEY_P256), names), &critical);
     ck_assert_int_eq(sans->nelts, SACME_MAX_NAMES);
     ck_assert_str_eq(APR_ARRAY_IDX(sans, 99, const char *), "DNS:n99.example");
 }

@@ -81,9 +81,7 @@ static const char *script(const char *name, const char *body)
     const char *path = apr_pstrcat(unit_pool, unit_tmpdir(), "/", name, NULL);
     const char *text = apr_pstrcat(unit_pool, "#!/bin/sh\n", body, NULL);
 
-    ck_assert_int_eq(sacme_file_write_atomic(path, text, strlen(text),
-                                             SACME_FPROT_PUBLIC, unit_pool, NULL),
-                     APR_SUCCESS);
+    unit_write_text(path, text, SACME_FPROT_PUBLIC);
     ck_assert_int_eq(chmod(path, 0755), 0);
     return path;
 }
@@ -93,20 +91,10 @@ static const char *tmp_path(const char *name)
     return apr_pstrcat(unit_pool, unit_tmpdir(), "/", name, NULL);
 }
 
-static const char *read_text(const char *path)
-{
-    char *data;
-    apr_size_t len;
-
-    ck_assert_int_eq(sacme_file_read(path, 1 << 20, unit_pool, &data, &len, NULL),
-                     APR_SUCCESS);
-    return data;
-}
-
 /* Kills a process a script left behind (its pid in a file). */
 static void kill_left_behind(const char *pidfile)
 {
-    const char *text = read_text(pidfile);
+    const char *text = unit_read_text(pidfile);
     long pid = strtol(text, NULL, 10);
 
     if (pid > 1) {
@@ -137,7 +125,7 @@ START_TEST(argv_order)
     ck_assert_int_eq(sacme_hooks_poll(hooks), 0);
 
     /* No shell in between: arguments arrive as given, nothing expanded. */
-    ck_assert_str_eq(read_text(out),
+    ck_assert_str_eq(unit_read_text(out),
                      apr_pstrcat(unit_pool, "[", path, "][one][two words]"
                                  "[$HOME;x][renewed][example.org]", NULL));
     l = must_log("SACME10051");
@@ -171,7 +159,7 @@ START_TEST(environment_explicit)
     sacme_hooks_drain(hooks);
     ck_assert_ptr_nonnull(strstr(must_log("SACME10051")->msg, "exited with 0"));
 
-    text = read_text(out);
+    text = unit_read_text(out);
     ck_assert_ptr_nonnull(strstr(text, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"));
     ck_assert_ptr_nonnull(strstr(text, "SACME_EVENT=renewed\n"));
     ck_assert_ptr_nonnull(strstr(text, "SACME_DOMAIN=a.example\n"));

@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 
 #include "unit.h"
+#include "unit_cert.h"
 #include "sacme_file.h"
 #include "sacme_selfsigned.h"
 
@@ -24,15 +25,6 @@ static apr_array_header_t *names_of(const char *a, const char *b)
         APR_ARRAY_PUSH(names, const char *) = b;
     }
     return names;
-}
-
-static sacme_key_t *new_key(void)
-{
-    sacme_key_t *key;
-
-    ck_assert_int_eq(sacme_key_generate(unit_pool, SACME_KEY_P256, &key, NULL),
-                     APR_SUCCESS);
-    return key;
 }
 
 /* One attribute of a name, or NULL. */
@@ -68,7 +60,7 @@ static const char *serial_of(X509 *x)
 
 START_TEST(make_fields)
 {
-    sacme_key_t *key = new_key();
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
     apr_array_header_t *names = names_of("a.example", "www.a.example");
     sacme_result_t *res = sacme_result_make(unit_pool);
     sacme_cert_info_t *info;
@@ -146,7 +138,7 @@ END_TEST
 
 START_TEST(make_options)
 {
-    sacme_key_t *key = new_key();
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
     sacme_cert_info_t *info;
     X509 *x, *y;
 
@@ -178,7 +170,7 @@ END_TEST
 
 START_TEST(make_refuses)
 {
-    sacme_key_t *key = new_key();
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
     sacme_result_t *res = sacme_result_make(unit_pool);
     char cn[80];
     X509 *x = NULL;
@@ -306,8 +298,8 @@ static void check_replaced(const char *cert_pem, int replace_key)
                                                  NULL), APR_SUCCESS);
     }
     if (replace_key) {
-        ck_assert_int_eq(sacme_key_save(new_key(), key_file, unit_pool, NULL),
-                         APR_SUCCESS);
+        ck_assert_int_eq(sacme_key_save(unit_key(SACME_KEY_P256), key_file, unit_pool,
+                                        NULL), APR_SUCCESS);
     }
 
     ck_assert_int_eq(sacme_selfsigned_ensure(unit_pool, dir, &cert_file, &key_file,

@@ -2,15 +2,14 @@
  * sets, recovery of an interrupted promotion). The certificates are made
  * here, for keys the tests hold, with the names and validity each test
  * needs. */
-#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include <apr_file_info.h>
 #include <apr_strings.h>
-#include <openssl/x509v3.h>
 
 #include "unit.h"
+#include "unit_cert.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_store.h"
@@ -19,86 +18,6 @@
 #define NAME "www.example.org"
 
 /* --- certificates ------------------------------------------------------------ */
-
-static apr_status_t x509_cleanup(void *data)
-{
-    X509_free(data);
-    return APR_SUCCESS;
-}
-
-static apr_array_header_t *names_of(const char *first, ...)
-{
-    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
-    const char *s;
-    va_list ap;
-
-    va_start(ap, first);
-    for (s = first; s; s = va_arg(ap, const char *)) {
-        APR_ARRAY_PUSH(a, const char *) = s;
-    }
-    va_end(ap);
-    return a;
-}
-
-static sacme_key_t *new_key(sacme_key_type_t type)
-{
-    sacme_key_t *key = NULL;
-
-    ck_assert_int_eq(sacme_key_generate(unit_pool, type, &key, NULL), APR_SUCCESS);
-    return key;
-}
-
-/* A certificate for key with subject CN=cn, the DNS SANs names (may be
- * NULL), valid [nb, na), signed by issuer_key under issuer_cert's subject
- * (issuer_cert NULL: self-signed). ca marks a CA certificate. Freed with
- * unit_pool. */
-static X509 *issue(const sacme_key_t *key, const char *cn,
-                   const apr_array_header_t *names, apr_time_t nb, apr_time_t na,
-                   const sacme_key_t *issuer_key, X509 *issuer_cert, int ca)
-{
-    static long serial = 1000;
-    X509 *x = X509_new();
-    X509_NAME *subject = X509_NAME_new();
-    int i;
-
-    ck_assert_ptr_nonnull(x);
-    ck_assert_int_eq(X509_set_version(x, 2), 1);
-    ck_assert_int_eq(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-    ck_assert_int_eq(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
-                                                (const unsigned char *)cn, -1, -1, 0), 1);
-    ck_assert_int_eq(X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8,
-                                                (const unsigned char *)"mod_sacme tests",
-                                                -1, -1, 0), 1);
-    ck_assert_int_eq(X509_set_subject_name(x, subject), 1);
-    ck_assert_int_eq(X509_set_issuer_name(x, issuer_cert ? X509_get_subject_name(issuer_cert)
-                                                         : subject), 1);
-    X509_NAME_free(subject);
-    ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)apr_time_sec(nb)));
-    ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)apr_time_sec(na)));
-    ck_assert_int_eq(X509_set_pubkey(x, sacme_key_evp(key)), 1);
-    if (names && names->nelts) {
-        GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-        for (i = 0; i < names->nelts; ++i) {
-            GENERAL_NAME *gn = GENERAL_NAME_new();
-            ASN1_IA5STRING *s = ASN1_IA5STRING_new();
-            ck_assert_int_eq(ASN1_STRING_set(s, APR_ARRAY_IDX(names, i, const char *), -1), 1);
-            GENERAL_NAME_set0_value(gn, GEN_DNS, s);
-            sk_GENERAL_NAME_push(gens, gn);
-        }
-        ck_assert_int_eq(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
-        GENERAL_NAMES_free(gens);
-    }
-    if (ca) {
-        BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
-        bc->ca = 1;
-        ck_assert_int_eq(X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, 0), 1);
-        BASIC_CONSTRAINTS_free(bc);
-    }
-    ck_assert_int_gt(X509_sign(x, sacme_key_evp(issuer_key ? issuer_key : key),
-                               EVP_sha256()), 0);
-    apr_pool_cleanup_register(unit_pool, x, x509_cleanup, apr_pool_cleanup_null);
-    return x;
-}
 
 typedef struct {
     sacme_key_t *key;
@@ -110,8 +29,9 @@ static test_ca_t *make_ca(const char *cn)
     test_ca_t *ca = apr_pcalloc(unit_pool, sizeof(*ca));
     apr_time_t now = apr_time_now();
 
-    ca->key = new_key(SACME_KEY_P256);
-    ca->cert = issue(ca->key, cn, NULL, now - 400 * DAY, now + 4000 * DAY, NULL, NULL, 1);
+    ca->key = unit_key(SACME_KEY_P256);
+    ca->cert = unit_cert_issue(ca->key, cn, NULL, now - 400 * DAY, now + 4000 * DAY, NULL,
+                               NULL, 1);
     return ca;
 }
 
@@ -120,11 +40,12 @@ static const char *chain_pem(const test_ca_t *ca, const sacme_key_t *key,
                              const apr_array_header_t *names, apr_time_t nb,
                              apr_time_t na)
 {
+    const char *cn = APR_ARRAY_IDX(names, 0, const char *);
     sacme_chain_t chain;
 
     chain.certs = apr_array_make(unit_pool, 2, sizeof(X509 *));
-    APR_ARRAY_PUSH(chain.certs, X509 *) = issue(key, APR_ARRAY_IDX(names, 0, const char *),
-                                                names, nb, na, ca->key, ca->cert, 0);
+    APR_ARRAY_PUSH(chain.certs, X509 *) = unit_cert_issue(key, cn, names, nb, na, ca->key,
+                                                          ca->cert, 0);
     APR_ARRAY_PUSH(chain.certs, X509 *) = ca->cert;
     return sacme_chain_pem(&chain, unit_pool);
 }
@@ -143,24 +64,10 @@ static sacme_store_t *new_store(void)
     return store;
 }
 
-static void write_text(const char *path, const char *text, apr_fileperms_t perms)
-{
-    ck_assert_int_eq(sacme_file_write_atomic(path, text, strlen(text), perms,
-                                             unit_pool, NULL), APR_SUCCESS);
-}
-
 /* The whole file, or NULL when it does not exist. */
 static const char *slurp(const char *path)
 {
-    char *data;
-    apr_size_t len;
-
-    if (!sacme_file_exists(path, unit_pool)) {
-        return NULL;
-    }
-    ck_assert_int_eq(sacme_file_read(path, 1024 * 1024, unit_pool, &data, &len, NULL),
-                     APR_SUCCESS);
-    return data;
+    return sacme_file_exists(path, unit_pool) ? unit_read_text(path) : NULL;
 }
 
 static int is_dir(const char *path)
@@ -207,8 +114,8 @@ static void put_set(const sacme_store_t *store, const char *group, const char *n
     ck_assert_int_eq(sacme_key_save(key, apr_pstrcat(unit_pool, dir, "/" SACME_FILE_KEY,
                                                      NULL), unit_pool, NULL),
                      APR_SUCCESS);
-    write_text(apr_pstrcat(unit_pool, dir, "/" SACME_FILE_CHAIN, NULL), chain,
-               SACME_FPROT_PUBLIC);
+    unit_write_text(apr_pstrcat(unit_pool, dir, "/" SACME_FILE_CHAIN, NULL), chain,
+                    SACME_FPROT_PUBLIC);
 }
 
 static const char *file_in(const sacme_store_t *store, const char *group,
@@ -222,7 +129,7 @@ static const char *stage_good(const sacme_store_t *store, const test_ca_t *ca,
                               sacme_key_t *key)
 {
     apr_time_t now = apr_time_now();
-    const char *pem = chain_pem(ca, key, names_of(NAME, NULL), now - DAY, now + 89 * DAY);
+    const char *pem = chain_pem(ca, key, unit_names(NAME, NULL), now - DAY, now + 89 * DAY);
 
     put_set(store, SACME_GROUP_STAGING, NAME, key, pem);
     return pem;
@@ -290,7 +197,7 @@ START_TEST(test_store_setup_refuses_newer_format)
     const char *vpath = sacme_store_path(store, unit_pool, "store.json", NULL, NULL);
     const char *msg;
 
-    write_text(vpath, "{\"version\": 2}\n", SACME_FPROT_PUBLIC);
+    unit_write_text(vpath, "{\"version\": 2}\n", SACME_FPROT_PUBLIC);
     ck_assert_int_ne(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
     msg = sacme_result_message(res, unit_pool);
     ck_assert_msg(strstr(msg, "version") && strstr(msg, "2"), "message: %s", msg);
@@ -298,12 +205,12 @@ START_TEST(test_store_setup_refuses_newer_format)
     ck_assert_str_eq(slurp(vpath), "{\"version\": 2}\n");
 
     /* the current version is accepted */
-    write_text(vpath, "{\"version\": 1}\n", SACME_FPROT_PUBLIC);
+    unit_write_text(vpath, "{\"version\": 1}\n", SACME_FPROT_PUBLIC);
     sacme_result_reset(res);
     ck_assert_int_eq(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
 
     /* an unreadable version file is an error, not silently replaced */
-    write_text(vpath, "{\"version\": ", SACME_FPROT_PUBLIC);
+    unit_write_text(vpath, "{\"version\": ", SACME_FPROT_PUBLIC);
     sacme_result_reset(res);
     ck_assert_int_ne(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
     ck_assert_str_eq(slurp(vpath), "{\"version\": ");
@@ -370,7 +277,7 @@ START_TEST(test_store_load_missing)
     sacme_result_t *res = sacme_result_make(unit_pool);
     sacme_certset_t *set = NULL;
     sacme_chain_t *chain = NULL;
-    sacme_key_t *key = new_key(SACME_KEY_P256);
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
 
     ck_assert(!sacme_store_has_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME));
     ck_assert(APR_STATUS_IS_ENOENT(sacme_store_load_set(store, unit_pool, SACME_GROUP_DOMAINS,
@@ -402,11 +309,11 @@ START_TEST(test_store_load_set)
     sacme_store_t *store = new_store();
     sacme_result_t *res = sacme_result_make(unit_pool);
     test_ca_t *ca = make_ca("Store Test CA");
-    sacme_key_t *key = new_key(SACME_KEY_P256);
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
     sacme_certset_t *set = NULL;
     sacme_chain_t *chain = NULL;
     apr_time_t now = apr_time_now();
-    const char *pem = chain_pem(ca, key, names_of(NAME, NULL), now - DAY, now + 80 * DAY);
+    const char *pem = chain_pem(ca, key, unit_names(NAME, NULL), now - DAY, now + 80 * DAY);
 
     put_set(store, SACME_GROUP_DOMAINS, NAME, key, pem);
     ck_assert(sacme_store_has_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME));
@@ -428,8 +335,8 @@ START_TEST(test_store_load_set)
     ck_assert_str_eq(sacme_chain_pem(chain, unit_pool), pem);
 
     /* a chain file that is not a chain: an error naming the file */
-    write_text(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN),
-               "<html>502 Bad Gateway</html>\n", SACME_FPROT_PUBLIC);
+    unit_write_text(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN),
+                    "<html>502 Bad Gateway</html>\n", SACME_FPROT_PUBLIC);
     sacme_result_reset(res);
     chain = NULL;
     ck_assert_int_ne(sacme_store_load_chain(store, unit_pool, SACME_GROUP_DOMAINS, NAME,
@@ -448,7 +355,7 @@ START_TEST(test_store_remove)
     ck_assert_int_eq(sacme_file_mkdirs(file_in(store, SACME_GROUP_STAGING, NAME, NULL),
                                        SACME_FPROT_DIR_PUBLIC, unit_pool, NULL),
                      APR_SUCCESS);
-    write_text(path, "{}", SACME_FPROT_PUBLIC);
+    unit_write_text(path, "{}", SACME_FPROT_PUBLIC);
     ck_assert_int_eq(sacme_store_remove(store, unit_pool, SACME_GROUP_STAGING, NAME,
                                         SACME_FILE_JOB), APR_SUCCESS);
     ck_assert(!sacme_file_exists(path, unit_pool));
@@ -461,13 +368,13 @@ START_TEST(test_store_promote_first)
 {
     sacme_store_t *store = new_store();
     test_ca_t *ca = make_ca("Store Test CA");
-    sacme_key_t *key = new_key(SACME_KEY_P256);
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
     const char *pem = stage_good(store, ca, key);
     const char *live_key = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY);
     const char *live_chain = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN);
     sacme_certset_t *live, *loaded;
 
-    live = promote_ok(store, names_of(NAME, NULL));
+    live = promote_ok(store, unit_names(NAME, NULL));
     ck_assert_str_eq(live->key_file, live_key);
     ck_assert_str_eq(live->chain_file, live_chain);
     ck_assert(sacme_key_same_public(live->key, sacme_key_evp(key)));
@@ -495,19 +402,19 @@ START_TEST(test_store_promote_archives_previous)
 {
     sacme_store_t *store = new_store();
     test_ca_t *ca = make_ca("Store Test CA");
-    sacme_key_t *key1 = new_key(SACME_KEY_P256), *key2 = new_key(SACME_KEY_P256);
+    sacme_key_t *key1 = unit_key(SACME_KEY_P256), *key2 = unit_key(SACME_KEY_P256);
     const char *pem1, *pem2, *old_key, *adir, *a;
     apr_array_header_t *archived;
     sacme_certset_t *live;
     sacme_key_t *k;
 
     pem1 = stage_good(store, ca, key1);
-    promote_ok(store, names_of(NAME, NULL));
+    promote_ok(store, unit_names(NAME, NULL));
     old_key = slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY));
 
     pem2 = stage_good(store, ca, key2);
     ck_assert_str_ne(pem1, pem2);
-    live = promote_ok(store, names_of(NAME, NULL));
+    live = promote_ok(store, unit_names(NAME, NULL));
     ck_assert(sacme_key_same_public(live->key, sacme_key_evp(key2)));
     ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem2);
     ck_assert_int_eq(sacme_key_load(unit_pool, file_in(store, SACME_GROUP_DOMAINS, NAME,
@@ -528,8 +435,8 @@ START_TEST(test_store_promote_archives_previous)
     ck_assert_uint_eq(mode_of(apr_pstrcat(unit_pool, a, "/" SACME_FILE_KEY, NULL)), 0600);
 
     /* a third one: two archived sets, distinct stamps */
-    stage_good(store, ca, new_key(SACME_KEY_P256));
-    promote_ok(store, names_of(NAME, NULL));
+    stage_good(store, ca, unit_key(SACME_KEY_P256));
+    promote_ok(store, unit_names(NAME, NULL));
     ck_assert_int_eq(entries(adir)->nelts, 2);
 }
 END_TEST
@@ -543,9 +450,9 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
 {
     sacme_store_t *store = new_store();
     test_ca_t *ca = make_ca("Store Test CA");
-    sacme_key_t *key = new_key(SACME_KEY_P256);
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
     sacme_result_t *res = sacme_result_make(unit_pool);
-    apr_array_header_t *names = names_of(NAME, NULL), *refused;
+    apr_array_header_t *names = unit_names(NAME, NULL), *refused;
     const char *live_key = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY);
     const char *live_chain = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN);
     const char *key_before = NULL, *chain_before = NULL, *pem, *staged_key, *msg;
@@ -555,18 +462,18 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
     int promoted = -1, i;
 
     if (with_live) {
-        stage_good(store, ca, new_key(SACME_KEY_P256));
+        stage_good(store, ca, unit_key(SACME_KEY_P256));
         promote_ok(store, names);
         key_before = slurp(live_key);
         chain_before = slurp(live_chain);
     }
     switch (bad) {
     case BAD_KEY:       /* the certificate is for another key */
-        pem = chain_pem(ca, new_key(SACME_KEY_P256), names, now - DAY, now + 89 * DAY);
+        pem = chain_pem(ca, unit_key(SACME_KEY_P256), names, now - DAY, now + 89 * DAY);
         break;
     case BAD_NAME:      /* a second configured name is not covered */
         pem = chain_pem(ca, key, names, now - DAY, now + 89 * DAY);
-        names = names_of(NAME, "shop.example.org", NULL);
+        names = unit_names(NAME, "shop.example.org", NULL);
         break;
     case BAD_EXPIRED:
         pem = chain_pem(ca, key, names, now - 100 * DAY, now - DAY);
@@ -575,8 +482,9 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
         test_ca_t *other = make_ca("Some Other CA");
         sacme_chain_t chain;
         chain.certs = apr_array_make(unit_pool, 2, sizeof(X509 *));
-        APR_ARRAY_PUSH(chain.certs, X509 *) = issue(key, NAME, names, now - DAY,
-                                                    now + 89 * DAY, ca->key, ca->cert, 0);
+        APR_ARRAY_PUSH(chain.certs, X509 *) = unit_cert_issue(key, NAME, names, now - DAY,
+                                                              now + 89 * DAY, ca->key,
+                                                              ca->cert, 0);
         APR_ARRAY_PUSH(chain.certs, X509 *) = other->cert;
         pem = sacme_chain_pem(&chain, unit_pool);
         break;
@@ -671,18 +579,18 @@ START_TEST(test_store_promote_after_refusal)
     /* a refused set does not block the next good one */
     sacme_store_t *store = new_store();
     test_ca_t *ca = make_ca("Store Test CA");
-    sacme_key_t *key = new_key(SACME_KEY_P256);
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
     apr_time_t now = apr_time_now();
     const char *pem;
     int promoted = -1;
     sacme_certset_t *live = NULL;
 
     put_set(store, SACME_GROUP_STAGING, NAME, key,
-            chain_pem(ca, key, names_of(NAME, NULL), now - 100 * DAY, now - DAY));
-    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, names_of(NAME, NULL),
+            chain_pem(ca, key, unit_names(NAME, NULL), now - 100 * DAY, now - DAY));
+    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, unit_names(NAME, NULL),
                                          &promoted, &live, NULL), APR_SUCCESS);
     pem = stage_good(store, ca, key);
-    promote_ok(store, names_of(NAME, NULL));
+    promote_ok(store, unit_names(NAME, NULL));
     ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem);
 }
 END_TEST
@@ -693,9 +601,9 @@ START_TEST(test_store_recover_installs_new)
 {
     sacme_store_t *store = new_store();
     test_ca_t *ca = make_ca("Store Test CA");
-    sacme_key_t *key = new_key(SACME_KEY_P256);
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
     apr_time_t now = apr_time_now();
-    const char *pem = chain_pem(ca, key, names_of(NAME, NULL), now - DAY, now + 89 * DAY);
+    const char *pem = chain_pem(ca, key, unit_names(NAME, NULL), now - DAY, now + 89 * DAY);
     const char *newname = apr_pstrcat(unit_pool, NAME, ".new", NULL);
     const char *key_pem;
     sacme_certset_t *set;
@@ -727,16 +635,16 @@ START_TEST(test_store_recover_drops_new)
 {
     sacme_store_t *store = new_store();
     test_ca_t *ca = make_ca("Store Test CA");
-    sacme_key_t *key = new_key(SACME_KEY_P256), *other = new_key(SACME_KEY_P256);
+    sacme_key_t *key = unit_key(SACME_KEY_P256), *other = unit_key(SACME_KEY_P256);
     apr_time_t now = apr_time_now();
     const char *newname = apr_pstrcat(unit_pool, NAME, ".new", NULL);
     const char *live_pem, *live_key;
 
     /* a crash while the new set was being written: the live set stays */
     put_set(store, SACME_GROUP_DOMAINS, NAME, key,
-            chain_pem(ca, key, names_of(NAME, NULL), now - DAY, now + 89 * DAY));
+            chain_pem(ca, key, unit_names(NAME, NULL), now - DAY, now + 89 * DAY));
     put_set(store, SACME_GROUP_DOMAINS, newname, other,
-            chain_pem(ca, other, names_of(NAME, NULL), now - DAY, now + 89 * DAY));
+            chain_pem(ca, other, unit_names(NAME, NULL), now - DAY, now + 89 * DAY));
     live_pem = slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN));
     live_key = slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY));
 

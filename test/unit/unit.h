@@ -4,7 +4,9 @@
 #define SACME_UNIT_H
 
 #include <check.h>
+#include <apr_file_info.h>
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 /* A pool per test, created in setup and destroyed in teardown. */
 extern apr_pool_t *unit_pool;
@@ -19,6 +21,17 @@ const char *unit_fixture_read(const char *name, apr_size_t *len);
 
 /* A fresh empty directory for the test, removed by unit_teardown. */
 const char *unit_tmpdir(void);
+
+/* The strings given, NULL-terminated, as an array (of const char *). */
+apr_array_header_t *unit_names(const char *first, ...);
+
+/* Reads a whole file of at most 1 MiB (NUL-terminated); fails the test if
+ * it cannot. */
+const char *unit_read_text(const char *path);
+
+/* Writes text to path (atomically, with perms); fails the test if it
+ * cannot. */
+void unit_write_text(const char *path, const char *text, apr_fileperms_t perms);
 
 #define SACME_SUITES(X) \
     X(b64) X(json) X(time) X(file) X(key) X(jws) X(eab) X(csr) X(chain) \

@@ -1,4 +1,5 @@
 /* Runs every unit suite; exit status is the number of failures (0 = pass). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <apr_strings.h>
 
 #include "unit.h"
+#include "sacme_file.h"
 
 apr_pool_t *unit_pool;
 static const char *tmpdir;
@@ -92,6 +94,36 @@ const char *unit_fixture_read(const char *name, apr_size_t *len)
         *len = n;
     }
     return buf;
+}
+
+apr_array_header_t *unit_names(const char *first, ...)
+{
+    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
+    const char *s;
+    va_list ap;
+
+    va_start(ap, first);
+    for (s = first; s; s = va_arg(ap, const char *)) {
+        APR_ARRAY_PUSH(a, const char *) = s;
+    }
+    va_end(ap);
+    return a;
+}
+
+const char *unit_read_text(const char *path)
+{
+    char *data;
+    apr_size_t len;
+
+    ck_assert_msg(sacme_file_read(path, 1024 * 1024, unit_pool, &data, &len, NULL)
+                  == APR_SUCCESS, "cannot read %s", path);
+    return data;
+}
+
+void unit_write_text(const char *path, const char *text, apr_fileperms_t perms)
+{
+    ck_assert_msg(sacme_file_write_atomic(path, text, strlen(text), perms, unit_pool, NULL)
+                  == APR_SUCCESS, "cannot write %s", path);
 }
 
 int main(int argc, const char *const *argv)

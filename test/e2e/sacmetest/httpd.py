@@ -262,10 +262,14 @@ class Httpd:
             self._cleanup()
             return
         driver = self.driver_pid()
+        parent = self.parent_pid()
         self.run("-k", "stop")
         pidfile = os.path.join(self.root, "httpd.pid")
         try:
             self._wait(lambda: not os.path.exists(pidfile), "httpd to stop")
+            # the parent removes its pid file before it closes its listeners
+            if parent:
+                self._wait(lambda: not _alive(parent), "the httpd parent to exit")
         finally:
             self.started = False
             # a driver that outlives its server is a bug the tests report

@@ -26,6 +26,7 @@ RESTART_NEEDED = "SACME10026"
 ACTIVATED = "SACME10027"
 REFUSED = "SACME10028"
 DRIVER_DIED = "SACME10029"
+DRIVER_DIED_EARLY = "SACME10038"   # died within seconds of its start: restart delayed
 # the engine's account lines (mod_sacme/lib/sacme_acct.c)
 ACCOUNT_FOUND = "SACME10005"
 ACCOUNT_UNKNOWN = "SACME10006"

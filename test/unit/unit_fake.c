@@ -1,0 +1,52 @@
+/* The scripted fake HTTP transport of the unit tests (see unit_fake.h). */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_tables.h>
+
+#include "unit.h"
+#include "unit_fake.h"
+
+static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t *req,
+                                 apr_pool_t *p, sacme_http_response_t **presp,
+                                 sacme_result_t *res)
+{
+    unit_fake_t *fake = http->baton;
+    const unit_scripted_t *s;
+    sacme_http_response_t *resp;
+    char *hdrs, *line, *state;
+
+    ck_assert_msg(fake->next < fake->n, "unexpected request %s %s", req->method, req->url);
+    ck_assert_int_lt(fake->next, UNIT_FAKE_MAX);
+    fake->methods[fake->next] = apr_pstrdup(unit_pool, req->method);
+    fake->urls[fake->next] = apr_pstrdup(unit_pool, req->url);
+    fake->bodies[fake->next] = req->body ? apr_pstrndup(unit_pool, req->body, req->body_len)
+                                         : NULL;
+    s = &fake->script[fake->next++];
+    resp = apr_pcalloc(p, sizeof(*resp));
+    resp->status = s->status;
+    resp->headers = apr_table_make(p, 5);
+    hdrs = apr_pstrdup(p, s->headers ? s->headers : "");
+    for (line = apr_strtok(hdrs, "\n", &state); line; line = apr_strtok(NULL, "\n", &state)) {
+        char *colon = strchr(line, ':');
+        if (colon) {
+            *colon = '\0';
+            apr_table_add(resp->headers, line, colon + 2);
+        }
+    }
+    resp->body = s->body ? s->body : "";
+    resp->body_len = strlen(resp->body);
+    *presp = resp;
+    (void)res;
+    return APR_SUCCESS;
+}
+
+static const sacme_http_impl_t FAKE_IMPL = { "fake", fake_perform };
+
+sacme_http_t *unit_fake_http(unit_fake_t *fake, const unit_scripted_t *script, int n)
+{
+    memset(fake, 0, sizeof(*fake));
+    fake->script = script;
+    fake->n = n;
+    return sacme_http_create(unit_pool, &FAKE_IMPL, fake, NULL);
+}
