@@ -346,6 +346,29 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
     sacme_drive_notify(d, dom, "errored", msg);
 }
 
+/* The CA is still at work on the order: come back at its pace, without
+ * counting an error (which would grow the backoff and delay the pick-up of
+ * an approval that takes hours). The order stays recorded. */
+static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
+                           apr_pool_t *p, const sacme_result_t *res)
+{
+    json_t *old = read_json(d, p, dom->name, SACME_FILE_JOB);
+    json_t *job = sacme_json_own(p, json_object());
+    apr_time_t next = res->retry_after > apr_time_now() ? res->retry_after
+                                                        : apr_time_now() + d->retry_delay;
+
+    json_object_set_new(job, "errors",
+                        json_integer(json_integer_value(json_object_get(old, "errors"))));
+    json_object_set_new(job, "next-attempt", json_integer((json_int_t)apr_time_sec(next)));
+    json_object_set_new(job, "waiting", json_string(res->detail ? res->detail : "the CA"));
+    json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, apr_time_now())));
+    write_json(d, p, dom->name, SACME_FILE_JOB, job, NULL);
+    sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10044)
+              "%s: the CA is still working on the order (%s); looking again at %s",
+              dom->name, res->detail ? res->detail : "no detail",
+              sacme_time_rfc3339(p, next));
+}
+
 apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                              sacme_why_t why, apr_pool_t *p, sacme_result_t *res)
 {
@@ -432,6 +455,10 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
             sacme_result_reset(res);
             rv = sacme_issue(acme, &opts, p, &chain, res);
         }
+    }
+    if (rv == SACME_EWAITING) {
+        record_waiting(d, dom, p, res);
+        return rv;
     }
     if (rv != APR_SUCCESS) {
         record_failure(d, dom, p, res);

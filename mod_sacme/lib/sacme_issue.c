@@ -46,9 +46,11 @@ static apr_status_t wait_poll(issue_ctx_t *ctx, apr_time_t retry_after,
                                         ctx->opts->poll_max);
     }
     if (now + wait > ctx->deadline) {
-        return sacme_result_set(res, APR_TIMEUP,
-                                "gave up waiting for %s after the issuance "
-                                "timeout", what);
+        sacme_result_set(res, SACME_EWAITING, "still waiting for %s", what);
+        if (res) {
+            res->retry_after = now + wait;
+        }
+        return SACME_EWAITING;
     }
     sacme_log(ctx->acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10008)
               "waiting %" APR_TIME_T_FMT " ms for %s", apr_time_as_msec(wait), what);

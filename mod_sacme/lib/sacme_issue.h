@@ -41,6 +41,12 @@ typedef struct sacme_issue_opts_t {
  * should forget it and order anew. */
 #define SACME_EORDERGONE (APR_OS_START_USERERR + 2)
 
+/* The CA is still working on the order (an authorization or the order is
+ * pending/processing) when the issuance's time is up: not an error, the
+ * order is to be picked up again at res->retry_after. OV/EV approvals can
+ * take hours. */
+#define SACME_EWAITING (APR_OS_START_USERERR + 3)
+
 /* Issues a certificate for opts->names with the account already set up
  * (sacme_acct_ensure). The chain is checked with sacme_chain_check before
  * it is returned. */

@@ -9,6 +9,7 @@
 #include "sacme_b64.h"
 #include "sacme_json.h"
 #include "sacme_order.h"
+#include "sacme_issue.h"
 #include "sacme_problem.h"
 
 #define DIR_URL "https://ca.test/dir"
@@ -233,6 +234,44 @@ START_TEST(persistent_server_errors_give_up_after_quick_retries)
 }
 END_TEST
 
+START_TEST(order_still_processing_is_waiting_not_failed)
+{
+    static const unit_scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 201, JSON_HDR "Replay-Nonce: n2\nLocation: https://ca.test/o/9\nRetry-After: 120\n",
+          "{\"status\":\"processing\",\"finalize\":\"https://ca.test/o/9/fin\","
+          "\"authorizations\":[]}" },
+    };
+    unit_scripted_t s[2];
+    unit_fake_t fake;
+    sacme_acme_t *acme;
+    sacme_issue_opts_t opts;
+    sacme_chain_t *chain;
+    sacme_key_t *key;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    apr_array_header_t *names = apr_array_make(unit_pool, 1, sizeof(const char *));
+    apr_time_t start = apr_time_now();
+
+    memcpy(s, script, sizeof(s));
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 2);
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL);
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &key, NULL);
+    acme->account_url = "https://ca.test/acct/1";
+    APR_ARRAY_PUSH(names, const char *) = "a.example";
+    memset(&opts, 0, sizeof(opts));
+    opts.names = names;
+    opts.cert_key = key;
+    opts.timeout = apr_time_from_msec(300);   /* shorter than the CA's Retry-After */
+    ck_assert_int_eq(sacme_issue(acme, &opts, unit_pool, &chain, res), SACME_EWAITING);
+    /* no sleeping through the CA's 120 s: back at once, with the time to return */
+    ck_assert(apr_time_now() - start < apr_time_from_sec(5));
+    ck_assert(res->retry_after >= start + apr_time_from_sec(60));
+    ck_assert_ptr_nonnull(strstr(res->detail, "processing"));
+    ck_assert_int_eq(fake.next, 2);
+}
+END_TEST
+
 START_TEST(eab_required_but_missing_fails_before_new_account)
 {
     static const unit_scripted_t script[] = {
@@ -441,6 +480,7 @@ Suite *unit_suite_acme(void)
     tcase_add_test(tc, server_error_without_problem);
     tcase_add_test(tc, one_server_error_costs_a_quick_retry);
     tcase_add_test(tc, persistent_server_errors_give_up_after_quick_retries);
+    tcase_add_test(tc, order_still_processing_is_waiting_not_failed);
     tcase_add_test(tc, eab_required_but_missing_fails_before_new_account);
     tcase_add_test(tc, register_with_eab_then_find_without);
     tcase_add_test(tc, account_dir_of_another_ca_is_refused);
