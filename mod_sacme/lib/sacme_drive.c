@@ -460,6 +460,12 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         record_waiting(d, dom, p, res);
         return rv;
     }
+    if (rv == SACME_EBADCERT) {
+        /* The order would give the same certificate again: forget it, so
+         * the next attempt orders anew (after the backoff). */
+        sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name,
+                           SACME_FILE_ORDER);
+    }
     if (rv != APR_SUCCESS) {
         record_failure(d, dom, p, res);
         return rv;

@@ -340,6 +340,10 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
     if (rv != APR_SUCCESS) {
         sacme_result_prefix(res, "the CA's certificate from %s was refused",
                             order->certificate);
+        if (res) {
+            res->status = SACME_EBADCERT;
+        }
+        rv = SACME_EBADCERT;
         goto leave;
     }
     sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10012)

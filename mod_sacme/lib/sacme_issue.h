@@ -47,6 +47,12 @@ typedef struct sacme_issue_opts_t {
  * take hours. */
 #define SACME_EWAITING (APR_OS_START_USERERR + 3)
 
+/* The CA issued a certificate that fails our checks (wrong key, a name
+ * missing, not valid, a broken chain). It is never kept; since the order
+ * would hand out the same certificate again, the caller should order anew
+ * next time. */
+#define SACME_EBADCERT (APR_OS_START_USERERR + 4)
+
 /* Issues a certificate for opts->names with the account already set up
  * (sacme_acct_ensure). The chain is checked with sacme_chain_check before
  * it is returned. */

@@ -132,9 +132,10 @@ def make_api_certs(directory):
     """Create ca.pem, cert.pem, key.pem in directory.
 
     cert.pem is for DNS:localhost and IP:127.0.0.1, signed by ca.pem.
+    The CA's key is kept as api-ca-key.pem (0600), so that issue_loopback_cert()
+    can give another test server (the quirk proxy) a certificate the same
+    trust (Pebble.ca_file) accepts.
     Returns (ca_path, cert_path, key_path)."""
-    import ipaddress
-
     now = datetime.datetime.now(datetime.timezone.utc)
     not_before = now - datetime.timedelta(hours=1)
     not_after = now + datetime.timedelta(days=7)
@@ -161,15 +162,40 @@ def make_api_certs(directory):
         .sign(ca_key, hashes.SHA256())
     )
 
+    ca_path = os.path.join(directory, "api-ca.pem")
+    with open(ca_path, "wb") as f:
+        f.write(ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(os.path.join(directory, API_CA_KEY), ca_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    cert_path, key_path = issue_loopback_cert(directory, "api", ca_path,
+                                              os.path.join(directory, API_CA_KEY))
+    return ca_path, cert_path, key_path
+
+
+API_CA_KEY = "api-ca-key.pem"
+
+
+def issue_loopback_cert(directory, prefix, ca_path, ca_key_path, days=7):
+    """A server certificate for DNS:localhost and IP:127.0.0.1 signed by the
+    CA in ca_path/ca_key_path; written as PREFIX-cert.pem and PREFIX-key.pem
+    (0600) in directory.  Returns (cert_path, key_path)."""
+    import ipaddress
+
+    with open(ca_path, "rb") as f:
+        ca_cert = x509.load_pem_x509_certificate(f.read())
+    with open(ca_key_path, "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc)
     srv_key = ec.generate_private_key(ec.SECP256R1())
     srv_cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
+        .issuer_name(ca_cert.subject)
         .public_key(srv_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(
             digital_signature=True, content_commitment=False, key_encipherment=False,
@@ -185,18 +211,14 @@ def make_api_certs(directory):
                        critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-
-    ca_path = os.path.join(directory, "api-ca.pem")
-    cert_path = os.path.join(directory, "api-cert.pem")
-    key_path = os.path.join(directory, "api-key.pem")
-    with open(ca_path, "wb") as f:
-        f.write(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_path = os.path.join(directory, prefix + "-cert.pem")
+    key_path = os.path.join(directory, prefix + "-key.pem")
     with open(cert_path, "wb") as f:
         f.write(srv_cert.public_bytes(serialization.Encoding.PEM))
     _write_private(key_path, srv_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
-    return ca_path, cert_path, key_path
+    return cert_path, key_path
 
 
 # --- Pebble -------------------------------------------------------------------
@@ -456,6 +478,13 @@ class Pebble:
         return self.log_text().count(needle)
 
     # -- HTTP helpers --
+
+    def issue_api_cert(self, directory, prefix="server"):
+        """Another certificate for 127.0.0.1/localhost from the CA of
+        Pebble's API certificate (so ca_file trusts it too), for a server
+        that stands in front of Pebble.  Returns (cert_path, key_path)."""
+        return issue_loopback_cert(directory, prefix, self.ca_file,
+                                   os.path.join(self.dir, API_CA_KEY))
 
     def ssl_context(self):
         ctx = ssl.create_default_context(cafile=self.ca_file)

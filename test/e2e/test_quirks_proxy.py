@@ -1,0 +1,299 @@
+"""Sectigo-like quirks on top of the REAL Pebble (sacmetest/quirkproxy.py):
+for each quirk, the module still ends with the Pebble-issued certificate
+served over TLS (chain and hostname verified), and the quirk really fired.
+
+One Pebble (real HTTP-01, PEBBLE_VA_NOSLEEP=1) for the whole module; one
+proxy and one httpd (own ServerRoot) per test.  SacmeRetryDelay is short so
+that injected failures are retried within the bounds of the waits."""
+
+import os
+import sys
+
+import pytest
+
+from sacmetest import certcheck
+from sacmetest.module import (ERRORED, ISSUE_LIMIT, STAGED,
+                              assert_served_verified, live_chain, names_for,
+                              reconfigure, root_file)
+from sacmetest.pebble import Pebble
+from sacmetest.quirkproxy import QuirkProxy, proxied_httpd
+
+RETRY = "SacmeRetryDelay 2s"
+ORDER_GONE = "SACME10030"
+QUICK_RETRY = "SACME10014"     # the engine's immediate retry of a transient fault
+
+
+def fault_lines(h):
+    """Lines telling of a failed request: retried at once (SACME10014) or
+    an attempt that failed (SACME10024)."""
+    return h.log_lines(QUICK_RETRY) + h.log_lines(ERRORED)
+
+
+def _track(p):
+    conftest = sys.modules.get("conftest")
+    if conftest is not None:
+        conftest._running_pebbles.append(p)
+
+
+def _untrack(p):
+    conftest = sys.modules.get("conftest")
+    if conftest is not None and p in conftest._running_pebbles:
+        conftest._running_pebbles.remove(p)
+
+
+@pytest.fixture(scope="module")
+def qpebble():
+    """Pebble with EAB and REAL HTTP-01 validation, no validation sleep."""
+    p = Pebble(always_valid=False, nosleep=True)
+    p.start()
+    _track(p)
+    yield p
+    _untrack(p)
+    p.stop()
+
+
+@pytest.fixture
+def proxies():
+    """proxies.start(pebble, quirks) -> a running QuirkProxy, stopped at
+    teardown."""
+    started = []
+
+    class Starter:
+        def start(self, pebble, quirks=None):
+            px = QuirkProxy(pebble, quirks=quirks).start()
+            started.append(px)
+            return px
+    yield Starter()
+    for px in started:
+        px.stop()
+
+
+def issue_through(proxy, httpds, tmp_path, tag, more=(), names=None):
+    """An httpd whose SacmeServer is the proxy; waits for the managed
+    certificate and checks what a verifying TLS client sees.  Returns
+    (httpd, leaf)."""
+    pebble = proxy.pebble
+    names = names or names_for(tag)
+    h = httpds.add(proxied_httpd(proxy, [names], more=[RETRY] + list(more)))
+    h.start()
+    h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+    leaf = check_served(h, pebble, names, tmp_path)
+    return h, leaf
+
+
+def check_served(h, pebble, names, tmp_path):
+    root = root_file(pebble, str(tmp_path))
+    leaf = assert_served_verified(h, names, root)[0]
+    assert pebble.cert_status(certcheck.serial_hex(leaf)).get("Status") == "Valid", \
+        "the served certificate is not one Pebble issued"
+    live = live_chain(h, names[0])
+    assert live[0] == leaf
+    certcheck.verify_chain(live[0], live[1:], certcheck.load_cert(pebble.root_pem()))
+    return leaf
+
+
+def fired(proxy, quirk, at_least=1):
+    assert proxy.stats[quirk] >= at_least, \
+        "quirk %s fired %d times (expected >= %d); stats %r; requests %r" % (
+            quirk, proxy.stats[quirk], at_least, dict(proxy.stats), proxy.requests[-40:])
+
+
+# --- one test per quirk ---------------------------------------------------------
+
+def test_sectigo_directory_at_root(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"sectigo_directory": True})
+    assert proxy.directory_url.endswith(":%d/" % proxy.port)
+    h, _ = issue_through(proxy, httpds, tmp_path, "qdir")
+    assert "SacmeServer %s\n" % proxy.root_url in h.conf_text()
+    fired(proxy, "sectigo_directory")
+    # the nonce came from the hyphenated endpoint the directory names, and
+    # nothing guessed Pebble's own directory path
+    assert proxy.request_count("HEAD", "/new-nonce") + proxy.request_count("GET", "/new-nonce") >= 1, \
+        proxy.requests
+    assert proxy.request_count("GET", "/dir") == 0, proxy.requests
+
+
+def test_retry_after_on_polls(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"retry_after": 2})
+    issue_through(proxy, httpds, tmp_path, "qretry")
+    fired(proxy, "retry_after", 2)
+
+
+def test_processing_after_finalize(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"processing_polls": 3, "retry_after": 1})
+    issue_through(proxy, httpds, tmp_path, "qproc")
+    # the finalize answer and the next two polls said `processing`, and the
+    # module kept polling the order until it was valid
+    assert proxy.stats["processing_polls"] == 3, dict(proxy.stats)
+    assert proxy.request_count("POST", "/finalize-order/", 200) == 1, proxy.requests
+
+
+def test_hold_processing_for_seconds(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"hold_processing_for": 6, "retry_after": 1})
+    issue_through(proxy, httpds, tmp_path, "qhold")
+    fired(proxy, "hold_processing_for", 2)
+    assert proxy.request_count("POST", "/finalize-order/", 200) == 1, proxy.requests
+
+
+def test_finalize_201_without_location(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"finalize_201_no_location": True})
+    issue_through(proxy, httpds, tmp_path, "qfin")
+    fired(proxy, "finalize_201_no_location")
+
+
+def test_certificate_as_octet_stream(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"cert_octet_stream": True})
+    issue_through(proxy, httpds, tmp_path, "qoctet")
+    fired(proxy, "cert_octet_stream")
+
+
+def test_certificate_as_der(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"cert_der": True})
+    h, leaf = issue_through(proxy, httpds, tmp_path, "qder")
+    fired(proxy, "cert_der")
+    # the whole chain arrived (leaf + Pebble's intermediate), not just the leaf
+    assert len(live_chain(h, "qder.test")) >= 2
+
+
+def test_unknown_challenge_type_listed_first(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"extra_challenge": True})
+    issue_through(proxy, httpds, tmp_path, "qchal")
+    fired(proxy, "extra_challenge", 3)          # one authorization per name
+    assert proxy.stats["fake_challenge_requested"] == 0, \
+        "the module answered the unknown sectigo-email-01 challenge"
+    assert proxy.request_count("POST", "/chalZ/", 200) == 3, proxy.requests
+
+
+def test_server_internal_on_new_order(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"server_internal_once_on_neworder": True})
+    h, _ = issue_through(proxy, httpds, tmp_path, "qsrv")
+    assert proxy.stats["server_internal_once_on_neworder"] == 1
+    err = fault_lines(h)
+    assert err and "serverInternal" in err[0], err
+    assert proxy.request_count("POST", proxy.new_order_path, 500) == 1, proxy.requests
+    assert proxy.request_count("POST", proxy.new_order_path, 201) == 1, proxy.requests
+
+
+def test_rate_limited_new_order(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"rate_limited_once": 3})
+    h, _ = issue_through(proxy, httpds, tmp_path, "qrate")
+    assert proxy.stats["rate_limited_once"] == 1
+    err = h.log_lines(ERRORED)
+    assert err and "rateLimited" in err[0], err
+
+
+def test_connection_reset_on_finalize(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"reset_once": "/finalize-order/"})
+    h, _ = issue_through(proxy, httpds, tmp_path, "qreset")
+    assert proxy.stats["reset_once"] == 1
+    # libcurl itself resends a request whose reused connection died before
+    # any answer, so the engine may not even see this fault
+    # the same order was finalized again (the reset request never reached
+    # Pebble), not made anew
+    assert proxy.request_count("POST", proxy.new_order_path, 201) == 1, proxy.requests
+    assert proxy.request_count("POST", "/finalize-order/", "reset") == 1, proxy.requests
+    assert proxy.request_count("POST", "/finalize-order/", 200) == 1, proxy.requests
+
+
+def test_truncated_certificate_download(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"truncate_once": "/certZ/"})
+    h, _ = issue_through(proxy, httpds, tmp_path, "qtrunc")
+    assert proxy.stats["truncate_once"] == 1
+    assert fault_lines(h), "the truncated download was not reported"
+    assert proxy.request_count("POST", "/certZ/") >= 2, proxy.requests
+    assert proxy.request_count("POST", proxy.new_order_path, 201) == 1, proxy.requests
+
+
+def test_stalled_order_poll(qpebble, proxies, httpds, tmp_path):
+    # no SacmeHttpTimeout directive exists: the stall stays well below the
+    # engine's 60 s request timeout, so only success is asserted
+    proxy = proxies.start(qpebble, {"stall_once": ("/my-order/", 5)})
+    issue_through(proxy, httpds, tmp_path, "qstall")
+    assert proxy.stats["stall_once"] == 1
+
+
+def test_401_for_403_on_an_order_of_another_account(qpebble, proxies, httpds, tmp_path):
+    """Sectigo answers 401 where Pebble answers 403 (an order of another
+    account).  An order left in progress by the account of kid-1 is resumed
+    after the configuration switched to kid-2: the CA refuses it (403 -> 401),
+    and the module orders anew instead of giving up."""
+    proxy = proxies.start(qpebble, {"hold_processing_for": 3600, "retry_after": 1})
+    names = names_for("q401")
+    h = httpds.add(proxied_httpd(proxy, [names], kid="kid-1", more=[RETRY]))
+    h.start()
+    h._wait(lambda: proxy.stats["hold_processing_for"] >= 1, "the order to be finalized", 60)
+    assert os.path.exists(h.store("staging", names[0], "order.json"))
+    first_orders = proxy.orders_for(names[0])
+    assert len(first_orders) == 1
+
+    proxy.clear("hold_processing_for")
+    proxy.set(status_401_for_403=True)
+    mark = h.mark()
+    reconfigure(h, qpebble, [names], kid="kid-2", more=[RETRY])
+    h.configure(sacme=[("SacmeServer %s" % proxy.directory_url)
+                       if l.startswith("SacmeServer ") else l for l in h.sacme])
+    h.graceful()
+    h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+    check_served(h, qpebble, names, tmp_path)
+    fired(proxy, "status_401_for_403")
+    assert h.log_lines(ORDER_GONE, since=mark), "no SACME10030 (order cannot be resumed)"
+    assert len(proxy.orders_for(names[0])) == 2, proxy.orders_for(names[0])
+
+
+# --- a bad certificate is refused -------------------------------------------------
+
+@pytest.mark.parametrize("mode,reason", [
+    ("wrong_key", "does not match the private key"),
+    ("missing_name", "does not cover"),
+])
+def test_bad_certificate_is_refused(qpebble, proxies, httpds, tmp_path, mode, reason):
+    proxy = proxies.start(qpebble, {"bad_cert": mode})
+    names = names_for("qbad-" + mode.replace("_", ""))
+    h = httpds.add(proxied_httpd(proxy, [names], more=[RETRY]))
+    h.start()
+    line = h.wait_log(ERRORED, limit=ISSUE_LIMIT)
+    fired(proxy, "bad_cert")
+    assert names[0] in line and "refused" in line and reason in line, line
+    if mode == "missing_name":
+        assert proxy.bad_cert_info[0]["dropped"] in line, line
+    # let a retry happen too: it is refused again
+    h._wait(lambda: len(h.log_lines(ERRORED)) >= 2, "a second attempt", ISSUE_LIMIT)
+    assert all(reason in l for l in h.log_lines(ERRORED)), h.log_lines(ERRORED)
+    # the refused order is not resumed (it would hand out the same
+    # certificate again): the second attempt made an order of its own
+    assert len(proxy.orders_for(names[0])) >= 2, proxy.orders_for(names[0])
+    assert not h.log_lines(STAGED), "a refused certificate was staged"
+    assert not os.path.exists(h.store("staging", names[0], "fullchain.pem"))
+    assert not os.path.exists(h.store("domains", names[0], "fullchain.pem"))
+    for n in names:
+        r = h.tls_get(n)
+        assert r.is_fallback, "%s: not the fallback: %s" % (n, r.describe())
+        assert r.status == 503, r.describe()
+        assert r.serial not in [i["serial"] for i in proxy.bad_cert_info]
+
+
+# --- everything at once -------------------------------------------------------------
+
+def test_all_compatible_quirks_together(qpebble, proxies, httpds, tmp_path):
+    quirks = {
+        "sectigo_directory": True,
+        "retry_after": 1,
+        "processing_polls": 2,
+        "finalize_201_no_location": True,
+        "cert_der": True,
+        "extra_challenge": True,
+        "status_401_for_403": True,
+        "server_internal_once_on_neworder": True,
+        "rate_limited_once": 2,
+        "reset_once": "/authZ/",
+        "truncate_once": "/certZ/",
+        "stall_once": ("/chalZ/", 3),
+    }
+    proxy = proxies.start(qpebble, quirks)
+    issue_through(proxy, httpds, tmp_path, "qall")
+    for q in ("sectigo_directory", "retry_after", "processing_polls",
+              "finalize_201_no_location", "cert_der", "extra_challenge",
+              "server_internal_once_on_neworder", "rate_limited_once",
+              "reset_once", "truncate_once", "stall_once"):
+        fired(proxy, q)
+    assert proxy.stats["fake_challenge_requested"] == 0
