@@ -294,6 +294,15 @@ static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
         return err;
     }
     conf->store_dir = ap_server_root_relative(cmd->pool, path);
+    if (!conf->retry_after_min) {
+        conf->retry_after_min = apr_time_from_sec(1);
+        if (conf->retry_after_max && conf->retry_after_max < conf->retry_after_min) {
+            conf->retry_after_min = conf->retry_after_max;
+        }
+    }
+    if (!conf->retry_after_max) {
+        conf->retry_after_max = apr_time_from_sec(3600);
+    }
     if (!conf->max_parallel) {
         conf->max_parallel = DEFAULT_MAX_PARALLEL;
     }
@@ -427,6 +436,25 @@ static const char *cmd_max_parallel(cmd_parms *cmd, void *dc, const char *value)
     return NULL;
 }
 
+static const char *cmd_retry_after_bounds(cmd_parms *cmd, void *dc,
+                                          const char *min, const char *max)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if ((err = duration_arg(cmd, "SacmeRetryAfterBounds", min, &conf->retry_after_min))
+        || (err = duration_arg(cmd, "SacmeRetryAfterBounds", max, &conf->retry_after_max))) {
+        return err;
+    }
+    if (conf->retry_after_min > conf->retry_after_max) {
+        return "SacmeRetryAfterBounds: the minimum is larger than the maximum";
+    }
+    return NULL;
+}
+
 const command_rec sacme_cmds[] = {
     AP_INIT_TAKE1("SacmeServer", cmd_server, NULL, RSRC_CONF,
                   "the ACME directory URL of the CA"),
@@ -458,6 +486,9 @@ const command_rec sacme_cmds[] = {
                   "first retry after an error (default 60s), doubling up to a day"),
     AP_INIT_TAKE1("SacmeCheckInterval", cmd_check_interval, NULL, RSRC_CONF,
                   "how often certificates are checked (default 12h)"),
+    AP_INIT_TAKE2("SacmeRetryAfterBounds", cmd_retry_after_bounds, NULL, RSRC_CONF,
+                  "the least and the most a CA's Retry-After is followed (default "
+                  "1s 1h)"),
     AP_INIT_TAKE1("SacmeMaxParallel", cmd_max_parallel, NULL, RSRC_CONF,
                   "how many domains are driven at the same time (default 8)"),
     { NULL }
@@ -488,6 +519,15 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     if (!conf->check_interval) {
         conf->check_interval = DEFAULT_CHECK_INTERVAL;
+    }
+    if (!conf->retry_after_min) {
+        conf->retry_after_min = apr_time_from_sec(1);
+        if (conf->retry_after_max && conf->retry_after_max < conf->retry_after_min) {
+            conf->retry_after_min = conf->retry_after_max;
+        }
+    }
+    if (!conf->retry_after_max) {
+        conf->retry_after_max = apr_time_from_sec(3600);
     }
     if (!conf->max_parallel) {
         conf->max_parallel = DEFAULT_MAX_PARALLEL;

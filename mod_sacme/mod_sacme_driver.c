@@ -150,6 +150,8 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     d->retry_delay = conf->retry_delay;
     d->retry_max = apr_time_from_sec(24 * 3600);
     d->check_interval = conf->check_interval;
+    d->retry_after_min = conf->retry_after_min;
+    d->retry_after_max = conf->retry_after_max;
     if (conf->notify_cmd) {
         d->hooks = sacme_hooks_make(p, log, 0);
         d->notify_cmd = conf->notify_cmd;

@@ -1,4 +1,5 @@
 /* Driving managed domains to staged certificate sets. */
+#include <stdlib.h>
 #include <strings.h>
 
 #include "sacme_drive.h"
@@ -309,6 +310,9 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
     for (i = 1; i < errors && delay < d->retry_max; ++i) {
         delay *= 2;
     }
+    /* +-10%: domains that failed together do not retry in lockstep (the
+     * floor and the cap below still hold) */
+    delay += (apr_interval_time_t)((rand() % 21 - 10) * (delay / 100));
     /* Input errors (bad EAB, rejected names, bad CSR) will not fix
      * themselves: retrying soon only burns the CA's patience. */
     if (res->status == SACME_ECONFIG
@@ -445,6 +449,8 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         opts.challenge_none = dom->challenge_none;
         opts.order_fn = record_order;
         opts.order_baton = &ctx;
+        opts.poll_min = d->retry_after_min;
+        opts.retry_after_max = d->retry_after_max;
         rv = sacme_issue(acme, &opts, p, &chain, res);
         if (rv == SACME_EORDERGONE) {
             sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10030)

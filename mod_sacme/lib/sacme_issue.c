@@ -36,7 +36,7 @@ static apr_status_t wait_poll(issue_ctx_t *ctx, apr_time_t retry_after,
 
     if (retry_after > now) {
         wait = sacme_time_clamp(retry_after - now, ctx->opts->poll_min,
-                                ctx->opts->poll_max);
+                                ctx->opts->retry_after_max);
     }
     else {
         wait = ctx->backoff;
@@ -242,6 +242,7 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
     }
     if (!opts.poll_min) opts.poll_min = apr_time_from_sec(1);
     if (!opts.poll_max) opts.poll_max = apr_time_from_sec(60);
+    if (!opts.retry_after_max) opts.retry_after_max = apr_time_from_sec(3600);
     if (!opts.timeout) opts.timeout = apr_time_from_sec(600);
     memset(&ctx, 0, sizeof(ctx));
     ctx.acme = acme;

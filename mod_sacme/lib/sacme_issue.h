@@ -1,6 +1,9 @@
 /* One whole issuance, blocking: order, authorize, finalize, download, check.
- * Polling honours Retry-After, clamped to [poll_min, poll_max]; without it,
- * polling backs off from poll_min, doubling, with jitter.
+ * Polling honours Retry-After, clamped to [poll_min, retry_after_max];
+ * without it, polling backs off from poll_min, doubling up to poll_max, with
+ * jitter. A wait that would pass the issuance's timeout ends the call with
+ * SACME_EWAITING and the time to come back, so a slow CA never holds the
+ * caller for long.
  */
 #ifndef SACME_ISSUE_H
 #define SACME_ISSUE_H
@@ -28,7 +31,8 @@ typedef struct sacme_issue_opts_t {
                                          or the CA validates without our help */
     void *challenge_baton;
     apr_interval_time_t poll_min;     /* 0: 1 s */
-    apr_interval_time_t poll_max;     /* 0: 60 s */
+    apr_interval_time_t poll_max;     /* backoff cap; 0: 60 s */
+    apr_interval_time_t retry_after_max; /* clamp of the CA's Retry-After; 0: 1 h */
     apr_interval_time_t timeout;      /* whole issuance; 0: 10 min */
     const char *resume_url;           /* an order to pick up again, or NULL */
     sacme_order_fn *order_fn;         /* NULL: nothing to persist */
