@@ -152,6 +152,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     d->check_interval = conf->check_interval;
     d->retry_after_min = conf->retry_after_min;
     d->retry_after_max = conf->retry_after_max;
+    d->release_after = apr_time_from_sec(1);
     if (conf->notify_cmd) {
         d->hooks = sacme_hooks_make(p, log, 0);
         d->notify_cmd = conf->notify_cmd;
@@ -190,7 +191,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
                            "installed", NULL);
     }
 
-    /* Once a second: hand out what is due, reap notify commands, notice a
+    /* Every 200 ms: hand out what is due, reap notify commands, notice a
      * parent that went away. Deciding reads only the store. The main thread
      * has a pool of its own: p (d->p) is shared with the workers. */
     apr_pool_create_unmanaged_ex(&mainp, NULL, NULL);
@@ -231,7 +232,10 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
             sacme_hooks_poll(d->hooks);
             apr_thread_mutex_unlock(d->lock);
         }
-        apr_sleep(apr_time_from_sec(1));
+        /* Short steps: a domain a worker released for a few seconds is
+         * handed out again close to its time. The pass is cheap: memory,
+         * and the store only for domains whose time has come. */
+        apr_sleep(apr_time_from_msec(200));
     }
 }
 

@@ -1,6 +1,7 @@
 /* Driving managed domains to staged certificate sets. */
 #include <stdlib.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "sacme_drive.h"
 #include "sacme_acct.h"
@@ -365,9 +366,12 @@ static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
                         json_integer(json_integer_value(json_object_get(old, "errors"))));
     json_object_set_new(job, "next-attempt", json_integer((json_int_t)apr_time_sec(next)));
     json_object_set_new(job, "waiting", json_string(res->detail ? res->detail : "the CA"));
+    json_object_set_new(job, "waiting-pid", json_integer((json_int_t)getpid()));
     json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, apr_time_now())));
     write_json(d, p, dom->name, SACME_FILE_JOB, job, NULL);
-    sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10044)
+    /* A CA that asks for a few seconds at a time would flood the log. */
+    sacme_log(d->log, next - apr_time_now() >= apr_time_from_sec(60)
+                      ? SACME_LOG_NOTICE : SACME_LOG_DEBUG, 0, SACME_LOGNO(10044)
               "%s: the CA is still working on the order (%s); looking again at %s",
               dom->name, res->detail ? res->detail : "no detail",
               sacme_time_rfc3339(p, next));
@@ -422,8 +426,13 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         opts.resume_url = sacme_json_str(order, "url");
     }
     if (opts.resume_url) {
-        sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10022)
-                  "%s: resuming order %s", dom->name, opts.resume_url);
+        /* Loud when picking up what another process left (a restart, a
+         * crash); quiet when this process only let a worker go meanwhile. */
+        json_t *job = read_json(d, p, dom->name, SACME_FILE_JOB);
+        int mine = json_integer_value(json_object_get(job, "waiting-pid")) == getpid();
+        sacme_log(d->log, mine ? SACME_LOG_DEBUG : SACME_LOG_NOTICE, 0,
+                  SACME_LOGNO(10022) "%s: resuming order %s", dom->name,
+                  opts.resume_url);
     }
     else {
         sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10021)
@@ -451,6 +460,9 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         opts.order_baton = &ctx;
         opts.poll_min = d->retry_after_min;
         opts.retry_after_max = d->retry_after_max;
+        /* Longer waits hand the worker back: the domain is picked up again
+         * when its time comes, and others are driven meanwhile. */
+        opts.release_after = d->release_after;
         rv = sacme_issue(acme, &opts, p, &chain, res);
         if (rv == SACME_EORDERGONE) {
             sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10030)

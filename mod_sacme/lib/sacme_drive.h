@@ -53,6 +53,7 @@ typedef struct sacme_driver_t {
     apr_interval_time_t check_interval; /* how often an idle domain is looked at */
     apr_interval_time_t retry_after_min; /* bounds of the CA's Retry-After */
     apr_interval_time_t retry_after_max; /* (0: the engine's defaults) */
+    apr_interval_time_t release_after;  /* waits this long free the worker (0: never) */
     sacme_hooks_t *hooks;               /* NULL: no notify command */
     const char *const *notify_cmd;      /* NULL-terminated argv, or NULL */
     sacme_acme_t *acme;                 /* set up on first use (sacme_drive_run) */

@@ -42,10 +42,11 @@ static apr_status_t wait_poll(issue_ctx_t *ctx, apr_time_t retry_after,
         wait = ctx->backoff;
         /* +-20% jitter keeps many domains from polling in lockstep */
         wait += (apr_interval_time_t)((rand() % 41 - 20) * (wait / 100));
-        ctx->backoff = sacme_time_clamp(ctx->backoff * 2, ctx->opts->poll_min,
+        ctx->backoff = sacme_time_clamp(ctx->backoff * 2, ctx->opts->poll_start,
                                         ctx->opts->poll_max);
     }
-    if (now + wait > ctx->deadline) {
+    if (now + wait > ctx->deadline
+        || (ctx->opts->release_after && wait >= ctx->opts->release_after)) {
         sacme_result_set(res, SACME_EWAITING, "still waiting for %s", what);
         if (res) {
             res->retry_after = now + wait;
@@ -128,9 +129,8 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
                                 offered_types(p, authz));
     }
     *pending = 1;
-    if (chal->status && strcmp(chal->status, "pending")) {
-        return APR_SUCCESS;     /* already answered (e.g. a resumed order) */
-    }
+    /* Published even when it was answered before (a resumed order): the CA
+     * may still be validating, and the earlier copy may be gone. */
     if (ctx->opts->challenge_fn) {
         /* In the issuance's pool: the teardown runs before it goes. */
         published_t *pub = apr_pcalloc(ctx->p, sizeof(*pub));
@@ -147,6 +147,9 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
         }
         APR_ARRAY_PUSH(ctx->published, published_t *) = pub;
     }
+    if (chal->status && strcmp(chal->status, "pending")) {
+        return APR_SUCCESS;     /* already answered (a resumed order) */
+    }
     sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10010)
               "%s: answering the %s challenge", authz->identifier, chal->type);
     return sacme_challenge_respond(acme, chal, p, res);
@@ -159,7 +162,7 @@ static apr_status_t await_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
     sacme_authz_t *authz;
     apr_status_t rv;
 
-    ctx->backoff = ctx->opts->poll_min;
+    ctx->backoff = ctx->opts->poll_start;
     for (;;) {
         if ((rv = sacme_authz_get(ctx->acme, url, p, &authz, res)) != APR_SUCCESS) {
             return rv;
@@ -187,7 +190,7 @@ static apr_status_t await_order(issue_ctx_t *ctx, sacme_order_t **porder,
     sacme_order_t *order = *porder;
     apr_status_t rv;
 
-    ctx->backoff = ctx->opts->poll_min;
+    ctx->backoff = ctx->opts->poll_start;
     while (!strcmp(order->status, from)) {
         rv = wait_poll(ctx, order->retry_after,
                        apr_psprintf(p, "the order to leave '%s'", from), res);
@@ -241,7 +244,8 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
         APR_ARRAY_PUSH(opts.challenge_types, const char *) = "http-01";
     }
     if (!opts.poll_min) opts.poll_min = apr_time_from_sec(1);
-    if (!opts.poll_max) opts.poll_max = apr_time_from_sec(60);
+    if (!opts.poll_start) opts.poll_start = apr_time_from_msec(100);
+    if (!opts.poll_max) opts.poll_max = apr_time_from_sec(10);
     if (!opts.retry_after_max) opts.retry_after_max = apr_time_from_sec(3600);
     if (!opts.timeout) opts.timeout = apr_time_from_sec(600);
     memset(&ctx, 0, sizeof(ctx));
@@ -352,6 +356,10 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
               order->certificate);
     *pchain = chain;
 leave:
-    teardown(&ctx);
+    /* A call that only hands its thread back leaves the challenges up: the
+     * CA may be validating them right now. */
+    if (rv != SACME_EWAITING) {
+        teardown(&ctx);
+    }
     return rv;
 }

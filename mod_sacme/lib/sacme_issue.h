@@ -1,7 +1,7 @@
 /* One whole issuance, blocking: order, authorize, finalize, download, check.
  * Polling honours Retry-After, clamped to [poll_min, retry_after_max];
- * without it, polling backs off from poll_min, doubling up to poll_max, with
- * jitter. A wait that would pass the issuance's timeout ends the call with
+ * without it, polling backs off from poll_start, doubling up to poll_max,
+ * with jitter (a fast CA is not kept waiting, a slow one not hammered). A wait that would pass the issuance's timeout ends the call with
  * SACME_EWAITING and the time to come back, so a slow CA never holds the
  * caller for long.
  */
@@ -30,8 +30,13 @@ typedef struct sacme_issue_opts_t {
     sacme_challenge_fn *challenge_fn; /* NULL: authorizations must be valid already,
                                          or the CA validates without our help */
     void *challenge_baton;
-    apr_interval_time_t poll_min;     /* 0: 1 s */
-    apr_interval_time_t poll_max;     /* backoff cap; 0: 60 s */
+    apr_interval_time_t poll_min;     /* least Retry-After followed; 0: 1 s */
+    apr_interval_time_t poll_start;   /* first wait without Retry-After; 0: 100 ms */
+    apr_interval_time_t poll_max;     /* backoff cap; 0: 10 s */
+    apr_interval_time_t release_after;/* a wait this long ends the call with
+                                         SACME_EWAITING at once, so the caller
+                                         can use its thread elsewhere meanwhile;
+                                         0: never */
     apr_interval_time_t retry_after_max; /* clamp of the CA's Retry-After; 0: 1 h */
     apr_interval_time_t timeout;      /* whole issuance; 0: 10 min */
     const char *resume_url;           /* an order to pick up again, or NULL */
