@@ -16,7 +16,7 @@
 #define DEFAULT_STORE_DIR      "sacme"
 #define DEFAULT_RETRY_DELAY    apr_time_from_sec(60)
 #define DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
-#define DEFAULT_MAX_PARALLEL   8
+#define DEFAULT_MAX_PARALLEL   16
 #define MAX_MAX_PARALLEL       64
 
 void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
@@ -294,18 +294,6 @@ static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
         return err;
     }
     conf->store_dir = ap_server_root_relative(cmd->pool, path);
-    if (!conf->retry_after_min) {
-        conf->retry_after_min = apr_time_from_sec(1);
-        if (conf->retry_after_max && conf->retry_after_max < conf->retry_after_min) {
-            conf->retry_after_min = conf->retry_after_max;
-        }
-    }
-    if (!conf->retry_after_max) {
-        conf->retry_after_max = apr_time_from_sec(3600);
-    }
-    if (!conf->max_parallel) {
-        conf->max_parallel = DEFAULT_MAX_PARALLEL;
-    }
     if (!conf->store_dir) {
         return apr_psprintf(cmd->pool, "SacmeStoreDir: invalid path '%s'", path);
     }
@@ -490,7 +478,7 @@ const command_rec sacme_cmds[] = {
                   "the least and the most a CA's Retry-After is followed (default "
                   "1s 1h)"),
     AP_INIT_TAKE1("SacmeMaxParallel", cmd_max_parallel, NULL, RSRC_CONF,
-                  "how many domains are driven at the same time (default 8)"),
+                  "how many domains are driven at the same time (default 16)"),
     { NULL }
 };
 
