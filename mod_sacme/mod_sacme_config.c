@@ -405,6 +405,13 @@ static const char *cmd_check_interval(cmd_parms *cmd, void *dc, const char *valu
                 : err;
 }
 
+static const char *cmd_http_timeout(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    return conf ? duration_arg(cmd, "SacmeHttpTimeout", value, &conf->http_timeout) : err;
+}
+
 static const char *cmd_max_parallel(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
@@ -477,6 +484,8 @@ const command_rec sacme_cmds[] = {
     AP_INIT_TAKE2("SacmeRetryAfterBounds", cmd_retry_after_bounds, NULL, RSRC_CONF,
                   "the least and the most a CA's Retry-After is followed (default "
                   "1s 1h)"),
+    AP_INIT_TAKE1("SacmeHttpTimeout", cmd_http_timeout, NULL, RSRC_CONF,
+                  "the longest one exchange with the CA may take (default 60s)"),
     AP_INIT_TAKE1("SacmeMaxParallel", cmd_max_parallel, NULL, RSRC_CONF,
                   "how many domains are driven at the same time (default 16)"),
     { NULL }

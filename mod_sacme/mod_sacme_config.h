@@ -32,6 +32,7 @@ typedef struct sacme_conf_t {
     apr_interval_time_t retry_delay; /* SacmeRetryDelay; 0 = unset */
     apr_interval_time_t check_interval; /* SacmeCheckInterval; 0 = unset */
     int max_parallel;                /* SacmeMaxParallel; 0 = unset */
+    apr_interval_time_t http_timeout;   /* SacmeHttpTimeout; 0 = unset */
     apr_interval_time_t retry_after_min; /* SacmeRetryAfterBounds; 0 = unset */
     apr_interval_time_t retry_after_max;
     apr_array_header_t *domains;     /* sacme_domain_t *, from SacmeDomain */

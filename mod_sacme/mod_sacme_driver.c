@@ -353,6 +353,7 @@ static apr_status_t fork_driver(driver_t *drv)
         curl_global_init(CURL_GLOBAL_DEFAULT);
         memset(&hopts, 0, sizeof(hopts));
         hopts.ca_file = drv->conf->ca_file;
+        hopts.timeout = drv->conf->http_timeout;   /* 0: the engine's default */
         res = sacme_result_make(pchild);
         if (hopts.ca_file) {
             char *pem;

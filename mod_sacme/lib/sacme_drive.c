@@ -326,7 +326,11 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
         delay = d->retry_max;
     }
     if (res->retry_after > apr_time_now() + delay) {
+        /* the CA's Retry-After (429, 503), within the configured bounds */
         delay = res->retry_after - apr_time_now();
+        if (d->retry_after_max && delay > d->retry_after_max) {
+            delay = d->retry_after_max;
+        }
     }
     return delay;
 }

@@ -46,3 +46,27 @@ def test_wrong_eab_hmac_is_reported_and_httpd_keeps_serving(http01_pebble, httpd
     json.loads(job_text)
     assert "unauthorized" in job_text, job_text
     assert wrong not in job_text
+
+
+def test_challenge_none_with_names_not_prevalidated(http01_pebble, httpds):
+    """SacmeChallenge none (Sectigo's private ACME, names validated in SCM):
+    when the CA still asks for a validation, the log says the name is not
+    pre-validated for the account, instead of waiting for a timeout, and no
+    challenge is answered."""
+    pebble = http01_pebble
+    names = names_for("notprevalidated")
+    h = httpds.add(make_httpd(pebble, [names], more=["SacmeChallenge none"]))
+    h.start()
+
+    line = h.wait_log(ERRORED, limit=ISSUE_LIMIT)
+    assert ":error]" in line, line
+    assert names[0] in line
+    assert "not pre-validated for this ACME account" in line, line
+    assert "next attempt at" in line, line
+    # nothing was published or answered for the CA
+    challenges = h.store("challenges")
+    assert not any(files for _, _, files in os.walk(challenges)), \
+        "a challenge was published with SacmeChallenge none"
+    for name in names[:1]:
+        r = h.tls_get(name)
+        assert r.is_fallback and r.status == 503, r.describe()

@@ -205,11 +205,16 @@ def test_truncated_certificate_download(qpebble, proxies, httpds, tmp_path):
 
 
 def test_stalled_order_poll(qpebble, proxies, httpds, tmp_path):
-    # no SacmeHttpTimeout directive exists: the stall stays well below the
-    # engine's 60 s request timeout, so only success is asserted
+    """A CA that does not answer in time: with SacmeHttpTimeout 2s, the
+    5 s stall is a timeout, tried again at once (SACME10014), and the
+    certificate is still issued."""
     proxy = proxies.start(qpebble, {"stall_once": ("/my-order/", 5)})
-    issue_through(proxy, httpds, tmp_path, "qstall")
+    h, _ = issue_through(proxy, httpds, tmp_path, "qstall",
+                         more=["SacmeHttpTimeout 2s", "LogLevel sacme:info"])
     assert proxy.stats["stall_once"] == 1
+    quick = [l for l in h.log_lines("SACME10014") if "/my-order/" in l]
+    assert quick, "the timeout was not retried at once (no SACME10014)"
+    assert "timed out" in quick[0].lower() or "timeout" in quick[0].lower(), quick[0]
 
 
 def test_401_for_403_on_an_order_of_another_account(qpebble, proxies, httpds, tmp_path):
