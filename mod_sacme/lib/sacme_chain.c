@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "sacme_ossl.h"
 #include "sacme_chain.h"
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
@@ -21,20 +22,6 @@
 /* How far a CA's clock may run ahead of ours: a certificate issued a
  * moment ago can carry a notBefore slightly in our future. */
 #define NOT_BEFORE_SKEW apr_time_from_sec(5 * 60)
-
-/* The OpenSSL error queue as one string (and emptied), for messages. */
-static const char *ossl_errors(apr_pool_t *p)
-{
-    const char *s = NULL;
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        s = s ? apr_pstrcat(p, s, "; ", buf, NULL) : apr_pstrdup(p, buf);
-    }
-    return s ? s : "no OpenSSL error reported";
-}
 
 /* memmem, without relying on a GNU extension; the data is not
  * NUL-terminated. */
@@ -128,7 +115,7 @@ static apr_status_t parse_pem(apr_pool_t *p, const char *data, apr_size_t len,
         if (!x) {
             return sacme_result_set(res, APR_EINVAL,
                                     "PEM certificate %d does not parse: %s",
-                                    chain->certs->nelts + 1, ossl_errors(p));
+                                    chain->certs->nelts + 1, sacme_ossl_errors(p));
         }
         rv = add_cert(chain, x, res);
         if (rv != APR_SUCCESS) {
@@ -159,7 +146,7 @@ static apr_status_t parse_der(apr_pool_t *p, const char *data, apr_size_t len,
             if (chain->certs->nelts == 0) {
                 return sacme_result_set(res, APR_EINVAL,
                                         "not a certificate chain (neither PEM nor "
-                                        "DER): %s", ossl_errors(p));
+                                        "DER): %s", sacme_ossl_errors(p));
             }
             return sacme_result_set(res, APR_EINVAL,
                                     "certificate chain: %lu bytes after certificate "

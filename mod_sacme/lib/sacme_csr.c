@@ -15,26 +15,13 @@
 
 #include <apr_cstr.h>
 
+#include "sacme_ossl.h"
 #include "sacme_csr.h"
 
 /* RFC 1035 limits; a CA refuses longer names anyway, but it is kinder to
  * say so before an order is placed. */
 #define DNS_NAME_MAX  253
 #define DNS_LABEL_MAX 63
-
-/* The OpenSSL error queue as one string (and emptied), for messages. */
-static const char *ossl_errors(apr_pool_t *p)
-{
-    const char *s = NULL;
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        s = s ? apr_pstrcat(p, s, "; ", buf, NULL) : apr_pstrdup(p, buf);
-    }
-    return s ? s : "no OpenSSL error reported";
-}
 
 /* An IP literal as its address bytes (4 or 16), or 0 when name is not
  * one. RFC 8738 identifiers are written as plain literals, without the
@@ -267,25 +254,25 @@ apr_status_t sacme_csr_make(apr_pool_t *p, const sacme_key_t *key,
         || !X509_REQ_set_pubkey(req, sacme_key_evp(key))
         || !add_sans(req, names, ips, addrs, !have_cn)) {
         rv = sacme_result_set(res, APR_EGENERAL, "CSR: building the request failed: %s",
-                              ossl_errors(p));
+                              sacme_ossl_errors(p));
         goto out;
     }
     if (X509_REQ_sign(req, sacme_key_evp(key), sign_digest(key)) <= 0) {
         rv = sacme_result_set(res, APR_EGENERAL, "CSR: signing with the %s key failed: %s",
-                              sacme_key_type_name(sacme_key_type(key)), ossl_errors(p));
+                              sacme_key_type_name(sacme_key_type(key)), sacme_ossl_errors(p));
         goto out;
     }
     n = i2d_X509_REQ(req, NULL);
     if (n <= 0) {
         rv = sacme_result_set(res, APR_EGENERAL, "CSR: encoding failed: %s",
-                              ossl_errors(p));
+                              sacme_ossl_errors(p));
         goto out;
     }
     buf = apr_palloc(p, (apr_size_t)n);
     q = buf;   /* i2d advances the pointer it is given */
     if (i2d_X509_REQ(req, &q) != n) {
         rv = sacme_result_set(res, APR_EGENERAL, "CSR: encoding failed: %s",
-                              ossl_errors(p));
+                              sacme_ossl_errors(p));
         goto out;
     }
     *der = buf;

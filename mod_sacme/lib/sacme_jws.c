@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "sacme_ossl.h"
 #include "sacme_jws.h"
 #include "sacme_b64.h"
 #include "sacme_json.h"
@@ -52,20 +53,6 @@ static const jws_alg_t *alg_of(const sacme_key_t *key)
         }
     }
     return NULL;
-}
-
-/* The OpenSSL error queue as one string (and emptied), for messages. */
-static const char *ossl_errors(apr_pool_t *p)
-{
-    const char *s = NULL;
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        s = s ? apr_pstrcat(p, s, "; ", buf, NULL) : apr_pstrdup(p, buf);
-    }
-    return s ? s : "no OpenSSL error reported";
 }
 
 const char *sacme_jws_alg(const sacme_key_t *key)
@@ -227,20 +214,20 @@ apr_status_t sacme_jws_sign_input(apr_pool_t *p, const sacme_key_t *key,
                                  sacme_key_evp(key), NULL) != 1
         || EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)signing_input,
                           strlen(signing_input)) != 1) {
-        sacme_result_set(res, rv, "%s signing failed: %s", a->alg, ossl_errors(p));
+        sacme_result_set(res, rv, "%s signing failed: %s", a->alg, sacme_ossl_errors(p));
         goto leave;
     }
     sig = apr_palloc(p, siglen);
     if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)signing_input,
                        strlen(signing_input)) != 1) {
-        sacme_result_set(res, rv, "%s signing failed: %s", a->alg, ossl_errors(p));
+        sacme_result_set(res, rv, "%s signing failed: %s", a->alg, sacme_ossl_errors(p));
         goto leave;
     }
     if (a->coord_len > 0) {
         raw = apr_palloc(p, 2 * a->coord_len);
         if (!der_to_raw(sig, siglen, raw, a->coord_len)) {
             sacme_result_set(res, rv, "%s: cannot convert the ECDSA signature: %s",
-                             a->alg, ossl_errors(p));
+                             a->alg, sacme_ossl_errors(p));
             goto leave;
         }
         sig = raw;

@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "sacme_ossl.h"
 #include "sacme_key.h"
 #include "sacme_file.h"
 
@@ -59,20 +60,6 @@ const char *sacme_key_type_name(sacme_key_type_t type)
 const char *sacme_key_type_names(void)
 {
     return "p256, p384, rsa2048, rsa3072, rsa4096";
-}
-
-/* The OpenSSL error queue as one string (and emptied), for messages. */
-static const char *ossl_errors(apr_pool_t *p)
-{
-    const char *s = NULL;
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        s = s ? apr_pstrcat(p, s, "; ", buf, NULL) : apr_pstrdup(p, buf);
-    }
-    return s ? s : "no OpenSSL error reported";
 }
 
 static apr_status_t key_cleanup(void *data)
@@ -157,7 +144,7 @@ apr_status_t sacme_key_generate(apr_pool_t *p, sacme_key_type_t type,
     }
     if (!pk) {
         return sacme_result_set(res, APR_EGENERAL, "generating a %s key failed: %s",
-                                sacme_key_type_name(type), ossl_errors(p));
+                                sacme_key_type_name(type), sacme_ossl_errors(p));
     }
     *pkey = sacme_key_wrap(p, pk);
     return APR_SUCCESS;
@@ -182,7 +169,7 @@ apr_status_t sacme_key_from_pem(apr_pool_t *p, const char *pem, apr_size_t len,
     BIO_free(bio);
     if (!pk) {
         return sacme_result_set(res, APR_EINVAL, "not a PEM private key: %s",
-                                ossl_errors(p));
+                                sacme_ossl_errors(p));
     }
     *pkey = sacme_key_wrap(p, pk);
     return APR_SUCCESS;
@@ -232,7 +219,7 @@ apr_status_t sacme_key_save(const sacme_key_t *key, const char *path,
 
     if (!pem) {
         return sacme_result_set(res, APR_EGENERAL, "cannot encode the key for %s: %s",
-                                path, ossl_errors(p));
+                                path, sacme_ossl_errors(p));
     }
     return sacme_file_write_atomic(path, pem, strlen(pem), SACME_FPROT_PRIVATE,
                                    p, res);

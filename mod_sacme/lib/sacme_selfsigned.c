@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "sacme_ossl.h"
 #include "sacme_file.h"
 #include "sacme_selfsigned.h"
 
@@ -27,20 +28,6 @@
 #define MAX_PEM       (64 * 1024)
 #define CERT_FILE     "cert.pem"
 #define KEY_FILE      "privkey.pem"
-
-/* The OpenSSL error queue as one string (and emptied), for messages. */
-static const char *ossl_errors(apr_pool_t *p)
-{
-    const char *s = NULL;
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        s = s ? apr_pstrcat(p, s, "; ", buf, NULL) : apr_pstrdup(p, buf);
-    }
-    return s ? s : "no OpenSSL error reported";
-}
 
 static apr_status_t x509_cleanup(void *data)
 {
@@ -155,7 +142,7 @@ static apr_status_t add_sans(X509 *x, const apr_array_header_t *names,
     }
     if (!X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT)) {
         rv = sacme_result_set(res, APR_EGENERAL, "cannot add the SANs: %s",
-                              ossl_errors(p));
+                              sacme_ossl_errors(p));
     }
 out:
     GENERAL_NAMES_free(gens);
@@ -211,7 +198,7 @@ apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
         || !X509_set_pubkey(x, pk)) {
         rv = sacme_result_set(res, APR_EGENERAL,
                               "cannot fill in the self-signed certificate for %s: %s",
-                              cn, ossl_errors(p));
+                              cn, sacme_ossl_errors(p));
         goto fail;
     }
     /* What a TLS server certificate looks like to a picky client: not a
@@ -222,7 +209,7 @@ apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
         || !add_ext(x, NID_subject_key_identifier, "hash")) {
         rv = sacme_result_set(res, APR_EGENERAL,
                               "cannot add extensions to the certificate for %s: %s",
-                              cn, ossl_errors(p));
+                              cn, sacme_ossl_errors(p));
         goto fail;
     }
     if ((rv = add_sans(x, names, p, res)) != APR_SUCCESS) {
@@ -231,7 +218,7 @@ apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
     if (X509_sign(x, pk, EVP_sha256()) <= 0) {
         rv = sacme_result_set(res, APR_EGENERAL,
                               "cannot sign the certificate for %s: %s",
-                              cn, ossl_errors(p));
+                              cn, sacme_ossl_errors(p));
         goto fail;
     }
     *pcert = x;
@@ -321,7 +308,7 @@ apr_status_t sacme_selfsigned_ensure(apr_pool_t *p, const char *dir,
     pem = sacme_chain_leaf_pem(&chain, ptemp);
     if (!pem) {
         rv = sacme_result_set(res, APR_EGENERAL, "cannot encode the fallback "
-                              "certificate: %s", ossl_errors(ptemp));
+                              "certificate: %s", sacme_ossl_errors(ptemp));
         goto out;
     }
     /* Each write is atomic, the pair is not: a crash between the two
