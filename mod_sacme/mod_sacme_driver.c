@@ -112,9 +112,15 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         apr_pool_create(&iter, tp);
         why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
         if (why >= SACME_WHY_NO_CERT) {
-            sacme_drive_run_with(wp->d, acme, slot->dom, why, iter,
-                                 sacme_result_make(iter));
-            sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
+            /* Just staged: what a check would conclude is known, and it
+             * would parse the new key and chain once more. */
+            if (sacme_drive_run_with(wp->d, acme, slot->dom, why, iter,
+                                     sacme_result_make(iter)) == APR_SUCCESS) {
+                when = apr_time_now() + wp->d->check_interval;
+            }
+            else {
+                sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
+            }
         }
         apr_pool_destroy(iter);
         apr_thread_mutex_lock(wp->lock);

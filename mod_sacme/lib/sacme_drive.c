@@ -202,9 +202,11 @@ static apr_status_t publish(void *baton, int setup, const char *type,
     if (sacme_file_mkdirs(dir, SACME_FPROT_DIR_PUBLIC, ctx->p, NULL) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    return sacme_file_write_atomic(apr_pstrcat(ctx->p, dir, "/", token, NULL),
-                                   key_authz, strlen(key_authz), SACME_FPROT_PUBLIC,
-                                   ctx->p, NULL);
+    /* Republished by every attempt, so no fsync: only the rename matters,
+     * the children must never read half a response. */
+    return sacme_file_write_ephemeral(apr_pstrcat(ctx->p, dir, "/", token, NULL),
+                                      key_authz, strlen(key_authz),
+                                      SACME_FPROT_PUBLIC, ctx->p, NULL);
 }
 
 /* Persists the order URL with what it was made for, so a restart resumes it

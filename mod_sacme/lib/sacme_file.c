@@ -51,9 +51,9 @@ static const char *dir_of(apr_pool_t *p, const char *path)
     return apr_pstrndup(p, path, (apr_size_t)(slash - path));
 }
 
-apr_status_t sacme_file_write_atomic(const char *path, const void *data,
-                                     apr_size_t len, apr_fileperms_t perms,
-                                     apr_pool_t *p, sacme_result_t *res)
+static apr_status_t write_atomic(const char *path, const void *data,
+                                 apr_size_t len, apr_fileperms_t perms, int durable,
+                                 apr_pool_t *p, sacme_result_t *res)
 {
     char *tmp = apr_pstrcat(p, path, ".tmp.XXXXXX", NULL);
     apr_file_t *f = NULL;
@@ -76,7 +76,7 @@ apr_status_t sacme_file_write_atomic(const char *path, const void *data,
         fail(res, rv, "cannot write", tmp);
         goto leave;
     }
-    if ((rv = apr_file_sync(f)) != APR_SUCCESS) {
+    if (durable && (rv = apr_file_sync(f)) != APR_SUCCESS) {
         fail(res, rv, "cannot sync", tmp);
         goto leave;
     }
@@ -91,7 +91,7 @@ apr_status_t sacme_file_write_atomic(const char *path, const void *data,
         goto leave;
     }
     tmp = NULL;
-    if ((rv = sync_dir(dir_of(p, path))) != APR_SUCCESS) {
+    if (durable && (rv = sync_dir(dir_of(p, path))) != APR_SUCCESS) {
         fail(res, rv, "cannot sync the directory of", path);
     }
 leave:
@@ -102,6 +102,20 @@ leave:
         apr_file_remove(tmp, p);
     }
     return rv;
+}
+
+apr_status_t sacme_file_write_atomic(const char *path, const void *data,
+                                     apr_size_t len, apr_fileperms_t perms,
+                                     apr_pool_t *p, sacme_result_t *res)
+{
+    return write_atomic(path, data, len, perms, 1, p, res);
+}
+
+apr_status_t sacme_file_write_ephemeral(const char *path, const void *data,
+                                        apr_size_t len, apr_fileperms_t perms,
+                                        apr_pool_t *p, sacme_result_t *res)
+{
+    return write_atomic(path, data, len, perms, 0, p, res);
 }
 
 apr_status_t sacme_file_read(const char *path, apr_size_t max_size,

@@ -26,6 +26,13 @@ apr_status_t sacme_file_write_atomic(const char *path, const void *data,
                                      apr_size_t len, apr_fileperms_t perms,
                                      apr_pool_t *p, sacme_result_t *res);
 
+/* The same replacement without the two fsyncs: for files that are written
+ * again after a crash anyway (challenge responses), where the wait for the
+ * disk is pure latency on the way to the CA's validation. */
+apr_status_t sacme_file_write_ephemeral(const char *path, const void *data,
+                                        apr_size_t len, apr_fileperms_t perms,
+                                        apr_pool_t *p, sacme_result_t *res);
+
 /* Reads a whole file of at most max_size bytes (APR_ENOSPC beyond); the
  * buffer is NUL-terminated. A missing file is APR_ENOENT with res set. */
 apr_status_t sacme_file_read(const char *path, apr_size_t max_size,

@@ -31,7 +31,7 @@ typedef struct sacme_issue_opts_t {
                                          or the CA validates without our help */
     void *challenge_baton;
     apr_interval_time_t poll_min;     /* least Retry-After followed; 0: 1 s */
-    apr_interval_time_t poll_start;   /* first wait without Retry-After; 0: 100 ms */
+    apr_interval_time_t poll_start;   /* first wait without Retry-After; 0: 20 ms */
     apr_interval_time_t poll_max;     /* backoff cap; 0: 10 s */
     apr_interval_time_t release_after;/* a wait this long ends the call with
                                          SACME_EWAITING at once, so the caller
