@@ -25,6 +25,7 @@
 #include "mod_sacme_config.h"
 #include "mod_sacme_driver.h"
 #include "sacme_file.h"
+#include "sacme_managed.h"
 #include "sacme_selfsigned.h"
 #include "sacme_store.h"
 #include "sacme_time.h"
@@ -44,7 +45,8 @@ static void log_setup_error(server_rec *s, int no, const char *what,
 static void chown_driver_areas(const sacme_store_t *store, apr_pool_t *p, server_rec *s)
 {
     static const char *const groups[] = {
-        SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES
+        SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES,
+        SACME_GROUP_REQUESTS
     };
     apr_size_t i;
 
@@ -57,6 +59,25 @@ static void chown_driver_areas(const sacme_store_t *store, apr_pool_t *p, server
             ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), s,
                          SACME_LOGNO(10035) "cannot give %s to the httpd User", dir);
         }
+    }
+}
+
+/* What sacmectl needs to know of this configuration (never the HMAC). A
+ * failure only costs the admin tool its view, so it is logged, not fatal. */
+static void write_managed(const sacme_conf_t *conf, const sacme_store_t *store,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    sacme_managed_t m;
+    sacme_result_t *res = sacme_result_make(ptemp);
+
+    m.server_url = conf->server_url;
+    m.ca_file = conf->ca_file;
+    m.eab_kid = conf->eab ? conf->eab->kid : NULL;
+    m.account_dir = sacme_store_account_dir(store, ptemp, conf->server_url, m.eab_kid);
+    m.domains = conf->domains;
+    if (sacme_managed_write(store, ptemp, &m, res) != APR_SUCCESS) {
+        log_setup_error(s, 10056, "cannot record the managed domains for sacmectl",
+                        res, ptemp);
     }
 }
 
@@ -136,6 +157,9 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return !OK;
     }
     chown_driver_areas(store, ptemp, s);
+    if (!dry_run) {
+        write_managed(conf, store, ptemp, s);
+    }
     /*3*/
     installed = dry_run ? NULL : activate_staged(conf, store, pconf, ptemp, s);
     /*4*/

@@ -34,6 +34,7 @@
 
 #include "mod_sacme_driver.h"
 #include "sacme_file.h"
+#include "sacme_request.h"
 
 typedef struct {
     server_rec *s;
@@ -141,6 +142,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     slot_t *slots;
     apr_pool_t *mainp;
     pid_t parent = getppid();
+    apr_time_t stamp, req_stamp;
     int i, n = conf->domains->nelts;
 
     log->fn = log_to_httpd;
@@ -201,6 +203,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
      * parent that went away. Deciding reads only the store. The main thread
      * has a pool of its own: p (d->p) is shared with the workers. */
     apr_pool_create_unmanaged_ex(&mainp, NULL, NULL);
+    req_stamp = sacme_request_stamp(d->store, mainp);
     for (;;) {
         apr_time_t now = apr_time_now();
         apr_pool_t *iter;
@@ -209,6 +212,19 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
             _exit(0);
         }
         apr_pool_create(&iter, mainp);
+        /* A new (or finished) admin request: look at every idle domain now
+         * rather than at its next check, which may be hours away. */
+        stamp = sacme_request_stamp(d->store, iter);
+        if (stamp != req_stamp) {
+            req_stamp = stamp;
+            apr_thread_mutex_lock(wp->lock);
+            for (i = 0; i < n; ++i) {
+                if (!slots[i].busy) {
+                    slots[i].next = now;
+                }
+            }
+            apr_thread_mutex_unlock(wp->lock);
+        }
         for (i = 0; i < n; ++i) {
             slot_t *slot = &slots[i];
             int due;

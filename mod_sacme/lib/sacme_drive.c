@@ -9,6 +9,7 @@
 #include "sacme_issue.h"
 #include "sacme_json.h"
 #include "sacme_problem.h"
+#include "sacme_request.h"
 #include "sacme_time.h"
 
 const char *sacme_why_str(sacme_why_t why)
@@ -20,6 +21,7 @@ const char *sacme_why_str(sacme_why_t why)
     case SACME_WHY_KEY_TYPE: return "the key type changed";
     case SACME_WHY_RENEW:    return "renewal window reached";
     case SACME_WHY_RESUME:   return "order in progress";
+    case SACME_WHY_REQUESTED: return "a new certificate was requested";
     default:                 return "nothing to do";
     }
 }
@@ -102,6 +104,16 @@ static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom,
     return 0;
 }
 
+apr_time_t sacme_drive_renew_at(const sacme_domain_t *dom,
+                                const sacme_cert_info_t *info)
+{
+    /* A stable per-name jitter (up to a tenth of the window) spreads the
+     * renewals of many domains without moving them at every restart. */
+    return sacme_window_start(&dom->renew_window, info->not_before, info->not_after)
+           - sacme_window_jitter(&dom->renew_window, info->not_before,
+                                 info->not_after, dom->name, 0.1);
+}
+
 sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
                               apr_time_t now, apr_time_t *next_check,
                               apr_pool_t *p)
@@ -116,6 +128,10 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
     *next_check = now + d->check_interval;
     if (staged_fits(d, dom, now, p)) {
         return SACME_WHY_STAGED;
+    }
+    /* The admin's request goes past an error backoff: someone is waiting. */
+    if (sacme_request_get(d->store, p, dom->name)) {
+        return SACME_WHY_REQUESTED;
     }
     job = read_json(d, p, dom->name, SACME_FILE_JOB);
     next_attempt = apr_time_from_sec(json_integer_value(json_object_get(job, "next-attempt")));
@@ -140,11 +156,7 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
     if (sacme_key_type(pub) != dom->key_type) {
         return SACME_WHY_KEY_TYPE;
     }
-    /* A stable per-name jitter (up to a tenth of the window) spreads the
-     * renewals of many domains without moving them at every restart. */
-    renew_at = sacme_window_start(&dom->renew_window, info->not_before, info->not_after)
-             - sacme_window_jitter(&dom->renew_window, info->not_before,
-                                   info->not_after, dom->name, 0.1);
+    renew_at = sacme_drive_renew_at(dom, info);
     if (renew_at <= now) {
         return SACME_WHY_RENEW;
     }
@@ -506,6 +518,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     }
     sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name, SACME_FILE_ORDER);
     sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name, SACME_FILE_JOB);
+    sacme_request_done(d->store, p, dom->name);
     if (sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info) == APR_SUCCESS) {
         sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10023)
                   "%s: certificate staged (serial %s, valid until %s); it is "

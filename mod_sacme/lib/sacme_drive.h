@@ -34,7 +34,8 @@ typedef enum {
     SACME_WHY_NAMES,                 /* the live certificate lacks a configured name */
     SACME_WHY_KEY_TYPE,              /* the live key is of another type */
     SACME_WHY_RENEW,                 /* in the renewal window */
-    SACME_WHY_RESUME                 /* an order is in progress */
+    SACME_WHY_RESUME,                /* an order is in progress */
+    SACME_WHY_REQUESTED              /* the admin asked (sacme_request.h) */
 } sacme_why_t;
 
 const char *sacme_why_str(sacme_why_t why);
@@ -70,6 +71,11 @@ typedef struct sacme_driver_t {
 sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
                               apr_time_t now, apr_time_t *next_check,
                               apr_pool_t *p);
+
+/* When the live certificate described by info is due for renewal: the
+ * domain's window, less a stable per-name jitter. */
+apr_time_t sacme_drive_renew_at(const sacme_domain_t *dom,
+                                const sacme_cert_info_t *info);
 
 /* Drives the domain to a staged set. On failure the error is recorded in
  * the domain's job.json with the time of the next attempt (backoff) and

@@ -12,6 +12,7 @@
 static const char *const GROUPS[] = {
     SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES,
     SACME_GROUP_DOMAINS, SACME_GROUP_ARCHIVE, SACME_GROUP_FALLBACK,
+    SACME_GROUP_REQUESTS,
 };
 
 sacme_store_t *sacme_store_make(apr_pool_t *p, const char *base)

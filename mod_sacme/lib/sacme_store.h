@@ -10,6 +10,11 @@
  *                               set mod_ssl serves                  [parent, root]
  *   archive/<domain>/<time>/    sets replaced by a newer one        [parent]
  *   fallback/                   the self-signed fallback certificate [parent]
+ *   requests/<domain>.json      an admin's request (sacmectl renew --force,
+ *                               revoke): written by sacmectl, removed by the
+ *                               driver once a new set is staged    [both]
+ *   managed.json                what the running configuration manages
+ *                               (no secret), for sacmectl           [parent]
  *
  * [driver] areas are written by the unprivileged driving process (owned by
  * the httpd User); the others only by the root parent. Every write is atomic
@@ -31,6 +36,7 @@
 #define SACME_GROUP_DOMAINS    "domains"
 #define SACME_GROUP_ARCHIVE    "archive"
 #define SACME_GROUP_FALLBACK   "fallback"
+#define SACME_GROUP_REQUESTS   "requests"
 
 #define SACME_FILE_KEY       "privkey.pem"
 #define SACME_FILE_CHAIN     "fullchain.pem"

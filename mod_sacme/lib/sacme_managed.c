@@ -1,0 +1,121 @@
+/* managed.json: the running configuration, for sacmectl (sacme_managed.h). */
+#include <strings.h>
+
+#include "sacme_managed.h"
+#include "sacme_file.h"
+#include "sacme_json.h"
+#include "sacme_time.h"
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
+                                 const sacme_managed_t *m, sacme_result_t *res)
+{
+    json_t *j = sacme_json_own(p, json_object()), *doms = json_array();
+    int i, k;
+
+    json_object_set_new(j, "written", json_string(sacme_time_rfc3339(p, apr_time_now())));
+    json_object_set_new(j, "server", str_or_null(m->server_url));
+    json_object_set_new(j, "ca-file", str_or_null(m->ca_file));
+    json_object_set_new(j, "eab-kid", str_or_null(m->eab_kid));
+    json_object_set_new(j, "account-dir", str_or_null(m->account_dir));
+    for (i = 0; i < m->domains->nelts; ++i) {
+        const sacme_domain_t *dom = APR_ARRAY_IDX(m->domains, i, sacme_domain_t *);
+        json_t *d = json_object(), *names = json_array();
+        for (k = 0; k < dom->names->nelts; ++k) {
+            json_array_append_new(names, json_string(APR_ARRAY_IDX(dom->names, k,
+                                                                   const char *)));
+        }
+        json_object_set_new(d, "name", json_string(dom->name));
+        json_object_set_new(d, "names", names);
+        json_object_set_new(d, "key-type", json_string(sacme_key_type_name(dom->key_type)));
+        json_object_set_new(d, "challenge",
+                            json_string(dom->challenge_none ? "none" : "http-01"));
+        json_object_set_new(d, "renew-window",
+                            json_string(sacme_window_str(p, &dom->renew_window)));
+        json_array_append_new(doms, d);
+    }
+    json_object_set_new(j, "domains", doms);
+    return sacme_json_write_file(j, sacme_store_path(store, p, SACME_FILE_MANAGED,
+                                                     NULL, NULL),
+                                 SACME_FPROT_PUBLIC, p, res);
+}
+
+static apr_status_t bad(sacme_result_t *res, const char *path, const char *what)
+{
+    return sacme_result_set(res, APR_EINVAL, "%s: %s", path, what);
+}
+
+apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
+                                sacme_managed_t **pm, sacme_result_t *res)
+{
+    const char *path = sacme_store_path(store, p, SACME_FILE_MANAGED, NULL, NULL);
+    sacme_managed_t *m;
+    json_t *j, *doms, *d;
+    size_t i;
+
+    if (!sacme_file_exists(path, p)) {
+        return sacme_result_set(res, APR_ENOENT,
+                                "%s does not exist: is this the store of a server "
+                                "with mod_sacme and SacmeDomain, started at least "
+                                "once? (see SacmeStoreDir)", path);
+    }
+    if (!(j = sacme_json_read_file(p, path, 16 * 1024 * 1024, res))) {
+        return res ? res->status : APR_EINVAL;
+    }
+    m = apr_pcalloc(p, sizeof(*m));
+    m->server_url = sacme_json_str(j, "server");
+    m->ca_file = sacme_json_str(j, "ca-file");
+    m->eab_kid = sacme_json_str(j, "eab-kid");
+    m->account_dir = sacme_json_str(j, "account-dir");
+    doms = json_object_get(j, "domains");
+    if (!m->server_url || !json_is_array(doms)) {
+        return bad(res, path, "no server or no domains");
+    }
+    m->domains = apr_array_make(p, (int)json_array_size(doms) + 1, sizeof(sacme_domain_t *));
+    json_array_foreach(doms, i, d) {
+        sacme_domain_t *dom = apr_pcalloc(p, sizeof(*dom));
+        json_t *names = json_object_get(d, "names"), *n;
+        const char *kt = sacme_json_str(d, "key-type");
+        const char *win = sacme_json_str(d, "renew-window");
+        const char *chal = sacme_json_str(d, "challenge");
+        size_t k;
+
+        dom->name = sacme_json_str(d, "name");
+        if (!dom->name || !json_is_array(names) || !kt
+            || sacme_key_type_parse(kt, &dom->key_type) != APR_SUCCESS) {
+            return bad(res, path, "a domain without name, names or key type");
+        }
+        dom->names = apr_array_make(p, (int)json_array_size(names) + 1, sizeof(const char *));
+        json_array_foreach(names, k, n) {
+            if (json_is_string(n)) {
+                APR_ARRAY_PUSH(dom->names, const char *) = apr_pstrdup(p, json_string_value(n));
+            }
+        }
+        dom->challenge_none = chal && !strcmp(chal, "none");
+        if (!win || sacme_window_parse(win, &dom->renew_window) != APR_SUCCESS) {
+            dom->renew_window.percent = SACME_WINDOW_DEFAULT_PERCENT;
+        }
+        APR_ARRAY_PUSH(m->domains, sacme_domain_t *) = dom;
+    }
+    *pm = m;
+    return APR_SUCCESS;
+}
+
+sacme_domain_t *sacme_managed_find(const sacme_managed_t *m, const char *name)
+{
+    int i, k;
+
+    for (i = 0; i < m->domains->nelts; ++i) {
+        sacme_domain_t *dom = APR_ARRAY_IDX(m->domains, i, sacme_domain_t *);
+        for (k = 0; k < dom->names->nelts; ++k) {
+            if (!strcasecmp(APR_ARRAY_IDX(dom->names, k, const char *), name)) {
+                return dom;
+            }
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,41 @@
+/* managed.json: what the running configuration manages, for sacmectl.
+ *
+ * The root parent writes it at every (re)start, so that the admin tool,
+ * which cannot parse httpd's configuration, knows the CA, the account and
+ * the domains with their names, key type and windows. It never holds a
+ * secret: the EAB HMAC stays in httpd's memory, only the key id is here.
+ */
+#ifndef SACME_MANAGED_H
+#define SACME_MANAGED_H
+
+#include <jansson.h>
+#include "sacme.h"
+#include "sacme_drive.h"
+#include "sacme_result.h"
+#include "sacme_store.h"
+
+#define SACME_FILE_MANAGED "managed.json"
+
+typedef struct sacme_managed_t {
+    const char *server_url;
+    const char *ca_file;          /* NULL: the system's trust store only */
+    const char *eab_kid;          /* NULL: no EAB */
+    const char *account_dir;      /* absolute: the account's directory */
+    apr_array_header_t *domains;  /* sacme_domain_t * */
+} sacme_managed_t;
+
+/* Writes the snapshot atomically into the store's base directory. */
+apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
+                                 const sacme_managed_t *m, sacme_result_t *res);
+
+/* Reads it back; domains are rebuilt as sacme_domain_t with their names,
+ * key type, challenge setting and renewal window. APR_ENOENT with a hint
+ * when httpd never ran with this store. */
+apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
+                                sacme_managed_t **m, sacme_result_t *res);
+
+/* The managed domain named name (its primary name or any of its names,
+ * case-insensitive), or NULL. */
+sacme_domain_t *sacme_managed_find(const sacme_managed_t *m, const char *name);
+
+#endif /* SACME_MANAGED_H */
