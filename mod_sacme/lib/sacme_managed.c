@@ -4,7 +4,9 @@
 #include "sacme_managed.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
-#include "sacme_time.h"
+
+/* A few hundred bytes per domain: room for tens of thousands. */
+#define MAX_MANAGED (16 * 1024 * 1024)
 
 static json_t *str_or_null(const char *s)
 {
@@ -14,10 +16,10 @@ static json_t *str_or_null(const char *s)
 apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                                  const sacme_managed_t *m, sacme_result_t *res)
 {
-    json_t *j = sacme_json_own(p, json_object()), *doms = json_array();
+    const char *path = sacme_store_path(store, p, SACME_FILE_MANAGED, NULL, NULL);
+    json_t *j = sacme_json_own(p, json_object()), *doms = json_array(), *old;
     int i, k;
 
-    json_object_set_new(j, "written", json_string(sacme_time_rfc3339(p, apr_time_now())));
     json_object_set_new(j, "server", str_or_null(m->server_url));
     json_object_set_new(j, "ca-file", str_or_null(m->ca_file));
     json_object_set_new(j, "eab-kid", str_or_null(m->eab_kid));
@@ -39,9 +41,14 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
         json_array_append_new(doms, d);
     }
     json_object_set_new(j, "domains", doms);
-    return sacme_json_write_file(j, sacme_store_path(store, p, SACME_FILE_MANAGED,
-                                                     NULL, NULL),
-                                 SACME_FPROT_PUBLIC, p, res);
+    /* Unchanged across most restarts: no durable write (and its fsync) on
+     * the way to serving then, whatever the number of domains. */
+    old = sacme_file_exists(path, p) ? sacme_json_read_file(p, path, MAX_MANAGED, NULL)
+                                     : NULL;
+    if (old && json_equal(old, j)) {
+        return APR_SUCCESS;
+    }
+    return sacme_json_write_file(j, path, SACME_FPROT_PUBLIC, p, res);
 }
 
 static apr_status_t bad(sacme_result_t *res, const char *path, const char *what)
@@ -63,7 +70,7 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
                                 "with mod_sacme and SacmeDomain, started at least "
                                 "once? (see SacmeStoreDir)", path);
     }
-    if (!(j = sacme_json_read_file(p, path, 16 * 1024 * 1024, res))) {
+    if (!(j = sacme_json_read_file(p, path, MAX_MANAGED, res))) {
         return res ? res->status : APR_EINVAL;
     }
     m = apr_pcalloc(p, sizeof(*m));
