@@ -34,6 +34,11 @@
 static sacme_conf_t *live_conf;
 static const char *fallback_cert, *fallback_key;
 
+sacme_conf_t *sacme_live_conf(void)
+{
+    return live_conf;
+}
+
 static void log_setup_error(server_rec *s, int no, const char *what,
                             const sacme_result_t *res, apr_pool_t *p)
 {
@@ -41,12 +46,13 @@ static void log_setup_error(server_rec *s, int no, const char *what,
                  sacme_result_message(res, p));
 }
 
-/* The driver's areas belong to the httpd User: it writes there unprivileged. */
+/* The driver's areas belong to the httpd User: it writes there unprivileged
+ * (and takes the store lock, which needs the lock file open for writing). */
 static void chown_driver_areas(const sacme_store_t *store, apr_pool_t *p, server_rec *s)
 {
     static const char *const groups[] = {
         SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES,
-        SACME_GROUP_REQUESTS
+        SACME_GROUP_REQUESTS, SACME_FILE_LOCK
     };
     apr_size_t i;
 
@@ -331,6 +337,7 @@ static void sacme_register_hooks(apr_pool_t *pool)
     ap_hook_ssl_add_fallback_cert_files(sacme_add_fallback_cert_files, NULL, NULL,
                                         APR_HOOK_MIDDLE);
     ap_hook_monitor(sacme_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    sacme_status_register_hooks();
 }
 
 AP_DECLARE_MODULE(sacme) = {

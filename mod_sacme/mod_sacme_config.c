@@ -45,17 +45,26 @@ static sacme_conf_t *global_conf(cmd_parms *cmd, const char **err)
     return *err ? NULL : sacme_conf_get(cmd->server);
 }
 
+/* An absolute https URL with a host: everything the module talks to is
+ * reached over TLS. */
+static int https_url_ok(apr_pool_t *p, const char *url)
+{
+    apr_uri_t uri;
+
+    return apr_uri_parse(p, url, &uri) == APR_SUCCESS && uri.scheme
+           && !strcasecmp(uri.scheme, "https") && uri.hostname && *uri.hostname
+           && !strpbrk(url, " \t\r\n");
+}
+
 static const char *cmd_server(cmd_parms *cmd, void *dc, const char *url)
 {
     const char *err;
     sacme_conf_t *conf = global_conf(cmd, &err);
-    apr_uri_t uri;
 
     if (!conf) {
         return err;
     }
-    if (apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS || !uri.scheme
-        || strcasecmp(uri.scheme, "https") || !uri.hostname || !*uri.hostname) {
+    if (!https_url_ok(cmd->temp_pool, url)) {
         return apr_psprintf(cmd->pool, "SacmeServer: '%s' is not an https:// URL "
                             "(give the CA's ACME directory URL, e.g. "
                             "https://acme.sectigo.com/v2/DV)", url);
@@ -380,6 +389,46 @@ static const char *cmd_notify(cmd_parms *cmd, void *dc, int argc, char *const ar
     return NULL;
 }
 
+/* SacmeNotifyURL URL: events are POSTed there; https only, as everything
+ * the driver sends (an event names domains and serials). */
+static const char *cmd_notify_url(cmd_parms *cmd, void *dc, const char *url)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if (!https_url_ok(cmd->temp_pool, url)) {
+        return apr_psprintf(cmd->pool, "SacmeNotifyURL: '%s' is not an https:// URL "
+                            "(events are sent over TLS only)", url);
+    }
+    conf->notify_url = url;
+    return NULL;
+}
+
+/* SacmeWarnWindow D1 [D2 ...] | none */
+static const char *cmd_warn_window(cmd_parms *cmd, void *dc, int argc,
+                                   char *const argv[])
+{
+    const char *err, *why;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    conf->warn_set = 1;
+    if (argc == 1 && !strcasecmp(argv[0], "none")) {
+        conf->warn.n = 0;
+        return NULL;
+    }
+    if (sacme_warn_parse(argc, (const char *const *)argv, &conf->warn, cmd->temp_pool,
+                         &why) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeWarnWindow: %s", why);
+    }
+    return NULL;
+}
+
 static const char *duration_arg(cmd_parms *cmd, const char *directive,
                                  const char *value, apr_interval_time_t *out)
 {
@@ -477,6 +526,11 @@ const command_rec sacme_cmds[] = {
                  "on (default): restart gracefully when new certificates are ready"),
     AP_INIT_TAKE_ARGV("SacmeNotifyCmd", cmd_notify, NULL, RSRC_CONF,
                       "command run on events: PATH [ARGS...], then event and domain"),
+    AP_INIT_TAKE1("SacmeNotifyURL", cmd_notify_url, NULL, RSRC_CONF,
+                  "https URL to which every event is POSTed as JSON"),
+    AP_INIT_TAKE_ARGV("SacmeWarnWindow", cmd_warn_window, NULL, RSRC_CONF,
+                      "remaining validity that raises an expiry alert, one or more "
+                      "durations (default 30d 14d 7d), or none"),
     AP_INIT_TAKE1("SacmeRetryDelay", cmd_retry_delay, NULL, RSRC_CONF,
                   "first retry after an error (default 60s), doubling up to a day"),
     AP_INIT_TAKE1("SacmeCheckInterval", cmd_check_interval, NULL, RSRC_CONF,
@@ -504,6 +558,9 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     if (conf->challenge_none == SACME_UNSET) {
         conf->challenge_none = 0;
+    }
+    if (!conf->warn_set) {
+        sacme_warn_default(&conf->warn);
     }
     if (conf->auto_restart == SACME_UNSET) {
         conf->auto_restart = 1;

@@ -9,6 +9,7 @@
 #include "sacme_drive.h"
 #include "sacme_eab.h"
 #include "sacme_key.h"
+#include "sacme_warn.h"
 #include "sacme_window.h"
 
 #define SACME_UNSET (-1)
@@ -29,6 +30,9 @@ typedef struct sacme_conf_t {
     sacme_window_t renew_window;     /* SacmeRenewWindow */
     int auto_restart;                /* SacmeAutoRestart */
     const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */
+    const char *notify_url;          /* SacmeNotifyURL, or NULL */
+    int warn_set;
+    sacme_warn_t warn;               /* SacmeWarnWindow (n 0: "none") */
     apr_interval_time_t retry_delay; /* SacmeRetryDelay; 0 = unset */
     apr_interval_time_t check_interval; /* SacmeCheckInterval; 0 = unset */
     int max_parallel;                /* SacmeMaxParallel; 0 = unset */

@@ -33,7 +33,9 @@
 #include <curl/curl.h>
 
 #include "mod_sacme_driver.h"
+#include "sacme_acct.h"
 #include "sacme_file.h"
+#include "sacme_json.h"
 #include "sacme_request.h"
 
 typedef struct {
@@ -74,6 +76,7 @@ typedef struct {
     sacme_domain_t *dom;
     int busy;                        /* queued or being driven */
     apr_time_t next;                 /* when to look at it again */
+    int told_deactivated;            /* account-deactivated raised (once a run) */
 } slot_t;
 
 typedef struct {
@@ -83,6 +86,44 @@ typedef struct {
     apr_thread_mutex_t *lock;        /* guards the slots' busy/next */
     sacme_http_options_t hopts;
 } pool_t;
+
+/* A deactivated account fails every attempt of every domain, each logged
+ * with what to do; the account-deactivated event is raised once per domain
+ * and driver run, not at every retry. */
+static void tell_deactivated(pool_t *wp, slot_t *slot, const sacme_result_t *res,
+                             apr_pool_t *p)
+{
+    sacme_driver_t *d = wp->d;
+    const char *dir = sacme_store_account_dir(d->store, p, d->server_url,
+                                              d->eab ? d->eab->kid : NULL);
+
+    if (slot->told_deactivated || !sacme_acct_is_deactivated(dir, p)) {
+        return;
+    }
+    slot->told_deactivated = 1;
+    sacme_drive_notify(d, slot->dom, "account-deactivated", sacme_result_message(res, p));
+}
+
+/* sacmectl changed the account (rollover, deactivation): drop the copy every
+ * client uses (sacme_driver_t.account_url), so the next request to the CA
+ * reads the account from the store again; then the request is done. */
+static void take_account_request(driver_t *drv, sacme_driver_t *d, apr_pool_t *p)
+{
+    json_t *req = sacme_request_get(d->store, p, SACME_REQUEST_ACCOUNT);
+
+    if (!req) {
+        return;
+    }
+    apr_thread_mutex_lock(d->lock);
+    d->account_url = NULL;
+    d->account_key_pem = NULL;
+    apr_thread_mutex_unlock(d->lock);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10076)
+                 "the ACME account was changed (%s, by sacmectl): it is read from the "
+                 "store again at the next request to the CA",
+                 sacme_json_str(req, "reason") ? sacme_json_str(req, "reason") : "?");
+    sacme_request_done(d->store, p, SACME_REQUEST_ACCOUNT);
+}
 
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 {
@@ -113,13 +154,15 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         apr_pool_create(&iter, tp);
         why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
         if (why >= SACME_WHY_NO_CERT) {
+            sacme_result_t *outcome = sacme_result_make(iter);
             /* Just staged: what a check would conclude is known, and it
              * would parse the new key and chain once more. */
-            if (sacme_drive_run_with(wp->d, acme, slot->dom, why, iter,
-                                     sacme_result_make(iter)) == APR_SUCCESS) {
+            if (sacme_drive_run_with(wp->d, acme, slot->dom, why, iter, outcome)
+                    == APR_SUCCESS) {
                 when = apr_time_now() + wp->d->check_interval;
             }
             else {
+                tell_deactivated(wp, slot, outcome, iter);
                 sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
             }
         }
@@ -165,6 +208,17 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         d->hooks = sacme_hooks_make(p, log, 0);
         d->notify_cmd = conf->notify_cmd;
     }
+    d->warn = &conf->warn;
+    if (conf->notify_url) {
+        /* A sender thread with a queue: the webhook never holds a renewal. */
+        sacme_result_t *wres = sacme_result_make(p);
+        if (sacme_webhook_create(p, conf->notify_url, hopts, log, &d->webhook, wres)
+                != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, wres->status, drv->s, SACME_LOGNO(10099)
+                         "SacmeNotifyURL: cannot set up the webhook, events are not "
+                         "sent there: %s", sacme_result_message(wres, p));
+        }
+    }
     wp->drv = drv;
     wp->d = d;
     wp->hopts = *hopts;
@@ -203,7 +257,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
      * parent that went away. Deciding reads only the store. The main thread
      * has a pool of its own: p (d->p) is shared with the workers. */
     apr_pool_create_unmanaged_ex(&mainp, NULL, NULL);
-    req_stamp = sacme_request_stamp(d->store, mainp);
+    req_stamp = -1;                  /* the first pass looks at the requests */
     for (;;) {
         apr_time_t now = apr_time_now();
         apr_pool_t *iter;
@@ -217,6 +271,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         stamp = sacme_request_stamp(d->store, iter);
         if (stamp != req_stamp) {
             req_stamp = stamp;
+            take_account_request(drv, d, iter);
             apr_thread_mutex_lock(wp->lock);
             for (i = 0; i < n; ++i) {
                 if (!slots[i].busy) {

@@ -20,4 +20,12 @@ extern module AP_MODULE_DECLARE_DATA sacme_module;
 /* The HTTP-01 responder (post_read_request), mod_sacme_challenge.c. */
 int sacme_challenge_answer(request_rec *r);
 
+/* The configuration of the running generation (set by post_config, NULL
+ * when nothing is managed), mod_sacme.c. */
+struct sacme_conf_t *sacme_live_conf(void);
+
+/* The sacme-status handler and the server-status section,
+ * mod_sacme_status.c. */
+void sacme_status_register_hooks(void);
+
 #endif /* MOD_SACME_PRIVATE_H */

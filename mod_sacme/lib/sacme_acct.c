@@ -1,18 +1,13 @@
-/* ACME accounts: find again, or register (with EAB), and persist. */
-#include "sacme_acct.h"
+/* ACME accounts: find again, or register (with EAB), and persist; load
+ * the stored account for the admin commands. */
+#include "sacme_acct_int.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_problem.h"
 #include "sacme_time.h"
 
-typedef struct {
-    const char *key_path;
-    const char *json_path;
-    json_t *stored;             /* account.json as read, or NULL */
-} acct_files_t;
-
 static apr_status_t save_account(sacme_acme_t *acme, const sacme_acct_opts_t *opts,
-                                 const acct_files_t *files, apr_pool_t *p,
+                                 const sacme_acct_files_t *files, apr_pool_t *p,
                                  sacme_result_t *res)
 {
     json_t *j = sacme_json_own(p, json_object()), *contacts = json_array();
@@ -37,7 +32,7 @@ static apr_status_t save_account(sacme_acme_t *acme, const sacme_acct_opts_t *op
     }
     json_object_set_new(j, "contact", contacts);
     json_object_set_new(j, "updated", json_string(sacme_time_rfc3339(p, apr_time_now())));
-    return sacme_json_write_file(j, files->json_path, SACME_FPROT_PUBLIC, p, res);
+    return sacme_acct_write_stored(files, j, p, res);
 }
 
 /* onlyReturnExisting (RFC 8555 §7.3.1): costs no EAB, creates nothing. */
@@ -49,6 +44,9 @@ static apr_status_t find_existing(sacme_acme_t *acme, apr_pool_t *p,
     apr_status_t rv;
 
     json_object_set_new(payload, "onlyReturnExisting", json_true());
+    if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
+        return rv;
+    }
     rv = sacme_acme_post(acme, acme->dir->new_account, payload, 1, p, &resp, res);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -60,6 +58,96 @@ static apr_status_t find_existing(sacme_acme_t *acme, apr_pool_t *p,
     }
     acme->account_url = apr_pstrdup(acme->p, resp->location);
     return APR_SUCCESS;
+}
+
+/* find_existing, with "the CA does not know this key" (*found = 0) told
+ * apart from a failure to ask. */
+static apr_status_t ask(sacme_acme_t *acme, apr_pool_t *p, int *found,
+                        sacme_result_t *res)
+{
+    apr_status_t rv = find_existing(acme, p, res);
+
+    *found = rv == APR_SUCCESS;
+    if (rv != APR_SUCCESS && res->problem
+        && !strcmp(sacme_problem_short(res->problem), "accountDoesNotExist")) {
+        sacme_result_reset(res);
+        return APR_SUCCESS;
+    }
+    return rv;
+}
+
+/* account.key is replaced atomically and durably, and only then is
+ * account.key.new removed: a crash in between leaves two copies of the right
+ * key, never none. */
+apr_status_t sacme_acct_commit_key(sacme_acme_t *acme, sacme_acct_files_t *files,
+                                   sacme_key_t *next, apr_pool_t *p,
+                                   sacme_result_t *res)
+{
+    json_t *changes = json_object();
+    apr_status_t rv;
+
+    acme->account_key = next;
+    rv = sacme_acct_write_key(files, next, files->key_path, p, res);
+    if (rv != APR_SUCCESS) {
+        json_decref(changes);
+        sacme_result_prefix(res, "the CA has the new account key, which is kept in "
+                                 "%s only", files->new_path);
+        return rv;
+    }
+    apr_file_remove(files->new_path, p);
+    json_object_set_new(changes, "key-type",
+                        json_string(sacme_key_type_name(sacme_key_type(next))));
+    if (acme->account_url) {
+        json_object_set_new(changes, "url", json_string(acme->account_url));
+    }
+    return sacme_acct_update_stored(files, changes, p, res);
+}
+
+/* The current key is asked first: it is the one the CA has unless the
+ * rollover got through. */
+apr_status_t sacme_acct_lookup_stored(sacme_acme_t *acme, sacme_acct_files_t *files,
+                                      apr_pool_t *p, int *found, sacme_result_t *res)
+{
+    sacme_key_t *cur, *next = NULL;
+    apr_status_t rv;
+
+    rv = sacme_key_load(acme->p, files->key_path, &cur, res);
+    if (rv == APR_SUCCESS && sacme_file_exists(files->new_path, p)) {
+        rv = sacme_key_load(acme->p, files->new_path, &next, res);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    acme->account_key = cur;
+    rv = ask(acme, p, found, res);
+    if (rv != APR_SUCCESS || !next) {
+        return rv;
+    }
+    if (*found) {
+        sacme_log(acme->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10072)
+                  "%s: the CA still has the current account key, so the key rollover "
+                  "that was interrupted did not happen; removing %s", files->dir,
+                  SACME_ACCT_KEY_NEW_FILE);
+        apr_file_remove(files->new_path, p);
+        return APR_SUCCESS;
+    }
+    acme->account_key = next;
+    rv = ask(acme, p, found, res);
+    if (rv != APR_SUCCESS || !*found) {
+        acme->account_key = cur;
+        if (rv == APR_SUCCESS) {
+            sacme_log(acme->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10074)
+                      "%s: the CA knows neither the account key nor the one of an "
+                      "interrupted rollover; removing %s", files->dir,
+                      SACME_ACCT_KEY_NEW_FILE);
+            apr_file_remove(files->new_path, p);
+        }
+        return rv;
+    }
+    sacme_log(acme->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10073)
+              "%s: the CA has the key of an interrupted rollover; it becomes %s",
+              files->dir, SACME_ACCT_KEY_FILE);
+    return sacme_acct_commit_key(acme, files, next, p, res);
 }
 
 static apr_status_t check_can_register(sacme_acme_t *acme,
@@ -135,53 +223,46 @@ apr_status_t sacme_acct_ensure(sacme_acme_t *acme, const sacme_acct_opts_t *opts
                                int *registered, sacme_result_t *res)
 {
     apr_pool_t *p;
-    acct_files_t files;
+    sacme_acct_files_t files;
     apr_status_t rv;
     sacme_key_t *key = NULL;
-    const char *stored_server;
+    int found;
 
     if (registered) {
         *registered = 0;
+    }
+    if (!res) {
+        res = sacme_result_make(acme->p);   /* the decisions below read it */
     }
     if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
         return rv;
     }
     apr_pool_create(&p, acme->p);
-    files.key_path = apr_pstrcat(p, opts->dir, "/" SACME_ACCT_KEY_FILE, NULL);
-    files.json_path = apr_pstrcat(p, opts->dir, "/" SACME_ACCT_JSON_FILE, NULL);
-    files.stored = NULL;
+    sacme_acct_files_init(&files, opts->dir, p);
 
     rv = sacme_file_mkdirs(opts->dir, SACME_FPROT_DIR_PRIVATE, p, res);
+    if (rv == APR_SUCCESS) {
+        rv = sacme_acct_read_stored(&files, p, res);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = sacme_acct_check_server(acme, &files, res);
+    }
+    /*0: a deactivated account stays deactivated */
+    if (rv == APR_SUCCESS && sacme_acct_stored_deactivated(&files)) {
+        rv = sacme_acct_refuse_deactivated(&files, res);
+    }
     if (rv != APR_SUCCESS) {
         goto leave;
-    }
-    if (sacme_file_exists(files.json_path, p)) {
-        files.stored = sacme_json_read_file(p, files.json_path, 64 * 1024, res);
-        if (!files.stored) {
-            rv = res ? res->status : APR_EINVAL;
-            goto leave;
-        }
-        stored_server = sacme_json_str(files.stored, "server");
-        if (stored_server && strcmp(stored_server, acme->url)) {
-            /* An account belongs to one CA; mixing them would register anew
-             * and leave the other CA's account key orphaned. */
-            rv = sacme_result_set(res, SACME_ECONFIG,
-                                  "the account in %s belongs to %s, not to %s: use "
-                                  "a separate account directory per CA",
-                                  opts->dir, stored_server, acme->url);
-            goto leave;
-        }
     }
 
     /*1: a stored key: ask the CA whether it knows it */
     if (sacme_file_exists(files.key_path, p)) {
-        rv = sacme_key_load(acme->p, files.key_path, &key, res);
+        rv = sacme_acct_lookup_stored(acme, &files, p, &found, res);
         if (rv != APR_SUCCESS) {
+            sacme_result_prefix(res, "looking up the account of %s", files.key_path);
             goto leave;
         }
-        acme->account_key = key;
-        rv = find_existing(acme, p, res);
-        if (rv == APR_SUCCESS) {
+        if (found) {
             sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10005)
                       "account %s found at %s with the stored key",
                       acme->account_url, acme->url);
@@ -193,11 +274,7 @@ apr_status_t sacme_acct_ensure(sacme_acme_t *acme, const sacme_acct_opts_t *opts
             }
             goto leave;
         }
-        if (!res || !res->problem
-            || strcmp(sacme_problem_short(res->problem), "accountDoesNotExist")) {
-            sacme_result_prefix(res, "looking up the account of %s", files.key_path);
-            goto leave;
-        }
+        key = acme->account_key;
         sacme_log(acme->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10006)
                   "the CA at %s does not know the account key in %s; "
                   "registering it as a new account", acme->url, files.key_path);
@@ -213,7 +290,7 @@ apr_status_t sacme_acct_ensure(sacme_acme_t *acme, const sacme_acct_opts_t *opts
         if (rv != APR_SUCCESS) {
             goto leave;
         }
-        rv = sacme_key_save(key, files.key_path, p, res);
+        rv = sacme_acct_write_key(&files, key, files.key_path, p, res);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
@@ -238,4 +315,63 @@ apr_status_t sacme_acct_ensure(sacme_acme_t *acme, const sacme_acct_opts_t *opts
 leave:
     apr_pool_destroy(p);
     return rv;
+}
+
+apr_status_t sacme_acct_load(sacme_acme_t *acme, const char *dir, apr_pool_t *p,
+                             json_t **stored, sacme_result_t *res)
+{
+    sacme_acct_files_t files;
+    const char *url;
+    apr_status_t rv;
+    int found;
+
+    if (!res) {
+        res = sacme_result_make(p);
+    }
+    if (stored) {
+        *stored = NULL;
+    }
+    sacme_acct_files_init(&files, dir, p);
+    if (!sacme_file_exists(files.key_path, p)) {
+        return sacme_result_set(res, APR_ENOENT,
+                                "there is no ACME account in %s yet: the server "
+                                "registers it when it first needs a certificate",
+                                dir);
+    }
+    if ((rv = sacme_acct_read_stored(&files, p, res)) != APR_SUCCESS
+        || (rv = sacme_acct_check_server(acme, &files, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    url = sacme_json_str(files.stored, "url");
+    if (url && !sacme_file_exists(files.new_path, p)) {
+        /* The usual case: key and URL from the store, nothing asked. */
+        rv = sacme_key_load(acme->p, files.key_path, &acme->account_key, res);
+        acme->account_url = apr_pstrdup(acme->p, url);
+    }
+    else {
+        /* No URL recorded, or a rollover to settle: only the CA can tell. */
+        rv = sacme_acct_lookup_stored(acme, &files, p, &found, res);
+        if (rv == APR_SUCCESS && !found) {
+            rv = sacme_result_set(res, APR_ENOENT, "the CA at %s knows no account "
+                                  "with the key in %s", acme->url, files.key_path);
+        }
+        if (rv == APR_SUCCESS && (!url || strcmp(url, acme->account_url))) {
+            json_t *changes = json_object();
+            json_object_set_new(changes, "url", json_string(acme->account_url));
+            rv = sacme_acct_update_stored(&files, changes, p, res);
+        }
+    }
+    if (rv == APR_SUCCESS && stored) {
+        *stored = files.stored;
+    }
+    return rv;
+}
+
+int sacme_acct_is_deactivated(const char *dir, apr_pool_t *p)
+{
+    sacme_acct_files_t files;
+
+    sacme_acct_files_init(&files, dir, p);
+    return sacme_acct_read_stored(&files, p, NULL) == APR_SUCCESS
+        && sacme_acct_stored_deactivated(&files);
 }

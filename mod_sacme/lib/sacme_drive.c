@@ -114,9 +114,11 @@ apr_time_t sacme_drive_renew_at(const sacme_domain_t *dom,
                                  info->not_after, dom->name, 0.1);
 }
 
-sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
-                              apr_time_t now, apr_time_t *next_check,
-                              apr_pool_t *p)
+/* What the domain needs (see sacme_drive_check); *live_info is the
+ * certificate in service when it was read on the way, NULL otherwise. */
+static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
+                          apr_time_t now, apr_time_t *next_check, apr_pool_t *p,
+                          const sacme_cert_info_t **live_info)
 {
     sacme_chain_t *live;
     sacme_cert_info_t *info;
@@ -150,6 +152,7 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
         || !(pub = sacme_key_wrap(p, X509_get_pubkey(leaf)))) {
         return SACME_WHY_NO_CERT;
     }
+    *live_info = info;
     if (!covers(info, dom->names)) {
         return SACME_WHY_NAMES;
     }
@@ -164,6 +167,160 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
         *next_check = renew_at;
     }
     return SACME_WHY_NONE;
+}
+
+/* --- expiry alerts ---------------------------------------------------------- */
+
+/* Records what was raised (alerts.json). The domain may never have been
+ * driven by this store (a certificate put in place by hand), so its
+ * staging directory is made first. */
+static void save_alerts(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p,
+                        json_t *state)
+{
+    sacme_result_t *res = sacme_result_make(p);
+
+    if (sacme_file_mkdirs(sacme_store_path(d->store, p, SACME_GROUP_STAGING, dom->name,
+                                           NULL), SACME_FPROT_DIR_PUBLIC, p, res)
+            != APR_SUCCESS
+        || write_json(d, p, dom->name, SACME_FILE_ALERTS, state, res) != APR_SUCCESS) {
+        /* Raised all the same: an alert repeated is better than one lost. */
+        sacme_log(d->log, SACME_LOG_WARNING, res->status, SACME_LOGNO(10092)
+                  "%s: cannot record the alerts raised, they may be raised again: %s",
+                  dom->name, sacme_result_message(res, p));
+    }
+}
+
+/* A length of time for a log line: "9.5 days", "13.0 hours". */
+static const char *human(apr_pool_t *p, apr_interval_time_t t)
+{
+    double secs = (double)t / APR_USEC_PER_SEC;
+
+    return secs >= 86400.0 ? apr_psprintf(p, "%.1f days", secs / 86400.0)
+                           : apr_psprintf(p, "%.1f hours", secs / 3600.0);
+}
+
+/* What the admin can do about a certificate running out, from what the
+ * store says about its renewal. */
+static const char *expiry_hint(sacme_driver_t *d, const sacme_domain_t *dom,
+                               sacme_why_t why, apr_pool_t *p)
+{
+    json_t *job = read_json(d, p, dom->name, SACME_FILE_JOB);
+    const char *waiting = sacme_json_str(job, "waiting");
+    const char *last = sacme_json_str(sacme_json_obj(job, "last"), "detail");
+    const char *next = sacme_time_rfc3339(p, apr_time_from_sec(json_integer_value(
+                                                 json_object_get(job, "next-attempt"))));
+
+    if (why == SACME_WHY_STAGED) {
+        return "a renewed certificate is staged and goes into service at the next "
+               "graceful restart (apachectl graceful)";
+    }
+    if (waiting) {
+        return apr_psprintf(p, "the CA is still working on the renewal order (%s); "
+                            "looking again at %s", waiting, next);
+    }
+    if (job && json_object_get(job, "last")) {
+        return apr_psprintf(p, "the renewal keeps failing (last: %s); next attempt at "
+                            "%s; the SACME10024 lines tell why",
+                            last ? last : "see SACME10024", next);
+    }
+    return "the renewal is due but has not succeeded yet: check that the driver "
+           "runs (SACME10020) and look for SACME10024 lines";
+}
+
+/* Logs and raises the expiring alerts that are due for the certificate in
+ * service, each once (sacme_warn.h), and brings the next check forward to
+ * the next alert to come. */
+static void check_expiry(sacme_driver_t *d, const sacme_domain_t *dom, sacme_why_t why,
+                         const sacme_cert_info_t *info, apr_time_t now,
+                         apr_time_t *next_check, apr_pool_t *p)
+{
+    const sacme_warn_t *w = d->warn;
+    sacme_chain_t *chain;
+    sacme_cert_info_t *loaded;
+    json_t *state;
+    apr_time_t next;
+    apr_interval_time_t lifetime, left;
+    const char *hint;
+    int due[SACME_WARN_MAX], n, k;
+
+    if (!info) {
+        if (sacme_store_load_chain(d->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
+                                   NULL) != APR_SUCCESS
+            || sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &loaded)
+                   != APR_SUCCESS) {
+            return;             /* nothing in service, nothing expires */
+        }
+        info = loaded;
+    }
+    state = read_json(d, p, dom->name, SACME_FILE_ALERTS);
+    n = sacme_warn_pending(w, state, info->serial, info->not_before, info->not_after,
+                           sacme_drive_renew_at(dom, info), now, due, &next);
+    if (next && next < *next_check) {
+        *next_check = next;
+    }
+    if (n == 0) {
+        return;
+    }
+    /* Recorded before raised: a driver stopped in between (every restart
+     * stops it) must not raise them again. */
+    for (k = 0; k < n; ++k) {
+        state = sacme_json_own(p, sacme_warn_mark(state, info->serial, w, due[k], now, p));
+    }
+    save_alerts(d, dom, p, state);
+
+    hint = expiry_hint(d, dom, why, p);
+    lifetime = info->not_after - info->not_before;
+    left = info->not_after - now;
+    for (k = 0; k < n; ++k) {
+        int i = due[k];
+        apr_interval_time_t eff = sacme_warn_effective(w, i, lifetime);
+        const char *threshold = sacme_warn_str(p, w, i);
+        sacme_event_t ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.event = "expiring";
+        ev.serial = info->serial;
+        ev.not_after = info->not_after;
+        ev.threshold = threshold;
+        ev.has_days_left = 1;
+        ev.days_left = (int)(left / apr_time_from_sec(86400));
+        if (left <= 0) {
+            ev.detail = apr_psprintf(p, "expired at %s; %s",
+                                     sacme_time_rfc3339(p, info->not_after), hint);
+            sacme_log(d->log, SACME_LOG_ERR, 0, SACME_LOGNO(10091)
+                      "%s: the certificate in service (serial %s) EXPIRED at %s "
+                      "(alert threshold %s); %s", dom->name, info->serial,
+                      sacme_time_rfc3339(p, info->not_after), threshold, hint);
+        }
+        else {
+            ev.detail = apr_psprintf(p, "expires in %s; %s", human(p, left), hint);
+            sacme_log(d->log, sacme_warn_level(w, i), 0, SACME_LOGNO(10090)
+                      "%s: the certificate in service (serial %s) expires in %s, at "
+                      "%s: below the %s alert threshold%s; %s", dom->name,
+                      info->serial, human(p, left),
+                      sacme_time_rfc3339(p, info->not_after), threshold,
+                      eff == w->thresholds[i] ? ""
+                          : apr_psprintf(p, " (%s for its lifetime of %s)",
+                                         human(p, eff), human(p, lifetime)),
+                      hint);
+        }
+        sacme_drive_raise(d, dom, &ev);
+    }
+}
+
+sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
+                              apr_time_t now, apr_time_t *next_check,
+                              apr_pool_t *p)
+{
+    const sacme_cert_info_t *live = NULL;
+    sacme_why_t why = decide(d, dom, now, next_check, p, &live);
+
+    /* Whatever the domain waits for (a backoff, the CA, a restart), the
+     * certificate in service keeps ageing. */
+    if (d->warn && d->warn->n > 0) {
+        check_expiry(d, dom, why, live, now, next_check, p);
+    }
+    return why;
 }
 
 /* --- driving ---------------------------------------------------------------- */
@@ -255,22 +412,29 @@ static void unlock(sacme_driver_t *d)
     }
 }
 
-/* Gives acme the account: found or registered once, then shared. */
+/* Gives acme the account: found or registered once, then shared. A client
+ * holds the driver's account URL itself (the same pointer), so when the
+ * driver drops the account after sacmectl changed it (key rollover,
+ * deactivation), every client sees its copy is stale and takes the new one. */
 static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
                                    sacme_result_t *res)
 {
     sacme_acct_opts_t opts;
     apr_status_t rv = APR_SUCCESS;
+    apr_file_t *store_lock;
+    apr_pool_t *lp;
 
-    if (acme->account_url) {
-        return APR_SUCCESS;
-    }
     /* Every client reads the directory itself: the account is shared, the
      * client's view of the CA is not. */
     if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
         return rv;
     }
     lock(d);
+    if (acme->account_url && acme->account_url == d->account_url) {
+        unlock(d);
+        return APR_SUCCESS;
+    }
+    acme->account_url = NULL;
     if (d->account_url) {
         rv = sacme_key_from_pem(acme->p, d->account_key_pem, strlen(d->account_key_pem),
                                 &acme->account_key, res);
@@ -280,17 +444,26 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
         unlock(d);
         return rv;
     }
-    memset(&opts, 0, sizeof(opts));
-    opts.dir = sacme_store_account_dir(d->store, acme->p, d->server_url,
-                                       d->eab ? d->eab->kid : NULL);
-    opts.contacts = d->contacts;
-    opts.tos_agreed = d->tos_agreed;
-    opts.eab = d->eab;
-    rv = sacme_acct_ensure(acme, &opts, NULL, res);
+    /* Under the store lock: sacmectl changes the account under it, and
+     * neither may see the other's change half-done. */
+    apr_pool_create(&lp, acme->p);
+    rv = sacme_store_lock(d->store, lp, 1, &store_lock, res);
+    if (rv == APR_SUCCESS) {
+        memset(&opts, 0, sizeof(opts));
+        opts.dir = sacme_store_account_dir(d->store, lp, d->server_url,
+                                           d->eab ? d->eab->kid : NULL);
+        opts.contacts = d->contacts;
+        opts.tos_agreed = d->tos_agreed;
+        opts.eab = d->eab;
+        rv = sacme_acct_ensure(acme, &opts, NULL, res);
+        sacme_store_unlock(store_lock);
+    }
     if (rv == APR_SUCCESS) {
         d->account_url = apr_pstrdup(d->p, acme->account_url);
         d->account_key_pem = sacme_key_to_pem(acme->account_key, d->p);
+        acme->account_url = d->account_url;
     }
+    apr_pool_destroy(lp);
     unlock(d);
     return rv;
 }
@@ -395,6 +568,42 @@ static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
               sacme_time_rfc3339(p, next));
 }
 
+/* The admin revoked the certificate (sacmectl revoke) and asked for a new
+ * one: "revoked" is raised when the driver takes the request up, once per
+ * request (its time is recorded), however many attempts the new
+ * certificate takes. */
+static void notify_revoked(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p)
+{
+    json_t *req = sacme_request_get(d->store, p, dom->name), *state;
+    const char *reason = sacme_json_str(req, "reason");
+    const char *requested = sacme_json_str(req, "requested");
+    const char *told;
+    sacme_event_t ev;
+
+    if (!reason || strcmp(reason, "revoked")) {
+        return;
+    }
+    requested = requested ? requested : "";
+    state = read_json(d, p, dom->name, SACME_FILE_ALERTS);
+    told = sacme_json_str(state, "revoked-request");
+    if (told && !strcmp(told, requested)) {
+        return;
+    }
+    state = sacme_json_own(p, json_is_object(state) ? json_deep_copy(state) : json_object());
+    json_object_set_new(state, "revoked-request", json_string(requested));
+    save_alerts(d, dom, p, state);
+
+    memset(&ev, 0, sizeof(ev));
+    ev.event = "revoked";
+    ev.reason = sacme_json_str(req, "revocation-reason");
+    ev.reason = ev.reason ? ev.reason : "unspecified";
+    ev.detail = "the certificate was revoked at the CA; a new one is ordered";
+    sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10093)
+              "%s: the certificate was revoked (reason %s, requested %s); ordering a "
+              "new one", dom->name, ev.reason, *requested ? requested : "at an unknown time");
+    sacme_drive_raise(d, dom, &ev);
+}
+
 apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                              sacme_why_t why, apr_pool_t *p, sacme_result_t *res)
 {
@@ -422,6 +631,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     sacme_key_t *key;
     sacme_chain_t *chain;
     sacme_cert_info_t *info;
+    sacme_event_t ev;
     json_t *order;
     apr_status_t rv;
     const char *chain_pem, *names_str = "";
@@ -433,6 +643,9 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     for (i = 0; i < dom->names->nelts; ++i) {
         names_str = apr_pstrcat(p, names_str, i ? " " : "",
                                 APR_ARRAY_IDX(dom->names, i, const char *), NULL);
+    }
+    if (why == SACME_WHY_REQUESTED) {
+        notify_revoked(d, dom, p);
     }
     memset(&opts, 0, sizeof(opts));
     order = read_json(d, p, dom->name, SACME_FILE_ORDER);
@@ -519,41 +732,84 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name, SACME_FILE_ORDER);
     sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name, SACME_FILE_JOB);
     sacme_request_done(d->store, p, dom->name);
+    memset(&ev, 0, sizeof(ev));
+    ev.event = "renewed";
     if (sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info) == APR_SUCCESS) {
         sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10023)
                   "%s: certificate staged (serial %s, valid until %s); it is "
                   "activated at the next graceful restart", dom->name, info->serial,
                   sacme_time_rfc3339(p, info->not_after));
+        ev.serial = info->serial;
+        ev.not_after = info->not_after;
     }
-    sacme_drive_notify(d, dom, "renewed", NULL);
+    sacme_drive_raise(d, dom, &ev);
     return APR_SUCCESS;
 }
 
 void sacme_drive_notify(sacme_driver_t *d, const sacme_domain_t *dom,
                         const char *event, const char *detail)
 {
-    apr_pool_t *p;
-    apr_table_t *env;
-    const char *names = "";
-    int i;
+    sacme_event_t ev;
 
-    if (!d->hooks || !d->notify_cmd) {
+    memset(&ev, 0, sizeof(ev));
+    ev.event = event;
+    ev.detail = detail;
+    if (!strcmp(event, "errored")) {
+        ev.error = detail;
+    }
+    sacme_drive_raise(d, dom, &ev);
+}
+
+/* The certificate an event is about: "renewed" brings its own (the new
+ * one), "account-deactivated" is about none, the others are about the one
+ * in service. */
+static void event_cert(sacme_driver_t *d, const sacme_domain_t *dom, sacme_event_t *ev,
+                       apr_pool_t *p)
+{
+    sacme_chain_t *chain;
+    sacme_cert_info_t *info;
+
+    if (ev->serial || !strcmp(ev->event, "renewed")
+        || !strcmp(ev->event, "account-deactivated")) {
         return;
     }
-    /* d->p and the runner are shared by the worker threads. */
-    lock(d);
-    apr_pool_create(&p, d->p);
-    env = apr_table_make(p, 4);
-    for (i = 0; i < dom->names->nelts; ++i) {
-        names = apr_pstrcat(p, names, i ? " " : "",
-                            APR_ARRAY_IDX(dom->names, i, const char *), NULL);
+    if (sacme_store_load_chain(d->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
+                               NULL) == APR_SUCCESS
+        && sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info)
+               == APR_SUCCESS) {
+        ev->serial = info->serial;
+        ev->not_after = info->not_after;
     }
-    apr_table_set(env, "SACME_NAMES", names);
-    apr_table_set(env, "SACME_STORE", d->store->base);
-    if (detail) {
-        apr_table_set(env, "SACME_DETAIL", detail);
+}
+
+void sacme_drive_raise(sacme_driver_t *d, const sacme_domain_t *dom,
+                       const sacme_event_t *ev)
+{
+    sacme_event_t e = *ev;
+    apr_pool_t *p;
+    apr_table_t *env;
+
+    if (!(d->hooks && d->notify_cmd) && !d->webhook) {
+        return;
     }
-    sacme_hooks_start(d->hooks, d->notify_cmd, event, dom->name, env, NULL);
+    /* A pool of this call's own: d->p is shared by the worker threads. */
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    e.domain = dom->name;
+    e.names = dom->names;
+    if (!e.time) {
+        e.time = apr_time_now();
+    }
+    event_cert(d, dom, &e, p);
+    if (d->webhook) {
+        sacme_webhook_post(d->webhook, &e);     /* queued: never waits */
+    }
+    if (d->hooks && d->notify_cmd) {
+        env = sacme_event_env(&e, p);
+        apr_table_set(env, "SACME_STORE", d->store->base);
+        /* The runner (and its pool, d->p) serve one thread at a time. */
+        lock(d);
+        sacme_hooks_start(d->hooks, d->notify_cmd, e.event, dom->name, env, NULL);
+        unlock(d);
+    }
     apr_pool_destroy(p);
-    unlock(d);
 }

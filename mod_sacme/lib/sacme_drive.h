@@ -13,8 +13,11 @@
 #include "sacme.h"
 #include "sacme_acme.h"
 #include "sacme_eab.h"
+#include "sacme_event.h"
 #include "sacme_hook.h"
 #include "sacme_store.h"
+#include "sacme_warn.h"
+#include "sacme_webhook.h"
 #include "sacme_window.h"
 
 /* One managed domain as configured. */
@@ -57,11 +60,18 @@ typedef struct sacme_driver_t {
     apr_interval_time_t release_after;  /* waits this long free the worker (0: never) */
     sacme_hooks_t *hooks;               /* NULL: no notify command */
     const char *const *notify_cmd;      /* NULL-terminated argv, or NULL */
+    sacme_webhook_t *webhook;           /* SacmeNotifyURL's sender, or NULL */
+    const sacme_warn_t *warn;           /* expiry alerts; NULL: none */
     sacme_acme_t *acme;                 /* set up on first use (sacme_drive_run) */
     apr_thread_mutex_t *lock;           /* when several threads drive: guards the
                                            account set-up and the notify runner */
     const char *account_url;            /* the account, once known, shared by */
-    const char *account_key_pem;        /* every client of every thread */
+    const char *account_key_pem;        /* every client of every thread; each
+                                           client holds this very account_url
+                                           pointer, so setting both NULL (under
+                                           lock, after sacmectl changed the
+                                           account) makes every client read
+                                           the account from the store again */
 } sacme_driver_t;
 
 /* Looks at a domain without touching the network: what it needs now, and
@@ -91,8 +101,19 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
                                   const sacme_domain_t *dom, sacme_why_t why,
                                   apr_pool_t *p, sacme_result_t *res);
 
-/* Fires the notify command for an event (no-op without one). */
+/* Raises an event: runs the notify command and queues the webhook (each
+ * when configured); neither waits for the other end. detail (may be NULL)
+ * is words for a human; for "errored" it is also the event's error. The
+ * certificate in service gives the serial and expiry, except for
+ * account-deactivated, which is about no certificate. Safe from any
+ * thread. */
 void sacme_drive_notify(sacme_driver_t *d, const sacme_domain_t *dom,
                         const char *event, const char *detail);
+
+/* The same with the event's fields given: domain and names come from dom,
+ * time is now when 0, and a NULL serial is taken from the certificate in
+ * service, as above. */
+void sacme_drive_raise(sacme_driver_t *d, const sacme_domain_t *dom,
+                       const sacme_event_t *ev);
 
 #endif /* SACME_DRIVE_H */

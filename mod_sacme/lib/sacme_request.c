@@ -13,11 +13,9 @@ static const char *request_path(const sacme_store_t *store, apr_pool_t *p,
                             apr_pstrcat(p, domain, ".json", NULL), NULL);
 }
 
-apr_status_t sacme_request_renew(const sacme_store_t *store, apr_pool_t *p,
-                                 const char *domain, const char *reason,
-                                 const char *detail, sacme_result_t *res)
+static apr_status_t write_request(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *name, json_t *j, sacme_result_t *res)
 {
-    json_t *j = sacme_json_own(p, json_object());
     apr_status_t rv;
 
     rv = sacme_file_mkdirs(sacme_store_path(store, p, SACME_GROUP_REQUESTS, NULL, NULL),
@@ -25,14 +23,33 @@ apr_status_t sacme_request_renew(const sacme_store_t *store, apr_pool_t *p,
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    json_object_set_new(j, "requested", json_string(sacme_time_rfc3339(p, apr_time_now())));
+    return sacme_json_write_file(j, request_path(store, p, name), SACME_FPROT_PUBLIC,
+                                 p, res);
+}
+
+apr_status_t sacme_request_renew(const sacme_store_t *store, apr_pool_t *p,
+                                 const char *domain, const char *reason,
+                                 const char *detail, sacme_result_t *res)
+{
+    json_t *j = sacme_json_own(p, json_object());
+
     json_object_set_new(j, "action", json_string("renew"));
     json_object_set_new(j, "reason", json_string(reason));
     if (detail) {
         json_object_set_new(j, "revocation-reason", json_string(detail));
     }
-    json_object_set_new(j, "requested", json_string(sacme_time_rfc3339(p, apr_time_now())));
-    return sacme_json_write_file(j, request_path(store, p, domain), SACME_FPROT_PUBLIC,
-                                 p, res);
+    return write_request(store, p, domain, j, res);
+}
+
+apr_status_t sacme_request_account(const sacme_store_t *store, apr_pool_t *p,
+                                   const char *reason, sacme_result_t *res)
+{
+    json_t *j = sacme_json_own(p, json_object());
+
+    json_object_set_new(j, "action", json_string("reload-account"));
+    json_object_set_new(j, "reason", json_string(reason));
+    return write_request(store, p, SACME_REQUEST_ACCOUNT, j, res);
 }
 
 json_t *sacme_request_get(const sacme_store_t *store, apr_pool_t *p, const char *domain)

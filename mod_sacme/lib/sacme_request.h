@@ -8,6 +8,11 @@
  *   { "action": "renew", "reason": "forced" | "revoked",
  *     "revocation-reason": "keyCompromise" (when revoked),
  *     "requested": "2026-11-25T20:00:00Z" }
+ *
+ * After an account change (key rollover, deactivation) sacmectl writes
+ * requests/-account.json ({"action": "reload-account", "reason": ...}), a
+ * name no DNS name can have: the driver drops the account it holds in
+ * memory and removes the request, so its next job reads the store again.
  */
 #ifndef SACME_REQUEST_H
 #define SACME_REQUEST_H
@@ -23,6 +28,15 @@
 apr_status_t sacme_request_renew(const sacme_store_t *store, apr_pool_t *p,
                                  const char *domain, const char *reason,
                                  const char *detail, sacme_result_t *res);
+
+/* The name of the account request in the requests directory. */
+#define SACME_REQUEST_ACCOUNT "-account"
+
+/* Asks the running driver to forget its copy of the account; reason
+ * "rollover" or "deactivated". sacme_request_get/done with
+ * SACME_REQUEST_ACCOUNT read and remove it. */
+apr_status_t sacme_request_account(const sacme_store_t *store, apr_pool_t *p,
+                                   const char *reason, sacme_result_t *res);
 
 /* The domain's pending request, or NULL (none, or unreadable). */
 json_t *sacme_request_get(const sacme_store_t *store, apr_pool_t *p,

@@ -32,6 +32,55 @@ const char *sacme_store_path(const sacme_store_t *store, apr_pool_t *p,
                        file ? "/" : "", file ? file : "", NULL);
 }
 
+/* 0600: an fcntl lock needs a descriptor open for writing, and only root
+ * and the httpd User (who owns it) may take it. */
+static apr_status_t open_lock(const sacme_store_t *store, apr_pool_t *p,
+                              apr_file_t **f, sacme_result_t *res)
+{
+    const char *path = sacme_store_path(store, p, SACME_FILE_LOCK, NULL, NULL);
+    apr_status_t rv = apr_file_open(f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE,
+                                    SACME_FPROT_PRIVATE, p);
+
+    if (rv != APR_SUCCESS) {
+        char ebuf[256];
+        return sacme_result_set(res, rv, "cannot open the store lock %s: %s", path,
+                                apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t sacme_store_lock(const sacme_store_t *store, apr_pool_t *p,
+                              int wait, apr_file_t **lock, sacme_result_t *res)
+{
+    apr_file_t *f;
+    apr_status_t rv;
+
+    if ((rv = open_lock(store, p, &f, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_file_lock(f, APR_FLOCK_EXCLUSIVE | (wait ? 0 : APR_FLOCK_NONBLOCK));
+    if (rv != APR_SUCCESS) {
+        apr_file_close(f);
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            return sacme_result_set(res, APR_EAGAIN, "the store lock %s is held",
+                                    sacme_store_path(store, p, SACME_FILE_LOCK,
+                                                     NULL, NULL));
+        }
+        return sacme_result_set(res, rv, "cannot lock %s",
+                                sacme_store_path(store, p, SACME_FILE_LOCK, NULL, NULL));
+    }
+    *lock = f;
+    return APR_SUCCESS;
+}
+
+void sacme_store_unlock(apr_file_t *lock)
+{
+    if (lock) {
+        apr_file_unlock(lock);
+        apr_file_close(lock);
+    }
+}
+
 apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
                                sacme_result_t *res)
 {
@@ -60,6 +109,14 @@ apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
     for (i = 0; rv == APR_SUCCESS && i < SACME_ARRAY_LEN(GROUPS); ++i) {
         rv = sacme_file_mkdirs(sacme_store_path(store, p, GROUPS[i], NULL, NULL),
                                SACME_FPROT_DIR_PUBLIC, p, res);
+    }
+    /* The lock file exists before the driver runs: as the httpd User it
+     * cannot create files in the base directory. */
+    if (rv == APR_SUCCESS) {
+        apr_file_t *f;
+        if ((rv = open_lock(store, p, &f, res)) == APR_SUCCESS) {
+            apr_file_close(f);
+        }
     }
     if (rv != APR_SUCCESS || sacme_file_exists(vpath, p)) {
         return rv;

@@ -15,6 +15,9 @@
  *                               driver once a new set is staged    [both]
  *   managed.json                what the running configuration manages
  *                               (no secret), for sacmectl           [parent]
+ *   sacme.lock                  serialises account changes between
+ *                               sacmectl and the driver (created by the
+ *                               parent, owned by the httpd User)   [both]
  *
  * [driver] areas are written by the unprivileged driving process (owned by
  * the httpd User); the others only by the root parent. Every write is atomic
@@ -23,6 +26,7 @@
 #ifndef SACME_STORE_H
 #define SACME_STORE_H
 
+#include <apr_file_io.h>
 #include "sacme.h"
 #include "sacme_chain.h"
 #include "sacme_key.h"
@@ -42,6 +46,7 @@
 #define SACME_FILE_CHAIN     "fullchain.pem"
 #define SACME_FILE_ORDER     "order.json"
 #define SACME_FILE_JOB       "job.json"
+#define SACME_FILE_LOCK      "sacme.lock"
 
 typedef struct sacme_store_t {
     const char *base;
@@ -54,8 +59,8 @@ const char *sacme_store_path(const sacme_store_t *store, apr_pool_t *p,
                              const char *group, const char *name,
                              const char *file);
 
-/* Creates the base and every group (0755; keys inside are 0600) and the
- * version file. Refuses a store of a newer format. */
+/* Creates the base and every group (0755; keys inside are 0600), the
+ * version file and the lock file. Refuses a store of a newer format. */
 apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
                                sacme_result_t *res);
 
@@ -109,5 +114,16 @@ void sacme_store_recover(const sacme_store_t *store, apr_pool_t *p,
 apr_status_t sacme_store_remove(const sacme_store_t *store, apr_pool_t *p,
                                 const char *group, const char *name,
                                 const char *file);
+
+/* The store lock: an exclusive fcntl lock on base/sacme.lock, held by
+ * sacmectl while it changes the account (key rollover, deactivation) and by
+ * the driver while it sets the account up, so neither sees the other's
+ * half-done change. Being a process lock, it does not serialise threads of
+ * one process (the driver has its own mutex for that). With wait=0 a held
+ * lock is APR_EAGAIN (APR_STATUS_IS_EAGAIN) at once. *lock is released by
+ * sacme_store_unlock() or with p. */
+apr_status_t sacme_store_lock(const sacme_store_t *store, apr_pool_t *p,
+                              int wait, apr_file_t **lock, sacme_result_t *res);
+void sacme_store_unlock(apr_file_t *lock);
 
 #endif /* SACME_STORE_H */

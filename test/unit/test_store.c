@@ -4,6 +4,8 @@
  * needs. */
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -668,6 +670,47 @@ START_TEST(test_store_recover_nothing)
 }
 END_TEST
 
+/* What another process (sacmectl, the driver) sees of the store lock. */
+static int other_process_can_lock(const sacme_store_t *store)
+{
+    pid_t pid = fork();
+    int status;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        apr_pool_t *p;
+        apr_file_t *lock;
+        apr_status_t rv;
+        apr_pool_create(&p, NULL);
+        rv = sacme_store_lock(store, p, 0, &lock, NULL);
+        _exit(rv == APR_SUCCESS ? 0 : APR_STATUS_IS_EAGAIN(rv) ? 1 : 2);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_ne(WEXITSTATUS(status), 2);
+    return WEXITSTATUS(status) == 0;
+}
+
+START_TEST(test_store_lock_excludes_other_processes)
+{
+    sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                                   "/store", NULL));
+    apr_file_t *lock;
+    struct stat st;
+
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL), APR_SUCCESS);
+    /* the parent makes it, private: the User gets it, others cannot hold it */
+    ck_assert_int_eq(stat(sacme_store_path(store, unit_pool, SACME_FILE_LOCK, NULL, NULL),
+                          &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert(other_process_can_lock(store));
+    ck_assert_int_eq(sacme_store_lock(store, unit_pool, 1, &lock, NULL), APR_SUCCESS);
+    ck_assert(!other_process_can_lock(store));
+    sacme_store_unlock(lock);
+    ck_assert(other_process_can_lock(store));
+}
+END_TEST
+
 Suite *unit_suite_store(void)
 {
     Suite *s = suite_create("store");
@@ -678,6 +721,7 @@ Suite *unit_suite_store(void)
     tcase_add_test(tc, test_store_setup_refuses_newer_format);
     tcase_add_test(tc, test_store_path);
     tcase_add_test(tc, test_store_account_dir);
+    tcase_add_test(tc, test_store_lock_excludes_other_processes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sets");

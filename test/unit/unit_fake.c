@@ -6,6 +6,8 @@
 
 #include "unit.h"
 #include "unit_fake.h"
+#include "sacme_b64.h"
+#include "sacme_json.h"
 
 static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t *req,
                                  apr_pool_t *p, sacme_http_response_t **presp,
@@ -22,7 +24,13 @@ static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t 
     fake->urls[fake->next] = apr_pstrdup(unit_pool, req->url);
     fake->bodies[fake->next] = req->body ? apr_pstrndup(unit_pool, req->body, req->body_len)
                                          : NULL;
+    fake->content_types[fake->next] = req->content_type
+                                          ? apr_pstrdup(unit_pool, req->content_type) : NULL;
     s = &fake->script[fake->next++];
+    if (s->status == 0) {
+        return sacme_result_set(res, APR_ECONNREFUSED, "%s %s: Connection refused",
+                                req->method, req->url);
+    }
     resp = apr_pcalloc(p, sizeof(*resp));
     resp->status = s->status;
     resp->headers = apr_table_make(p, 5);
@@ -49,4 +57,16 @@ sacme_http_t *unit_fake_http(unit_fake_t *fake, const unit_scripted_t *script, i
     fake->script = script;
     fake->n = n;
     return sacme_http_create(unit_pool, &FAKE_IMPL, fake, NULL);
+}
+
+json_t *unit_jws_member(const char *body, const char *member)
+{
+    json_t *jws = sacme_json_parse(unit_pool, body, strlen(body), 0, NULL);
+    unsigned char *raw;
+    apr_size_t len;
+
+    ck_assert_ptr_nonnull(jws);
+    ck_assert_int_eq(sacme_b64url_decode(unit_pool, sacme_json_str(jws, member),
+                                         &raw, &len), APR_SUCCESS);
+    return len ? sacme_json_parse(unit_pool, (const char *)raw, len, 0, NULL) : NULL;
 }

@@ -118,3 +118,69 @@ def issue(pebble, **kw):
     """Run `sacmectl issue` against a Pebble; see issue_args."""
     env = kw.pop("env", None)
     return run(issue_args(pebble, **kw), env=env)
+
+
+# --- the commands over a running server's store --------------------------------
+
+def store_cmd(h, *args, json_output=True, via_config=False):
+    """Run `sacmectl ARGS` against httpd h's store: --store DIR, or with
+    via_config --config h.conf (which sacmectl reads for ServerRoot and
+    SacmeStoreDir)."""
+    where = ["--config", h.conf] if via_config else ["--store", h.store_dir]
+    return run(list(args) + where + (["--json"] if json_output else []))
+
+
+def serial_int(text):
+    """A serial as sacmectl prints it (hex, maybe with colons) -> int."""
+    return int(text.replace(":", ""), 16)
+
+
+# --- an independent look at the account, at the CA ------------------------------
+
+def _b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def ca_account_answer(pebble, account_dir):
+    """POST-as-GET of the account URL in account_dir/account.json, signed by
+    account_dir/account.key (an EC key), written here rather than with the
+    engine under test.  Returns (HTTP status, parsed JSON body)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    with open(os.path.join(account_dir, "account.json")) as f:
+        kid = json.load(f)["url"]
+    with open(os.path.join(account_dir, "account.key"), "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    size = (key.curve.key_size + 7) // 8
+    alg, digest = {32: ("ES256", hashes.SHA256()), 48: ("ES384", hashes.SHA384())}[size]
+    ctx = ssl.create_default_context(cafile=pebble.ca_file)
+    directory = pebble.directory()
+    for _ in range(10):   # Pebble rejects some nonces on purpose (badNonce)
+        head = urllib.request.Request(directory["newNonce"], method="HEAD")
+        with urllib.request.urlopen(head, context=ctx, timeout=10) as r:
+            nonce = r.headers["Replay-Nonce"]
+        protected = _b64url(json.dumps({"alg": alg, "kid": kid, "nonce": nonce,
+                                        "url": kid}).encode())
+        der = key.sign((protected + ".").encode(), ec.ECDSA(digest))
+        r_, s_ = decode_dss_signature(der)
+        sig = r_.to_bytes(size, "big") + s_.to_bytes(size, "big")
+        body = json.dumps({"protected": protected, "payload": "",
+                           "signature": _b64url(sig)}).encode()
+        req = urllib.request.Request(kid, data=body, method="POST",
+                                     headers={"Content-Type": "application/jose+json"})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            answer = json.loads(e.read() or b"{}")
+            if answer.get("type", "").endswith(":badNonce"):
+                continue
+            return e.code, answer
+    raise AssertionError("Pebble kept refusing the nonces")

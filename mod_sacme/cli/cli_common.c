@@ -1,0 +1,261 @@
+/* sacmectl: finding the store, the CA client and the account, errors and
+ * output (sacmectl.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+
+#include "sacmectl.h"
+#include "sacme_acct.h"
+#include "sacme_file.h"
+#include "sacme_http.h"
+#include "sacme_httpdconf.h"
+#include "sacme_json.h"
+
+void cli_log_stderr(void *baton, sacme_log_level_t level, apr_status_t rv,
+                    const char *msg)
+{
+    (void)baton;
+    (void)rv;
+    fprintf(stderr, "sacmectl: %s%s\n",
+            level <= SACME_LOG_WARNING ? "warning: " : "", msg);
+}
+
+void cli_init(cli_t *cli, apr_pool_t *p, const char *cmd)
+{
+    memset(cli, 0, sizeof(*cli));
+    cli->p = p;
+    cli->cmd = cmd;
+    cli->args = apr_array_make(p, 2, sizeof(const char *));
+    cli->log.fn = cli_log_stderr;
+    /* The outcome is the command's own output; the engine's notices would
+     * say it twice. -v shows the whole exchange. */
+    cli->log.max = SACME_LOG_WARNING;
+}
+
+void cli_usage(const cli_t *cli, FILE *out)
+{
+    const apr_getopt_option_t *o;
+
+    fprintf(out, "usage: sacmectl %s\n\noptions:\n", cli->synopsis);
+    for (o = cli->opts; o->optch; ++o) {
+        fprintf(out, "  %-22s %s\n",
+                apr_psprintf(cli->p, "%s--%s%s", o->optch < 256 ?
+                             apr_psprintf(cli->p, "-%c, ", o->optch) : "",
+                             o->name, o->has_arg ? " ARG" : ""),
+                o->description);
+    }
+    fprintf(out,
+        "\nThe store is the directory of SacmeStoreDir. Without --store, --config\n"
+        "FILE reads it from an httpd configuration: the ServerRoot and\n"
+        "SacmeStoreDir lines, following Include and IncludeOptional; nothing\n"
+        "else (no <IfDefine>, Define or ${VARIABLES}). Neither option: %s.\n",
+        CLI_DEFAULT_STORE);
+}
+
+int cli_parse(cli_t *cli, int argc, const char *const *argv,
+              int (*own)(cli_t *cli, int code, const char *arg, void *baton),
+              void *baton)
+{
+    apr_getopt_t *opt;
+    apr_status_t rv;
+    const char *arg;
+    int code, rc, i;
+
+    apr_getopt_init(&opt, cli->p, argc, argv);
+    opt->interleave = 1;            /* "revoke example.com --reason ..." */
+    while ((rv = apr_getopt_long(opt, cli->opts, &code, &arg)) == APR_SUCCESS) {
+        switch (code) {
+        case CLI_OPT_STORE:  cli->store_dir = arg; break;
+        case CLI_OPT_CONFIG: cli->config = arg; break;
+        case CLI_OPT_JSON:   cli->json = 1; break;
+        case 'v':            cli->log.max = SACME_LOG_DEBUG; break;
+        case 'h':            cli_usage(cli, stdout); exit(EXIT_OK);
+        default:
+            rc = own ? own(cli, code, arg, baton) : EXIT_USAGE;
+            if (rc != EXIT_OK) {
+                return rc;
+            }
+        }
+    }
+    if (rv != APR_EOF) {
+        return cli_error(cli, EXIT_USAGE, "invalid command line (see sacmectl %s --help)",
+                         cli->cmd);
+    }
+    for (i = opt->ind; i < argc; ++i) {
+        APR_ARRAY_PUSH(cli->args, const char *) = opt->argv[i];
+    }
+    if (cli->store_dir && cli->config) {
+        return cli_error(cli, EXIT_USAGE, "give --store or --config, not both");
+    }
+    return EXIT_OK;
+}
+
+int cli_exit_code(const sacme_result_t *res)
+{
+    apr_status_t rv = res->status;
+
+    if (rv == SACME_ECONFIG) {
+        return EXIT_CONFIG;
+    }
+    if (res->problem || res->http_status) {
+        return EXIT_CA;
+    }
+    if (APR_STATUS_IS_ECONNREFUSED(rv) || APR_STATUS_IS_TIMEUP(rv)
+        || APR_STATUS_IS_ETIMEDOUT(rv) || APR_STATUS_IS_ECONNRESET(rv)
+        || APR_STATUS_IS_ECONNABORTED(rv) || APR_STATUS_IS_EHOSTUNREACH(rv)
+        || APR_STATUS_IS_ENETUNREACH(rv) || rv == APR_EGENERAL) {
+        return EXIT_NET;
+    }
+    return EXIT_CA;
+}
+
+static int report(cli_t *cli, const sacme_result_t *res, const char *msg, int rc)
+{
+    fprintf(stderr, "sacmectl: error: %s\n", msg);
+    if (cli->json) {
+        json_t *out = json_object(), *err = sacme_result_to_json(res);
+        json_object_set_new(err, "message", json_string(msg));
+        if (!res->problem) {
+            json_object_set_new(err, "problem", json_null());
+        }
+        json_object_set_new(err, "exit-code", json_integer(rc));
+        json_object_set_new(out, "error", err);
+        printf("%s\n", sacme_json_dump(cli->p, out));
+        json_decref(out);
+    }
+    return rc;
+}
+
+int cli_fail(cli_t *cli, const sacme_result_t *res)
+{
+    return report(cli, res, sacme_result_message(res, cli->p), cli_exit_code(res));
+}
+
+int cli_error(cli_t *cli, int rc, const char *fmt, ...)
+{
+    sacme_result_t *res = sacme_result_make(cli->p);
+    va_list ap;
+    const char *msg;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(cli->p, fmt, ap);
+    va_end(ap);
+    sacme_result_set(res, rc == EXIT_CONFIG ? SACME_ECONFIG : APR_EINVAL, "%s", msg);
+    return report(cli, res, msg, rc);
+}
+
+void cli_print_json(cli_t *cli, const json_t *j)
+{
+    printf("%s\n", sacme_json_dump(cli->p, j));
+}
+
+int cli_open(cli_t *cli)
+{
+    sacme_result_t *res = sacme_result_make(cli->p);
+    const char *dir = cli->store_dir;
+
+    if (!dir && cli->config) {
+        if (sacme_httpdconf_store(cli->config, cli->p, &dir, res) != APR_SUCCESS) {
+            sacme_result_prefix(res, "finding the store in %s", cli->config);
+            res->status = SACME_ECONFIG;
+            return cli_fail(cli, res);
+        }
+    }
+    if (!dir) {
+        dir = CLI_DEFAULT_STORE;
+    }
+    cli->store = sacme_store_make(cli->p, dir);
+    if (sacme_managed_read(cli->store, cli->p, &cli->managed, res) != APR_SUCCESS) {
+        res->status = SACME_ECONFIG;     /* the wrong store, or none yet */
+        return cli_fail(cli, res);
+    }
+    return EXIT_OK;
+}
+
+int cli_open_domain(cli_t *cli, sacme_domain_t **dom)
+{
+    const char *name, *known = "";
+    int i, rc;
+
+    if (cli->args->nelts != 1) {
+        return cli_error(cli, EXIT_USAGE, "%s needs one DOMAIN (see sacmectl %s --help)",
+                         cli->cmd, cli->cmd);
+    }
+    if ((rc = cli_open(cli)) != EXIT_OK) {
+        return rc;
+    }
+    name = APR_ARRAY_IDX(cli->args, 0, const char *);
+    if ((*dom = sacme_managed_find(cli->managed, name))) {
+        return EXIT_OK;
+    }
+    for (i = 0; i < cli->managed->domains->nelts; ++i) {
+        known = apr_pstrcat(cli->p, known, i ? ", " : "",
+                            APR_ARRAY_IDX(cli->managed->domains, i,
+                                          sacme_domain_t *)->name, NULL);
+    }
+    return cli_error(cli, EXIT_CONFIG, "%s is not a managed domain of %s (managed: %s)",
+                     name, cli->store->base, *known ? known : "none");
+}
+
+int cli_account(cli_t *cli, sacme_acme_t **pacme, json_t **stored)
+{
+    sacme_result_t *res = sacme_result_make(cli->p);
+    sacme_http_options_t hopts;
+    sacme_http_t *http;
+    sacme_acme_t *acme;
+
+    if (!cli->managed->account_dir) {
+        return cli_error(cli, EXIT_CONFIG, "%s/%s names no account directory: "
+                         "restart httpd with this version of mod_sacme",
+                         cli->store->base, SACME_FILE_MANAGED);
+    }
+    memset(&hopts, 0, sizeof(hopts));
+    hopts.ca_file = cli->managed->ca_file;   /* trust added, never checks removed */
+    if (sacme_http_curl_create(cli->p, &hopts, &http, res) != APR_SUCCESS
+        || sacme_acme_create(cli->p, cli->managed->server_url, http, &cli->log,
+                             &acme, res) != APR_SUCCESS
+        || sacme_acct_load(acme, cli->managed->account_dir, cli->p, stored,
+                           res) != APR_SUCCESS) {
+        if (APR_STATUS_IS_ENOENT(res->status)) {
+            res->status = SACME_ECONFIG;
+        }
+        return cli_fail(cli, res);
+    }
+    *pacme = acme;
+    return EXIT_OK;
+}
+
+int cli_lock(cli_t *cli, apr_file_t **lock)
+{
+    sacme_result_t *res = sacme_result_make(cli->p);
+    apr_status_t rv = sacme_store_lock(cli->store, cli->p, 0, lock, res);
+
+    if (APR_STATUS_IS_EAGAIN(rv)) {
+        /* The driver holds it while it sets the account up: seconds. */
+        if (!cli->json) {
+            fprintf(stderr, "sacmectl: the running server is using the account; "
+                            "waiting for it\n");
+        }
+        sacme_result_reset(res);
+        rv = sacme_store_lock(cli->store, cli->p, 1, lock, res);
+    }
+    return rv == APR_SUCCESS ? EXIT_OK : cli_fail(cli, res);
+}
+
+int cli_driver_running(cli_t *cli, long *pid)
+{
+    char *data;
+    apr_size_t len;
+
+    *pid = 0;
+    if (sacme_file_read(sacme_store_path(cli->store, cli->p, "driver.pid", NULL, NULL),
+                        64, cli->p, &data, &len, NULL) != APR_SUCCESS) {
+        return 0;
+    }
+    *pid = strtol(data, NULL, 10);
+    return *pid > 0 && (kill((pid_t)*pid, 0) == 0 || errno == EPERM);
+}

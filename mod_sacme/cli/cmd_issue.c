@@ -1,0 +1,297 @@
+/* sacmectl issue: obtain a certificate from an ACME CA into a directory,
+ * without httpd (the engine's whole job, end to end). Its options and
+ * output are the same as before the lifecycle commands existed: scripts
+ * and the engine tests depend on them. */
+#include <stdlib.h>
+
+#include <apr_getopt.h>
+#include <apr_strings.h>
+
+#include "sacmectl.h"
+#include "sacme_acct.h"
+#include "sacme_chain.h"
+#include "sacme_eab.h"
+#include "sacme_file.h"
+#include "sacme_http.h"
+#include "sacme_issue.h"
+#include "sacme_json.h"
+#include "sacme_time.h"
+
+enum {
+    OPT_SERVER = 256, OPT_CA_FILE, OPT_EAB_KID, OPT_EAB_HMAC, OPT_EAB_ALG,
+    OPT_CONTACT, OPT_AGREE, OPT_ACCT_DIR, OPT_ACCT_KEY_TYPE, OPT_KEY_TYPE,
+    OPT_CHALLENGE, OPT_JSON, OPT_OUT, OPT_TIMEOUT
+};
+
+static const apr_getopt_option_t ISSUE_OPTS[] = {
+    { "server",           OPT_SERVER,        1, "ACME directory URL" },
+    { "ca-file",          OPT_CA_FILE,       1, "PEM file of CAs to trust for the ACME server's TLS" },
+    { "eab-kid",          OPT_EAB_KID,       1, "External Account Binding key id" },
+    { "eab-hmac",         OPT_EAB_HMAC,      1, "External Account Binding HMAC key (base64url or base64)" },
+    { "eab-alg",          OPT_EAB_ALG,       1, "HS256 (default), HS384 or HS512" },
+    { "contact",          OPT_CONTACT,       1, "contact e-mail for the account (repeatable)" },
+    { "agree-tos",        OPT_AGREE,         0, "accept the CA's terms of service" },
+    { "account-dir",      OPT_ACCT_DIR,      1, "directory of the account key and URL" },
+    { "account-key-type", OPT_ACCT_KEY_TYPE, 1, "key type of a new account key (default p256)" },
+    { "key-type",         OPT_KEY_TYPE,      1, "certificate key type (default p256)" },
+    { "challenge",        OPT_CHALLENGE,     1, "http-01 (default) or none (pre-validated names)" },
+    { "json",             OPT_JSON,          0, "print the outcome as JSON" },
+    { "out",              OPT_OUT,           1, "directory for privkey.pem, cert.pem, chain.pem, fullchain.pem" },
+    { "timeout",          OPT_TIMEOUT,       1, "seconds to wait for the whole issuance (default 600)" },
+    { "verbose",          'v',               0, "log the protocol exchange" },
+    { "help",             'h',               0, "this help" },
+    { NULL, 0, 0, NULL }
+};
+
+typedef struct {
+    const char *server, *ca_file, *eab_kid, *eab_hmac, *eab_alg, *acct_dir;
+    const char *out, *challenge;
+    apr_array_header_t *contacts, *names;
+    int agree, json, verbose;
+    apr_interval_time_t timeout;
+    sacme_key_type_t acct_key_type, key_type;
+} issue_args_t;
+
+static void issue_usage(FILE *out)
+{
+    const apr_getopt_option_t *o;
+
+    fprintf(out, "usage: sacmectl issue --server URL --account-dir DIR --out DIR "
+                 "[options] NAME [NAME...]\n\noptions of issue:\n");
+    for (o = ISSUE_OPTS; o->name; ++o) {
+        fprintf(out, "  --%-18s %s%s\n", o->name, o->has_arg ? "ARG  " : "",
+                o->description);
+    }
+}
+
+static int parse_issue(int argc, const char *const *argv, apr_pool_t *p,
+                       issue_args_t *args)
+{
+    apr_getopt_t *opt;
+    apr_status_t rv;
+    const char *arg;
+    int code, i;
+
+    memset(args, 0, sizeof(*args));
+    args->contacts = apr_array_make(p, 2, sizeof(const char *));
+    args->names = apr_array_make(p, 4, sizeof(const char *));
+    args->key_type = SACME_KEY_DEFAULT;
+    args->acct_key_type = SACME_KEY_DEFAULT;
+    args->challenge = "http-01";
+    args->timeout = apr_time_from_sec(600);
+
+    apr_getopt_init(&opt, p, argc, argv);
+    while ((rv = apr_getopt_long(opt, ISSUE_OPTS, &code, &arg)) == APR_SUCCESS) {
+        switch (code) {
+        case OPT_SERVER:   args->server = arg; break;
+        case OPT_CA_FILE:  args->ca_file = arg; break;
+        case OPT_EAB_KID:  args->eab_kid = arg; break;
+        case OPT_EAB_HMAC: args->eab_hmac = arg; break;
+        case OPT_EAB_ALG:  args->eab_alg = arg; break;
+        case OPT_CONTACT:  APR_ARRAY_PUSH(args->contacts, const char *) = arg; break;
+        case OPT_AGREE:    args->agree = 1; break;
+        case OPT_ACCT_DIR: args->acct_dir = arg; break;
+        case OPT_OUT:      args->out = arg; break;
+        case OPT_JSON:     args->json = 1; break;
+        case OPT_CHALLENGE: args->challenge = arg; break;
+        case 'v':          args->verbose = 1; break;
+        case 'h':          issue_usage(stdout); exit(EXIT_OK);
+        case OPT_TIMEOUT:
+            args->timeout = apr_time_from_sec(apr_atoi64(arg));
+            if (args->timeout <= 0) {
+                fprintf(stderr, "sacmectl: --timeout needs a positive number of seconds\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_KEY_TYPE:
+        case OPT_ACCT_KEY_TYPE:
+            if (sacme_key_type_parse(arg, code == OPT_KEY_TYPE ? &args->key_type
+                                     : &args->acct_key_type) != APR_SUCCESS) {
+                fprintf(stderr, "sacmectl: unknown key type '%s' (known: %s)\n",
+                        arg, sacme_key_type_names());
+                return EXIT_CONFIG;
+            }
+            break;
+        }
+    }
+    if (rv != APR_EOF) {
+        issue_usage(stderr);
+        return EXIT_USAGE;
+    }
+    for (i = opt->ind; i < argc; ++i) {
+        APR_ARRAY_PUSH(args->names, const char *) = argv[i];
+    }
+    if (!args->server || !args->acct_dir || !args->out || args->names->nelts == 0) {
+        fprintf(stderr, "sacmectl: issue needs --server, --account-dir, --out and "
+                        "at least one NAME\n");
+        issue_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(args->challenge, "http-01") && strcmp(args->challenge, "none")) {
+        fprintf(stderr, "sacmectl: --challenge must be http-01 or none\n");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+static apr_status_t write_outputs(const issue_args_t *args, const sacme_key_t *key,
+                                  const sacme_chain_t *chain, apr_pool_t *p,
+                                  json_t *files, sacme_result_t *res)
+{
+    struct { const char *name, *data; apr_fileperms_t perms; } out[4];
+    const char *pem = sacme_key_to_pem(key, p);
+    apr_status_t rv;
+    apr_size_t i;
+
+    out[0].name = "privkey";   out[0].data = pem;   out[0].perms = SACME_FPROT_PRIVATE;
+    out[1].name = "cert";      out[1].data = sacme_chain_leaf_pem(chain, p);    out[1].perms = SACME_FPROT_PUBLIC;
+    out[2].name = "chain";     out[2].data = sacme_chain_issuers_pem(chain, p); out[2].perms = SACME_FPROT_PUBLIC;
+    out[3].name = "fullchain"; out[3].data = sacme_chain_pem(chain, p);         out[3].perms = SACME_FPROT_PUBLIC;
+
+    rv = sacme_file_mkdirs(args->out, SACME_FPROT_DIR_PUBLIC, p, res);
+    for (i = 0; rv == APR_SUCCESS && i < SACME_ARRAY_LEN(out); ++i) {
+        const char *path = apr_pstrcat(p, args->out, "/", out[i].name, ".pem", NULL);
+        rv = sacme_file_write_atomic(path, out[i].data, strlen(out[i].data),
+                                     out[i].perms, p, res);
+        json_object_set_new(files, out[i].name, json_string(path));
+    }
+    return rv;
+}
+
+static json_t *cert_json(apr_pool_t *p, X509 *leaf)
+{
+    sacme_cert_info_t *info;
+    json_t *j = json_object(), *sans = json_array();
+    int i;
+
+    if (sacme_cert_info(p, leaf, &info) != APR_SUCCESS) {
+        return j;
+    }
+    json_object_set_new(j, "subject", json_string(info->subject));
+    json_object_set_new(j, "issuer", json_string(info->issuer));
+    json_object_set_new(j, "serial", json_string(info->serial));
+    for (i = 0; i < info->sans->nelts; ++i) {
+        json_array_append_new(sans, json_string(APR_ARRAY_IDX(info->sans, i, const char *)));
+    }
+    json_object_set_new(j, "sans", sans);
+    json_object_set_new(j, "not-before", json_string(sacme_time_rfc3339(p, info->not_before)));
+    json_object_set_new(j, "not-after", json_string(sacme_time_rfc3339(p, info->not_after)));
+    json_object_set_new(j, "sha256", json_string(info->sha256));
+    return j;
+}
+
+static void print_human(const json_t *out)
+{
+    json_t *acct = json_object_get(out, "account");
+    json_t *cert = json_object_get(out, "certificate");
+    json_t *files = json_object_get(out, "files");
+    json_t *v;
+    size_t i;
+
+    printf("account:     %s (%s)\n", sacme_json_str(acct, "url"),
+           sacme_json_str(acct, "status"));
+    printf("subject:     %s\n", sacme_json_str(cert, "subject"));
+    printf("names:      ");
+    json_array_foreach(json_object_get(cert, "sans"), i, v) {
+        printf(" %s", json_string_value(v));
+    }
+    printf("\nissuer:      %s\n", sacme_json_str(cert, "issuer"));
+    printf("serial:      %s\n", sacme_json_str(cert, "serial"));
+    printf("valid:       %s to %s\n", sacme_json_str(cert, "not-before"),
+           sacme_json_str(cert, "not-after"));
+    printf("files:       %s (key, 0600), %s\n", sacme_json_str(files, "privkey"),
+           sacme_json_str(files, "fullchain"));
+}
+
+int cmd_issue(cli_t *cli, int argc, const char *const *argv)
+{
+    apr_pool_t *p = cli->p;
+    issue_args_t args;
+    sacme_result_t *res = sacme_result_make(p);
+    sacme_log_t log = { cli_log_stderr, NULL, SACME_LOG_NOTICE };
+    sacme_http_options_t hopts;
+    sacme_http_t *http;
+    sacme_acme_t *acme;
+    sacme_acct_opts_t aopts;
+    sacme_issue_opts_t iopts;
+    sacme_eab_t *eab = NULL;
+    sacme_key_t *key;
+    sacme_chain_t *chain;
+    json_t *out, *acct, *files;
+    int rc, registered;
+
+    if ((rc = parse_issue(argc, argv, p, &args)) != EXIT_OK) {
+        return rc;
+    }
+    cli->json = args.json;
+    if (args.verbose) {
+        log.max = SACME_LOG_DEBUG;
+    }
+    if (args.json) {
+        log.max = SACME_LOG_WARNING;   /* keep stderr quiet for scripts */
+    }
+    if ((args.eab_kid != NULL) != (args.eab_hmac != NULL)) {
+        return cli_error(cli, EXIT_CONFIG, "--eab-kid and --eab-hmac go together");
+    }
+    if (args.eab_kid) {
+        sacme_hmac_alg_t alg = SACME_HMAC_HS256;
+        if (args.eab_alg && sacme_hmac_alg_parse(args.eab_alg, &alg) != APR_SUCCESS) {
+            return cli_error(cli, EXIT_CONFIG, "--eab-alg must be HS256, HS384 or HS512");
+        }
+        if (sacme_eab_make(p, args.eab_kid, args.eab_hmac, alg, &eab, res) != APR_SUCCESS) {
+            res->status = SACME_ECONFIG;
+            return cli_fail(cli, res);
+        }
+    }
+
+    memset(&hopts, 0, sizeof(hopts));
+    hopts.ca_file = args.ca_file;
+    if (sacme_http_curl_create(p, &hopts, &http, res) != APR_SUCCESS
+        || sacme_acme_create(p, args.server, http, &log, &acme, res) != APR_SUCCESS) {
+        return cli_fail(cli, res);
+    }
+
+    memset(&aopts, 0, sizeof(aopts));
+    aopts.dir = args.acct_dir;
+    aopts.contacts = args.contacts;
+    aopts.tos_agreed = args.agree;
+    aopts.eab = eab;
+    aopts.key_type = args.acct_key_type;
+    if (sacme_acct_ensure(acme, &aopts, &registered, res) != APR_SUCCESS) {
+        return cli_fail(cli, res);
+    }
+
+    if (sacme_key_generate(p, args.key_type, &key, res) != APR_SUCCESS) {
+        return cli_fail(cli, res);
+    }
+    memset(&iopts, 0, sizeof(iopts));
+    iopts.names = args.names;
+    iopts.cert_key = key;
+    iopts.timeout = args.timeout;
+    /* none: the names must be pre-validated at the CA; a pending
+     * authorization is an error that says so, not a timeout. */
+    iopts.challenge_none = !strcmp(args.challenge, "none");
+    if (sacme_issue(acme, &iopts, p, &chain, res) != APR_SUCCESS) {
+        return cli_fail(cli, res);
+    }
+
+    out = sacme_json_own(p, json_object());
+    acct = json_object();
+    json_object_set_new(acct, "url", json_string(acme->account_url));
+    json_object_set_new(acct, "status", json_string(registered ? "registered" : "found"));
+    json_object_set_new(out, "account", acct);
+    json_object_set_new(out, "certificate",
+                        cert_json(p, APR_ARRAY_IDX(chain->certs, 0, X509 *)));
+    files = json_object();
+    json_object_set_new(out, "files", files);
+    if (write_outputs(&args, key, chain, p, files, res) != APR_SUCCESS) {
+        return cli_fail(cli, res);
+    }
+    if (args.json) {
+        printf("%s\n", sacme_json_dump(p, out));
+    }
+    else {
+        print_human(out);
+    }
+    return EXIT_OK;
+}

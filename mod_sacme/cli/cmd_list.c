@@ -1,0 +1,177 @@
+/* sacmectl list | show DOMAIN: what the server manages and the state of each
+ * domain, from the store alone (the status model of sacme_status.h, the
+ * same the status page shows). Nothing is asked of the CA.
+ */
+#include "sacmectl.h"
+#include "sacme_status.h"
+
+static const apr_getopt_option_t OPTS[] = { CLI_STORE_OPTIONS };
+
+static const char *str(const json_t *j, const char *key, const char *none)
+{
+    const char *s = sacme_json_str(j, key);
+    return s ? s : none;
+}
+
+static const char *joined(cli_t *cli, const json_t *array, const char *sep)
+{
+    const char *out = "";
+    json_t *v;
+    size_t i;
+
+    json_array_foreach(array, i, v) {
+        if (json_is_string(v)) {
+            out = apr_pstrcat(cli->p, out, i ? sep : "", json_string_value(v), NULL);
+        }
+    }
+    return *out ? out : "-";
+}
+
+static const char *days(cli_t *cli, const json_t *j)
+{
+    json_t *d = json_object_get(j, "days-left");
+    return json_is_integer(d) ? apr_psprintf(cli->p, "%" APR_INT64_T_FMT,
+                                             (apr_int64_t)json_integer_value(d)) : "-";
+}
+
+/* One line per domain, like `certbot certificates` but in columns. */
+static void print_table(cli_t *cli, const json_t *all)
+{
+    static const char *const head[] = { "DOMAIN", "STATE", "KEY", "EXPIRES", "DAYS",
+                                        "NAMES" };
+    enum { COLS = 6 };
+    json_t *doms = json_object_get(all, "domains"), *d;
+    apr_array_header_t *rows = apr_array_make(cli->p, 8, sizeof(const char **));
+    int width[COLS], c;
+    size_t i;
+
+    for (c = 0; c < COLS; ++c) {
+        width[c] = (int)strlen(head[c]);
+    }
+    APR_ARRAY_PUSH(rows, const char *const *) = head;
+    json_array_foreach(doms, i, d) {
+        const char **row = apr_pcalloc(cli->p, COLS * sizeof(*row));
+        row[0] = str(d, "name", "?");
+        row[1] = str(d, "state", "?");
+        row[2] = joined(cli, json_object_get(d, "key-types"), ",");
+        row[3] = str(d, "valid-until", "-");
+        row[4] = days(cli, d);
+        row[5] = joined(cli, json_object_get(d, "names"), " ");
+        for (c = 0; c < COLS; ++c) {
+            if ((int)strlen(row[c]) > width[c]) {
+                width[c] = (int)strlen(row[c]);
+            }
+        }
+        APR_ARRAY_PUSH(rows, const char **) = row;
+    }
+    for (i = 0; i < (size_t)rows->nelts; ++i) {
+        const char *const *row = APR_ARRAY_IDX(rows, i, const char *const *);
+        for (c = 0; c < COLS - 1; ++c) {
+            printf("%-*s  ", width[c], row[c]);
+        }
+        printf("%s\n", row[COLS - 1]);
+    }
+    if (!json_array_size(doms)) {
+        printf("(no managed domain)\n");
+    }
+}
+
+int cmd_list(cli_t *cli, int argc, const char *const *argv)
+{
+    json_t *all;
+    int rc;
+
+    cli->synopsis = "list [--store DIR | --config FILE] [--json]";
+    cli->opts = OPTS;
+    if ((rc = cli_parse(cli, argc, argv, NULL, NULL)) != EXIT_OK) {
+        return rc;
+    }
+    if (cli->args->nelts) {
+        return cli_error(cli, EXIT_USAGE, "list takes no argument (to see one domain: "
+                         "sacmectl show %s)", APR_ARRAY_IDX(cli->args, 0, const char *));
+    }
+    if ((rc = cli_open(cli)) != EXIT_OK) {
+        return rc;
+    }
+    all = sacme_status_all(cli->store, cli->managed->domains, apr_time_now(), cli->p);
+    if (cli->json) {
+        cli_print_json(cli, all);
+    }
+    else {
+        print_table(cli, all);
+    }
+    return EXIT_OK;
+}
+
+static void print_domain(cli_t *cli, const json_t *d)
+{
+    json_t *c, *v;
+    size_t i;
+
+    printf("domain:        %s\n", str(d, "name", "?"));
+    printf("names:         %s\n", joined(cli, json_object_get(d, "names"), " "));
+    printf("key types:     %s\n", joined(cli, json_object_get(d, "key-types"), " "));
+    printf("state:         %s\n", str(d, "state", "?"));
+    json_array_foreach(json_object_get(d, "certificates"), i, c) {
+        printf("certificate:   %s, serial %s\n", str(c, "key-type", "?"),
+               str(c, "serial", "?"));
+        printf("  valid:       %s to %s (%s days left)\n", str(c, "not-before", "?"),
+               str(c, "not-after", "?"), days(cli, c));
+        printf("  issuer:      %s\n", str(c, "issuer", "?"));
+        printf("  names:       %s\n", joined(cli, json_object_get(c, "names"), " "));
+        printf("  sha256:      %s\n", str(c, "sha256", "?"));
+    }
+    if (!json_array_size(json_object_get(d, "certificates"))) {
+        printf("certificate:   none in service yet\n");
+    }
+    printf("renewal at:    %s\n", str(d, "renew-at", "-"));
+    if ((v = sacme_json_obj(d, "staged"))) {
+        printf("staged:        serial %s, valid until %s: activated at the next "
+               "graceful restart\n", str(v, "serial", "?"), str(v, "not-after", "?"));
+    }
+    if ((v = sacme_json_obj(d, "order"))) {
+        printf("order:         %s%s%s\n", str(v, "url", "?"),
+               sacme_json_str(v, "waiting") ? ", waiting: " : "",
+               str(v, "waiting", ""));
+    }
+    if ((v = sacme_json_obj(d, "error"))) {
+        printf("last error:    %s\n", str(v, "detail", "?"));
+        if (sacme_json_str(v, "problem")) {
+            printf("  problem:     %s\n", sacme_json_str(v, "problem"));
+        }
+        if (sacme_json_str(v, "hint")) {
+            printf("  hint:        %s\n", sacme_json_str(v, "hint"));
+        }
+    }
+    if (sacme_json_str(d, "next-attempt")) {
+        printf("next attempt:  %s\n", sacme_json_str(d, "next-attempt"));
+    }
+    if ((v = sacme_json_obj(d, "request"))) {
+        printf("request:       %s (%s), made %s\n", str(v, "action", "?"),
+               str(v, "reason", "?"), str(v, "requested", "?"));
+    }
+}
+
+int cmd_show(cli_t *cli, int argc, const char *const *argv)
+{
+    sacme_domain_t *dom;
+    json_t *d;
+    int rc;
+
+    cli->synopsis = "show DOMAIN [--store DIR | --config FILE] [--json]";
+    cli->opts = OPTS;
+    if ((rc = cli_parse(cli, argc, argv, NULL, NULL)) != EXIT_OK) {
+        return rc;
+    }
+    if ((rc = cli_open_domain(cli, &dom)) != EXIT_OK) {
+        return rc;
+    }
+    d = sacme_status_domain(cli->store, dom, apr_time_now(), cli->p);
+    if (cli->json) {
+        cli_print_json(cli, d);
+    }
+    else {
+        print_domain(cli, d);
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,300 @@
+/* The status model of managed domains, from the store alone (sacme_status.h). */
+#include <strings.h>
+
+#include "sacme_status.h"
+#include "sacme_file.h"
+#include "sacme_json.h"
+#include "sacme_request.h"
+#include "sacme_time.h"
+
+#define DAY apr_time_from_sec(86400)
+
+/* job.json and order.json are a few hundred bytes; anything much larger is
+ * not ours and is not parsed. */
+#define MAX_STAGING_JSON (64 * 1024)
+
+/* --- small helpers ------------------------------------------------------------ */
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *time_or_null(apr_pool_t *p, apr_time_t t)
+{
+    return t ? json_string(sacme_time_rfc3339(p, t)) : json_null();
+}
+
+static json_t *strings(const apr_array_header_t *a)
+{
+    json_t *j = json_array();
+    int i;
+
+    for (i = 0; i < a->nelts; ++i) {
+        json_array_append_new(j, json_string(APR_ARRAY_IDX(a, i, const char *)));
+    }
+    return j;
+}
+
+/* Whole days left, rounded down: a certificate expiring in 23 hours has 0
+ * days left, one expired an hour ago -1 (C's division would say 0). */
+static json_int_t days_left(apr_time_t not_after, apr_time_t now)
+{
+    apr_time_t d = not_after - now;
+    json_int_t days = (json_int_t)(d / DAY);
+
+    if (d < 0 && d % DAY) {
+        --days;
+    }
+    return days;
+}
+
+/* staging/<name>/<file> as JSON, or NULL when missing or unreadable: the
+ * driver may be rewriting it (atomically) right now; the next look sees it. */
+static json_t *staging_json(const sacme_store_t *store, apr_pool_t *p,
+                            const char *name, const char *file)
+{
+    const char *path = sacme_store_path(store, p, SACME_GROUP_STAGING, name, file);
+
+    return sacme_file_exists(path, p) ? sacme_json_read_file(p, path, MAX_STAGING_JSON, NULL)
+                                      : NULL;
+}
+
+/* Every configured name among the certificate's SANs (as the driver decides
+ * whether a new certificate is needed). */
+static int names_covered(const sacme_cert_info_t *info, const apr_array_header_t *names)
+{
+    int i, j, found;
+
+    for (i = 0; i < names->nelts; ++i) {
+        const char *want = APR_ARRAY_IDX(names, i, const char *);
+        for (found = 0, j = 0; !found && j < info->sans->nelts; ++j) {
+            found = !strcasecmp(want, APR_ARRAY_IDX(info->sans, j, const char *));
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* --- the live certificates ------------------------------------------------------ */
+
+/* What the live certificates tell about the domain's state. */
+typedef struct {
+    const sacme_cert_info_t *earliest;  /* the first to expire, or NULL: none */
+    apr_time_t renew_at;                /* the earliest renewal time, or 0 */
+    int mismatch;                       /* a name or key type the config differs in */
+} live_t;
+
+static json_t *cert_json(const sacme_cert_info_t *info, sacme_key_type_t type,
+                         apr_time_t now, apr_pool_t *p)
+{
+    json_t *c = json_object();
+
+    json_object_set_new(c, "key-type", json_string(sacme_key_type_name(type)));
+    json_object_set_new(c, "serial", json_string(info->serial));
+    json_object_set_new(c, "not-before", time_or_null(p, info->not_before));
+    json_object_set_new(c, "not-after", time_or_null(p, info->not_after));
+    json_object_set_new(c, "issuer", str_or_null(info->issuer));
+    json_object_set_new(c, "sha256", json_string(info->sha256));
+    json_object_set_new(c, "days-left", json_integer(days_left(info->not_after, now)));
+    json_object_set_new(c, "names", strings(info->sans));
+    return c;
+}
+
+/* The live set of each key type, from the certificate only (the live key
+ * is root's, and the status page runs as the User). Today a domain has one
+ * set, domains/<name>/. */
+static json_t *live_certificates(const sacme_store_t *store, const sacme_domain_t *dom,
+                                 apr_time_t now, apr_pool_t *p, live_t *live)
+{
+    json_t *certs = json_array();
+    sacme_chain_t *chain;
+    sacme_cert_info_t *info;
+    sacme_key_t *pub;
+    X509 *leaf;
+    apr_time_t renew_at;
+
+    memset(live, 0, sizeof(*live));
+    if (sacme_store_load_chain(store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
+                               NULL) != APR_SUCCESS
+        || sacme_cert_info(p, (leaf = APR_ARRAY_IDX(chain->certs, 0, X509 *)),
+                           &info) != APR_SUCCESS
+        || !(pub = sacme_key_wrap(p, X509_get_pubkey(leaf)))) {
+        return certs;
+    }
+    json_array_append_new(certs, cert_json(info, sacme_key_type(pub), now, p));
+    if (!live->earliest || info->not_after < live->earliest->not_after) {
+        live->earliest = info;
+    }
+    renew_at = sacme_drive_renew_at(dom, info);
+    if (!live->renew_at || renew_at < live->renew_at) {
+        live->renew_at = renew_at;
+    }
+    if (!names_covered(info, dom->names) || sacme_key_type(pub) != dom->key_type) {
+        live->mismatch = 1;
+    }
+    return certs;
+}
+
+/* --- what waits, what runs, what failed -------------------------------------------- */
+
+/* A complete staged set (the monitor's own test: both files) waits for the
+ * next graceful restart; its certificate tells which one it is. */
+static json_t *staged_json(const sacme_store_t *store, const sacme_domain_t *dom,
+                           apr_pool_t *p)
+{
+    sacme_chain_t *chain;
+    sacme_cert_info_t *info;
+    json_t *s;
+
+    if (!sacme_store_has_set(store, p, SACME_GROUP_STAGING, dom->name)) {
+        return NULL;
+    }
+    s = json_object();
+    if (sacme_store_load_chain(store, p, SACME_GROUP_STAGING, dom->name, &chain,
+                               NULL) == APR_SUCCESS
+        && sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info)
+           == APR_SUCCESS) {
+        json_object_set_new(s, "serial", json_string(info->serial));
+        json_object_set_new(s, "not-after", time_or_null(p, info->not_after));
+    }
+    else {
+        json_object_set_new(s, "serial", json_null());
+        json_object_set_new(s, "not-after", json_null());
+    }
+    return s;
+}
+
+static json_t *order_json(const json_t *order, const json_t *job)
+{
+    json_t *o;
+
+    if (!order) {
+        return NULL;
+    }
+    o = json_object();
+    json_object_set_new(o, "url", str_or_null(sacme_json_str(order, "url")));
+    json_object_set_new(o, "updated", str_or_null(sacme_json_str(order, "updated")));
+    /* the driver's note while the CA works on it (an approval, processing) */
+    json_object_set_new(o, "waiting", str_or_null(sacme_json_str(job, "waiting")));
+    return o;
+}
+
+/* The last failed attempt, as the driver recorded it (record_failure in
+ * sacme_drive.c): "last" is the result's JSON, which never holds a secret.
+ * A job without "last" only paces an order the CA is still working on. */
+static json_t *error_json(const json_t *job)
+{
+    const json_t *last = sacme_json_obj(job, "last");
+    json_t *e;
+
+    if (!last) {
+        return NULL;
+    }
+    e = json_object();
+    json_object_set_new(e, "detail", str_or_null(sacme_json_str(last, "detail")));
+    json_object_set_new(e, "problem", str_or_null(sacme_json_str(last, "problem")));
+    json_object_set_new(e, "hint", str_or_null(sacme_json_str(last, "hint")));
+    json_object_set_new(e, "at", str_or_null(sacme_json_str(job, "updated")));
+    json_object_set_new(e, "errors",
+                        json_integer(json_integer_value(json_object_get(job, "errors"))));
+    return e;
+}
+
+/* Only the fields sacme_request.h defines: the file is the admin's, but
+ * the page shows what the module knows, not whatever a file holds. */
+static json_t *request_json(const json_t *req)
+{
+    static const char *const fields[] = {
+        "action", "reason", "revocation-reason", "requested"
+    };
+    json_t *r;
+    apr_size_t i;
+
+    if (!req) {
+        return NULL;
+    }
+    r = json_object();
+    for (i = 0; i < SACME_ARRAY_LEN(fields); ++i) {
+        json_object_set_new(r, fields[i], str_or_null(sacme_json_str(req, fields[i])));
+    }
+    return r;
+}
+
+/* The state, most pressing first: a set waiting for activation is news
+ * the admin can act on (a restart); a failure needs attention even while
+ * the old certificate still serves; anything the driver is about to do or
+ * doing is "renewing"; otherwise all is well. */
+static const char *state_of(int staged, int failed, int busy)
+{
+    if (staged) {
+        return SACME_STATE_PENDING_ACTIVATION;
+    }
+    if (failed) {
+        return SACME_STATE_ERROR;
+    }
+    return busy ? SACME_STATE_RENEWING : SACME_STATE_OK;
+}
+
+/* --- the model ----------------------------------------------------------------- */
+
+json_t *sacme_status_domain(const sacme_store_t *store, const sacme_domain_t *dom,
+                            apr_time_t now, apr_pool_t *p)
+{
+    json_t *d = sacme_json_own(p, json_object()), *types = json_array();
+    json_t *certs, *staged, *order, *job, *error, *request;
+    apr_time_t next_attempt;
+    live_t live;
+    int busy;
+
+    json_array_append_new(types, json_string(sacme_key_type_name(dom->key_type)));
+    certs = live_certificates(store, dom, now, p, &live);
+    staged = staged_json(store, dom, p);
+    job = staging_json(store, p, dom->name, SACME_FILE_JOB);
+    order = order_json(staging_json(store, p, dom->name, SACME_FILE_ORDER), job);
+    error = error_json(job);
+    request = request_json(sacme_request_get(store, p, dom->name));
+    next_attempt = apr_time_from_sec(json_integer_value(json_object_get(job,
+                                                                        "next-attempt")));
+    busy = order || request || !live.earliest || live.mismatch || live.renew_at <= now;
+
+    json_object_set_new(d, "name", json_string(dom->name));
+    json_object_set_new(d, "names", strings(dom->names));
+    json_object_set_new(d, "key-types", types);
+    json_object_set_new(d, "state", json_string(state_of(staged != NULL, error != NULL,
+                                                         busy)));
+    json_object_set_new(d, "certificates", certs);
+    json_object_set_new(d, "valid-until",
+                        live.earliest ? time_or_null(p, live.earliest->not_after)
+                                      : json_null());
+    json_object_set_new(d, "days-left",
+                        live.earliest ? json_integer(days_left(live.earliest->not_after,
+                                                               now))
+                                      : json_null());
+    json_object_set_new(d, "renew-at", time_or_null(p, live.renew_at));
+    json_object_set_new(d, "staged", staged ? staged : json_null());
+    json_object_set_new(d, "order", order ? order : json_null());
+    json_object_set_new(d, "error", error ? error : json_null());
+    json_object_set_new(d, "next-attempt",
+                        next_attempt > now ? time_or_null(p, next_attempt) : json_null());
+    json_object_set_new(d, "request", request ? request : json_null());
+    return d;
+}
+
+json_t *sacme_status_all(const sacme_store_t *store, const apr_array_header_t *domains,
+                         apr_time_t now, apr_pool_t *p)
+{
+    json_t *all = sacme_json_own(p, json_object()), *list = json_array();
+    int i;
+
+    for (i = 0; domains && i < domains->nelts; ++i) {
+        json_array_append(list, sacme_status_domain(store, APR_ARRAY_IDX(domains, i,
+                                                                         sacme_domain_t *),
+                                                    now, p));
+    }
+    json_object_set_new(all, "generated", json_string(sacme_time_rfc3339(p, now)));
+    json_object_set_new(all, "domains", list);
+    return all;
+}
