@@ -155,16 +155,13 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
         if (why >= SACME_WHY_NO_CERT) {
             sacme_result_t *outcome = sacme_result_make(iter);
-            /* Just staged: what a check would conclude is known, and it
-             * would parse the new key and chain once more. */
             if (sacme_drive_run_with(wp->d, acme, slot->dom, why, iter, outcome)
-                    == APR_SUCCESS) {
-                when = apr_time_now() + wp->d->check_interval;
-            }
-            else {
+                    != APR_SUCCESS) {
                 tell_deactivated(wp, slot, outcome, iter);
-                sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
             }
+            /* Also after a success: the certificate in service keeps
+             * ageing until the new one is activated (expiry alerts). */
+            sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
         }
         apr_pool_destroy(iter);
         apr_thread_mutex_lock(wp->lock);

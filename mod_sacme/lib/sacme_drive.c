@@ -124,19 +124,24 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
     sacme_cert_info_t *info;
     sacme_key_t *pub;
     X509 *leaf;
-    json_t *job;
+    json_t *job, *req;
     apr_time_t renew_at, next_attempt;
 
     *next_check = now + d->check_interval;
     if (staged_fits(d, dom, now, p)) {
         return SACME_WHY_STAGED;
     }
-    /* The admin's request goes past an error backoff: someone is waiting. */
-    if (sacme_request_get(d->store, p, dom->name)) {
-        return SACME_WHY_REQUESTED;
-    }
+    req = sacme_request_get(d->store, p, dom->name);
     job = read_json(d, p, dom->name, SACME_FILE_JOB);
     next_attempt = apr_time_from_sec(json_integer_value(json_object_get(job, "next-attempt")));
+    /* The admin's request goes past an error backoff once (someone is
+     * waiting); an attempt for it that failed backs off like any other, so
+     * a request the CA keeps refusing is not retried at every pass. */
+    if (req && (next_attempt <= now
+                || sacme_time_rfc3339_parse(sacme_json_str(req, "requested"))
+                   >= sacme_time_rfc3339_parse(sacme_json_str(job, "updated")))) {
+        return SACME_WHY_REQUESTED;
+    }
     if (next_attempt > now) {
         *next_check = next_attempt;
         return SACME_WHY_NONE;
