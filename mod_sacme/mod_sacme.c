@@ -223,21 +223,28 @@ static int sacme_add_cert_files(server_rec *s, apr_pool_t *p,
                                 apr_array_header_t *cert_files,
                                 apr_array_header_t *key_files)
 {
-    sacme_domain_t *dom = domain_of_server(s);
+    sacme_domain_t *dom = domain_of_server(s), *unit;
     sacme_store_t store;
+    int given = 0;
 
     if (!dom || cert_files->nelts > 0) {
         return DECLINED;
     }
     store.base = live_conf->store_dir;
-    if (!sacme_store_has_set(&store, p, SACME_GROUP_DOMAINS, dom->name)) {
-        return DECLINED;
+    /* One certificate per key type (dual keys): OpenSSL picks by what the
+     * client supports. A type still without a certificate is left out, so
+     * the other one serves meanwhile. */
+    for (unit = dom; unit; unit = unit->next_key) {
+        if (!sacme_store_has_set(&store, p, SACME_GROUP_DOMAINS, unit->name)) {
+            continue;
+        }
+        APR_ARRAY_PUSH(cert_files, const char *) =
+            sacme_store_path(&store, p, SACME_GROUP_DOMAINS, unit->name, SACME_FILE_CHAIN);
+        APR_ARRAY_PUSH(key_files, const char *) =
+            sacme_store_path(&store, p, SACME_GROUP_DOMAINS, unit->name, SACME_FILE_KEY);
+        given = 1;
     }
-    APR_ARRAY_PUSH(cert_files, const char *) =
-        sacme_store_path(&store, p, SACME_GROUP_DOMAINS, dom->name, SACME_FILE_CHAIN);
-    APR_ARRAY_PUSH(key_files, const char *) =
-        sacme_store_path(&store, p, SACME_GROUP_DOMAINS, dom->name, SACME_FILE_KEY);
-    return OK;
+    return given ? OK : DECLINED;
 }
 
 /* No certificate yet: mod_ssl serves the fallback and answers 503, so a

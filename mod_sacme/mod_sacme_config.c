@@ -260,17 +260,36 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dc, const char *value)
     return NULL;
 }
 
-static const char *cmd_key_type(cmd_parms *cmd, void *dc, const char *value)
+static const char *cmd_key_type(cmd_parms *cmd, void *dc, const char *value,
+                                const char *value2)
 {
     const char *err;
     sacme_conf_t *conf = global_conf(cmd, &err);
+    const char *bad = NULL;
 
     if (!conf) {
         return err;
     }
+    conf->key_type2 = SACME_KEY_NONE;
     if (sacme_key_type_parse(value, &conf->key_type) != APR_SUCCESS) {
+        bad = value;
+    }
+    else if (value2 && sacme_key_type_parse(value2, &conf->key_type2) != APR_SUCCESS) {
+        bad = value2;
+    }
+    if (bad) {
         return apr_psprintf(cmd->pool, "SacmeKeyType: unknown key type '%s' (known: %s)",
-                            value, sacme_key_type_names());
+                            bad, sacme_key_type_names());
+    }
+    /* mod_ssl (OpenSSL) keeps one certificate per signature algorithm and
+     * picks by what the client supports: a second ECDSA key would silently
+     * replace the first. */
+    if (value2 && !strcmp(sacme_key_type_alg(conf->key_type),
+                          sacme_key_type_alg(conf->key_type2))) {
+        return apr_psprintf(cmd->pool, "SacmeKeyType: '%s' and '%s' are both %s keys; "
+                            "a server holds one certificate per algorithm, so give "
+                            "one RSA and one ECDSA type (e.g. 'rsa2048 p256')",
+                            value, value2, sacme_key_type_alg(conf->key_type));
     }
     return NULL;
 }
@@ -511,8 +530,9 @@ const command_rec sacme_cmds[] = {
                   "contact e-mail address for the ACME account"),
     AP_INIT_TAKE1("SacmeAgreement", cmd_agreement, NULL, RSRC_CONF,
                   "'accepted': the CA's terms of service are accepted"),
-    AP_INIT_TAKE1("SacmeKeyType", cmd_key_type, NULL, RSRC_CONF,
-                  "certificate key type: p256 (default), p384, rsa2048, rsa3072, rsa4096"),
+    AP_INIT_TAKE12("SacmeKeyType", cmd_key_type, NULL, RSRC_CONF,
+                   "certificate key type(s): p256 (default), p384, rsa2048, rsa3072, "
+                   "rsa4096; two (one RSA, one ECDSA) for a certificate of each"),
     AP_INIT_TAKE1("SacmeCACertificate", cmd_ca_cert, NULL, RSRC_CONF,
                   "PEM file of CAs to trust for the ACME server's TLS"),
     AP_INIT_TAKE1("SacmeStoreDir", cmd_store_dir, NULL, RSRC_CONF,
@@ -547,7 +567,7 @@ const command_rec sacme_cmds[] = {
 
 int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
 {
-    int i, j;
+    int i, j, n;
 
     if (conf->key_type == SACME_KEY_NONE) {
         conf->key_type = SACME_KEY_DEFAULT;
@@ -598,7 +618,7 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
                      "give the CA's ACME directory URL with SacmeServer");
         return !OK;
     }
-    for (i = 0; i < conf->domains->nelts; ++i) {
+    for (i = 0, n = conf->domains->nelts; i < n; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
         dom->key_type = conf->key_type;
         dom->renew_window = conf->renew_window;
@@ -614,6 +634,12 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
                              name);
                 return !OK;
             }
+        }
+        /* The second key type's certificate is driven as a domain of its
+         * own; the names map to dom, which leads to it (next_key). */
+        if (conf->key_type2 != SACME_KEY_NONE) {
+            APR_ARRAY_PUSH(conf->domains, sacme_domain_t *) =
+                sacme_domain_add_key(p, dom, conf->key_type2);
         }
     }
     return OK;

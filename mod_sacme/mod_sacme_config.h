@@ -23,6 +23,7 @@ typedef struct sacme_conf_t {
     apr_array_header_t *contacts;    /* SacmeContact, const char * */
     int agreement;                   /* SacmeAgreement accepted */
     sacme_key_type_t key_type;       /* SacmeKeyType; NONE = unset */
+    sacme_key_type_t key_type2;      /* its second type (dual keys); NONE = none */
     const char *ca_file;             /* SacmeCACertificate */
     const char *store_dir;           /* SacmeStoreDir (absolute after post_config) */
     int challenge_none;              /* SacmeChallenge none */

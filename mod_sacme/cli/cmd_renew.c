@@ -32,7 +32,7 @@ static int own_option(cli_t *cli, int code, const char *arg, void *baton)
 int cmd_renew(cli_t *cli, int argc, const char *const *argv)
 {
     sacme_result_t *res = sacme_result_make(cli->p);
-    sacme_domain_t *dom;
+    sacme_domain_t *dom, *unit;
     json_t *out, *request;
     const char *name;
     long pid;
@@ -55,9 +55,12 @@ int cmd_renew(cli_t *cli, int argc, const char *const *argv)
     if ((rc = cli_open_domain(cli, &dom)) != EXIT_OK) {
         return rc;
     }
-    if (sacme_request_renew(cli->store, cli->p, dom->name, "forced", NULL,
-                            res) != APR_SUCCESS) {
-        return cli_fail(cli, res);
+    /* Every key type's certificate of the domain (dual keys). */
+    for (unit = dom; unit; unit = unit->next_key) {
+        if (sacme_request_renew(cli->store, cli->p, unit->name, "forced", NULL,
+                                res) != APR_SUCCESS) {
+            return cli_fail(cli, res);
+        }
     }
     if (cli->managed->account_dir
         && sacme_acct_is_deactivated(cli->managed->account_dir, cli->p)) {

@@ -567,3 +567,19 @@ out:
     apr_pool_destroy(p);
     return rv;
 }
+
+int sacme_cert_info_covers(const sacme_cert_info_t *info, const apr_array_header_t *names)
+{
+    int i, j, found;
+
+    for (i = 0; i < names->nelts; ++i) {
+        const char *want = APR_ARRAY_IDX(names, i, const char *);
+        for (found = 0, j = 0; !found && j < info->sans->nelts; ++j) {
+            found = !strcasecmp(want, APR_ARRAY_IDX(info->sans, j, const char *));
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -52,6 +52,10 @@ typedef struct sacme_cert_info_t {
     const char *sha256;         /* fingerprint of the DER, hex */
 } sacme_cert_info_t;
 
+/* True when every name of names (const char *) is among info's SANs
+ * (case-insensitive). */
+int sacme_cert_info_covers(const sacme_cert_info_t *info, const apr_array_header_t *names);
+
 apr_status_t sacme_cert_info(apr_pool_t *p, X509 *cert,
                              sacme_cert_info_t **info);
 

@@ -28,6 +28,28 @@ const char *sacme_why_str(sacme_why_t why)
 
 /* --- small helpers ---------------------------------------------------------- */
 
+const char *sacme_domain_unit_name(apr_pool_t *p, const char *name,
+                                   sacme_key_type_t type)
+{
+    return apr_pstrcat(p, name, "+", sacme_key_type_name(type), NULL);
+}
+
+sacme_domain_t *sacme_domain_add_key(apr_pool_t *p, sacme_domain_t *dom,
+                                     sacme_key_type_t type)
+{
+    sacme_domain_t *unit = apr_pmemdup(p, dom, sizeof(*dom)), *last = dom;
+
+    while (last->next_key) {
+        last = last->next_key;
+    }
+    unit->name = sacme_domain_unit_name(p, dom->name, type);
+    unit->key_type = type;
+    unit->primary = dom;
+    unit->next_key = NULL;
+    last->next_key = unit;
+    return unit;
+}
+
 static int names_equal(const apr_array_header_t *a, const json_t *b)
 {
     int i;
@@ -38,24 +60,6 @@ static int names_equal(const apr_array_header_t *a, const json_t *b)
     for (i = 0; i < a->nelts; ++i) {
         const char *s = json_string_value(json_array_get(b, (size_t)i));
         if (!s || strcasecmp(s, APR_ARRAY_IDX(a, i, const char *))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Every configured name among the certificate's SANs. */
-static int covers(const sacme_cert_info_t *info, const apr_array_header_t *names)
-{
-    int i, j;
-
-    for (i = 0; i < names->nelts; ++i) {
-        const char *want = APR_ARRAY_IDX(names, i, const char *);
-        int found = 0;
-        for (j = 0; !found && j < info->sans->nelts; ++j) {
-            found = !strcasecmp(want, APR_ARRAY_IDX(info->sans, j, const char *));
-        }
-        if (!found) {
             return 0;
         }
     }
@@ -95,7 +99,7 @@ static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom,
                              NULL) == APR_SUCCESS
         && sacme_cert_info(p, APR_ARRAY_IDX(set->chain->certs, 0, X509 *),
                            &info) == APR_SUCCESS
-        && covers(info, dom->names)
+        && sacme_cert_info_covers(info, dom->names)
         && sacme_key_type(set->key) == dom->key_type
         && info->not_after > now) {
         return 1;
@@ -158,7 +162,7 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
         return SACME_WHY_NO_CERT;
     }
     *live_info = info;
-    if (!covers(info, dom->names)) {
+    if (!sacme_cert_info_covers(info, dom->names)) {
         return SACME_WHY_NAMES;
     }
     if (sacme_key_type(pub) != dom->key_type) {

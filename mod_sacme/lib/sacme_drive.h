@@ -20,14 +20,33 @@
 #include "sacme_webhook.h"
 #include "sacme_window.h"
 
-/* One managed domain as configured. */
-typedef struct sacme_domain_t {
-    const char *name;                /* the primary name; names the store entries */
-    apr_array_header_t *names;       /* const char *, name first */
+/* One managed domain as configured, for one key type.
+ *
+ * A domain with two key types (SacmeKeyType rsa2048 p256) is two of these:
+ * the domain itself, for the first type, named by its primary name, and a
+ * unit for the second type, named "<primary>+<type>" (a '+' never occurs in
+ * a host name, so the store entries cannot collide). Each is driven,
+ * staged, activated and alerted on by itself, as any domain; they share
+ * the names, and mod_ssl is given both certificates for the vhost. */
+typedef struct sacme_domain_t sacme_domain_t;
+struct sacme_domain_t {
+    const char *name;                /* names the store entries and log lines */
+    apr_array_header_t *names;       /* const char *, the primary name first */
     sacme_key_type_t key_type;
     int challenge_none;              /* pre-validated names: never answer challenges */
     sacme_window_t renew_window;
-} sacme_domain_t;
+    sacme_domain_t *primary;         /* for a further key type's unit: its domain */
+    sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
+};
+
+/* The store name of the unit for a further key type of domain `name`. */
+const char *sacme_domain_unit_name(apr_pool_t *p, const char *name,
+                                   sacme_key_type_t type);
+
+/* Adds the unit for key type `type` to dom (after any there is), a copy of
+ * dom otherwise; returns it. The caller lists it with its domains. */
+sacme_domain_t *sacme_domain_add_key(apr_pool_t *p, sacme_domain_t *dom,
+                                     sacme_key_type_t type);
 
 /* Why a domain needs driving. */
 typedef enum {

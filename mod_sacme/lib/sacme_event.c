@@ -1,5 +1,6 @@
 /* An event's environment and JSON forms (see sacme_event.h). */
 #include "sacme_event.h"
+#include "sacme_json.h"
 #include "sacme_time.h"
 
 static const char *joined_names(const sacme_event_t *ev, apr_pool_t *p)
@@ -38,12 +39,6 @@ apr_table_t *sacme_event_env(const sacme_event_t *ev, apr_pool_t *p)
     return env;
 }
 
-/* A string member, or null: receivers can rely on every key being there. */
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 json_t *sacme_event_json(const sacme_event_t *ev, apr_pool_t *p)
 {
     json_t *j = json_object(), *names = json_array();
@@ -53,19 +48,19 @@ json_t *sacme_event_json(const sacme_event_t *ev, apr_pool_t *p)
         json_array_append_new(names, json_string(APR_ARRAY_IDX(ev->names, i,
                                                                const char *)));
     }
-    json_object_set_new(j, "event", str_or_null(ev->event));
-    json_object_set_new(j, "domain", str_or_null(ev->domain));
+    json_object_set_new(j, "event", sacme_json_str_or_null(ev->event));
+    json_object_set_new(j, "domain", sacme_json_str_or_null(ev->domain));
     json_object_set_new(j, "names", names);
     json_object_set_new(j, "time", json_string(sacme_time_rfc3339(
                                        p, ev->time ? ev->time : apr_time_now())));
-    json_object_set_new(j, "serial", str_or_null(ev->serial));
-    json_object_set_new(j, "not-after", str_or_null(
+    json_object_set_new(j, "serial", sacme_json_str_or_null(ev->serial));
+    json_object_set_new(j, "not-after", sacme_json_str_or_null(
                             ev->not_after ? sacme_time_rfc3339(p, ev->not_after) : NULL));
-    json_object_set_new(j, "error", str_or_null(ev->error));
-    json_object_set_new(j, "detail", str_or_null(ev->detail));
-    json_object_set_new(j, "threshold", str_or_null(ev->threshold));
+    json_object_set_new(j, "error", sacme_json_str_or_null(ev->error));
+    json_object_set_new(j, "detail", sacme_json_str_or_null(ev->detail));
+    json_object_set_new(j, "threshold", sacme_json_str_or_null(ev->threshold));
     json_object_set_new(j, "days-left", ev->has_days_left ? json_integer(ev->days_left)
                                                           : json_null());
-    json_object_set_new(j, "reason", str_or_null(ev->reason));
+    json_object_set_new(j, "reason", sacme_json_str_or_null(ev->reason));
     return j;
 }

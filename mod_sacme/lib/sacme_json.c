@@ -10,6 +10,11 @@ static apr_status_t json_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+json_t *sacme_json_str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
 json_t *sacme_json_own(apr_pool_t *p, json_t *j)
 {
     if (j) {

@@ -14,6 +14,9 @@
  * Returns j for chaining. NULL is passed through. */
 json_t *sacme_json_own(apr_pool_t *p, json_t *j);
 
+/* A new string, or JSON null for NULL (for members that are always there). */
+json_t *sacme_json_str_or_null(const char *s);
+
 /* Parses len bytes of JSON. Refuses nesting deeper than max_depth (0 means
  * SACME_MAX_JSON_DEPTH) before jansson sees it, and anything that is not a
  * single JSON value. The result is owned by p. On failure returns NULL and

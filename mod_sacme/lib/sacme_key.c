@@ -57,6 +57,18 @@ const char *sacme_key_type_name(sacme_key_type_t type)
     }
 }
 
+const char *sacme_key_type_alg(sacme_key_type_t type)
+{
+    switch (type) {
+    case SACME_KEY_P256:
+    case SACME_KEY_P384:    return "ECDSA";
+    case SACME_KEY_RSA2048:
+    case SACME_KEY_RSA3072:
+    case SACME_KEY_RSA4096: return "RSA";
+    default:                return NULL;
+    }
+}
+
 const char *sacme_key_type_names(void)
 {
     return "p256, p384, rsa2048, rsa3072, rsa4096";

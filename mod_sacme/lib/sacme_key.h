@@ -31,6 +31,11 @@ apr_status_t sacme_key_type_parse(const char *s, sacme_key_type_t *type);
 /* The canonical name ("p256", ...), "none" for SACME_KEY_NONE. */
 const char *sacme_key_type_name(sacme_key_type_t type);
 
+/* The signature algorithm a key type's certificate is chosen by in a TLS
+ * handshake: "ECDSA" or "RSA" (NULL for SACME_KEY_NONE). A server holds one
+ * certificate per algorithm, so two key types of one domain must differ. */
+const char *sacme_key_type_alg(sacme_key_type_t type);
+
 /* A comma-separated list of accepted names, for error messages. */
 const char *sacme_key_type_names(void);
 

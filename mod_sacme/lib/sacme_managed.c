@@ -8,11 +8,6 @@
 /* A few hundred bytes per domain: room for tens of thousands. */
 #define MAX_MANAGED (16 * 1024 * 1024)
 
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                                  const sacme_managed_t *m, sacme_result_t *res)
 {
@@ -20,10 +15,10 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
     json_t *j = sacme_json_own(p, json_object()), *doms = json_array(), *old;
     int i, k;
 
-    json_object_set_new(j, "server", str_or_null(m->server_url));
-    json_object_set_new(j, "ca-file", str_or_null(m->ca_file));
-    json_object_set_new(j, "eab-kid", str_or_null(m->eab_kid));
-    json_object_set_new(j, "account-dir", str_or_null(m->account_dir));
+    json_object_set_new(j, "server", sacme_json_str_or_null(m->server_url));
+    json_object_set_new(j, "ca-file", sacme_json_str_or_null(m->ca_file));
+    json_object_set_new(j, "eab-kid", sacme_json_str_or_null(m->eab_kid));
+    json_object_set_new(j, "account-dir", sacme_json_str_or_null(m->account_dir));
     for (i = 0; i < m->domains->nelts; ++i) {
         const sacme_domain_t *dom = APR_ARRAY_IDX(m->domains, i, sacme_domain_t *);
         json_t *d = json_object(), *names = json_array();
@@ -38,6 +33,9 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                             json_string(dom->challenge_none ? "none" : "http-01"));
         json_object_set_new(d, "renew-window",
                             json_string(sacme_window_str(p, &dom->renew_window)));
+        if (dom->primary) {
+            json_object_set_new(d, "primary", json_string(dom->primary->name));
+        }
         json_array_append_new(doms, d);
     }
     json_object_set_new(j, "domains", doms);
@@ -54,6 +52,28 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
 static apr_status_t bad(sacme_result_t *res, const char *path, const char *what)
 {
     return sacme_result_set(res, APR_EINVAL, "%s: %s", path, what);
+}
+
+/* Links the entry of a further key type to its domain, listed before it. */
+static int link_unit(sacme_managed_t *m, sacme_domain_t *unit, const char *primary)
+{
+    sacme_domain_t *dom = NULL, *last;
+    int i;
+
+    for (i = 0; i < m->domains->nelts && !dom; ++i) {
+        dom = APR_ARRAY_IDX(m->domains, i, sacme_domain_t *);
+        if (dom->primary || strcmp(dom->name, primary)) {
+            dom = NULL;
+        }
+    }
+    if (!dom) {
+        return 0;
+    }
+    for (last = dom; last->next_key; last = last->next_key) {
+    }
+    last->next_key = unit;
+    unit->primary = dom;
+    return 1;
 }
 
 apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
@@ -106,6 +126,9 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
         if (!win || sacme_window_parse(win, &dom->renew_window) != APR_SUCCESS) {
             dom->renew_window.percent = SACME_WINDOW_DEFAULT_PERCENT;
         }
+        if (sacme_json_str(d, "primary") && !link_unit(m, dom, sacme_json_str(d, "primary"))) {
+            return bad(res, path, "a key type's entry without its domain");
+        }
         APR_ARRAY_PUSH(m->domains, sacme_domain_t *) = dom;
     }
     *pm = m;
@@ -118,6 +141,9 @@ sacme_domain_t *sacme_managed_find(const sacme_managed_t *m, const char *name)
 
     for (i = 0; i < m->domains->nelts; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(m->domains, i, sacme_domain_t *);
+        if (dom->primary) {
+            continue;            /* found through its domain */
+        }
         for (k = 0; k < dom->names->nelts; ++k) {
             if (!strcasecmp(APR_ARRAY_IDX(dom->names, k, const char *), name)) {
                 return dom;

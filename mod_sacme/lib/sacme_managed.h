@@ -35,7 +35,8 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
                                 sacme_managed_t **m, sacme_result_t *res);
 
 /* The managed domain named name (its primary name or any of its names,
- * case-insensitive), or NULL. */
+ * case-insensitive), or NULL. Never the entry of a further key type: those
+ * are reached through the domain's next_key. */
 sacme_domain_t *sacme_managed_find(const sacme_managed_t *m, const char *name);
 
 #endif /* SACME_MANAGED_H */

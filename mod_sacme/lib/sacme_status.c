@@ -15,11 +15,6 @@
 
 /* --- small helpers ------------------------------------------------------------ */
 
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static json_t *time_or_null(apr_pool_t *p, apr_time_t t)
 {
     return t ? json_string(sacme_time_rfc3339(p, t)) : json_null();
@@ -62,22 +57,6 @@ static json_t *staging_json(const sacme_store_t *store, apr_pool_t *p,
 
 /* Every configured name among the certificate's SANs (as the driver decides
  * whether a new certificate is needed). */
-static int names_covered(const sacme_cert_info_t *info, const apr_array_header_t *names)
-{
-    int i, j, found;
-
-    for (i = 0; i < names->nelts; ++i) {
-        const char *want = APR_ARRAY_IDX(names, i, const char *);
-        for (found = 0, j = 0; !found && j < info->sans->nelts; ++j) {
-            found = !strcasecmp(want, APR_ARRAY_IDX(info->sans, j, const char *));
-        }
-        if (!found) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* --- the live certificates ------------------------------------------------------ */
 
 /* What the live certificates tell about the domain's state. */
@@ -96,7 +75,7 @@ static json_t *cert_json(const sacme_cert_info_t *info, sacme_key_type_t type,
     json_object_set_new(c, "serial", json_string(info->serial));
     json_object_set_new(c, "not-before", time_or_null(p, info->not_before));
     json_object_set_new(c, "not-after", time_or_null(p, info->not_after));
-    json_object_set_new(c, "issuer", str_or_null(info->issuer));
+    json_object_set_new(c, "issuer", sacme_json_str_or_null(info->issuer));
     json_object_set_new(c, "sha256", json_string(info->sha256));
     json_object_set_new(c, "days-left", json_integer(days_left(info->not_after, now)));
     json_object_set_new(c, "names", strings(info->sans));
@@ -132,7 +111,7 @@ static json_t *live_certificates(const sacme_store_t *store, const sacme_domain_
     if (!live->renew_at || renew_at < live->renew_at) {
         live->renew_at = renew_at;
     }
-    if (!names_covered(info, dom->names) || sacme_key_type(pub) != dom->key_type) {
+    if (!sacme_cert_info_covers(info, dom->names) || sacme_key_type(pub) != dom->key_type) {
         live->mismatch = 1;
     }
     return certs;
@@ -175,10 +154,10 @@ static json_t *order_json(const json_t *order, const json_t *job)
         return NULL;
     }
     o = json_object();
-    json_object_set_new(o, "url", str_or_null(sacme_json_str(order, "url")));
-    json_object_set_new(o, "updated", str_or_null(sacme_json_str(order, "updated")));
+    json_object_set_new(o, "url", sacme_json_str_or_null(sacme_json_str(order, "url")));
+    json_object_set_new(o, "updated", sacme_json_str_or_null(sacme_json_str(order, "updated")));
     /* the driver's note while the CA works on it (an approval, processing) */
-    json_object_set_new(o, "waiting", str_or_null(sacme_json_str(job, "waiting")));
+    json_object_set_new(o, "waiting", sacme_json_str_or_null(sacme_json_str(job, "waiting")));
     return o;
 }
 
@@ -194,10 +173,10 @@ static json_t *error_json(const json_t *job)
         return NULL;
     }
     e = json_object();
-    json_object_set_new(e, "detail", str_or_null(sacme_json_str(last, "detail")));
-    json_object_set_new(e, "problem", str_or_null(sacme_json_str(last, "problem")));
-    json_object_set_new(e, "hint", str_or_null(sacme_json_str(last, "hint")));
-    json_object_set_new(e, "at", str_or_null(sacme_json_str(job, "updated")));
+    json_object_set_new(e, "detail", sacme_json_str_or_null(sacme_json_str(last, "detail")));
+    json_object_set_new(e, "problem", sacme_json_str_or_null(sacme_json_str(last, "problem")));
+    json_object_set_new(e, "hint", sacme_json_str_or_null(sacme_json_str(last, "hint")));
+    json_object_set_new(e, "at", sacme_json_str_or_null(sacme_json_str(job, "updated")));
     json_object_set_new(e, "errors",
                         json_integer(json_integer_value(json_object_get(job, "errors"))));
     return e;
@@ -218,7 +197,7 @@ static json_t *request_json(const json_t *req)
     }
     r = json_object();
     for (i = 0; i < SACME_ARRAY_LEN(fields); ++i) {
-        json_object_set_new(r, fields[i], str_or_null(sacme_json_str(req, fields[i])));
+        json_object_set_new(r, fields[i], sacme_json_str_or_null(sacme_json_str(req, fields[i])));
     }
     return r;
 }
@@ -240,8 +219,9 @@ static const char *state_of(int staged, int failed, int busy)
 
 /* --- the model ----------------------------------------------------------------- */
 
-json_t *sacme_status_domain(const sacme_store_t *store, const sacme_domain_t *dom,
-                            apr_time_t now, apr_pool_t *p)
+/* The status of one key type's certificate of a domain. */
+static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom,
+                           apr_time_t now, apr_pool_t *p)
 {
     json_t *d = sacme_json_own(p, json_object()), *types = json_array();
     json_t *certs, *staged, *order, *job, *error, *request;
@@ -283,6 +263,72 @@ json_t *sacme_status_domain(const sacme_store_t *store, const sacme_domain_t *do
     return d;
 }
 
+/* How much a state asks of the admin, to show the domain by its neediest
+ * key type. */
+static int state_rank(const char *state)
+{
+    static const char *const order[] = {
+        SACME_STATE_OK, SACME_STATE_PENDING_ACTIVATION, SACME_STATE_RENEWING,
+        SACME_STATE_ERROR
+    };
+    int i;
+
+    for (i = (int)SACME_ARRAY_LEN(order) - 1; i > 0; --i) {
+        if (state && !strcmp(state, order[i])) {
+            break;
+        }
+    }
+    return i;
+}
+
+/* Folds the status of a further key type into the domain's: both
+ * certificates, the earlier expiry and renewal, the neediest state; of the
+ * progress fields (staged, order, error, request) the first found. */
+static void merge_unit(json_t *d, json_t *u)
+{
+    static const char *const first_of[] = {
+        "staged", "order", "error", "next-attempt", "request"
+    };
+    json_t *ud = json_object_get(u, "days-left"), *dd = json_object_get(d, "days-left");
+    const char *ur = sacme_json_str(u, "renew-at"), *dr = sacme_json_str(d, "renew-at");
+    apr_size_t i;
+
+    json_array_extend(json_object_get(d, "key-types"), json_object_get(u, "key-types"));
+    json_array_extend(json_object_get(d, "certificates"), json_object_get(u, "certificates"));
+    if (json_is_integer(ud) && (!json_is_integer(dd)
+                                || json_integer_value(ud) < json_integer_value(dd))) {
+        json_object_set(d, "valid-until", json_object_get(u, "valid-until"));
+        json_object_set(d, "days-left", ud);
+    }
+    if (ur && (!dr || strcmp(ur, dr) < 0)) {    /* RFC 3339 in UTC sorts as text */
+        json_object_set(d, "renew-at", json_object_get(u, "renew-at"));
+    }
+    if (state_rank(sacme_json_str(u, "state")) > state_rank(sacme_json_str(d, "state"))) {
+        json_object_set(d, "state", json_object_get(u, "state"));
+    }
+    for (i = 0; i < SACME_ARRAY_LEN(first_of); ++i) {
+        if (json_is_null(json_object_get(d, first_of[i]))) {
+            json_object_set(d, first_of[i], json_object_get(u, first_of[i]));
+        }
+    }
+}
+
+json_t *sacme_status_domain(const sacme_store_t *store, const sacme_domain_t *dom,
+                            apr_time_t now, apr_pool_t *p)
+{
+    const sacme_domain_t *unit;
+    json_t *d;
+
+    if (dom->primary) {
+        dom = dom->primary;      /* a further key type shows as its domain */
+    }
+    d = unit_status(store, dom, now, p);
+    for (unit = dom->next_key; unit; unit = unit->next_key) {
+        merge_unit(d, unit_status(store, unit, now, p));
+    }
+    return d;
+}
+
 json_t *sacme_status_all(const sacme_store_t *store, const apr_array_header_t *domains,
                          apr_time_t now, apr_pool_t *p)
 {
@@ -290,9 +336,10 @@ json_t *sacme_status_all(const sacme_store_t *store, const apr_array_header_t *d
     int i;
 
     for (i = 0; domains && i < domains->nelts; ++i) {
-        json_array_append(list, sacme_status_domain(store, APR_ARRAY_IDX(domains, i,
-                                                                         sacme_domain_t *),
-                                                    now, p));
+        const sacme_domain_t *dom = APR_ARRAY_IDX(domains, i, sacme_domain_t *);
+        if (!dom->primary) {     /* its key types are folded into the domain */
+            json_array_append(list, sacme_status_domain(store, dom, now, p));
+        }
     }
     json_object_set_new(all, "generated", json_string(sacme_time_rfc3339(p, now)));
     json_object_set_new(all, "domains", list);

@@ -544,6 +544,64 @@ START_TEST(test_status_auto)
 }
 END_TEST
 
+/* Dual keys: a domain with a unit for a second key type shows as one entry
+ * with both certificates, the earlier expiry, and the neediest state. */
+START_TEST(test_status_dual_keys)
+{
+    sacme_store_t *store = new_store();
+    sacme_domain_t *dom = new_domain(NAME), *unit;
+    apr_array_header_t *doms = apr_array_make(unit_pool, 2, sizeof(sacme_domain_t *));
+    apr_time_t now = t0();
+    sacme_cert_info_t *ec, *rsa;
+    json_t *d, *all, *certs;
+
+    unit = sacme_domain_add_key(unit_pool, dom, SACME_KEY_RSA2048);
+    ck_assert_str_eq(unit->name, NAME "+rsa2048");
+    ck_assert_ptr_eq(unit->primary, dom);
+    ck_assert_ptr_eq(dom->next_key, unit);
+    ck_assert_ptr_eq(unit->names, dom->names);
+    APR_ARRAY_PUSH(doms, sacme_domain_t *) = dom;
+    APR_ARRAY_PUSH(doms, sacme_domain_t *) = unit;
+
+    ec = put_set(store, SACME_GROUP_DOMAINS, NAME, SACME_KEY_P256, dom->names,
+                 now - DAY, now + 89 * DAY);
+    /* only the first key type is served yet: the domain is still being done */
+    d = sacme_status_domain(store, dom, now, unit_pool);
+    ck_assert_str_eq(s(d, "state"), SACME_STATE_RENEWING);
+    ck_assert_int_eq(json_array_size(sacme_json_arr(d, "certificates")), 1);
+
+    rsa = put_set(store, SACME_GROUP_DOMAINS, unit->name, SACME_KEY_RSA2048, dom->names,
+                  now - DAY, now + 59 * DAY);
+    d = sacme_status_domain(store, unit, now, unit_pool);   /* asked by the unit */
+    ck_assert_str_eq(s(d, "name"), NAME);
+    ck_assert_str_eq(s(d, "state"), SACME_STATE_OK);
+    ck_assert_int_eq(json_array_size(sacme_json_arr(d, "key-types")), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(sacme_json_arr(d, "key-types"), 1)),
+                     "rsa2048");
+    certs = sacme_json_arr(d, "certificates");
+    ck_assert_int_eq(json_array_size(certs), 2);
+    ck_assert_str_eq(s(json_array_get(certs, 0), "serial"), ec->serial);
+    ck_assert_str_eq(s(json_array_get(certs, 1), "serial"), rsa->serial);
+    ck_assert_str_eq(s(json_array_get(certs, 1), "key-type"), "rsa2048");
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "days-left")), 59);
+    ck_assert_str_eq(s(d, "valid-until"), rfc3339(rsa->not_after));
+
+    /* an error of the second type shows on the domain */
+    put_json(store, unit->name, SACME_FILE_JOB,
+             "{\"errors\": 1, \"next-attempt\": 0, \"updated\": \"2026-01-01T00:00:00Z\", "
+             "\"last\": {\"detail\": \"refused\"}}");
+    if (strcmp(state_at(store, unit, now), SACME_STATE_ERROR)) {
+        ck_abort_msg("the second key type's error is not shown: %s",
+                     sacme_json_dump(unit_pool, sacme_status_domain(store, dom, now,
+                                                                    unit_pool)));
+    }
+
+    /* listed once */
+    all = sacme_status_all(store, doms, now, unit_pool);
+    ck_assert_int_eq(json_array_size(sacme_json_arr(all, "domains")), 1);
+}
+END_TEST
+
 Suite *unit_suite_status(void)
 {
     Suite *s = suite_create("status");
@@ -562,6 +620,7 @@ Suite *unit_suite_status(void)
     tcase_add_test(tc, test_status_prometheus);
     tcase_add_test(tc, test_status_prometheus_escapes_labels);
     tcase_add_test(tc, test_status_auto);
+    tcase_add_test(tc, test_status_dual_keys);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,168 @@
+/* Unit tests: managed.json (what the running configuration manages, for
+ * sacmectl) and admin requests (sacmectl -> driver). */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "unit.h"
+#include "sacme_file.h"
+#include "sacme_json.h"
+#include "sacme_managed.h"
+#include "sacme_request.h"
+
+static sacme_store_t *new_store(void)
+{
+    sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                                   "/store", NULL));
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL), APR_SUCCESS);
+    return store;
+}
+
+static sacme_domain_t *domain(const char *name, const char *alias, sacme_key_type_t type)
+{
+    sacme_domain_t *dom = apr_pcalloc(unit_pool, sizeof(*dom));
+
+    dom->name = name;
+    dom->names = unit_names(name, alias, NULL);
+    dom->key_type = type;
+    dom->renew_window.duration = apr_time_from_sec(30 * 86400);
+    return dom;
+}
+
+static apr_time_t mtime(const char *path)
+{
+    apr_finfo_t fi;
+
+    ck_assert_int_eq(apr_stat(&fi, path, APR_FINFO_MTIME, unit_pool), APR_SUCCESS);
+    return fi.mtime;
+}
+
+/* Written by the parent, read back by sacmectl: domains, their key types
+ * (a dual-key unit linked to its domain), windows, challenge; no secret. */
+START_TEST(test_managed_round_trip)
+{
+    sacme_store_t *store = new_store();
+    sacme_managed_t m, *back;
+    sacme_domain_t *a = domain("a.example", "www.a.example", SACME_KEY_RSA2048);
+    sacme_domain_t *b = domain("b.example", "api.b.example", SACME_KEY_P384), *got;
+    const char *path = sacme_store_path(store, unit_pool, SACME_FILE_MANAGED, NULL, NULL);
+
+    b->challenge_none = 1;
+    memset(&m, 0, sizeof(m));
+    m.server_url = "https://ca.example/dir";
+    m.eab_kid = "kid-7";
+    m.account_dir = "/srv/store/accounts/ca.example-1234";
+    m.domains = apr_array_make(unit_pool, 3, sizeof(sacme_domain_t *));
+    APR_ARRAY_PUSH(m.domains, sacme_domain_t *) = a;
+    APR_ARRAY_PUSH(m.domains, sacme_domain_t *) = b;
+    APR_ARRAY_PUSH(m.domains, sacme_domain_t *) = sacme_domain_add_key(unit_pool, a,
+                                                                       SACME_KEY_P256);
+    ck_assert_int_eq(sacme_managed_write(store, unit_pool, &m, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_managed_read(store, unit_pool, &back, NULL), APR_SUCCESS);
+
+    ck_assert_str_eq(back->server_url, m.server_url);
+    ck_assert_str_eq(back->eab_kid, "kid-7");
+    ck_assert_ptr_null(back->ca_file);
+    ck_assert_str_eq(back->account_dir, m.account_dir);
+    ck_assert_int_eq(back->domains->nelts, 3);
+    got = sacme_managed_find(back, "WWW.A.example");
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got->name, "a.example");
+    ck_assert_int_eq(got->key_type, SACME_KEY_RSA2048);
+    ck_assert_int_eq(got->renew_window.duration, apr_time_from_sec(30 * 86400));
+    ck_assert_ptr_nonnull(got->next_key);
+    ck_assert_str_eq(got->next_key->name, "a.example+p256");
+    ck_assert_int_eq(got->next_key->key_type, SACME_KEY_P256);
+    ck_assert_ptr_eq(got->next_key->primary, got);
+    got = sacme_managed_find(back, "api.b.example");
+    ck_assert_ptr_nonnull(got);
+    ck_assert_int_eq(got->challenge_none, 1);
+    ck_assert_ptr_null(got->next_key);
+    ck_assert_ptr_null(sacme_managed_find(back, "c.example"));
+    ck_assert_ptr_null(sacme_managed_find(back, "a.example+p256"));
+    ck_assert_msg(!strstr(unit_read_text(path), "hmac"), "managed.json mentions an HMAC");
+}
+END_TEST
+
+/* The same content again is not rewritten (no durable write at every
+ * restart); a change is. */
+START_TEST(test_managed_unchanged_not_rewritten)
+{
+    sacme_store_t *store = new_store();
+    sacme_managed_t m;
+    const char *path = sacme_store_path(store, unit_pool, SACME_FILE_MANAGED, NULL, NULL);
+    apr_time_t first;
+
+    memset(&m, 0, sizeof(m));
+    m.server_url = "https://ca.example/dir";
+    m.domains = apr_array_make(unit_pool, 1, sizeof(sacme_domain_t *));
+    APR_ARRAY_PUSH(m.domains, sacme_domain_t *) = domain("a.example", "b.example",
+                                                         SACME_KEY_P256);
+    ck_assert_int_eq(sacme_managed_write(store, unit_pool, &m, NULL), APR_SUCCESS);
+    /* an old time, so a rewrite would show */
+    ck_assert_int_eq(apr_file_mtime_set(path, apr_time_from_sec(1000000), unit_pool),
+                     APR_SUCCESS);
+    first = mtime(path);
+    ck_assert_int_eq(sacme_managed_write(store, unit_pool, &m, NULL), APR_SUCCESS);
+    ck_assert_int_eq(mtime(path), first);
+    m.server_url = "https://other.example/dir";
+    ck_assert_int_eq(sacme_managed_write(store, unit_pool, &m, NULL), APR_SUCCESS);
+    ck_assert_int_ne(mtime(path), first);
+}
+END_TEST
+
+START_TEST(test_managed_missing_says_what_to_do)
+{
+    sacme_store_t *store = new_store();
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_managed_t *m;
+
+    ck_assert_int_eq(sacme_managed_read(store, unit_pool, &m, res), APR_ENOENT);
+    ck_assert_ptr_nonnull(strstr(sacme_result_message(res, unit_pool), "SacmeStoreDir"));
+}
+END_TEST
+
+/* A request is written, found, noticed through the directory's time, and
+ * removed when done. */
+START_TEST(test_request_life)
+{
+    sacme_store_t *store = new_store();
+    apr_time_t before = sacme_request_stamp(store, unit_pool);
+    json_t *req;
+
+    ck_assert_ptr_null(sacme_request_get(store, unit_pool, "a.example"));
+    /* the directory's time must move even within the same second */
+    ck_assert_int_eq(apr_file_mtime_set(sacme_store_path(store, unit_pool,
+                                                         SACME_GROUP_REQUESTS, NULL, NULL),
+                                        apr_time_from_sec(1000000), unit_pool),
+                     APR_SUCCESS);
+    before = sacme_request_stamp(store, unit_pool);
+    ck_assert_int_eq(sacme_request_renew(store, unit_pool, "a.example", "revoked",
+                                         "keyCompromise", NULL), APR_SUCCESS);
+    ck_assert_int_ne(sacme_request_stamp(store, unit_pool), before);
+    req = sacme_request_get(store, unit_pool, "a.example");
+    ck_assert_ptr_nonnull(req);
+    ck_assert_str_eq(sacme_json_str(req, "action"), "renew");
+    ck_assert_str_eq(sacme_json_str(req, "reason"), "revoked");
+    ck_assert_str_eq(sacme_json_str(req, "revocation-reason"), "keyCompromise");
+    ck_assert_ptr_nonnull(sacme_json_str(req, "requested"));
+    ck_assert_ptr_null(sacme_request_get(store, unit_pool, "b.example"));
+    ck_assert_int_eq(sacme_request_done(store, unit_pool, "a.example"), APR_SUCCESS);
+    ck_assert_ptr_null(sacme_request_get(store, unit_pool, "a.example"));
+    ck_assert_int_eq(sacme_request_done(store, unit_pool, "a.example"), APR_SUCCESS);
+}
+END_TEST
+
+Suite *unit_suite_managed(void)
+{
+    Suite *s = suite_create("managed");
+    TCase *tc = tcase_create("managed");
+
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, test_managed_round_trip);
+    tcase_add_test(tc, test_managed_unchanged_not_rewritten);
+    tcase_add_test(tc, test_managed_missing_says_what_to_do);
+    tcase_add_test(tc, test_request_life);
+    suite_add_tcase(s, tc);
+    return s;
+}
