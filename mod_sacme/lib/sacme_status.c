@@ -85,6 +85,19 @@ static json_t *cert_json(const sacme_cert_info_t *info, sacme_key_type_t type,
 /* The live set of each key type, from the certificate only (the live key
  * is root's, and the status page runs as the User). Today a domain has one
  * set, domains/<name>/. */
+/* Certificates activated for the domain's key type after its first. */
+static json_int_t renewals(const sacme_store_t *store, const sacme_domain_t *dom,
+                           apr_pool_t *p)
+{
+    const char *path = sacme_store_path(store, p, SACME_GROUP_DOMAINS, dom->name,
+                                        SACME_FILE_HISTORY);
+    json_t *h = sacme_file_exists(path, p) ? sacme_json_read_file(p, path, 4096, NULL)
+                                           : NULL;
+    json_int_t n = json_integer_value(json_object_get(h, "activations"));
+
+    return n > 1 ? n - 1 : 0;
+}
+
 static json_t *live_certificates(const sacme_store_t *store, const sacme_domain_t *dom,
                                  apr_time_t now, apr_pool_t *p, live_t *live)
 {
@@ -104,6 +117,8 @@ static json_t *live_certificates(const sacme_store_t *store, const sacme_domain_
         return certs;
     }
     json_array_append_new(certs, cert_json(info, sacme_key_type(pub), now, p));
+    json_object_set_new(json_array_get(certs, json_array_size(certs) - 1), "renewals",
+                        json_integer(renewals(store, dom, p)));
     if (!live->earliest || info->not_after < live->earliest->not_after) {
         live->earliest = info;
     }

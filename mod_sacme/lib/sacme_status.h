@@ -25,7 +25,8 @@
  *   certificates    [ per live certificate: key-type, serial (hex, upper
  *                     case), not-before, not-after (RFC 3339), issuer,
  *                     sha256 (hex, of the leaf's DER), days-left (floor,
- *                     negative once expired), names (SANs) ]
+ *                     negative once expired), names (SANs), renewals
+ *                     (activations after the first, history.json) ]
  *   valid-until     not-after of the earliest-expiring live certificate, or null
  *   days-left       its days-left, or null
  *   renew-at        when the renewal is due (RFC 3339), or null without a certificate

@@ -174,34 +174,38 @@ static const struct {
     const char *help;
     metric_fn *fn;
     const char *field;
+    const char *type;            /* gauge or counter */
 } METRICS[] = {
     { "sacme_domain_state", "State of the managed domain (1 for the current state).",
-      dom_state, "state" },
+      dom_state, "state", "gauge" },
     { "sacme_certificate_info", "The live certificate of a domain and key type.",
-      cert_info, NULL },
+      cert_info, NULL, "gauge" },
     { "sacme_certificate_not_before_seconds",
       "Start of the live certificate's validity, seconds since the epoch.",
-      cert_number, "not-before" },
+      cert_number, "not-before", "gauge" },
     { "sacme_certificate_not_after_seconds",
       "End of the live certificate's validity, seconds since the epoch.",
-      cert_number, "not-after" },
+      cert_number, "not-after", "gauge" },
     { "sacme_certificate_days_left",
       "Whole days until the live certificate expires (negative once expired).",
-      cert_number, "days-left" },
+      cert_number, "days-left", "gauge" },
+    { "sacme_certificate_renewals_total",
+      "Certificates of this domain and key type activated after the first one.",
+      cert_number, "renewals", "counter" },
     { "sacme_domain_renew_at_seconds",
       "When the renewal of the domain's certificate is due, seconds since the epoch.",
-      dom_seconds, "renew-at" },
+      dom_seconds, "renew-at", "gauge" },
     { "sacme_domain_next_attempt_seconds",
       "When the driver tries again after an error or polls a waiting order.",
-      dom_seconds, "next-attempt" },
+      dom_seconds, "next-attempt", "gauge" },
     { "sacme_domain_errors",
       "Failed attempts in a row (0 when the last attempt did not fail).",
-      dom_errors, "error" },
+      dom_errors, "error", "gauge" },
     { "sacme_order_in_progress", "1 while an ACME order of the domain is in progress.",
-      dom_present, "order" },
+      dom_present, "order", "gauge" },
     { "sacme_domain_request_pending",
       "1 while an admin's request (sacmectl renew/revoke) waits to be done.",
-      dom_present, "request" },
+      dom_present, "request", "gauge" },
 };
 
 const char *sacme_status_prometheus(const json_t *all, apr_pool_t *p)
@@ -214,8 +218,8 @@ const char *sacme_status_prometheus(const json_t *all, apr_pool_t *p)
     /* Grouped by metric: the format wants each metric's samples together,
      * after its one HELP and TYPE line. */
     for (m = 0; m < SACME_ARRAY_LEN(METRICS); ++m) {
-        put(t, "# HELP %s %s\n# TYPE %s gauge\n", METRICS[m].name, METRICS[m].help,
-            METRICS[m].name);
+        put(t, "# HELP %s %s\n# TYPE %s %s\n", METRICS[m].name, METRICS[m].help,
+            METRICS[m].name, METRICS[m].type);
         json_array_foreach(domains, i, dom) {
             METRICS[m].fn(t, METRICS[m].name, METRICS[m].field, dom);
         }

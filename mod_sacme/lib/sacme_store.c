@@ -248,6 +248,23 @@ static void drop_staged(const sacme_store_t *store, apr_pool_t *p, const char *n
     sacme_store_remove(store, p, SACME_GROUP_STAGING, name, SACME_FILE_KEY);
 }
 
+/* The new set carries the count of activations, one more than the set it
+ * replaces: the status page's renewal counter survives restarts, and the
+ * archive (root's alone) need not be listed to tell it. */
+static apr_status_t count_activation(apr_pool_t *p, const char *live_dir,
+                                     const char *new_dir, sacme_result_t *res)
+{
+    const char *old = apr_pstrcat(p, live_dir, "/" SACME_FILE_HISTORY, NULL);
+    json_t *h = sacme_file_exists(old, p) ? sacme_json_read_file(p, old, 4096, NULL) : NULL;
+    json_int_t n = json_integer_value(json_object_get(h, "activations"));
+    json_t *j = sacme_json_own(p, json_object());
+
+    json_object_set_new(j, "activations", json_integer(n + 1));
+    json_object_set_new(j, "activated", json_string(sacme_time_rfc3339(p, apr_time_now())));
+    return sacme_json_write_file(j, apr_pstrcat(p, new_dir, "/" SACME_FILE_HISTORY, NULL),
+                                 SACME_FPROT_PUBLIC, p, res);
+}
+
 apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
                                  const char *name,
                                  const apr_array_header_t *names,
@@ -283,6 +300,9 @@ apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
      * to the archive, the new one into place. A crash between them leaves
      * <name>.new, which sacme_store_recover() finishes. */
     rv = write_set(p, new_dir, set, res);
+    if (rv == APR_SUCCESS) {
+        rv = count_activation(p, live_dir, new_dir, res);
+    }
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -7,7 +7,8 @@
  *                               (last error, next attempt)          [driver]
  *   challenges/<name>/<token>   key authorizations of open challenges [driver]
  *   domains/<domain>/           privkey.pem (0600), fullchain.pem: the live
- *                               set mod_ssl serves                  [parent, root]
+ *                               set mod_ssl serves; history.json: how many
+ *                               sets were activated so far          [parent, root]
  *   archive/<domain>/<time>/    sets replaced by a newer one        [parent]
  *   fallback/                   the self-signed fallback certificate [parent]
  *   requests/<domain>.json      an admin's request (sacmectl renew --force,
@@ -46,6 +47,7 @@
 #define SACME_FILE_CHAIN     "fullchain.pem"
 #define SACME_FILE_ORDER     "order.json"
 #define SACME_FILE_JOB       "job.json"
+#define SACME_FILE_HISTORY   "history.json"  /* in domains/<d>/: activations so far */
 #define SACME_FILE_LOCK      "sacme.lock"
 
 typedef struct sacme_store_t {

@@ -142,6 +142,9 @@ def test_renew_force_renews_now_and_the_restart_serves_it(pebble, httpds):
     # activated by the graceful restart
     served = activate(h, names[0], serial2)
     assert served.serial == serial2
+    # the status counts it as a renewal of the domain
+    cert = store_cmd(h, "show", names[0]).json["certificates"][0]
+    assert serial_int(cert["serial"]) == serial2 and cert["renewals"] == 1, cert
 
 
 # --- revoke -----------------------------------------------------------------------

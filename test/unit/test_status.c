@@ -168,6 +168,13 @@ START_TEST(test_status_ok_and_certificate_fields)
     ck_assert_str_eq(s(c, "not-before"), rfc3339(nb));
     ck_assert_str_eq(s(c, "not-after"), rfc3339(na));
     ck_assert_int_eq(json_integer_value(json_object_get(c, "days-left")), 80);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "renewals")), 0);
+    /* as the parent counts activations (sacme_store_promote) */
+    unit_write_text(in_store(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_HISTORY),
+                    "{\"activations\": 3}", SACME_FPROT_PUBLIC);
+    c = json_array_get(sacme_json_arr(sacme_status_domain(store, dom, now, unit_pool),
+                                      "certificates"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "renewals")), 2);
     ck_assert_int_eq(json_array_size(sacme_json_arr(c, "names")), 2);
     ck_assert_str_eq(json_string_value(json_array_get(sacme_json_arr(c, "names"), 0)), NAME);
 
@@ -462,6 +469,8 @@ START_TEST(test_status_prometheus)
                                    "{domain=\"a.example.org\",key_type=\"p256\"} %"
                                    APR_TIME_T_FMT, apr_time_sec(na)));
     assert_line(text, "sacme_certificate_days_left{domain=\"a.example.org\",key_type=\"p256\"} 60");
+    ck_assert_int_eq(count_lines(text, "# TYPE sacme_certificate_renewals_total counter"), 1);
+    assert_line(text, "sacme_certificate_renewals_total{domain=\"a.example.org\",key_type=\"p256\"} 0");
     assert_line(text, apr_psprintf(unit_pool, "sacme_certificate_info{domain=\"a.example.org\","
                                    "key_type=\"p256\",serial=\"%s\",sha256=\"%s\",issuer="
                                    "\"%s\"} 1", info->serial, info->sha256, info->issuer));

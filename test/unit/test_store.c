@@ -414,9 +414,17 @@ START_TEST(test_store_promote_archives_previous)
     promote_ok(store, unit_names(NAME, NULL));
     old_key = slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY));
 
+    ck_assert_ptr_nonnull(strstr(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME,
+                                               SACME_FILE_HISTORY)), "\"activations\": 1"));
+
     pem2 = stage_good(store, ca, key2);
     ck_assert_str_ne(pem1, pem2);
     live = promote_ok(store, unit_names(NAME, NULL));
+    /* the count of activations goes on with the new set (a renewal) */
+    ck_assert_ptr_nonnull(strstr(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME,
+                                               SACME_FILE_HISTORY)), "\"activations\": 2"));
+    ck_assert_uint_eq(mode_of(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_HISTORY)),
+                      0644);
     ck_assert(sacme_key_same_public(live->key, sacme_key_evp(key2)));
     ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem2);
     ck_assert_int_eq(sacme_key_load(unit_pool, file_in(store, SACME_GROUP_DOMAINS, NAME,
