@@ -29,6 +29,7 @@ from sacmetest import certcheck  # noqa: E402
 from sacmetest.httpd import Httpd, Vhost, module_path  # noqa: E402
 from sacmetest.module import ISSUE_LIMIT, readable_ca_file, sacme_lines  # noqa: E402
 from sacmetest.pebble import Pebble, PebbleError  # noqa: E402
+from sacmetest.sacmectl import binary as sacmectl_binary  # noqa: E402
 
 NAMES = ["example.test", "www.example.test", "shop.example.test"]
 KID = "kid-1"
@@ -128,6 +129,16 @@ def show_store(h, primary):
                                       os.path.relpath(p, h.store_dir)))
 
 
+def show_sacmectl_list(h):
+    """What the admin tool says of the running server (certbot certificates)."""
+    argv = [sacmectl_binary(), "list", "--store", h.store_dir]
+    say("$ sacmectl list --store %s" % h.store_dir)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    for line in (r.stdout + r.stderr).splitlines():
+        say("  " + line)
+    return r.returncode == 0
+
+
 def main():
     if not os.path.isfile(module_path()):
         print("demo: mod_sacme.so is not built at %s (run test/build)" % module_path(),
@@ -199,6 +210,8 @@ def main():
         ok = show_openssl(h, NAMES[1], root_pem) and ok
         say()
         show_store(h, NAMES[0])
+        say()
+        ok = show_sacmectl_list(h) and ok
         live = certcheck.load_pem_chain(h.store("domains", NAMES[0], "fullchain.pem"))
         if live[0] != served.cert:
             print("demo: the served certificate is not the one in the store", file=sys.stderr)
