@@ -209,8 +209,11 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     if (conf->notify_url) {
         /* A sender thread with a queue: the webhook never holds a renewal. */
         sacme_result_t *wres = sacme_result_make(p);
-        if (sacme_webhook_create(p, conf->notify_url, hopts, log, &d->webhook, wres)
-                != APR_SUCCESS) {
+        /* staging/-webhook: the User's, and no domain is named with a '-' */
+        const char *spool = sacme_store_path(d->store, p, SACME_GROUP_STAGING,
+                                             "-webhook", NULL);
+        if (sacme_webhook_create(p, conf->notify_url, hopts, spool, log, &d->webhook,
+                                 wres) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, wres->status, drv->s, SACME_LOGNO(10099)
                          "SacmeNotifyURL: cannot set up the webhook, events are not "
                          "sent there: %s", sacme_result_message(wres, p));

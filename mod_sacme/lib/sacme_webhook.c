@@ -1,11 +1,16 @@
 /* The webhook sender: retry policy, one delivery, and the queue and thread
  * that keep deliveries away from the renewals (see sacme_webhook.h). */
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <apr_atomic.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
 #include <apr_queue.h>
 #include <apr_thread_proc.h>
 #include <apr_uri.h>
 
+#include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_webhook.h"
 
@@ -17,6 +22,7 @@ struct sacme_webhook_t {
     const sacme_log_t *log;
     apr_queue_t *queue;            /* item_t *, malloc'ed: freed by the sender */
     apr_thread_t *thread;          /* NULL once stopped */
+    volatile apr_uint32_t seq;     /* spool file names, with the time */
 };
 
 /* One queued event. Allocated with malloc, not from a pool: it is made in
@@ -24,6 +30,7 @@ struct sacme_webhook_t {
 typedef struct {
     char *body;
     char *what;                    /* "renewed of example.org" */
+    char *spooled;                 /* its spool file, or NULL */
 } item_t;
 
 void sacme_webhook_opts_default(sacme_webhook_opts_t *o)
@@ -31,6 +38,7 @@ void sacme_webhook_opts_default(sacme_webhook_opts_t *o)
     o->attempts = 3;
     o->backoff = apr_time_from_sec(2);
     o->queue_size = 64;
+    o->spool_dir = NULL;
 }
 
 sacme_webhook_verdict_t sacme_webhook_verdict(apr_status_t rv, int status, int attempt,
@@ -154,6 +162,7 @@ static void item_free(item_t *item)
     if (item) {
         free(item->body);
         free(item->what);
+        free(item->spooled);
         free(item);
     }
 }
@@ -174,11 +183,110 @@ static void *APR_THREAD_FUNC sender_main(apr_thread_t *thread, void *data)
         apr_pool_create(&ep, tp);
         sacme_webhook_deliver(wh->http, wh->url, item->body, item->what, &wh->opts,
                               wh->log, ep);
+        if (item->spooled) {       /* delivered or given up: done either way */
+            apr_file_remove(item->spooled, ep);
+        }
         apr_pool_destroy(ep);
         item_free(item);
     }
     apr_pool_destroy(tp);
     return NULL;
+}
+
+static item_t *item_make(const char *body, const char *what, const char *spooled)
+{
+    item_t *item = calloc(1, sizeof(*item));
+
+    if (item) {
+        item->body = strdup(body);
+        item->what = strdup(what);
+        item->spooled = spooled ? strdup(spooled) : NULL;
+        if (!item->body || !item->what || (spooled && !item->spooled)) {
+            item_free(item);
+            item = NULL;
+        }
+    }
+    return item;
+}
+
+/* Writes the event to the spool, durably: it must outlive this process.
+ * Returns the file, or NULL (then the event lives in memory only). */
+static const char *spool_put(sacme_webhook_t *wh, const char *body, const char *what,
+                             apr_pool_t *p)
+{
+    json_t *j = sacme_json_own(p, json_object());
+    const char *path;
+    sacme_result_t *res = sacme_result_make(p);
+
+    if (!wh->opts.spool_dir) {
+        return NULL;
+    }
+    /* names sort in the order the events were raised */
+    path = apr_psprintf(p, "%s/%020" APR_TIME_T_FMT "-%010" APR_PID_T_FMT "-%010u.json",
+                        wh->opts.spool_dir, apr_time_now(), getpid(),
+                        apr_atomic_inc32(&wh->seq));
+    json_object_set_new(j, "what", json_string(what));
+    json_object_set_new(j, "body", json_string(body));
+    if (sacme_json_write_file(j, path, SACME_FPROT_PRIVATE, p, res) != APR_SUCCESS) {
+        sacme_log(wh->log, SACME_LOG_WARNING, res->status, SACME_LOGNO(10057)
+                  "webhook %s: cannot keep event %s in the spool (%s); it is sent "
+                  "from memory only", wh->url_log, what, sacme_result_message(res, p));
+        return NULL;
+    }
+    return path;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Queues what an earlier sender left in the spool, oldest first; what does
+ * not fit waits there for a later start. */
+static void spool_resume(sacme_webhook_t *wh, apr_pool_t *p)
+{
+    apr_array_header_t *names = apr_array_make(p, 8, sizeof(const char *));
+    apr_finfo_t fi;
+    apr_dir_t *dir;
+    int i, queued = 0;
+
+    if (sacme_file_mkdirs(wh->opts.spool_dir, SACME_FPROT_DIR_PRIVATE, p, NULL)
+            != APR_SUCCESS
+        || apr_dir_open(&dir, wh->opts.spool_dir, p) != APR_SUCCESS) {
+        return;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
+        apr_size_t n = strlen(fi.name);
+        if (fi.filetype == APR_REG && n > 5 && !strcmp(fi.name + n - 5, ".json")) {
+            APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, fi.name);
+        }
+    }
+    apr_dir_close(dir);
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), by_name);
+    for (i = 0; i < names->nelts && (unsigned int)queued < wh->opts.queue_size / 2; ++i) {
+        const char *path = apr_pstrcat(p, wh->opts.spool_dir, "/",
+                                       APR_ARRAY_IDX(names, i, const char *), NULL);
+        json_t *j = sacme_json_read_file(p, path, 1024 * 1024, NULL);
+        const char *body = sacme_json_str(j, "body"), *what = sacme_json_str(j, "what");
+        item_t *item;
+
+        if (!body || !what) {
+            apr_file_remove(path, p);      /* a torn or foreign file */
+            continue;
+        }
+        if ((item = item_make(body, what, path))
+            && apr_queue_trypush(wh->queue, item) == APR_SUCCESS) {
+            ++queued;
+        }
+        else {
+            item_free(item);
+        }
+    }
+    if (queued) {
+        sacme_log(wh->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10058)
+                  "webhook %s: sending %d event(s) an earlier driver had not sent",
+                  wh->url_log, queued);
+    }
 }
 
 void sacme_webhook_stop(sacme_webhook_t *wh)
@@ -226,8 +334,15 @@ apr_status_t sacme_webhook_start(apr_pool_t *p, const char *url, sacme_http_t *h
         w->opts.queue_size = 1;
     }
     w->log = log;
-    if ((rv = apr_queue_create(&w->queue, w->opts.queue_size, p)) != APR_SUCCESS
-        || (rv = apr_threadattr_create(&attr, p)) != APR_SUCCESS
+    if ((rv = apr_queue_create(&w->queue, w->opts.queue_size, p)) != APR_SUCCESS) {
+        return sacme_result_set(res, rv, "cannot start the webhook sender for %s",
+                                w->url_log);
+    }
+    if (w->opts.spool_dir) {
+        w->opts.spool_dir = apr_pstrdup(p, w->opts.spool_dir);
+        spool_resume(w, p);
+    }
+    if ((rv = apr_threadattr_create(&attr, p)) != APR_SUCCESS
         || (rv = apr_thread_create(&w->thread, attr, sender_main, w, p)) != APR_SUCCESS) {
         return sacme_result_set(res, rv, "cannot start the webhook sender for %s",
                                 w->url_log);
@@ -241,18 +356,14 @@ int sacme_webhook_post(sacme_webhook_t *wh, const sacme_event_t *ev)
 {
     apr_pool_t *p;
     item_t *item;
-    const char *body, *what;
+    const char *body, *what, *spooled;
     apr_status_t rv;
 
     apr_pool_create_unmanaged_ex(&p, NULL, NULL);
     body = sacme_json_dump(p, sacme_json_own(p, sacme_event_json(ev, p)));
     what = apr_pstrcat(p, ev->event, " of ", ev->domain ? ev->domain : "-", NULL);
-    item = malloc(sizeof(*item));
-    if (item) {
-        item->body = strdup(body);
-        item->what = strdup(what);
-    }
-    if (!item || !item->body || !item->what) {
+    spooled = spool_put(wh, body, what, p);
+    if (!(item = item_make(body, what, spooled))) {
         rv = APR_ENOMEM;
     }
     else {
@@ -268,6 +379,9 @@ int sacme_webhook_post(sacme_webhook_t *wh, const sacme_event_t *ev)
                                      wh->opts.queue_size)
                       : rv == APR_ENOMEM ? "out of memory" : "the sender has stopped",
                   what);
+        if (spooled) {
+            apr_file_remove(spooled, p);
+        }
         item_free(item);
     }
     apr_pool_destroy(p);
@@ -276,8 +390,8 @@ int sacme_webhook_post(sacme_webhook_t *wh, const sacme_event_t *ev)
 
 apr_status_t sacme_webhook_create(apr_pool_t *p, const char *url,
                                   const sacme_http_options_t *hopts,
-                                  const sacme_log_t *log, sacme_webhook_t **wh,
-                                  sacme_result_t *res)
+                                  const char *spool_dir, const sacme_log_t *log,
+                                  sacme_webhook_t **wh, sacme_result_t *res)
 {
     sacme_http_options_t ho;
     sacme_webhook_opts_t o;
@@ -293,6 +407,7 @@ apr_status_t sacme_webhook_create(apr_pool_t *p, const char *url,
     ho.connect_timeout = SACME_WEBHOOK_TIMEOUT;
     ho.timeout = SACME_WEBHOOK_TIMEOUT;
     sacme_webhook_opts_default(&o);
+    o.spool_dir = spool_dir;
     rv = sacme_http_curl_create(p, &ho, &http, res);
     return rv != APR_SUCCESS ? rv : sacme_webhook_start(p, url, http, &o, log, wh, res);
 }

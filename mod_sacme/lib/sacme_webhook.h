@@ -10,6 +10,12 @@
  * again. Log lines name the URL's scheme, host and port only: the path and
  * query of a webhook URL are often its secret (chat services put the token
  * there).
+ *
+ * With a spool directory, every queued event is also a file there until it
+ * is delivered or given up: the driver is replaced at every graceful
+ * restart, and the events it had not sent yet (a receiver that was down)
+ * are sent by the next one. Delivery is therefore at least once: an event
+ * sent just before the process ended may come twice.
  */
 #ifndef SACME_WEBHOOK_H
 #define SACME_WEBHOOK_H
@@ -26,9 +32,10 @@ typedef struct sacme_webhook_opts_t {
     int attempts;                 /* tries per event, at least 1 */
     apr_interval_time_t backoff;  /* wait after the first failure; doubles */
     unsigned int queue_size;      /* events waiting at most */
+    const char *spool_dir;        /* NULL: events live in memory only */
 } sacme_webhook_opts_t;
 
-/* 3 attempts, 2 s then 4 s apart, 64 events waiting. */
+/* 3 attempts, 2 s then 4 s apart, 64 events waiting, no spool. */
 void sacme_webhook_opts_default(sacme_webhook_opts_t *o);
 
 typedef enum {
@@ -64,18 +71,20 @@ typedef struct sacme_webhook_t sacme_webhook_t;
 
 /* Starts the sender thread for url, sending through http (used by that
  * thread only from now on). The thread runs until sacme_webhook_stop(),
- * which the destruction of p calls. */
+ * which the destruction of p calls. Events left in o->spool_dir by an
+ * earlier sender are queued first, oldest first. */
 apr_status_t sacme_webhook_start(apr_pool_t *p, const char *url, sacme_http_t *http,
                                  const sacme_webhook_opts_t *o, const sacme_log_t *log,
                                  sacme_webhook_t **wh, sacme_result_t *res);
 
-/* The same over libcurl with the default options: hopts give the trust
- * (the system's CAs plus ca_file/ca_pem, as for the CA) and the user agent;
- * the timeouts become SACME_WEBHOOK_TIMEOUT. */
+/* The same over libcurl with the default options and the spool directory
+ * spool_dir (may be NULL): hopts give the trust (the system's CAs plus
+ * ca_file/ca_pem, as for the CA) and the user agent; the timeouts become
+ * SACME_WEBHOOK_TIMEOUT. */
 apr_status_t sacme_webhook_create(apr_pool_t *p, const char *url,
                                   const sacme_http_options_t *hopts,
-                                  const sacme_log_t *log, sacme_webhook_t **wh,
-                                  sacme_result_t *res);
+                                  const char *spool_dir, const sacme_log_t *log,
+                                  sacme_webhook_t **wh, sacme_result_t *res);
 
 /* Ends the sender: events still queued are dropped; the one being sent is
  * finished first, its remaining attempts included. */

@@ -33,6 +33,7 @@ from sacmetest.quirkproxy import _Server as TLSServer
 
 ALERT = "SACME10090"
 GAVE_UP = "SACME10095"
+RESUMED = "SACME10058"
 ATTEMPT_FAILED = "SACME10094"
 SECRET_PATH = "/hook/T0K3N-in-the-path"
 SECRET_QUERY = "sig=qu0kka-s1gnature"
@@ -173,8 +174,8 @@ def test_webhook_gets_renewing_and_renewed(http01_pebble, httpds, receivers):
 def test_failing_receiver_is_retried_and_given_up(http01_pebble, httpds, receivers):
     pebble = http01_pebble
     names = names_for("hook500")
-    # no automatic restart: it would replace the driver, and with it the
-    # events still waiting for their next attempt (the queue is in memory)
+    # no automatic restart: the next driver would send the spooled events
+    # again, and the counts below are of one driver's attempts
     h0 = make_httpd(pebble, [names], auto_restart=False)
     cert, key = pebble.issue_api_cert(h0.root, prefix="receiver")
     rcv = receivers(cert, key, status=500)
@@ -215,6 +216,34 @@ def test_receiver_that_hangs_or_is_gone_blocks_nothing(http01_pebble, httpds, re
     assert not h.log_lines(GAVE_UP), h.log_lines(GAVE_UP)
     assert not rcv.events("renewed")
     h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+
+
+def test_events_not_sent_survive_the_restart(http01_pebble, httpds, receivers):
+    """A receiver that hangs while the certificate is staged and activated:
+    the automatic graceful restart replaces the driver with `renewed` still
+    waiting behind a hung `renewing`; the next driver sends both from the
+    spool once the receiver answers again."""
+    pebble = http01_pebble
+    names = names_for("hookspool")
+    h0 = make_httpd(pebble, [names])
+    cert, key = pebble.issue_api_cert(h0.root, prefix="receiver")
+    hold = threading.Event()
+    rcv = receivers(cert, key, hold=hold)
+    h0.configure(sacme=h0.sacme + ["SacmeNotifyURL %s" % rcv.url])
+    h = httpds.add(h0)
+    h.start()
+
+    staged_serial = serial_in(h.wait_log(STAGED, limit=ISSUE_LIMIT))
+    h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)     # after the restart
+    spool = h.store("staging", "-webhook")
+    assert os.listdir(spool), "nothing waits in the spool"
+    hold.set()                                           # the receiver is back
+    line = h.wait_log(RESUMED, limit=LOG_LIMIT)
+    assert "an earlier driver had not sent" in line, line
+    _wait(h, lambda: rcv.events("renewed") and rcv.events("installed"),
+          "the spooled renewed event and the installed event")
+    assert int(rcv.events("renewed")[0]["serial"], 16) == staged_serial
+    _wait(h, lambda: not os.listdir(spool), "the spool to empty")
 
 
 def test_unreachable_url_blocks_nothing(http01_pebble, httpds):

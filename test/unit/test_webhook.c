@@ -367,8 +367,10 @@ static void held_wait(held_t *h, int entered, int n)
     ck_assert_int_eq(held_count(h, entered), n);
 }
 
-/* A sender over the held transport (stopped with unit_pool). */
-static sacme_webhook_t *held_sender(held_t *h, unsigned int queue_size, sacme_log_t *log)
+/* A sender over the held transport (stopped with unit_pool), spooling to
+ * spool when not NULL. */
+static sacme_webhook_t *held_sender_spool(held_t *h, unsigned int queue_size,
+                                          sacme_log_t *log, const char *spool)
 {
     sacme_webhook_opts_t o = no_waits();
     sacme_webhook_t *wh;
@@ -379,11 +381,115 @@ static sacme_webhook_t *held_sender(held_t *h, unsigned int queue_size, sacme_lo
     ck_assert_int_eq(apr_thread_mutex_create(&h->gate, APR_THREAD_MUTEX_DEFAULT, unit_pool),
                      APR_SUCCESS);
     o.queue_size = queue_size;
+    o.spool_dir = spool;
     ck_assert_int_eq(sacme_webhook_start(unit_pool, HOOK_URL,
                                          sacme_http_create(unit_pool, &HELD, h, NULL), &o, log,
                                          &wh, NULL), APR_SUCCESS);
     return wh;
 }
+
+static sacme_webhook_t *held_sender(held_t *h, unsigned int queue_size, sacme_log_t *log)
+{
+    return held_sender_spool(h, queue_size, log, NULL);
+}
+
+/* The name of some file in dir (the test puts one there). */
+static const char *first_file(const char *dir)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    const char *name = NULL;
+
+    ck_assert_int_eq(apr_dir_open(&d, dir, unit_pool), APR_SUCCESS);
+    while (!name && apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        if (fi.filetype == APR_REG) {
+            name = apr_pstrdup(unit_pool, fi.name);
+        }
+    }
+    apr_dir_close(d);
+    ck_assert_ptr_nonnull(name);
+    return name;
+}
+
+/* Files in dir (0 when it does not exist). */
+static int files_in(const char *dir)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int n = 0;
+
+    if (apr_dir_open(&d, dir, unit_pool) != APR_SUCCESS) {
+        return 0;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        n += fi.filetype == APR_REG;
+    }
+    apr_dir_close(d);
+    return n;
+}
+
+/* An event is on disk from its post until it is delivered: a driver
+ * replaced meanwhile (a graceful restart) does not lose it. */
+START_TEST(test_webhook_spool_holds_events_in_flight)
+{
+    const char *spool = apr_pstrcat(unit_pool, unit_tmpdir(), "/spool", NULL);
+    sacme_event_t ev = sample();
+    sacme_log_t *log;
+    held_t h;
+    sacme_webhook_t *wh;
+    int i;
+
+    unit_log_make(&log);
+    wh = held_sender_spool(&h, 4, log, spool);
+    apr_thread_mutex_lock(h.gate);
+    ev.serial = "0A";
+    ck_assert_int_eq(sacme_webhook_post(wh, &ev), 1);
+    held_wait(&h, 1, 1);
+    ck_assert_int_eq(files_in(spool), 1);
+    ck_assert_ptr_nonnull(strstr(unit_read_text(apr_pstrcat(unit_pool, spool, "/",
+                                                           first_file(spool), NULL)),
+                                 "0A"));
+    apr_thread_mutex_unlock(h.gate);
+    held_wait(&h, 0, 1);
+    for (i = 0; i < 1000 && files_in(spool) > 0; ++i) {   /* a guard, not a timing */
+        apr_sleep(apr_time_from_msec(10));
+    }
+    ck_assert_int_eq(files_in(spool), 0);
+}
+END_TEST
+
+/* What an earlier sender left in the spool is sent first by the next one,
+ * oldest first, and then removed; a torn file is dropped. */
+START_TEST(test_webhook_spool_resumed_by_the_next_sender)
+{
+    const char *spool = apr_pstrcat(unit_pool, unit_tmpdir(), "/spool", NULL);
+    sacme_log_t *log;
+    unit_log_t *cap = unit_log_make(&log);
+    held_t h;
+    int i;
+
+    ck_assert_int_eq(sacme_file_mkdirs(spool, SACME_FPROT_DIR_PRIVATE, unit_pool, NULL),
+                     APR_SUCCESS);
+    unit_write_text(apr_pstrcat(unit_pool, spool, "/00000000000000000002-1-2.json", NULL),
+                    "{\"what\": \"renewed of b\", \"body\": \"{\\\"n\\\": 2}\"}",
+                    SACME_FPROT_PRIVATE);
+    unit_write_text(apr_pstrcat(unit_pool, spool, "/00000000000000000001-1-1.json", NULL),
+                    "{\"what\": \"renewed of a\", \"body\": \"{\\\"n\\\": 1}\"}",
+                    SACME_FPROT_PRIVATE);
+    unit_write_text(apr_pstrcat(unit_pool, spool, "/00000000000000000003-1-3.json", NULL),
+                    "{\"what\": ", SACME_FPROT_PRIVATE);
+    held_sender_spool(&h, 8, log, spool);
+    held_wait(&h, 0, 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(parse(h.bodies[0]), "n")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(parse(h.bodies[1]), "n")), 2);
+    for (i = 0; i < 1000 && files_in(spool) > 0; ++i) {
+        apr_sleep(apr_time_from_msec(10));
+    }
+    ck_assert_int_eq(files_in(spool), 0);
+    ck_assert_ptr_nonnull(strstr(unit_logged(cap, "SACME10058: ", NULL),
+                                 "sending 2 event(s) an earlier driver had not sent"));
+}
+END_TEST
 
 START_TEST(test_webhook_queue_never_blocks)
 {
@@ -524,6 +630,8 @@ Suite *unit_suite_webhook(void)
     tcase_add_test(tc, test_webhook_4xx_not_retried);
     tcase_add_test(tc, test_webhook_network_error_retried);
     tcase_add_test(tc, test_webhook_queue_never_blocks);
+    tcase_add_test(tc, test_webhook_spool_holds_events_in_flight);
+    tcase_add_test(tc, test_webhook_spool_resumed_by_the_next_sender);
     tcase_add_test(tc, test_drive_events_reach_the_webhook);
     suite_add_tcase(s, tc);
     return s;
