@@ -12,6 +12,7 @@
 #include "unit_fake.h"
 #include "sacme_b64.h"
 #include "sacme_drive.h"
+#include "sacme_request.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
 
@@ -324,6 +325,36 @@ START_TEST(test_drive_backoff)
     ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_RESUME);
     sacme_store_remove(d->store, unit_pool, SACME_GROUP_STAGING, NAME, SACME_FILE_ORDER);
     ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_NO_CERT);
+}
+END_TEST
+
+/* An admin's request goes past the error backoff once; when the attempt
+ * made for it failed too (job.json newer than the request), the backoff
+ * holds again, so a refused request is not retried at every pass. */
+START_TEST(test_drive_request_passes_backoff_once)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+    apr_int64_t at = apr_time_sec(now) + 2 * 3600;
+    const char *job = file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_JOB);
+
+    write_text(job, apr_psprintf(unit_pool, "{\"errors\": 1, \"next-attempt\": %"
+                                 APR_INT64_T_FMT ", \"updated\": \"2020-01-01T00:00:00Z\"}",
+                                 at));
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert_int_eq(sacme_request_renew(d->store, unit_pool, NAME, "forced", NULL, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_REQUESTED);
+
+    /* the attempt for it failed after the request was made */
+    write_text(job, apr_psprintf(unit_pool, "{\"errors\": 2, \"next-attempt\": %"
+                                 APR_INT64_T_FMT ", \"updated\": \"2999-01-01T00:00:00Z\"}",
+                                 at));
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert(next == apr_time_from_sec(at));
+    /* its time come, the request is still there to be done */
+    ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_REQUESTED);
 }
 END_TEST
 
@@ -703,6 +734,7 @@ Suite *unit_suite_drive(void)
     tcase_add_test(tc, test_drive_staged_names_changed);
     tcase_add_test(tc, test_drive_staged_key_type_changed);
     tcase_add_test(tc, test_drive_backoff);
+    tcase_add_test(tc, test_drive_request_passes_backoff_once);
     tcase_add_test(tc, test_drive_resume);
     tcase_add_test(tc, test_drive_why_str);
     suite_add_tcase(s, tc);
