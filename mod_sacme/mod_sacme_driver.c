@@ -116,7 +116,7 @@ static void take_account_request(driver_t *drv, sacme_driver_t *d, apr_pool_t *p
     }
     apr_thread_mutex_lock(d->lock);
     d->account_url = NULL;
-    d->account_key_pem = NULL;
+    d->account_key = NULL;
     apr_thread_mutex_unlock(d->lock);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10076)
                  "the ACME account was changed (%s, by sacmectl): it is read from the "

@@ -77,7 +77,7 @@ static X509 *der_exact(const unsigned char *der, long len)
 /* Every "CERTIFICATE" block; the text around and between them (a CA's
  * comments, "subject=" lines from openssl) is not ours to judge. */
 static apr_status_t parse_pem(apr_pool_t *p, const char *data, apr_size_t len,
-                              sacme_chain_t *chain, sacme_result_t *res)
+                              int max, sacme_chain_t *chain, sacme_result_t *res)
 {
     const char *begin, *end, *rest = data;
     apr_size_t left = len;
@@ -121,6 +121,9 @@ static apr_status_t parse_pem(apr_pool_t *p, const char *data, apr_size_t len,
         if (rv != APR_SUCCESS) {
             return rv;
         }
+        if (max && chain->certs->nelts >= max) {
+            break;
+        }
         left -= (apr_size_t)(end - begin);
         rest = end;
     }
@@ -130,14 +133,14 @@ static apr_status_t parse_pem(apr_pool_t *p, const char *data, apr_size_t len,
 /* Concatenated DER certificates (application/pkix-cert and friends), which
  * must account for every byte. */
 static apr_status_t parse_der(apr_pool_t *p, const char *data, apr_size_t len,
-                              sacme_chain_t *chain, sacme_result_t *res)
+                              int max, sacme_chain_t *chain, sacme_result_t *res)
 {
     const unsigned char *start = (const unsigned char *)data, *q = start;
     const unsigned char *end = start + len;
     X509 *x;
     apr_status_t rv;
 
-    while (q < end) {
+    while (q < end && (max == 0 || chain->certs->nelts < max)) {
         const unsigned char *before = q;
 
         x = d2i_X509(NULL, &q, (long)(end - q));
@@ -162,8 +165,9 @@ static apr_status_t parse_der(apr_pool_t *p, const char *data, apr_size_t len,
     return APR_SUCCESS;
 }
 
-apr_status_t sacme_chain_parse(apr_pool_t *p, const char *data, apr_size_t len,
-                               sacme_chain_t **pchain, sacme_result_t *res)
+/* The first max certificates (all with 0). */
+static apr_status_t parse_chain(apr_pool_t *p, const char *data, apr_size_t len,
+                                int max, sacme_chain_t **pchain, sacme_result_t *res)
 {
     sacme_chain_t *chain;
     apr_status_t rv;
@@ -184,10 +188,10 @@ apr_status_t sacme_chain_parse(apr_pool_t *p, const char *data, apr_size_t len,
 
     /* By content, not by Content-Type: CAs label chains in many ways. */
     if (find(data, len, PEM_BEGIN)) {
-        rv = parse_pem(p, data, len, chain, res);
+        rv = parse_pem(p, data, len, max, chain, res);
     }
     else {
-        rv = parse_der(p, data, len, chain, res);
+        rv = parse_der(p, data, len, max, chain, res);
     }
     if (rv == APR_SUCCESS && chain->certs->nelts == 0) {
         rv = sacme_result_set(res, APR_EINVAL, "certificate chain holds no certificate");
@@ -200,6 +204,18 @@ apr_status_t sacme_chain_parse(apr_pool_t *p, const char *data, apr_size_t len,
     }
     *pchain = chain;
     return APR_SUCCESS;
+}
+
+apr_status_t sacme_chain_parse(apr_pool_t *p, const char *data, apr_size_t len,
+                               sacme_chain_t **chain, sacme_result_t *res)
+{
+    return parse_chain(p, data, len, 0, chain, res);
+}
+
+apr_status_t sacme_chain_parse_leaf(apr_pool_t *p, const char *data, apr_size_t len,
+                                    sacme_chain_t **chain, sacme_result_t *res)
+{
+    return parse_chain(p, data, len, 1, chain, res);
 }
 
 void sacme_chain_add(sacme_chain_t *chain, X509 *cert)

@@ -20,6 +20,13 @@ typedef struct sacme_chain_t {
 apr_status_t sacme_chain_parse(apr_pool_t *p, const char *data, apr_size_t len,
                                sacme_chain_t **chain, sacme_result_t *res);
 
+/* Only the first certificate (the leaf), for what needs no more: its names
+ * and dates. The rest is not read, so not judged either. Parsing a
+ * certificate is costly in OpenSSL 3.0 (its key goes through the decoder
+ * framework), and the driver looks at every domain after every attempt. */
+apr_status_t sacme_chain_parse_leaf(apr_pool_t *p, const char *data, apr_size_t len,
+                                    sacme_chain_t **chain, sacme_result_t *res);
+
 /* Appends a certificate; the chain takes over the reference (freed with
  * the chain's pool). */
 void sacme_chain_add(sacme_chain_t *chain, X509 *cert);

@@ -85,22 +85,27 @@ static apr_status_t write_json(sacme_driver_t *d, apr_pool_t *p, const char *nam
 /* --- deciding --------------------------------------------------------------- */
 
 /* A staged set that still fits the configuration waits for activation;
- * one that does not (names or key type changed since) is dropped. */
+ * one that does not (names or key type changed since) is dropped. Only the
+ * chain is read: the key type is the leaf's, whose key was checked against
+ * the private key when the set was staged and is checked again by the
+ * parent before activation. Parsing a private key costs more in OpenSSL 3
+ * than the rest of this check, which runs after every attempt. */
 static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom,
                        apr_time_t now, apr_pool_t *p)
 {
-    sacme_certset_t *set;
+    sacme_chain_t *chain;
     sacme_cert_info_t *info;
+    X509 *leaf;
 
     if (!sacme_store_has_set(d->store, p, SACME_GROUP_STAGING, dom->name)) {
         return 0;
     }
-    if (sacme_store_load_set(d->store, p, SACME_GROUP_STAGING, dom->name, &set,
-                             NULL) == APR_SUCCESS
-        && sacme_cert_info(p, APR_ARRAY_IDX(set->chain->certs, 0, X509 *),
-                           &info) == APR_SUCCESS
+    if (sacme_store_load_leaf(d->store, p, SACME_GROUP_STAGING, dom->name, &chain,
+                              NULL) == APR_SUCCESS
+        && (leaf = APR_ARRAY_IDX(chain->certs, 0, X509 *)) != NULL
+        && sacme_cert_info(p, leaf, &info) == APR_SUCCESS
         && sacme_cert_info_covers(info, dom->names)
-        && sacme_key_type(set->key) == dom->key_type
+        && sacme_key_type_of(X509_get0_pubkey(leaf)) == dom->key_type
         && info->not_after > now) {
         return 1;
     }
@@ -126,7 +131,6 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
 {
     sacme_chain_t *live;
     sacme_cert_info_t *info;
-    sacme_key_t *pub;
     X509 *leaf;
     json_t *job, *req;
     apr_time_t renew_at, next_attempt;
@@ -154,18 +158,17 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
         return SACME_WHY_RESUME;
     }
     /* The live key is root's: the certificate's public key tells the type. */
-    if (sacme_store_load_chain(d->store, p, SACME_GROUP_DOMAINS, dom->name, &live,
-                               NULL) != APR_SUCCESS
+    if (sacme_store_load_leaf(d->store, p, SACME_GROUP_DOMAINS, dom->name, &live,
+                              NULL) != APR_SUCCESS
         || sacme_cert_info(p, (leaf = APR_ARRAY_IDX(live->certs, 0, X509 *)),
-                           &info) != APR_SUCCESS
-        || !(pub = sacme_key_wrap(p, X509_get_pubkey(leaf)))) {
+                           &info) != APR_SUCCESS) {
         return SACME_WHY_NO_CERT;
     }
     *live_info = info;
     if (!sacme_cert_info_covers(info, dom->names)) {
         return SACME_WHY_NAMES;
     }
-    if (sacme_key_type(pub) != dom->key_type) {
+    if (sacme_key_type_of(X509_get0_pubkey(leaf)) != dom->key_type) {
         return SACME_WHY_KEY_TYPE;
     }
     renew_at = sacme_drive_renew_at(dom, info);
@@ -253,8 +256,8 @@ static void check_expiry(sacme_driver_t *d, const sacme_domain_t *dom, sacme_why
     int due[SACME_WARN_MAX], n, k;
 
     if (!info) {
-        if (sacme_store_load_chain(d->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
-                                   NULL) != APR_SUCCESS
+        if (sacme_store_load_leaf(d->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
+                                  NULL) != APR_SUCCESS
             || sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &loaded)
                    != APR_SUCCESS) {
             return;             /* nothing in service, nothing expires */
@@ -445,13 +448,10 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
     }
     acme->account_url = NULL;
     if (d->account_url) {
-        rv = sacme_key_from_pem(acme->p, d->account_key_pem, strlen(d->account_key_pem),
-                                &acme->account_key, res);
-        if (rv == APR_SUCCESS) {
-            acme->account_url = d->account_url;
-        }
+        acme->account_key = d->account_key;
+        acme->account_url = d->account_url;
         unlock(d);
-        return rv;
+        return APR_SUCCESS;
     }
     /* Under the store lock: sacmectl changes the account under it, and
      * neither may see the other's change half-done. */
@@ -468,8 +468,10 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
         sacme_store_unlock(store_lock);
     }
     if (rv == APR_SUCCESS) {
+        /* The driver's own reference: the key outlives this client. */
+        EVP_PKEY_up_ref(sacme_key_evp(acme->account_key));
+        d->account_key = sacme_key_wrap(d->p, sacme_key_evp(acme->account_key));
         d->account_url = apr_pstrdup(d->p, acme->account_url);
-        d->account_key_pem = sacme_key_to_pem(acme->account_key, d->p);
         acme->account_url = d->account_url;
     }
     apr_pool_destroy(lp);
@@ -782,8 +784,8 @@ static void event_cert(sacme_driver_t *d, const sacme_domain_t *dom, sacme_event
         || !strcmp(ev->event, "account-deactivated")) {
         return;
     }
-    if (sacme_store_load_chain(d->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
-                               NULL) == APR_SUCCESS
+    if (sacme_store_load_leaf(d->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
+                              NULL) == APR_SUCCESS
         && sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info)
                == APR_SUCCESS) {
         ev->serial = info->serial;

@@ -85,12 +85,16 @@ typedef struct sacme_driver_t {
     apr_thread_mutex_t *lock;           /* when several threads drive: guards the
                                            account set-up and the notify runner */
     const char *account_url;            /* the account, once known, shared by */
-    const char *account_key_pem;        /* every client of every thread; each
+    sacme_key_t *account_key;           /* every client of every thread (one
+                                           parsed key: signing with it from
+                                           several threads is safe); each
                                            client holds this very account_url
                                            pointer, so setting both NULL (under
                                            lock, after sacmectl changed the
                                            account) makes every client read
-                                           the account from the store again */
+                                           the account from the store again.
+                                           A dropped key stays allocated in p:
+                                           a client may still be signing. */
 } sacme_driver_t;
 
 /* Looks at a domain without touching the network: what it needs now, and

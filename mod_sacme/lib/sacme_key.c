@@ -82,8 +82,7 @@ static apr_status_t key_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* What type a loaded key is, from its algorithm and size. */
-static sacme_key_type_t type_of(EVP_PKEY *pk)
+sacme_key_type_t sacme_key_type_of(EVP_PKEY *pk)
 {
     char group[64];
     size_t glen = 0;
@@ -114,7 +113,7 @@ sacme_key_t *sacme_key_wrap(apr_pool_t *p, EVP_PKEY *pk)
     sacme_key_t *key = apr_pcalloc(p, sizeof(*key));
 
     key->pk = pk;
-    key->type = type_of(pk);
+    key->type = sacme_key_type_of(pk);
     apr_pool_cleanup_register(p, key, key_cleanup, apr_pool_cleanup_null);
     return key;
 }

@@ -49,6 +49,9 @@ sacme_key_t *sacme_key_wrap(apr_pool_t *p, EVP_PKEY *pk);
 
 EVP_PKEY *sacme_key_evp(const sacme_key_t *key);
 sacme_key_type_t sacme_key_type(const sacme_key_t *key);
+/* What type a key is, from its algorithm and size (SACME_KEY_NONE when it
+ * is none of ours); public keys too, e.g. a certificate's. */
+sacme_key_type_t sacme_key_type_of(EVP_PKEY *pk);
 
 /* PEM (PKCS#8, unencrypted) in and out. */
 apr_status_t sacme_key_from_pem(apr_pool_t *p, const char *pem, apr_size_t len,

@@ -156,9 +156,9 @@ int sacme_store_has_set(const sacme_store_t *store, apr_pool_t *p,
         && sacme_file_exists(sacme_store_path(store, p, group, name, SACME_FILE_CHAIN), p);
 }
 
-apr_status_t sacme_store_load_chain(const sacme_store_t *store, apr_pool_t *p,
-                                    const char *group, const char *name,
-                                    sacme_chain_t **chain, sacme_result_t *res)
+static apr_status_t load_chain(const sacme_store_t *store, apr_pool_t *p,
+                               const char *group, const char *name, int leaf_only,
+                               sacme_chain_t **chain, sacme_result_t *res)
 {
     const char *path = sacme_store_path(store, p, group, name, SACME_FILE_CHAIN);
     char *data;
@@ -167,12 +167,27 @@ apr_status_t sacme_store_load_chain(const sacme_store_t *store, apr_pool_t *p,
 
     rv = sacme_file_read(path, SACME_MAX_RESPONSE, p, &data, &len, res);
     if (rv == APR_SUCCESS) {
-        rv = sacme_chain_parse(p, data, len, chain, res);
+        rv = leaf_only ? sacme_chain_parse_leaf(p, data, len, chain, res)
+                       : sacme_chain_parse(p, data, len, chain, res);
         if (rv != APR_SUCCESS) {
             sacme_result_prefix(res, "%s", path);
         }
     }
     return rv;
+}
+
+apr_status_t sacme_store_load_chain(const sacme_store_t *store, apr_pool_t *p,
+                                    const char *group, const char *name,
+                                    sacme_chain_t **chain, sacme_result_t *res)
+{
+    return load_chain(store, p, group, name, 0, chain, res);
+}
+
+apr_status_t sacme_store_load_leaf(const sacme_store_t *store, apr_pool_t *p,
+                                   const char *group, const char *name,
+                                   sacme_chain_t **chain, sacme_result_t *res)
+{
+    return load_chain(store, p, group, name, 1, chain, res);
 }
 
 apr_status_t sacme_store_load_set(const sacme_store_t *store, apr_pool_t *p,

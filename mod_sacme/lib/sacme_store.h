@@ -90,6 +90,11 @@ apr_status_t sacme_store_load_chain(const sacme_store_t *store, apr_pool_t *p,
                                     const char *group, const char *name,
                                     sacme_chain_t **chain, sacme_result_t *res);
 
+/* Loads only the leaf of group/name's chain (see sacme_chain_parse_leaf). */
+apr_status_t sacme_store_load_leaf(const sacme_store_t *store, apr_pool_t *p,
+                                   const char *group, const char *name,
+                                   sacme_chain_t **chain, sacme_result_t *res);
+
 /* True when group/name holds a complete set (both files). */
 int sacme_store_has_set(const sacme_store_t *store, apr_pool_t *p,
                         const char *group, const char *name);

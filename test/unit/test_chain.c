@@ -137,6 +137,31 @@ START_TEST(test_chain_parse_pem_with_text)
 }
 END_TEST
 
+/* The driver's checks read only the leaf: the first certificate, from PEM
+ * or DER, and never the ones after it; junk is still refused. */
+START_TEST(test_chain_parse_leaf)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    apr_size_t len, dlen;
+    const char *pem = fixture("chain.pem", &len);
+    const char *der = fixture("chain.der", &dlen);
+    const char *html = "<html>502</html>";
+    sacme_chain_t *chain = NULL;
+
+    ck_assert_int_eq(sacme_chain_parse_leaf(unit_pool, pem, len, &chain, res), APR_SUCCESS);
+    ck_assert_int_eq(chain->certs->nelts, 1);
+    ck_assert_str_eq(info_of(chain, 0)->subject, LEAF_SUBJECT);
+    chain = NULL;
+    ck_assert_int_eq(sacme_chain_parse_leaf(unit_pool, der, dlen, &chain, res), APR_SUCCESS);
+    ck_assert_int_eq(chain->certs->nelts, 1);
+    ck_assert_str_eq(info_of(chain, 0)->subject, LEAF_SUBJECT);
+    chain = NULL;
+    ck_assert_int_eq(sacme_chain_parse_leaf(unit_pool, html, strlen(html), &chain, res),
+                     APR_EINVAL);
+    ck_assert_ptr_null(chain);
+}
+END_TEST
+
 START_TEST(test_chain_parse_junk)
 {
     const char *html = "<html><body><h1>502 Bad Gateway</h1></body></html>\n";
@@ -448,6 +473,7 @@ Suite *unit_suite_chain(void)
     tcase_add_test(tc, test_chain_parse_pem);
     tcase_add_test(tc, test_chain_parse_der);
     tcase_add_test(tc, test_chain_parse_pem_with_text);
+    tcase_add_test(tc, test_chain_parse_leaf);
     tcase_add_test(tc, test_chain_parse_junk);
     tcase_add_test(tc, test_chain_parse_truncated_der);
     tcase_add_test(tc, test_chain_parse_corrupt_pem);
