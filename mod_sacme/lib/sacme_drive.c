@@ -86,7 +86,7 @@ static apr_status_t write_json(sacme_driver_t *d, apr_pool_t *p, const char *nam
 
 /* A staged set that still fits the configuration waits for activation;
  * one that does not (names or key type changed since) is dropped. Only the
- * chain is read: the key type is the leaf's, whose key was checked against
+ * leaf is read: the key type is its public key's, which was checked against
  * the private key when the set was staged and is checked again by the
  * parent before activation. Parsing a private key costs more in OpenSSL 3
  * than the rest of this check, which runs after every attempt. */
@@ -102,8 +102,8 @@ static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom,
     }
     if (sacme_store_load_leaf(d->store, p, SACME_GROUP_STAGING, dom->name, &chain,
                               NULL) == APR_SUCCESS
-        && (leaf = APR_ARRAY_IDX(chain->certs, 0, X509 *)) != NULL
-        && sacme_cert_info(p, leaf, &info) == APR_SUCCESS
+        && sacme_cert_info(p, (leaf = APR_ARRAY_IDX(chain->certs, 0, X509 *)),
+                           &info) == APR_SUCCESS
         && sacme_cert_info_covers(info, dom->names)
         && sacme_key_type_of(X509_get0_pubkey(leaf)) == dom->key_type
         && info->not_after > now) {
