@@ -31,6 +31,11 @@
  * the admin must change something; retrying will not help. */
 #define SACME_ECONFIG (APR_OS_START_USERERR + 1)
 
+/* (+2 to +4 are sacme_issue.h's.) A certificate chain that reaches no trust
+ * anchor (sacme_trust.h): not activated, not staged. Like SACME_ECONFIG it
+ * needs the admin (SacmeTrustedRoots), so it is retried as rarely. */
+#define SACME_EUNTRUSTED (APR_OS_START_USERERR + 5)
+
 /* Counts the elements of a static array. */
 #define SACME_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

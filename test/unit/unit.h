@@ -35,7 +35,7 @@ void unit_write_text(const char *path, const char *text, apr_fileperms_t perms);
 
 #define SACME_SUITES(X) \
     X(b64) X(json) X(time) X(file) X(key) X(jws) X(eab) X(csr) X(chain) \
-    X(problem) X(directory) X(http) X(acme) X(hook) X(selfsigned) X(window) \
+    X(trust) X(problem) X(directory) X(http) X(acme) X(hook) X(selfsigned) X(window) \
     X(store) X(drive) X(status) X(warn) X(webhook) X(acct) X(revoke) X(httpdconf) \
     X(managed)
 
