@@ -88,12 +88,14 @@ static void write_managed(const sacme_conf_t *conf, const sacme_store_t *store,
 }
 
 /* Promotes each staged set that passes the checks; a refused one is logged
- * and the live set stays. Returns the domains activated now. */
+ * and the live set stays. Returns the domains activated now. The trust
+ * anchors are loaded only when a set is staged, i.e. rarely. */
 static apr_array_header_t *activate_staged(sacme_conf_t *conf, const sacme_store_t *store,
                                            apr_pool_t *pconf, apr_pool_t *ptemp,
                                            server_rec *s)
 {
     apr_array_header_t *installed = apr_array_make(pconf, 2, sizeof(sacme_domain_t *));
+    sacme_trust_t *trust = NULL;
     int i;
 
     for (i = 0; i < conf->domains->nelts; ++i) {
@@ -107,8 +109,14 @@ static apr_array_header_t *activate_staged(sacme_conf_t *conf, const sacme_store
         if (!sacme_store_has_set(store, ptemp, SACME_GROUP_STAGING, dom->name)) {
             continue;
         }
-        if (sacme_store_promote(store, ptemp, dom->name, dom->names, &promoted, &live,
-                                res) != APR_SUCCESS) {
+        /* Our failure, not the sets': they stay staged for the next start. */
+        if (!trust && sacme_conf_trust(conf, ptemp, &trust, res) != APR_SUCCESS) {
+            log_setup_error(s, 10150, "cannot load the trust anchors; staged "
+                            "certificates are not activated", res, ptemp);
+            break;
+        }
+        if (sacme_store_promote(store, ptemp, dom->name, dom->names, trust, &promoted,
+                                &live, res) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, res->status, s, SACME_LOGNO(10028)
                          "%s: staged certificate refused: %s; the current certificate "
                          "stays in service", dom->name, sacme_result_message(res, ptemp));

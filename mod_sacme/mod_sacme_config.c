@@ -313,6 +313,40 @@ static const char *cmd_ca_cert(cmd_parms *cmd, void *dc, const char *path)
     return NULL;
 }
 
+/* SacmeTrustedRoots FILE: extra anchors for the certificates mod_sacme
+ * activates (a private CA's root), not the TLS trust towards the CA (that
+ * is SacmeCACertificate). Read now, while httpd is root (the file may be
+ * root's alone), and checked, so `apachectl -t` names a file without a
+ * certificate; the configuration keeps the content (certificates are
+ * public) for the parent and the driver. */
+static const char *cmd_trusted_roots(cmd_parms *cmd, void *dc, const char *path)
+{
+    const char *err, *abs;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_result_t *res = sacme_result_make(cmd->temp_pool);
+    sacme_trust_t *trust;
+    apr_size_t len;
+    char *pem;
+
+    if (!conf) {
+        return err;
+    }
+    abs = ap_server_root_relative(cmd->pool, path);
+    if (!abs) {
+        return apr_psprintf(cmd->pool, "SacmeTrustedRoots: invalid path '%s'", path);
+    }
+    if (sacme_file_read(abs, SACME_MAX_RESPONSE, cmd->pool, &pem, &len, res) != APR_SUCCESS
+        || sacme_trust_make(cmd->temp_pool, pem, len, abs, 0, &trust, res) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeTrustedRoots: %s (give a PEM file of the "
+                            "CA certificates that issue your certificates)",
+                            sacme_result_message(res, cmd->temp_pool));
+    }
+    conf->trusted_roots = abs;
+    conf->trusted_roots_pem = pem;
+    conf->trusted_roots_len = len;
+    return NULL;
+}
+
 static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
 {
     const char *err;
@@ -535,6 +569,9 @@ const command_rec sacme_cmds[] = {
                    "rsa4096; two (one RSA, one ECDSA) for a certificate of each"),
     AP_INIT_TAKE1("SacmeCACertificate", cmd_ca_cert, NULL, RSRC_CONF,
                   "PEM file of CAs to trust for the ACME server's TLS"),
+    AP_INIT_TAKE1("SacmeTrustedRoots", cmd_trusted_roots, NULL, RSRC_CONF,
+                  "PEM file of further CA certificates the certificates mod_sacme "
+                  "activates may chain to (a private CA's root)"),
     AP_INIT_TAKE1("SacmeStoreDir", cmd_store_dir, NULL, RSRC_CONF,
                   "directory of the store (default: sacme under the ServerRoot)"),
     AP_INIT_TAKE1("SacmeChallenge", cmd_challenge, NULL, RSRC_CONF,
@@ -643,6 +680,13 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
         }
     }
     return OK;
+}
+
+apr_status_t sacme_conf_trust(const sacme_conf_t *conf, apr_pool_t *p,
+                              sacme_trust_t **trust, sacme_result_t *res)
+{
+    return sacme_trust_make(p, conf->trusted_roots_pem, conf->trusted_roots_len,
+                            conf->trusted_roots, SACME_TRUST_SYSTEM, trust, res);
 }
 
 sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host)

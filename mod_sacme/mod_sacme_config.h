@@ -9,6 +9,7 @@
 #include "sacme_drive.h"
 #include "sacme_eab.h"
 #include "sacme_key.h"
+#include "sacme_trust.h"
 #include "sacme_warn.h"
 #include "sacme_window.h"
 
@@ -25,6 +26,9 @@ typedef struct sacme_conf_t {
     sacme_key_type_t key_type;       /* SacmeKeyType; NONE = unset */
     sacme_key_type_t key_type2;      /* its second type (dual keys); NONE = none */
     const char *ca_file;             /* SacmeCACertificate */
+    const char *trusted_roots;       /* SacmeTrustedRoots (absolute), or NULL */
+    const char *trusted_roots_pem;   /* its content, read as root (public) */
+    apr_size_t trusted_roots_len;
     const char *store_dir;           /* SacmeStoreDir (absolute after post_config) */
     int challenge_none;              /* SacmeChallenge none */
     int renew_window_set;
@@ -55,6 +59,12 @@ sacme_conf_t *sacme_conf_get(server_rec *s);
  * http-01) and fills in defaults and the per-domain settings. Logs each
  * problem naming the directive; returns OK or !OK. */
 int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s);
+
+/* The anchors a certificate chain must reach to be staged or activated:
+ * the system's CA certificates and those of SacmeTrustedRoots. Built on
+ * demand (the system's bundle costs milliseconds to load), freed with p. */
+apr_status_t sacme_conf_trust(const sacme_conf_t *conf, apr_pool_t *p,
+                              sacme_trust_t **trust, sacme_result_t *res);
 
 /* The domain a host name belongs to, or NULL. */
 sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host);

@@ -173,7 +173,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 }
 
 /* The loop of the driving process; never returns. */
-static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts)
+static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts,
+                        const sacme_trust_t *trust)
 {
     sacme_conf_t *conf = drv->conf;
     sacme_log_t *log = apr_pcalloc(p, sizeof(*log));
@@ -192,6 +193,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     d->store = sacme_store_make(p, conf->store_dir);
     d->server_url = conf->server_url;
     d->eab = conf->eab;
+    d->trust = trust;
     d->contacts = conf->contacts;
     d->tos_agreed = conf->agreement;
     d->log = log;
@@ -406,6 +408,7 @@ static apr_status_t fork_driver(driver_t *drv)
     apr_pool_t *pchild;
     sacme_http_options_t hopts;
     sacme_result_t *res;
+    sacme_trust_t *trust;
     const char *pidfile;
     char pidbuf[32];
 
@@ -443,12 +446,21 @@ static apr_status_t fork_driver(driver_t *drv)
             }
             hopts.ca_pem = pem;
         }
+        /* The anchors a new chain must reach before it is staged: the
+         * parent would refuse any other at activation, and we would order
+         * again and again. Loaded once for all workers. */
+        if (sacme_conf_trust(drv->conf, pchild, &trust, res) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10151)
+                         "driver: cannot load the trust anchors (system CAs, "
+                         "SacmeTrustedRoots): %s", sacme_result_message(res, pchild));
+            _exit(1);
+        }
         if (ap_run_drop_privileges(pchild, drv->s)) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10032)
                          "driver: cannot drop privileges; not driving");
             _exit(1);
         }
-        driver_main(drv, pchild, &hopts);
+        driver_main(drv, pchild, &hopts, trust);
         _exit(0);
     }
     if (rv != APR_INPARENT) {

@@ -514,7 +514,7 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
     delay += (apr_interval_time_t)((rand() % 21 - 10) * (delay / 100));
     /* Input errors (bad EAB, rejected names, bad CSR) will not fix
      * themselves: retrying soon only burns the CA's patience. */
-    if (res->status == SACME_ECONFIG
+    if (res->status == SACME_ECONFIG || res->status == SACME_EUNTRUSTED
         || (res->problem && sacme_problem_class(res->problem) == SACME_PROBLEM_FATAL)) {
         if (delay < apr_time_from_sec(3600)) {
             delay = apr_time_from_sec(3600);
@@ -731,6 +731,17 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         return rv;
     }
 
+    /* The parent activates only a chain that reaches a trust anchor; one
+     * that does not would be refused at every restart and ordered again
+     * here. An input error, waited out as long: the admin must name the
+     * CA's root. The order and the key stay, so once the root is trusted
+     * the next attempt fetches this very certificate. */
+    if (d->trust
+        && (rv = sacme_trust_verify(d->trust, chain, apr_time_now(), res)) != APR_SUCCESS) {
+        sacme_result_prefix(res, "the CA's certificate is not staged");
+        record_failure(d, dom, p, res);
+        return rv;
+    }
     /* Staged: the chain goes last, so a complete pair means "ready". */
     chain_pem = sacme_chain_pem(chain, p);
     rv = sacme_file_write_atomic(sacme_store_path(d->store, p, SACME_GROUP_STAGING,

@@ -16,6 +16,7 @@
 #include "sacme_event.h"
 #include "sacme_hook.h"
 #include "sacme_store.h"
+#include "sacme_trust.h"
 #include "sacme_warn.h"
 #include "sacme_webhook.h"
 #include "sacme_window.h"
@@ -68,6 +69,9 @@ typedef struct sacme_driver_t {
     const char *server_url;
     sacme_http_t *http;
     const sacme_eab_t *eab;             /* NULL: none configured */
+    const sacme_trust_t *trust;         /* anchors a new chain must reach to be
+                                           staged, as the parent's activation
+                                           requires; NULL: not checked here */
     apr_array_header_t *contacts;       /* const char * */
     int tos_agreed;
     const sacme_log_t *log;

@@ -283,6 +283,7 @@ static apr_status_t count_activation(apr_pool_t *p, const char *live_dir,
 apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
                                  const char *name,
                                  const apr_array_header_t *names,
+                                 const sacme_trust_t *trust,
                                  int *promoted, sacme_certset_t **live,
                                  sacme_result_t *res)
 {
@@ -295,6 +296,9 @@ apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
     rv = sacme_store_load_set(store, p, SACME_GROUP_STAGING, name, &set, res);
     if (rv == APR_SUCCESS) {
         rv = sacme_chain_check(set->chain, set->key, names, apr_time_now(), res);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = sacme_trust_verify(trust, set->chain, apr_time_now(), res);
     }
     if (rv != APR_SUCCESS) {
         /* Keep the evidence, out of the way of the next attempt. */

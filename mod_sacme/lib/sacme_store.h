@@ -32,6 +32,7 @@
 #include "sacme_chain.h"
 #include "sacme_key.h"
 #include "sacme_result.h"
+#include "sacme_trust.h"
 
 #define SACME_STORE_VERSION 1
 
@@ -100,7 +101,9 @@ int sacme_store_has_set(const sacme_store_t *store, apr_pool_t *p,
                         const char *group, const char *name);
 
 /* Makes the staged set of name live: checks it (key matches, names
- * covered, valid now, chain issued in order) and, only if it passes, moves
+ * covered, valid now, chain issued in order, and reaching an anchor of
+ * trust: whoever can write staging can make a chain of their own; a NULL
+ * trust refuses every set) and, only if it passes, moves
  * the current live set to the archive and installs the new one (written
  * fresh by the caller, i.e. root-owned). The staged files are removed
  * either way: a refused set is kept as staging/<name>/refused-<time>/ for
@@ -108,6 +111,7 @@ int sacme_store_has_set(const sacme_store_t *store, apr_pool_t *p,
 apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
                                  const char *name,
                                  const apr_array_header_t *names,
+                                 const sacme_trust_t *trust,
                                  int *promoted, sacme_certset_t **live,
                                  sacme_result_t *res);
 

@@ -181,11 +181,12 @@ static int issuer_unknown(int err)
 static const char *anchors_text(const sacme_trust_t *trust, apr_pool_t *p)
 {
     if (trust->count && trust->system) {
-        return apr_psprintf(p, "the system's CA certificates and the %d of %s",
-                            trust->count, trust->name);
+        return apr_psprintf(p, "the system's CA certificates and the %d of %s "
+                            "(SacmeTrustedRoots)", trust->count, trust->name);
     }
     if (trust->count) {
-        return apr_psprintf(p, "the %d certificate(s) of %s", trust->count, trust->name);
+        return apr_psprintf(p, "the %d certificate(s) of %s (SacmeTrustedRoots)",
+                            trust->count, trust->name);
     }
     return trust->system ? "the system's CA certificates (no SacmeTrustedRoots)" : "none";
 }

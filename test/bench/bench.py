@@ -44,7 +44,7 @@ TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "test", "e2e"))
 
 from sacmetest.httpd import APACHE, LOOPBACK, Httpd, Vhost, module_path  # noqa: E402
-from sacmetest.module import readable_ca_file  # noqa: E402
+from sacmetest.module import readable_ca_file, trusted_roots_file  # noqa: E402
 from sacmetest.pebble import Pebble  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -186,6 +186,7 @@ class Run:
             lines = [
                 "SacmeServer %s" % self.directory_url,
                 "SacmeCACertificate %s" % ca,
+                "SacmeTrustedRoots %s" % trusted_roots_file(pebble, self.h.root),
                 "SacmeEAB kid-1 %s" % pebble.eab["kid-1"],
                 "SacmeContact admin@example.test",
                 "SacmeAgreement accepted",

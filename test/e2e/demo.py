@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from sacmetest import certcheck  # noqa: E402
 from sacmetest.httpd import Httpd, Vhost, module_path  # noqa: E402
-from sacmetest.module import ISSUE_LIMIT, readable_ca_file, sacme_lines  # noqa: E402
+from sacmetest.module import (ISSUE_LIMIT, readable_ca_file, sacme_lines,  # noqa: E402
+                              trusted_roots_file)
 from sacmetest.pebble import Pebble, PebbleError  # noqa: E402
 from sacmetest.sacmectl import binary as sacmectl_binary  # noqa: E402
 
@@ -169,8 +170,11 @@ def main():
                   http_port=pebble.http_port,
                   modules=("mpm_event", "authz_core", "dir"),
                   vhosts=[Vhost(NAMES)], log_level="info ssl:warn")
+        # Pebble's root is in no system bundle: SacmeTrustedRoots names it,
+        # or mod_sacme would not activate what Pebble issues.
         h.configure(sacme=sacme_lines(pebble, [NAMES], kid=KID,
-                                      ca_file=readable_ca_file(pebble, h.root)))
+                                      ca_file=readable_ca_file(pebble, h.root),
+                                      trusted_roots=trusted_roots_file(pebble, h.root)))
         show_config(h)
         say("$ apache2 -d %s -f %s -k start" % (h.root, h.conf))
         h.start()

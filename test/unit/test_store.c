@@ -24,16 +24,24 @@
 typedef struct {
     sacme_key_t *key;
     X509 *cert;
+    sacme_trust_t *trust;    /* this CA alone as the anchor */
 } test_ca_t;
 
 static test_ca_t *make_ca(const char *cn)
 {
     test_ca_t *ca = apr_pcalloc(unit_pool, sizeof(*ca));
     apr_time_t now = apr_time_now();
+    sacme_chain_t chain;
+    const char *pem;
 
     ca->key = unit_key(SACME_KEY_P256);
     ca->cert = unit_cert_issue(ca->key, cn, NULL, now - 400 * DAY, now + 4000 * DAY, NULL,
                                NULL, 1);
+    chain.certs = apr_array_make(unit_pool, 1, sizeof(X509 *));
+    APR_ARRAY_PUSH(chain.certs, X509 *) = ca->cert;
+    pem = sacme_chain_pem(&chain, unit_pool);
+    ck_assert_int_eq(sacme_trust_make(unit_pool, pem, strlen(pem), cn, 0, &ca->trust, NULL),
+                     APR_SUCCESS);
     return ca;
 }
 
@@ -137,15 +145,15 @@ static const char *stage_good(const sacme_store_t *store, const test_ca_t *ca,
     return pem;
 }
 
-static sacme_certset_t *promote_ok(const sacme_store_t *store,
+static sacme_certset_t *promote_ok(const sacme_store_t *store, const test_ca_t *ca,
                                    const apr_array_header_t *names)
 {
     sacme_result_t *res = sacme_result_make(unit_pool);
     sacme_certset_t *live = NULL;
     int promoted = -1;
 
-    ck_assert_msg(sacme_store_promote(store, unit_pool, NAME, names, &promoted, &live,
-                                      res) == APR_SUCCESS,
+    ck_assert_msg(sacme_store_promote(store, unit_pool, NAME, names, ca->trust, &promoted,
+                                      &live, res) == APR_SUCCESS,
                   "promote: %s", sacme_result_message(res, unit_pool));
     ck_assert_int_eq(promoted, 1);
     ck_assert_ptr_nonnull(live);
@@ -376,7 +384,7 @@ START_TEST(test_store_promote_first)
     const char *live_chain = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN);
     sacme_certset_t *live, *loaded;
 
-    live = promote_ok(store, unit_names(NAME, NULL));
+    live = promote_ok(store, ca, unit_names(NAME, NULL));
     ck_assert_str_eq(live->key_file, live_key);
     ck_assert_str_eq(live->chain_file, live_chain);
     ck_assert(sacme_key_same_public(live->key, sacme_key_evp(key)));
@@ -411,7 +419,7 @@ START_TEST(test_store_promote_archives_previous)
     sacme_key_t *k;
 
     pem1 = stage_good(store, ca, key1);
-    promote_ok(store, unit_names(NAME, NULL));
+    promote_ok(store, ca, unit_names(NAME, NULL));
     old_key = slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY));
 
     ck_assert_ptr_nonnull(strstr(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME,
@@ -419,7 +427,7 @@ START_TEST(test_store_promote_archives_previous)
 
     pem2 = stage_good(store, ca, key2);
     ck_assert_str_ne(pem1, pem2);
-    live = promote_ok(store, unit_names(NAME, NULL));
+    live = promote_ok(store, ca, unit_names(NAME, NULL));
     /* the count of activations goes on with the new set (a renewal) */
     ck_assert_ptr_nonnull(strstr(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME,
                                                SACME_FILE_HISTORY)), "\"activations\": 2"));
@@ -446,12 +454,15 @@ START_TEST(test_store_promote_archives_previous)
 
     /* a third one: two archived sets, distinct stamps */
     stage_good(store, ca, unit_key(SACME_KEY_P256));
-    promote_ok(store, unit_names(NAME, NULL));
+    promote_ok(store, ca, unit_names(NAME, NULL));
     ck_assert_int_eq(entries(adir)->nelts, 2);
 }
 END_TEST
 
-typedef enum { BAD_KEY, BAD_NAME, BAD_EXPIRED, BAD_GARBAGE, BAD_ISSUER } bad_t;
+typedef enum {
+    BAD_KEY, BAD_NAME, BAD_EXPIRED, BAD_GARBAGE, BAD_ISSUER, BAD_SELF_SIGNED, BAD_OTHER_CA,
+    BAD_NO_TRUST
+} bad_t;
 
 /* Stages a bad set over an existing live one (if with_live) and checks
  * that promotion refuses it with a message containing needle, leaves the
@@ -468,12 +479,13 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
     const char *key_before = NULL, *chain_before = NULL, *pem, *staged_key, *msg;
     const char *sdir = file_in(store, SACME_GROUP_STAGING, NAME, NULL), *rdir = NULL;
     sacme_certset_t *live = NULL;
+    const sacme_trust_t *trust = ca->trust;
     apr_time_t now = apr_time_now();
     int promoted = -1, i;
 
     if (with_live) {
         stage_good(store, ca, unit_key(SACME_KEY_P256));
-        promote_ok(store, names);
+        promote_ok(store, ca, names);
         key_before = slurp(live_key);
         chain_before = slurp(live_chain);
     }
@@ -499,6 +511,21 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
         pem = sacme_chain_pem(&chain, unit_pool);
         break;
     }
+    case BAD_SELF_SIGNED: {  /* well formed, but anyone can make it */
+        sacme_chain_t chain;
+        chain.certs = apr_array_make(unit_pool, 1, sizeof(X509 *));
+        APR_ARRAY_PUSH(chain.certs, X509 *) = unit_cert_issue(key, NAME, names, now - DAY,
+                                                              now + 89 * DAY, NULL, NULL, 0);
+        pem = sacme_chain_pem(&chain, unit_pool);
+        break;
+    }
+    case BAD_OTHER_CA:      /* a complete chain from a CA of one's own */
+        pem = chain_pem(make_ca("Rogue CA"), key, names, now - DAY, now + 89 * DAY);
+        break;
+    case BAD_NO_TRUST:      /* a good set, but nothing to verify it against */
+        pem = chain_pem(ca, key, names, now - DAY, now + 89 * DAY);
+        trust = NULL;
+        break;
     default:
         pem = "<html><body>502 Bad Gateway</body></html>\n";
         break;
@@ -506,8 +533,8 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
     put_set(store, SACME_GROUP_STAGING, NAME, key, pem);
     staged_key = slurp(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_KEY));
 
-    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, names, &promoted, &live,
-                                         res), APR_SUCCESS);
+    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, names, trust, &promoted,
+                                         &live, res), APR_SUCCESS);
     ck_assert_int_eq(promoted, 0);
     ck_assert_int_ne(res->status, APR_SUCCESS);
     msg = sacme_result_message(res, unit_pool);
@@ -578,6 +605,24 @@ START_TEST(test_store_promote_refuses_wrong_issuer)
 }
 END_TEST
 
+START_TEST(test_store_promote_refuses_self_signed)
+{
+    promote_refused(BAD_SELF_SIGNED, 1, "self-signed");
+}
+END_TEST
+
+START_TEST(test_store_promote_refuses_other_ca)
+{
+    promote_refused(BAD_OTHER_CA, 1, "does not reach a trusted root");
+}
+END_TEST
+
+START_TEST(test_store_promote_refuses_without_trust)
+{
+    promote_refused(BAD_NO_TRUST, 1, "no trust anchors");
+}
+END_TEST
+
 START_TEST(test_store_promote_refuses_without_live)
 {
     promote_refused(BAD_KEY, 0, "does not match");
@@ -598,9 +643,9 @@ START_TEST(test_store_promote_after_refusal)
     put_set(store, SACME_GROUP_STAGING, NAME, key,
             chain_pem(ca, key, unit_names(NAME, NULL), now - 100 * DAY, now - DAY));
     ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, unit_names(NAME, NULL),
-                                         &promoted, &live, NULL), APR_SUCCESS);
+                                         ca->trust, &promoted, &live, NULL), APR_SUCCESS);
     pem = stage_good(store, ca, key);
-    promote_ok(store, unit_names(NAME, NULL));
+    promote_ok(store, ca, unit_names(NAME, NULL));
     ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem);
 }
 END_TEST
@@ -748,6 +793,9 @@ Suite *unit_suite_store(void)
     tcase_add_test(tc, test_store_promote_refuses_expired);
     tcase_add_test(tc, test_store_promote_refuses_garbage);
     tcase_add_test(tc, test_store_promote_refuses_wrong_issuer);
+    tcase_add_test(tc, test_store_promote_refuses_self_signed);
+    tcase_add_test(tc, test_store_promote_refuses_other_ca);
+    tcase_add_test(tc, test_store_promote_refuses_without_trust);
     tcase_add_test(tc, test_store_promote_refuses_without_live);
     tcase_add_test(tc, test_store_promote_after_refusal);
     suite_add_tcase(s, tc);

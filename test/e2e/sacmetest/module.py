@@ -39,11 +39,13 @@ def names_for(tag):
 
 
 def sacme_lines(pebble, domains, *, kid="kid-1", hmac=None, eab=None, auto_restart=None,
-                more=(), ca_file=None):
+                more=(), ca_file=None, trusted_roots=None):
     """The Sacme* directives for a Pebble.  domains: list of name lists.
     eab: a full SacmeEAB argument string overriding kid/hmac.
     ca_file: the trust for Pebble's API, readable by the User (Pebble's own
-    directory is private to root); see readable_ca_file()."""
+    directory is private to root); see readable_ca_file().
+    trusted_roots: a file for SacmeTrustedRoots (Pebble's issuing root, see
+    trusted_roots_file()), or None for no such line."""
     if eab is None:
         if hmac is None:
             hmac = pebble.eab[kid]
@@ -55,6 +57,8 @@ def sacme_lines(pebble, domains, *, kid="kid-1", hmac=None, eab=None, auto_resta
         "SacmeContact admin@example.test",
         "SacmeAgreement accepted",
     ]
+    if trusted_roots:
+        lines.append("SacmeTrustedRoots %s" % trusted_roots)
     if auto_restart is not None:
         lines.append("SacmeAutoRestart %s" % ("on" if auto_restart else "off"))
     lines += ["SacmeDomain %s" % " ".join(d) for d in domains]
@@ -62,17 +66,31 @@ def sacme_lines(pebble, domains, *, kid="kid-1", hmac=None, eab=None, auto_resta
     return lines
 
 
+def pebble_defaults(pebble, h, kw):
+    """The defaults of make_httpd/reconfigure: the CA file for Pebble's API
+    and SacmeTrustedRoots with Pebble's root (trusted_roots=False leaves
+    the directive out, a path string names another file)."""
+    kw.setdefault("ca_file", readable_ca_file(pebble, h.root))
+    roots = kw.get("trusted_roots", True)
+    if roots is True:
+        kw["trusted_roots"] = trusted_roots_file(pebble, h.root)
+    elif roots is False:
+        kw["trusted_roots"] = None
+
+
 def make_httpd(pebble, domains, vhosts=None, **kw):
     """An Httpd with mod_ssl whose plain-HTTP port is Pebble's httpPort (so
     Pebble's HTTP-01 validation reaches it), one HTTPS vhost per domain
-    (unless vhosts are given) and the Sacme* lines of sacme_lines(**kw)."""
+    (unless vhosts are given) and the Sacme* lines of sacme_lines(**kw),
+    with SacmeTrustedRoots naming Pebble's root unless trusted_roots=False:
+    mod_sacme activates only certificates that chain to a trusted root."""
     extra = kw.pop("extra", "")
     log_level = kw.pop("log_level", "info ssl:warn")
     if vhosts is None:
         vhosts = [Vhost(d) for d in domains]
     h = Httpd(ssl=True, http_port=pebble.http_port, log_level=log_level,
               vhosts=vhosts, extra=extra)
-    kw.setdefault("ca_file", readable_ca_file(pebble, h.root))
+    pebble_defaults(pebble, h, kw)
     h.configure(sacme=sacme_lines(pebble, domains, **kw))
     return h
 
@@ -80,7 +98,7 @@ def make_httpd(pebble, domains, vhosts=None, **kw):
 def reconfigure(h, pebble, domains, **kw):
     """Rewrite h's Sacme* lines (sacme_lines(**kw)); effective at the next
     graceful()."""
-    kw.setdefault("ca_file", readable_ca_file(pebble, h.root))
+    pebble_defaults(pebble, h, kw)
     h.configure(sacme=sacme_lines(pebble, domains, **kw))
 
 
@@ -92,6 +110,17 @@ def readable_ca_file(pebble, directory):
         with open(pebble.ca_file, "rb") as src, open(path, "wb") as dst:
             dst.write(src.read())
         os.chmod(path, 0o644)
+    return path
+
+
+def trusted_roots_file(pebble, directory):
+    """Pebble's issuing root in directory (the httpd root), mode 0644, for
+    SacmeTrustedRoots: it is in no system bundle, and Pebble makes a new one
+    at every start, so the file is written again at each call."""
+    path = os.path.join(directory, "pebble-roots.pem")
+    with open(path, "w") as f:
+        f.write(pebble.root_pem())
+    os.chmod(path, 0o644)
     return path
 
 

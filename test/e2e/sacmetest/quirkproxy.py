@@ -746,11 +746,11 @@ def proxied_httpd(proxy, domains, **kw):
     Pebble's httpPort), with SacmeServer pointing at the proxy's
     directory_url (the root URL when sectigo_directory is on).  The CA file
     is Pebble's API CA, which issued the proxy's certificate as well."""
-    from .module import make_httpd, sacme_lines, readable_ca_file
+    from .module import pebble_defaults, make_httpd, sacme_lines
     h = make_httpd(proxy.pebble, domains, **dict(kw))
     for k in ("extra", "log_level", "vhosts"):
         kw.pop(k, None)
-    kw.setdefault("ca_file", readable_ca_file(proxy.pebble, h.root))
+    pebble_defaults(proxy.pebble, h, kw)
     lines = sacme_lines(proxy.pebble, domains, **kw)
     h.configure(sacme=[("SacmeServer %s" % proxy.directory_url)
                        if l.startswith("SacmeServer ") else l for l in lines])
