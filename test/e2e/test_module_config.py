@@ -39,6 +39,27 @@ def _good_eab_file():
     return "file:" + _eab_file(json.dumps({"kid": "kid-1", "hmac": HMAC}))
 
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "chain")
+
+
+def _fixture(name):
+    with open(os.path.join(FIXTURES, name)) as f:
+        return f.read()
+
+
+def _roots_file(content):
+    """A SacmeTrustedRoots file; content "" is an empty file."""
+    fd, path = tempfile.mkstemp(prefix="sacme-roots-", suffix=".pem")
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+    os.chmod(path, 0o644)
+    return path
+
+
+def _good_roots():
+    return "SacmeTrustedRoots " + _roots_file(_fixture("root.pem") + _fixture("int.pem"))
+
+
 # (id, the directive(s) the message must name, bad lines, good lines)
 CASES = [
     ("server-http", ["SacmeServer"],
@@ -127,6 +148,24 @@ CASES = [
     ("max-parallel-garbage", ["SacmeMaxParallel"],
      lambda: _base(more=["SacmeMaxParallel many"]),
      lambda: _base(more=["SacmeMaxParallel 64"])),
+    ("trusted-roots-missing", ["SacmeTrustedRoots"],
+     lambda: _base(more=["SacmeTrustedRoots /nonexistent/sacme-roots.pem"]),
+     lambda: _base(more=[_good_roots()])),
+    ("trusted-roots-empty", ["SacmeTrustedRoots"],
+     lambda: _base(more=["SacmeTrustedRoots " + _roots_file("")]),
+     lambda: _base(more=[_good_roots()])),
+    ("trusted-roots-no-certificate", ["SacmeTrustedRoots"],
+     lambda: _base(more=["SacmeTrustedRoots " + _roots_file("the root of Example CA\n")]),
+     lambda: _base(more=[_good_roots()])),
+    ("trusted-roots-a-key", ["SacmeTrustedRoots"],
+     lambda: _base(more=["SacmeTrustedRoots " + _roots_file(_fixture("leaf.key"))]),
+     lambda: _base(more=[_good_roots()])),
+    ("trusted-roots-truncated", ["SacmeTrustedRoots"],
+     lambda: _base(more=["SacmeTrustedRoots " + _roots_file(_fixture("root.pem")[:-40])]),
+     lambda: _base(more=[_good_roots()])),
+    ("trusted-roots-a-directory", ["SacmeTrustedRoots"],
+     lambda: _base(more=["SacmeTrustedRoots " + tempfile.mkdtemp(prefix="sacme-roots-")]),
+     lambda: _base(more=[_good_roots()])),
 ]
 
 
@@ -152,6 +191,23 @@ def test_config_mistake_fails_config_check(case):
     assert HMAC not in out, "the HMAC key is in the output of -t"
 
 
+def test_trusted_roots_relative_to_the_server_root():
+    h = Httpd(ssl=True, vhosts=[Vhost(NAMES)])
+    try:
+        with open(os.path.join(h.root, "private-ca.pem"), "w") as f:
+            f.write(_fixture("root.pem"))
+        h.configure(sacme=_base(more=["SacmeTrustedRoots private-ca.pem"]))
+        r = h.check_config()
+        assert r.returncode == 0, r.stdout + r.stderr + h.log()
+        os.unlink(os.path.join(h.root, "private-ca.pem"))
+        r = h.check_config()
+        out = r.stdout + r.stderr + h.log()
+        assert r.returncode != 0 and "SacmeTrustedRoots" in out, out
+        assert os.path.join(h.root, "private-ca.pem") in out, out
+    finally:
+        h.stop()
+
+
 def test_directive_inside_a_virtual_host_is_refused():
     rc, out = _check(_base(), vhost_lines=["SacmeDomain inner.test"])
     assert rc != 0, out
@@ -175,6 +231,7 @@ def test_full_configuration_is_accepted():
         "SacmeContact admin@example.test",
         "SacmeKeyType p384",
         "SacmeCACertificate /etc/ssl/certs/ca-certificates.crt",
+        "SacmeTrustedRoots /etc/ssl/certs/ca-certificates.crt",
         "SacmeStoreDir /tmp/sacme-store-of-the-config-test",
         "SacmeChallenge http-01",
         "SacmeRenewWindow 30d",
