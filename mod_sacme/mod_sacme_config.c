@@ -2,11 +2,14 @@
  * as it can, so `apachectl -t` names the directive and the problem; what
  * depends on several directives is checked in sacme_conf_finish(). */
 #include <ctype.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <strings.h>
 
 #include <apr_strings.h>
 #include <apr_uri.h>
+
+#include <unixd.h>
 
 #include "mod_sacme_private.h"
 #include "mod_sacme_config.h"
@@ -328,6 +331,32 @@ static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
     return NULL;
 }
 
+/* SacmeDriverUser USER: the account the driving process runs as, so that
+ * the account key and the staged keys are out of the web user's reach. */
+static const char *cmd_driver_user(cmd_parms *cmd, void *dc, const char *user)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    struct passwd *pw;
+
+    if (!conf) {
+        return err;
+    }
+    if (!(pw = getpwnam(user))) {
+        return apr_psprintf(cmd->pool, "SacmeDriverUser: there is no user '%s' on this "
+                            "system; create it, e.g. 'useradd --system --home-dir "
+                            "/nonexistent --shell /usr/sbin/nologin %s'", user, user);
+    }
+    if (pw->pw_uid == 0) {
+        return apr_psprintf(cmd->pool, "SacmeDriverUser: '%s' is root; the driver talks "
+                            "to the network and must not run as root", user);
+    }
+    conf->driver_user = apr_pstrdup(cmd->pool, user);
+    conf->driver_uid = pw->pw_uid;
+    conf->driver_gid = pw->pw_gid;
+    return NULL;
+}
+
 static const char *cmd_challenge(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
@@ -537,6 +566,9 @@ const command_rec sacme_cmds[] = {
                   "PEM file of CAs to trust for the ACME server's TLS"),
     AP_INIT_TAKE1("SacmeStoreDir", cmd_store_dir, NULL, RSRC_CONF,
                   "directory of the store (default: sacme under the ServerRoot)"),
+    AP_INIT_TAKE1("SacmeDriverUser", cmd_driver_user, NULL, RSRC_CONF,
+                  "system account the driving process runs as (default: the httpd "
+                  "User); it alone can read the ACME account key"),
     AP_INIT_TAKE1("SacmeChallenge", cmd_challenge, NULL, RSRC_CONF,
                   "http-01 (default) or none (names pre-validated at the CA)"),
     AP_INIT_TAKE1("SacmeRenewWindow", cmd_renew_window, NULL, RSRC_CONF,
@@ -611,6 +643,34 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     if (conf->domains->nelts == 0) {
         return OK;
+    }
+    if (conf->driver_user && conf->driver_uid == ap_unixd_config.user_id) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10115)
+                     "SacmeDriverUser %s is the httpd User: give the driver an account "
+                     "of its own (or leave the directive out)", conf->driver_user);
+        return !OK;
+    }
+    /* Who owns what in the store: the driver's parts belong to its account,
+     * and what request children read carries the httpd Group. */
+    conf->store = sacme_store_make(p, conf->store_dir);
+    sacme_store_set_owners(conf->store,
+                           conf->driver_user ? conf->driver_uid : ap_unixd_config.user_id,
+                           conf->driver_user ? conf->driver_gid : ap_unixd_config.group_id,
+                           ap_unixd_config.group_id);
+    conf->store_unsafe = NULL;
+    if (geteuid() == 0) {
+        const char *bad;
+        sacme_result_t *res = sacme_result_make(p);
+        if (sacme_sdir_check_path(p, conf->store_dir, &bad, res) != APR_SUCCESS) {
+            /* httpd still starts and serves what is live: only the part that
+             * would trust the store stands down. */
+            conf->store_unsafe = sacme_result_message(res, p);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SACME_LOGNO(10111)
+                         "SacmeStoreDir %s cannot be trusted: %s. mod_sacme stands "
+                         "down: no certificate is ordered or activated until this is "
+                         "fixed (what is in service is still served)",
+                         conf->store_dir, conf->store_unsafe);
+        }
     }
     if (!conf->server_url) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10040)

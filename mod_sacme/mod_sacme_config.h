@@ -9,6 +9,7 @@
 #include "sacme_drive.h"
 #include "sacme_eab.h"
 #include "sacme_key.h"
+#include "sacme_store.h"
 #include "sacme_warn.h"
 #include "sacme_window.h"
 
@@ -26,6 +27,12 @@ typedef struct sacme_conf_t {
     sacme_key_type_t key_type2;      /* its second type (dual keys); NONE = none */
     const char *ca_file;             /* SacmeCACertificate */
     const char *store_dir;           /* SacmeStoreDir (absolute after post_config) */
+    const char *driver_user;         /* SacmeDriverUser, or NULL: the httpd User */
+    uid_t driver_uid;                /* its uid and primary group */
+    gid_t driver_gid;
+    sacme_store_t *store;            /* the store with its owners (after finish) */
+    const char *store_unsafe;        /* why the store's location is not trusted:
+                                        mod_sacme stands down; NULL: fine */
     int challenge_none;              /* SacmeChallenge none */
     int renew_window_set;
     sacme_window_t renew_window;     /* SacmeRenewWindow */

@@ -16,6 +16,7 @@
  * process.
  */
 #include "mod_sacme_private.h"
+#include <grp.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -94,10 +95,13 @@ static void tell_deactivated(pool_t *wp, slot_t *slot, const sacme_result_t *res
                              apr_pool_t *p)
 {
     sacme_driver_t *d = wp->d;
-    const char *dir = sacme_store_account_dir(d->store, p, d->server_url,
-                                              d->eab ? d->eab->kid : NULL);
+    sacme_sdir_t *dir;
 
-    if (slot->told_deactivated || !sacme_acct_is_deactivated(dir, p)) {
+    if (slot->told_deactivated
+        || sacme_store_account_open(d->store, p, d->server_url,
+                                    d->eab ? d->eab->kid : NULL, 0, &dir,
+                                    NULL) != APR_SUCCESS
+        || !sacme_acct_is_deactivated(dir, p)) {
         return;
     }
     slot->told_deactivated = 1;
@@ -189,7 +193,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     log->baton = drv->s;
     log->max = SACME_LOG_TRACE;
     d->p = p;
-    d->store = sacme_store_make(p, conf->store_dir);
+    d->store = conf->store;
     d->server_url = conf->server_url;
     d->eab = conf->eab;
     d->contacts = conf->contacts;
@@ -209,9 +213,15 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     if (conf->notify_url) {
         /* A sender thread with a queue: the webhook never holds a renewal. */
         sacme_result_t *wres = sacme_result_make(p);
-        /* staging/-webhook: the User's, and no domain is named with a '-' */
-        const char *spool = sacme_store_path(d->store, p, SACME_GROUP_STAGING,
-                                             "-webhook", NULL);
+        sacme_sdir_t *spool = NULL;
+        if (sacme_store_spool_open(d->store, p, &spool, wres) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, wres->status, drv->s,
+                         SACME_LOGNO(10116) "SacmeNotifyURL: no spool for events (%s): "
+                         "events not yet sent are lost at a restart",
+                         sacme_result_message(wres, p));
+            spool = NULL;
+            sacme_result_reset(wres);
+        }
         if (sacme_webhook_create(p, conf->notify_url, hopts, spool, log, &d->webhook,
                                  wres) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, wres->status, drv->s, SACME_LOGNO(10099)
@@ -400,14 +410,39 @@ static apr_status_t driver_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* The driver becomes SacmeDriverUser, or the httpd User like a request
+ * child. Its supplementary groups go too: root's groups would open doors
+ * the account does not have. */
+static apr_status_t drop_privileges(driver_t *drv, apr_pool_t *p)
+{
+    const sacme_conf_t *conf = drv->conf;
+
+    if (!conf->driver_user || geteuid() != 0) {
+        if (ap_run_drop_privileges(p, drv->s)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10032)
+                         "driver: cannot drop privileges; not driving");
+            return APR_EGENERAL;
+        }
+        return APR_SUCCESS;
+    }
+    if (initgroups(conf->driver_user, conf->driver_gid) != 0
+        || setgid(conf->driver_gid) != 0 || setuid(conf->driver_uid) != 0
+        || getuid() != conf->driver_uid || geteuid() != conf->driver_uid
+        || setuid(0) == 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), drv->s,
+                     SACME_LOGNO(10113) "driver: cannot become SacmeDriverUser %s "
+                     "(uid %ld); not driving", conf->driver_user, (long)conf->driver_uid);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t fork_driver(driver_t *drv)
 {
     apr_status_t rv;
     apr_pool_t *pchild;
     sacme_http_options_t hopts;
     sacme_result_t *res;
-    const char *pidfile;
-    char pidbuf[32];
 
     rv = apr_proc_fork(&drv->proc, drv->pconf);
     if (rv == APR_INCHILD) {
@@ -443,9 +478,7 @@ static apr_status_t fork_driver(driver_t *drv)
             }
             hopts.ca_pem = pem;
         }
-        if (ap_run_drop_privileges(pchild, drv->s)) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10032)
-                         "driver: cannot drop privileges; not driving");
+        if (drop_privileges(drv, pchild) != APR_SUCCESS) {
             _exit(1);
         }
         driver_main(drv, pchild, &hopts);
@@ -462,10 +495,7 @@ static apr_status_t fork_driver(driver_t *drv)
     apr_proc_other_child_register(&drv->proc, driver_maint, drv, NULL, drv->pconf);
     drv->registered = 1;
     /* For admins and tests: which process talks to the CA. */
-    pidfile = apr_pstrcat(drv->pconf, drv->conf->store_dir, "/driver.pid", NULL);
-    apr_snprintf(pidbuf, sizeof(pidbuf), "%" APR_PID_T_FMT "\n", drv->proc.pid);
-    sacme_file_write_atomic(pidfile, pidbuf, strlen(pidbuf), SACME_FPROT_PUBLIC,
-                            drv->pconf, NULL);
+    sacme_store_pid_save(drv->conf->store, drv->pconf, (long)drv->proc.pid, NULL);
     return APR_SUCCESS;
 }
 

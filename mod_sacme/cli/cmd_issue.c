@@ -203,6 +203,29 @@ static void print_human(const json_t *out)
            sacme_json_str(files, "fullchain"));
 }
 
+/* The account directory (made 0700 with its parents when missing): opened
+ * once, every account file is then reached through it, never by path. */
+static apr_status_t open_account_dir(apr_pool_t *p, const char *path,
+                                     const sacme_sdir_t **dir, sacme_result_t *res)
+{
+    const char *slash = strrchr(path, '/');
+    sacme_sdir_t *d;
+    apr_status_t rv;
+
+    if (slash && slash != path) {
+        rv = sacme_file_mkdirs(apr_pstrndup(p, path, (apr_size_t)(slash - path)),
+                               SACME_FPROT_DIR_PRIVATE, p, res);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    rv = sacme_sdir_open_path(p, path, 1, 0700, &d, res);
+    if (rv == APR_SUCCESS) {
+        *dir = d;
+    }
+    return rv;
+}
+
 int cmd_issue(cli_t *cli, int argc, const char *const *argv)
 {
     apr_pool_t *p = cli->p;
@@ -252,7 +275,9 @@ int cmd_issue(cli_t *cli, int argc, const char *const *argv)
     }
 
     memset(&aopts, 0, sizeof(aopts));
-    aopts.dir = args.acct_dir;
+    if (open_account_dir(p, args.acct_dir, &aopts.dir, res) != APR_SUCCESS) {
+        return cli_fail(cli, res);
+    }
     aopts.contacts = args.contacts;
     aopts.tos_agreed = args.agree;
     aopts.eab = eab;

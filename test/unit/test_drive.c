@@ -81,7 +81,7 @@ static sacme_driver_t *new_driver(sacme_domain_t *dom)
     sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
                                                                    "/store", NULL));
 
-    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, NULL), APR_SUCCESS);
     d->p = unit_pool;
     d->store = store;
     d->server_url = DIR_URL;
@@ -323,7 +323,7 @@ START_TEST(test_drive_backoff)
 
     /* once the time has come, the work is there again */
     ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_RESUME);
-    sacme_store_remove(d->store, unit_pool, SACME_GROUP_STAGING, NAME, SACME_FILE_ORDER);
+    sacme_store_unstage(d->store, unit_pool, NAME, SACME_UNSTAGE_ORDER);
     ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_NO_CERT);
 }
 END_TEST
@@ -707,8 +707,11 @@ START_TEST(test_drive_run_eab_secret_stays_out_of_store)
 
     /* the account key was kept for the next attempt; the HMAC key is nowhere */
     ck_assert(sacme_file_exists(apr_pstrcat(unit_pool,
-                                            sacme_store_account_dir(d->store, unit_pool,
-                                                                    DIR_URL, EAB_KID),
+                                            sacme_store_path(d->store, unit_pool,
+                                                             SACME_GROUP_ACCOUNTS,
+                                                             sacme_store_account_name(
+                                                                 unit_pool, DIR_URL, EAB_KID),
+                                                             NULL),
                                             "/account.key", NULL), unit_pool));
     ck_assert_int_gt(assert_no_secret(d->store->base), 1);
     ck_assert_ptr_nonnull(logged(&cap, "SACME10024: ", NULL));
