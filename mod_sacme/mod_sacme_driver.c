@@ -7,9 +7,9 @@
  * daemon and starts a fresh one at every restart, with the new config. See
  * docs/architecture.md.
  *
- * The process runs as the httpd User, holds the EAB credentials in memory
- * (inherited from the parent's configuration), and writes only to the
- * accounts, staging and challenges areas of the store. Every step of an
+ * The process runs as SacmeDriverUser (else the httpd User), holds the EAB
+ * credentials in memory, and writes only to the driver's parts of the
+ * store (accounts, staging, challenges, requests). Every step of an
  * order is persisted, so it may be killed at any moment: SIGTERM is not
  * caught. It leaves with _exit(): exit() would run the parent's atexit
  * handlers and pool cleanups (scoreboard, pid file, our own) in the wrong
@@ -18,6 +18,7 @@
 #include "mod_sacme_private.h"
 #include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -458,6 +459,10 @@ static apr_status_t fork_driver(driver_t *drv)
         apr_signal(SIGWINCH, SIG_IGN);
         apr_signal(SIGCHLD, SIG_DFL);
         apr_signal(SIGPIPE, SIG_IGN);
+        /* What the driver makes in the store gets exactly the modes the
+         * store asks for (directories the web group must reach among
+         * them), whatever umask httpd was started with. */
+        umask(022);
         ap_close_listeners();
         apr_pool_create(&pchild, drv->pconf);
         /* The CA file (SacmeCACertificate) is read now, while still root:

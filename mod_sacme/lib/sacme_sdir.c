@@ -181,6 +181,18 @@ apr_status_t sacme_sdir_open(const sacme_sdir_t *parent, const char *name,
             return os_fail(res, err, "cannot give away", path);
         }
     }
+    /* A umask narrower than the mode asked for (the web group must reach
+     * challenges). The setgid bit a parent passed on is kept; a process
+     * outside the directory's group would lose it here, which is why the
+     * driver runs with a umask that never gets this far. */
+    if (made && (st.st_mode & 0777) != (mode & 0777)) {
+        if (fchmod(fd, (mode & 0777) | (st.st_mode & S_ISGID)) != 0
+            || fstat(fd, &st) != 0) {
+            int err = errno;
+            close(fd);
+            return os_fail(res, err, "cannot set the mode of", path);
+        }
+    }
     why = dir_problem(p, &st, want);
     if (why) {
         close(fd);
