@@ -37,7 +37,7 @@ void unit_write_text(const char *path, const char *text, apr_fileperms_t perms);
     X(b64) X(json) X(time) X(file) X(key) X(jws) X(eab) X(csr) X(chain) \
     X(problem) X(directory) X(http) X(acme) X(hook) X(selfsigned) X(window) \
     X(store) X(drive) X(status) X(warn) X(webhook) X(acct) X(revoke) X(httpdconf) \
-    X(managed)
+    X(managed) X(eab_secret)
 
 #define SACME_DECLARE_SUITE(name) Suite *unit_suite_##name(void);
 SACME_SUITES(SACME_DECLARE_SUITE)
