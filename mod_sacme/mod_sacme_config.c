@@ -88,8 +88,8 @@ static const char *eab_from_file(cmd_parms *cmd, sacme_conf_t *conf, const char 
     apr_pool_t *tmp;
 
     path = ap_server_root_relative(cmd->pool, path);
-    if (!path || !*path) {
-        return "SacmeEAB: file: needs the path of the EAB file";
+    if (!path) {
+        return "SacmeEAB: 'file:' needs a valid path of the EAB file";
     }
     apr_pool_create(&tmp, cmd->temp_pool);
     if (sacme_eab_read_file(tmp, path, &eab, res) != APR_SUCCESS) {

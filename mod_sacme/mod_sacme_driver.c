@@ -9,12 +9,11 @@
  *
  * The process runs as the httpd User, holds the EAB HMAC key in memory
  * (read by itself before it drops root; wiped once the account is there),
- * and writes only to the
- * accounts, staging and challenges areas of the store. Every step of an
- * order is persisted, so it may be killed at any moment: SIGTERM is not
- * caught. It leaves with _exit(): exit() would run the parent's atexit
- * handlers and pool cleanups (scoreboard, pid file, our own) in the wrong
- * process.
+ * and writes only to the accounts, staging and challenges areas of the
+ * store. Every step of an order is persisted, so it may be killed at any
+ * moment: SIGTERM is not caught. It leaves with _exit(): exit() would run
+ * the parent's atexit handlers and pool cleanups (scoreboard, pid file, our
+ * own) in the wrong process.
  */
 #include "mod_sacme_private.h"
 #include <signal.h>

@@ -156,7 +156,7 @@ static apr_status_t hmac_from_stdin(char *buf, apr_size_t size, sacme_result_t *
     struct termios old, quiet;
     int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
     apr_size_t n = 0, start = 0;
-    int too_long = 0;
+    int too_long = 0, err;
     ssize_t got;
     char c = 0;
 
@@ -180,6 +180,7 @@ static apr_status_t hmac_from_stdin(char *buf, apr_size_t size, sacme_result_t *
         }
         buf[n++] = c;
     }
+    err = errno;
     OPENSSL_cleanse(&c, sizeof(c));
     if (tty) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
@@ -200,7 +201,7 @@ static apr_status_t hmac_from_stdin(char *buf, apr_size_t size, sacme_result_t *
     }
     if (got < 0) {
         return sacme_result_set(res, SACME_ECONFIG, "--eab-hmac -: cannot read "
-                                "standard input: %s", strerror(errno));
+                                "standard input: %s", strerror(err));
     }
     if (!buf[0]) {
         return sacme_result_set(res, SACME_ECONFIG, "--eab-hmac -: no HMAC key on "
