@@ -195,6 +195,7 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (!dry_run) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      SACME_LOGNO(10001) "mod_sacme %s loaded", SACME_VERSION);
+        sacme_conf_warn_secrets(conf, s);
     }
     if (!conf || conf->domains->nelts == 0) {
         return OK;

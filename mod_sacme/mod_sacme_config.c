@@ -77,36 +77,37 @@ static const char *cmd_server(cmd_parms *cmd, void *dc, const char *url)
 }
 
 /* SacmeEAB file:PATH — a JSON file {"kid", "hmac", optional "alg"} that may
- * be readable by root only: it is read here, while httpd is still root. */
+ * be readable by root only. It is read here, while httpd is still root, only
+ * to check it, so that `apachectl -t` names a missing or broken file. The
+ * configuration keeps the key id, the algorithm and the path, never the
+ * key: every request child inherits this memory, and code running in one
+ * (mod_php, a CGI's exploit) could search it. The driving process reads the
+ * file itself when it starts (mod_sacme_driver.c). */
 static const char *eab_from_file(cmd_parms *cmd, sacme_conf_t *conf, const char *path)
 {
     sacme_result_t *res = sacme_result_make(cmd->temp_pool);
-    sacme_hmac_alg_t alg = SACME_HMAC_HS256;
-    const char *kid, *hmac, *alg_name;
-    json_t *j;
+    const char *err = NULL;
+    sacme_eab_t *eab;
+    apr_pool_t *tmp;
 
     path = ap_server_root_relative(cmd->pool, path);
-    j = sacme_json_read_file(cmd->temp_pool, path, 64 * 1024, res);
-    if (!j) {
-        return apr_psprintf(cmd->pool, "SacmeEAB: cannot use the EAB file: %s",
-                            sacme_result_message(res, cmd->temp_pool));
+    if (!path) {
+        return "SacmeEAB: 'file:' needs a valid path of the EAB file";
     }
-    kid = sacme_json_str(j, "kid");
-    hmac = sacme_json_str(j, "hmac");
-    alg_name = sacme_json_str(j, "alg");
-    if (!kid || !*kid || !hmac) {
-        return apr_psprintf(cmd->pool, "SacmeEAB: the EAB file %s needs the string "
-                            "members \"kid\" and \"hmac\"", path);
+    apr_pool_create(&tmp, cmd->temp_pool);
+    if (sacme_eab_read_file(tmp, path, &eab, res) != APR_SUCCESS) {
+        err = apr_psprintf(cmd->pool, "SacmeEAB: %s",
+                           sacme_result_message(res, cmd->temp_pool));
     }
-    if (alg_name && sacme_hmac_alg_parse(alg_name, &alg) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "SacmeEAB: the EAB file %s has \"alg\" '%s'; "
-                            "use HS256, HS384 or HS512", path, alg_name);
+    else {
+        conf->eab = apr_pcalloc(cmd->pool, sizeof(*conf->eab));
+        conf->eab->kid = apr_pstrdup(cmd->pool, eab->kid);
+        conf->eab->alg = eab->alg;
+        conf->eab->file = path;
+        sacme_eab_wipe(eab);
     }
-    if (sacme_eab_make(cmd->pool, kid, hmac, alg, &conf->eab, res) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "SacmeEAB: the HMAC key in %s is not usable: %s",
-                            path, sacme_result_message(res, cmd->temp_pool));
-    }
-    return NULL;
+    apr_pool_destroy(tmp);
+    return err;
 }
 
 static const char *cmd_eab(cmd_parms *cmd, void *dc, const char *a1,
@@ -717,4 +718,33 @@ sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host)
         buf[i] = (char)tolower((unsigned char)host[i]);
     }
     return apr_hash_get(conf->names, buf, APR_HASH_KEY_STRING);
+}
+
+/* Said once per httpd process, not at every graceful restart: a flag in
+ * the process pool, which outlives the configuration (and the module's
+ * statics, which are reloaded with it). */
+#define INLINE_EAB_TOLD "mod_sacme-inline-eab-told"
+
+void sacme_conf_warn_secrets(const sacme_conf_t *conf, server_rec *s)
+{
+    void *told = NULL;
+
+    if (!conf || !conf->eab || conf->eab->file) {
+        return;                     /* none, or file: (the key is not here) */
+    }
+    apr_pool_userdata_get(&told, INLINE_EAB_TOLD, s->process->pool);
+    if (told) {
+        return;
+    }
+    apr_pool_userdata_set((void *)1, INLINE_EAB_TOLD, apr_pool_cleanup_null,
+                          s->process->pool);
+    /* The key id only: the line must not become one more copy. */
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SACME_LOGNO(10142)
+                 "SacmeEAB: the HMAC key of key id %s is written in the "
+                 "configuration: anyone who can read the configuration files or "
+                 "run apachectl -S, -DDUMP_CONFIG or mod_info can see it, and "
+                 "every request child holds it in memory. Put it into a file "
+                 "instead, mode 0600 and owned by root, and use "
+                 "'SacmeEAB file:/etc/apache2/sacme-eab.json' "
+                 "(the file holds {\"kid\": ..., \"hmac\": ...})", conf->eab->kid);
 }

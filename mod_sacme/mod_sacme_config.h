@@ -19,7 +19,9 @@
  * instance lives in the main server's module config. */
 typedef struct sacme_conf_t {
     const char *server_url;          /* SacmeServer */
-    sacme_eab_t *eab;                /* SacmeEAB; NULL: none (the HMAC lives here only) */
+    sacme_eab_t *eab;                /* SacmeEAB; NULL: none. file: kid, alg and
+                                        file only (the driver reads the key);
+                                        inline: the key too */
     int eab_set;                     /* SacmeEAB seen (incl. "none") */
     apr_array_header_t *contacts;    /* SacmeContact, const char * */
     int agreement;                   /* SacmeAgreement accepted */
@@ -62,6 +64,10 @@ sacme_conf_t *sacme_conf_get(server_rec *s);
  * http-01) and fills in defaults and the per-domain settings. Logs each
  * problem naming the directive; returns OK or !OK. */
 int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s);
+
+/* Logs once per httpd process, in the real start-up pass, that an inline
+ * SacmeEAB KID HMAC exposes the key, and how to keep it in a file. */
+void sacme_conf_warn_secrets(const sacme_conf_t *conf, server_rec *s);
 
 /* The domain a host name belongs to, or NULL. */
 sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host);

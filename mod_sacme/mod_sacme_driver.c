@@ -8,12 +8,12 @@
  * docs/architecture.md.
  *
  * The process runs as SacmeDriverUser (else the httpd User), holds the EAB
- * credentials in memory, and writes only to the driver's parts of the
- * store (accounts, staging, challenges, requests). Every step of an
- * order is persisted, so it may be killed at any moment: SIGTERM is not
- * caught. It leaves with _exit(): exit() would run the parent's atexit
- * handlers and pool cleanups (scoreboard, pid file, our own) in the wrong
- * process.
+ * HMAC key in memory (read by itself before it drops root; wiped once the
+ * account is there), and writes only to the driver's parts of the store
+ * (accounts, staging, challenges, requests). Every step of an order is
+ * persisted, so it may be killed at any moment: SIGTERM is not caught. It
+ * leaves with _exit(): exit() would run the parent's atexit handlers and
+ * pool cleanups (scoreboard, pid file, our own) in the wrong process.
  */
 #include "mod_sacme_private.h"
 #include <grp.h>
@@ -178,7 +178,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 }
 
 /* The loop of the driving process; never returns. */
-static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts)
+static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts,
+                        sacme_eab_t *eab)
 {
     sacme_conf_t *conf = drv->conf;
     sacme_log_t *log = apr_pcalloc(p, sizeof(*log));
@@ -196,7 +197,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     d->p = p;
     d->store = conf->store;
     d->server_url = conf->server_url;
-    d->eab = conf->eab;
+    d->eab = eab;
     d->contacts = conf->contacts;
     d->tos_agreed = conf->agreement;
     d->log = log;
@@ -329,6 +330,47 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
 
 static apr_status_t fork_driver(driver_t *drv);
 
+/* The EAB of this driver, its own copy. SacmeEAB file: is read here, by the
+ * process that needs the key, while it is still root (the file may be
+ * root's only): the parent's configuration holds only the key id and the
+ * path, so request children never see the key. The inline form's key is in
+ * the configuration anyway; it is copied. Either copy is wiped once the
+ * account is there (sacme_drive.c). A file that is gone or broken now
+ * stops this driver: the parent restarts it with a growing delay, and the
+ * log says what to do. */
+static sacme_eab_t *driver_eab(driver_t *drv, apr_pool_t *p)
+{
+    const sacme_eab_t *conf_eab = drv->conf->eab;
+    sacme_result_t *res;
+    sacme_eab_t *eab;
+
+    if (!conf_eab || !conf_eab->file) {
+        return sacme_eab_copy(p, conf_eab);
+    }
+    res = sacme_result_make(p);
+    if (sacme_eab_read_file(p, conf_eab->file, &eab, res) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10140)
+                     "SacmeEAB: the driver cannot read its EAB key, so it does not "
+                     "drive: %s. Restore %s ({\"kid\": ..., \"hmac\": ...}, mode "
+                     "0600, owned by root), then run 'apachectl -t' and "
+                     "'apachectl graceful'", sacme_result_message(res, p),
+                     conf_eab->file);
+        _exit(1);
+    }
+    /* The account directory and the parent's view were made with the key id
+     * read at configuration time: another one now would mix two accounts. */
+    if (strcmp(eab->kid, conf_eab->kid)) {
+        sacme_eab_wipe(eab);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10141)
+                     "SacmeEAB: %s now holds key id %s, but httpd was configured "
+                     "with key id %s; the driver does not drive. Run "
+                     "'apachectl graceful' to use the new credentials",
+                     conf_eab->file, eab->kid, conf_eab->kid);
+        _exit(1);
+    }
+    return eab;
+}
+
 /* The parent learns of the driver's death from the MPM's reaping: start a
  * new one, unless httpd itself is going down. */
 static void driver_maint(int reason, void *data, int status)
@@ -444,6 +486,7 @@ static apr_status_t fork_driver(driver_t *drv)
     apr_pool_t *pchild;
     sacme_http_options_t hopts;
     sacme_result_t *res;
+    sacme_eab_t *eab;
 
     rv = apr_proc_fork(&drv->proc, drv->pconf);
     if (rv == APR_INCHILD) {
@@ -483,10 +526,11 @@ static apr_status_t fork_driver(driver_t *drv)
             }
             hopts.ca_pem = pem;
         }
+        eab = driver_eab(drv, pchild);
         if (drop_privileges(drv, pchild) != APR_SUCCESS) {
             _exit(1);
         }
-        driver_main(drv, pchild, &hopts);
+        driver_main(drv, pchild, &hopts, eab);
         _exit(0);
     }
     if (rv != APR_INPARENT) {

@@ -153,13 +153,20 @@ static apr_status_t check_can_register(sacme_acme_t *acme,
                                        const sacme_acct_opts_t *opts,
                                        sacme_result_t *res)
 {
+    apr_status_t rv;
+
     if (acme->dir->eab_required && !opts->eab) {
         return sacme_result_set(res, SACME_ECONFIG,
             "the CA at %s requires External Account Binding "
             "(externalAccountRequired) to register an account, and no EAB "
             "credentials are configured: set the key id and HMAC key from your "
-            "CA account with SacmeEAB (sacmectl: --eab-kid and --eab-hmac)",
+            "CA account with SacmeEAB (sacmectl: --eab-file, or --eab-kid "
+            "and --eab-hmac)",
             acme->url);
+    }
+    /* Before a key is made and saved: a wiped EAB key cannot register. */
+    if (opts->eab && (rv = sacme_eab_check_key(opts->eab, res)) != APR_SUCCESS) {
+        return rv;
     }
     if (acme->dir->terms_of_service && !opts->tos_agreed) {
         return sacme_result_set(res, SACME_ECONFIG,

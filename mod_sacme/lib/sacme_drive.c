@@ -406,6 +406,23 @@ static void unlock(sacme_driver_t *d)
     }
 }
 
+/* The EAB HMAC key is needed only to register an account: once the account
+ * is there (found or registered), the driver forgets it, so that nothing
+ * that later reads the driver's memory finds it. A registration needed
+ * again in this run (the account directory removed) fails with what to do
+ * (sacme_eab_check_key). The kid stays: it names the account directory.
+ * Called under d->lock: every use of the key is in ensure_account. */
+static void wipe_eab(sacme_driver_t *d)
+{
+    if (!d->eab || !d->eab->hmac) {
+        return;
+    }
+    sacme_eab_wipe(d->eab);
+    sacme_log(d->log, SACME_LOG_INFO, 0, SACME_LOGNO(10143)
+              "the EAB HMAC key (key id %s) is wiped from the driver's memory: "
+              "the account is there and needs it no more", d->eab->kid);
+}
+
 /* Gives acme the account: found or registered once, then shared. A client
  * holds the driver's account URL itself (the same pointer), so when the
  * driver drops the account after sacmectl changed it (key rollover,
@@ -462,6 +479,7 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
         d->account_key = sacme_key_wrap(d->p, sacme_key_evp(acme->account_key));
         d->account_url = apr_pstrdup(d->p, acme->account_url);
         acme->account_url = d->account_url;
+        wipe_eab(d);
     }
     apr_pool_destroy(lp);
     unlock(d);

@@ -67,7 +67,10 @@ typedef struct sacme_driver_t {
     const sacme_store_t *store;
     const char *server_url;
     sacme_http_t *http;
-    const sacme_eab_t *eab;             /* NULL: none configured */
+    sacme_eab_t *eab;                   /* NULL: none configured. The driver's
+                                           own copy: its HMAC key is wiped
+                                           (under lock) once the account is
+                                           found or registered; the kid stays */
     apr_array_header_t *contacts;       /* const char * */
     int tos_agreed;
     const sacme_log_t *log;
