@@ -18,6 +18,7 @@
 #include <mpm_common.h>
 #include <unixd.h>
 
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,26 +47,50 @@ static void log_setup_error(server_rec *s, int no, const char *what,
                  sacme_result_message(res, p));
 }
 
-/* The driver's areas belong to the httpd User: it writes there unprivileged
- * (and takes the store lock, which needs the lock file open for writing). */
-static void chown_driver_areas(const sacme_store_t *store, apr_pool_t *p, server_rec *s)
-{
-    static const char *const groups[] = {
-        SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES,
-        SACME_GROUP_REQUESTS, SACME_FILE_LOCK
-    };
-    apr_size_t i;
+/* Kept across restarts in the process pool (the module itself is unloaded
+ * and reloaded): when a staged set was last announced, so the parent
+ * neither restarts in a loop nor repeats itself; whether the start-up
+ * warnings were given. */
+typedef struct {
+    apr_time_t last_restart;
+    apr_time_t last_notice;
+    int warned_driver_user;
+} parent_state_t;
 
-    if (geteuid() != 0) {
+static parent_state_t *parent_state(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    void *data = NULL;
+
+    apr_pool_userdata_get(&data, "sacme-parent-state", pp);
+    if (!data) {
+        data = apr_pcalloc(pp, sizeof(parent_state_t));
+        apr_pool_userdata_set(data, "sacme-parent-state", apr_pool_cleanup_null, pp);
+    }
+    return data;
+}
+
+/* Without SacmeDriverUser the driver is the httpd User, and so is the code
+ * of every web application: said once per start of httpd, not at every
+ * graceful restart. */
+static void warn_driver_user(const sacme_conf_t *conf, server_rec *s)
+{
+    parent_state_t *st = parent_state(s);
+    struct passwd *pw;
+
+    if (conf->driver_user || st->warned_driver_user) {
         return;
     }
-    for (i = 0; i < SACME_ARRAY_LEN(groups); ++i) {
-        const char *dir = sacme_store_path(store, p, groups[i], NULL, NULL);
-        if (chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), s,
-                         SACME_LOGNO(10035) "cannot give %s to the httpd User", dir);
-        }
-    }
+    st->warned_driver_user = 1;
+    pw = getpwuid(ap_unixd_config.user_id);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SACME_LOGNO(10110)
+                 "the ACME account key and the staged private keys in %s are readable "
+                 "by the httpd User (%s), which runs the driver: code running as that "
+                 "user (PHP, CGI, a compromised application) can take the ACME account. "
+                 "Give the driver an account of its own with SacmeDriverUser (e.g. "
+                 "'useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin "
+                 "sacme' and 'SacmeDriverUser sacme')", conf->store_dir,
+                 pw ? pw->pw_name : "?");
 }
 
 /* What sacmectl needs to know of this configuration (never the HMAC). A
@@ -79,7 +104,9 @@ static void write_managed(const sacme_conf_t *conf, const sacme_store_t *store,
     m.server_url = conf->server_url;
     m.ca_file = conf->ca_file;
     m.eab_kid = conf->eab ? conf->eab->kid : NULL;
-    m.account_dir = sacme_store_account_dir(store, ptemp, conf->server_url, m.eab_kid);
+    m.account_dir = sacme_store_path(store, ptemp, SACME_GROUP_ACCOUNTS,
+                                     sacme_store_account_name(ptemp, conf->server_url,
+                                                              m.eab_kid), NULL);
     m.domains = conf->domains;
     if (sacme_managed_write(store, ptemp, &m, res) != APR_SUCCESS) {
         log_setup_error(s, 10056, "cannot record the managed domains for sacmectl",
@@ -115,8 +142,10 @@ static apr_array_header_t *activate_staged(sacme_conf_t *conf, const sacme_store
                             "certificates are not activated", res, ptemp);
             break;
         }
-        if (sacme_store_promote(store, ptemp, dom->name, dom->names, trust, &promoted,
-                                &live, res) != APR_SUCCESS) {
+        /* Beyond the set's own consistency, its chain must reach an
+         * anchor: the User can write staging, and make a well-formed chain. */
+        if (sacme_store_promote(store, ptemp, dom->name, dom->names, sacme_trust_verify_now,
+                                trust, &promoted, &live, res) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, res->status, s, SACME_LOGNO(10028)
                          "%s: staged certificate refused: %s; the current certificate "
                          "stays in service", dom->name, sacme_result_message(res, ptemp));
@@ -133,12 +162,28 @@ static apr_array_header_t *activate_staged(sacme_conf_t *conf, const sacme_store
     return installed;
 }
 
+/* A store that stands down makes nothing: a fallback made earlier is still
+ * offered (root's own part of the store). */
+static void use_existing_fallback(const sacme_store_t *store, apr_pool_t *pconf,
+                                  apr_pool_t *ptemp)
+{
+    const char *dir = sacme_store_fallback_dir(store, ptemp);
+    const char *cert = apr_pstrcat(pconf, dir, "/" SACME_SELFSIGNED_CERT, NULL);
+    const char *key = apr_pstrcat(pconf, dir, "/" SACME_SELFSIGNED_KEY, NULL);
+
+    if (sacme_file_exists(cert, ptemp) && sacme_file_exists(key, ptemp)) {
+        fallback_cert = cert;
+        fallback_key = key;
+    }
+}
+
 /* Startup plan, run by the root parent at every (re)start:
  *   1. note whether this is the dry-run pass httpd makes before the real
  *      one at first start: mod_ssl checks certificates in that pass too, so
  *      it gets what exists, but nothing changes and nothing is started;
- *   2. the store: directories, format version, the driver's areas owned by
- *      the httpd User;
+ *   2. the store: its location trusted (else mod_sacme stands down and only
+ *      serves what is live), directories, format version, each part given
+ *      to its owner (the driver's account: SacmeDriverUser or the User);
  *   3. activation: each staged set is checked and promoted, or refused;
  *   4. the fallback certificate, for domains still without one (one key and
  *      certificate for all of them: startup stays flat in their number);
@@ -151,7 +196,7 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     sacme_store_t *store;
     sacme_result_t *res = sacme_result_make(ptemp);
     apr_array_header_t *installed;
-    int i, need_fallback = 0, dry_run;
+    int i, need_fallback = 0, dry_run, taken_over = 0;
 
     live_conf = NULL;
     fallback_cert = fallback_key = NULL;
@@ -160,18 +205,33 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (!dry_run) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      SACME_LOGNO(10001) "mod_sacme %s loaded", SACME_VERSION);
+        sacme_conf_warn_secrets(conf, s);
     }
     if (!conf || conf->domains->nelts == 0) {
         return OK;
     }
     /*2*/
-    store = sacme_store_make(pconf, conf->store_dir);
-    if (sacme_store_setup(store, ptemp, res) != APR_SUCCESS) {
+    store = conf->store;
+    if (conf->store_unsafe) {
+        /* SACME10111 said why: serve what is live, touch nothing. */
+        live_conf = conf;
+        use_existing_fallback(store, pconf, ptemp);
+        return OK;
+    }
+    if (sacme_store_setup(store, ptemp, &taken_over, res) != APR_SUCCESS) {
         log_setup_error(s, 10036, "cannot set up the store", res, ptemp);
         return !OK;
     }
-    chown_driver_areas(store, ptemp, s);
+    if (taken_over) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10112)
+                     "the driver's parts of the store %s (accounts, staging, challenges, "
+                     "requests) now belong to %s; if the account they belonged to "
+                     "before may have been compromised, roll the account key over "
+                     "(sacmectl account rollover)", conf->store_dir,
+                     conf->driver_user ? conf->driver_user : "the httpd User");
+    }
     if (!dry_run) {
+        warn_driver_user(conf, s);
         write_managed(conf, store, ptemp, s);
     }
     /*3*/
@@ -184,8 +244,7 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         }
     }
     if (need_fallback
-        && sacme_selfsigned_ensure(pconf, sacme_store_path(store, ptemp,
-                                                           SACME_GROUP_FALLBACK, NULL, NULL),
+        && sacme_selfsigned_ensure(pconf, sacme_store_fallback_dir(store, ptemp),
                                    &fallback_cert, &fallback_key, res) != APR_SUCCESS) {
         log_setup_error(s, 10037, "cannot make the fallback certificate", res, ptemp);
         fallback_cert = fallback_key = NULL;
@@ -232,24 +291,24 @@ static int sacme_add_cert_files(server_rec *s, apr_pool_t *p,
                                 apr_array_header_t *key_files)
 {
     sacme_domain_t *dom = domain_of_server(s), *unit;
-    sacme_store_t store;
+    const sacme_store_t *store;
     int given = 0;
 
     if (!dom || cert_files->nelts > 0) {
         return DECLINED;
     }
-    store.base = live_conf->store_dir;
+    store = live_conf->store;
     /* One certificate per key type (dual keys): OpenSSL picks by what the
      * client supports. A type still without a certificate is left out, so
      * the other one serves meanwhile. */
     for (unit = dom; unit; unit = unit->next_key) {
-        if (!sacme_store_has_set(&store, p, SACME_GROUP_DOMAINS, unit->name)) {
+        if (!sacme_store_has_set(store, p, SACME_GROUP_DOMAINS, unit->name)) {
             continue;
         }
         APR_ARRAY_PUSH(cert_files, const char *) =
-            sacme_store_path(&store, p, SACME_GROUP_DOMAINS, unit->name, SACME_FILE_CHAIN);
+            sacme_store_live_file(store, p, unit->name, SACME_FILE_CHAIN);
         APR_ARRAY_PUSH(key_files, const char *) =
-            sacme_store_path(&store, p, SACME_GROUP_DOMAINS, unit->name, SACME_FILE_KEY);
+            sacme_store_live_file(store, p, unit->name, SACME_FILE_KEY);
         given = 1;
     }
     return given ? OK : DECLINED;
@@ -269,46 +328,23 @@ static int sacme_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
     return OK;
 }
 
-/* Kept across restarts in the process pool (the module itself is unloaded
- * and reloaded): when a staged set was last announced, so the parent
- * neither restarts in a loop nor repeats itself. */
-typedef struct {
-    apr_time_t last_restart;
-    apr_time_t last_notice;
-} parent_state_t;
-
-static parent_state_t *parent_state(server_rec *s)
-{
-    apr_pool_t *pp = s->process->pool;
-    void *data = NULL;
-
-    apr_pool_userdata_get(&data, "sacme-parent-state", pp);
-    if (!data) {
-        data = apr_pcalloc(pp, sizeof(parent_state_t));
-        apr_pool_userdata_set(data, "sacme-parent-state", apr_pool_cleanup_null, pp);
-    }
-    return data;
-}
-
 /* Runs in the parent about every ten seconds (mpm_common's monitor hook):
  * when the driver staged a set, activate it with a graceful restart (or say
  * that one is needed). Stat calls only: cheap for any number of domains. */
 static int sacme_monitor(apr_pool_t *p, server_rec *s)
 {
     parent_state_t *st;
-    sacme_store_t store;
     const char *ready = NULL;
     int i, n = 0;
     apr_time_t now = apr_time_now();
 
-    if (!live_conf || live_conf->domains->nelts == 0) {
+    if (!live_conf || live_conf->domains->nelts == 0 || live_conf->store_unsafe) {
         return DECLINED;
     }
     sacme_driver_maintain();
-    store.base = live_conf->store_dir;
     for (i = 0; i < live_conf->domains->nelts; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(live_conf->domains, i, sacme_domain_t *);
-        if (sacme_store_has_set(&store, p, SACME_GROUP_STAGING, dom->name)) {
+        if (sacme_store_has_set(live_conf->store, p, SACME_GROUP_STAGING, dom->name)) {
             ready = ready ? apr_pstrcat(p, ready, ", ", dom->name, NULL) : dom->name;
             ++n;
         }

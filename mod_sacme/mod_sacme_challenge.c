@@ -13,7 +13,6 @@
 #include <http_log.h>
 
 #include "mod_sacme_config.h"
-#include "sacme_file.h"
 #include "sacme_store.h"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
@@ -36,8 +35,7 @@ int sacme_challenge_answer(request_rec *r)
 {
     sacme_conf_t *conf = sacme_conf_get(r->server);
     sacme_domain_t *dom;
-    const char *path = r->parsed_uri.path, *token, *file;
-    sacme_store_t store;
+    const char *path = r->parsed_uri.path, *token;
     char *data, *host;
     apr_size_t len;
 
@@ -55,9 +53,9 @@ int sacme_challenge_answer(request_rec *r)
     }
     host = apr_pstrdup(r->pool, r->hostname);
     ap_str_tolower(host);
-    store.base = conf->store_dir;
-    file = sacme_store_path(&store, r->pool, SACME_GROUP_CHALLENGES, host, token);
-    if (sacme_file_read(file, MAX_KEY_AUTHZ, r->pool, &data, &len, NULL) != APR_SUCCESS) {
+    if (!conf->store || sacme_store_challenge_get(conf->store, r->pool, host, token,
+                                                  MAX_KEY_AUTHZ, &data, &len, NULL)
+                            != APR_SUCCESS) {
         return DECLINED;
     }
     if (r->method_number != M_GET) {

@@ -2,11 +2,14 @@
  * as it can, so `apachectl -t` names the directive and the problem; what
  * depends on several directives is checked in sacme_conf_finish(). */
 #include <ctype.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <strings.h>
 
 #include <apr_strings.h>
 #include <apr_uri.h>
+
+#include <unixd.h>
 
 #include "mod_sacme_private.h"
 #include "mod_sacme_config.h"
@@ -74,36 +77,37 @@ static const char *cmd_server(cmd_parms *cmd, void *dc, const char *url)
 }
 
 /* SacmeEAB file:PATH — a JSON file {"kid", "hmac", optional "alg"} that may
- * be readable by root only: it is read here, while httpd is still root. */
+ * be readable by root only. It is read here, while httpd is still root, only
+ * to check it, so that `apachectl -t` names a missing or broken file. The
+ * configuration keeps the key id, the algorithm and the path, never the
+ * key: every request child inherits this memory, and code running in one
+ * (mod_php, a CGI's exploit) could search it. The driving process reads the
+ * file itself when it starts (mod_sacme_driver.c). */
 static const char *eab_from_file(cmd_parms *cmd, sacme_conf_t *conf, const char *path)
 {
     sacme_result_t *res = sacme_result_make(cmd->temp_pool);
-    sacme_hmac_alg_t alg = SACME_HMAC_HS256;
-    const char *kid, *hmac, *alg_name;
-    json_t *j;
+    const char *err = NULL;
+    sacme_eab_t *eab;
+    apr_pool_t *tmp;
 
     path = ap_server_root_relative(cmd->pool, path);
-    j = sacme_json_read_file(cmd->temp_pool, path, 64 * 1024, res);
-    if (!j) {
-        return apr_psprintf(cmd->pool, "SacmeEAB: cannot use the EAB file: %s",
-                            sacme_result_message(res, cmd->temp_pool));
+    if (!path) {
+        return "SacmeEAB: 'file:' needs a valid path of the EAB file";
     }
-    kid = sacme_json_str(j, "kid");
-    hmac = sacme_json_str(j, "hmac");
-    alg_name = sacme_json_str(j, "alg");
-    if (!kid || !*kid || !hmac) {
-        return apr_psprintf(cmd->pool, "SacmeEAB: the EAB file %s needs the string "
-                            "members \"kid\" and \"hmac\"", path);
+    apr_pool_create(&tmp, cmd->temp_pool);
+    if (sacme_eab_read_file(tmp, path, &eab, res) != APR_SUCCESS) {
+        err = apr_psprintf(cmd->pool, "SacmeEAB: %s",
+                           sacme_result_message(res, cmd->temp_pool));
     }
-    if (alg_name && sacme_hmac_alg_parse(alg_name, &alg) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "SacmeEAB: the EAB file %s has \"alg\" '%s'; "
-                            "use HS256, HS384 or HS512", path, alg_name);
+    else {
+        conf->eab = apr_pcalloc(cmd->pool, sizeof(*conf->eab));
+        conf->eab->kid = apr_pstrdup(cmd->pool, eab->kid);
+        conf->eab->alg = eab->alg;
+        conf->eab->file = path;
+        sacme_eab_wipe(eab);
     }
-    if (sacme_eab_make(cmd->pool, kid, hmac, alg, &conf->eab, res) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "SacmeEAB: the HMAC key in %s is not usable: %s",
-                            path, sacme_result_message(res, cmd->temp_pool));
-    }
-    return NULL;
+    apr_pool_destroy(tmp);
+    return err;
 }
 
 static const char *cmd_eab(cmd_parms *cmd, void *dc, const char *a1,
@@ -362,6 +366,32 @@ static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
     return NULL;
 }
 
+/* SacmeDriverUser USER: the account the driving process runs as, so that
+ * the account key and the staged keys are out of the web user's reach. */
+static const char *cmd_driver_user(cmd_parms *cmd, void *dc, const char *user)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+    struct passwd *pw;
+
+    if (!conf) {
+        return err;
+    }
+    if (!(pw = getpwnam(user))) {
+        return apr_psprintf(cmd->pool, "SacmeDriverUser: there is no user '%s' on this "
+                            "system; create it, e.g. 'useradd --system --home-dir "
+                            "/nonexistent --shell /usr/sbin/nologin %s'", user, user);
+    }
+    if (pw->pw_uid == 0) {
+        return apr_psprintf(cmd->pool, "SacmeDriverUser: '%s' is root; the driver talks "
+                            "to the network and must not run as root", user);
+    }
+    conf->driver_user = apr_pstrdup(cmd->pool, user);
+    conf->driver_uid = pw->pw_uid;
+    conf->driver_gid = pw->pw_gid;
+    return NULL;
+}
+
 static const char *cmd_challenge(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
@@ -574,6 +604,9 @@ const command_rec sacme_cmds[] = {
                   "activates may chain to (a private CA's root)"),
     AP_INIT_TAKE1("SacmeStoreDir", cmd_store_dir, NULL, RSRC_CONF,
                   "directory of the store (default: sacme under the ServerRoot)"),
+    AP_INIT_TAKE1("SacmeDriverUser", cmd_driver_user, NULL, RSRC_CONF,
+                  "system account the driving process runs as (default: the httpd "
+                  "User); it alone can read the ACME account key"),
     AP_INIT_TAKE1("SacmeChallenge", cmd_challenge, NULL, RSRC_CONF,
                   "http-01 (default) or none (names pre-validated at the CA)"),
     AP_INIT_TAKE1("SacmeRenewWindow", cmd_renew_window, NULL, RSRC_CONF,
@@ -649,6 +682,34 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     if (conf->domains->nelts == 0) {
         return OK;
     }
+    if (conf->driver_user && conf->driver_uid == ap_unixd_config.user_id) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10115)
+                     "SacmeDriverUser %s is the httpd User: give the driver an account "
+                     "of its own (or leave the directive out)", conf->driver_user);
+        return !OK;
+    }
+    /* Who owns what in the store: the driver's parts belong to its account,
+     * and what request children read carries the httpd Group. */
+    conf->store = sacme_store_make(p, conf->store_dir);
+    sacme_store_set_owners(conf->store,
+                           conf->driver_user ? conf->driver_uid : ap_unixd_config.user_id,
+                           conf->driver_user ? conf->driver_gid : ap_unixd_config.group_id,
+                           ap_unixd_config.group_id);
+    conf->store_unsafe = NULL;
+    if (geteuid() == 0) {
+        const char *bad;
+        sacme_result_t *res = sacme_result_make(p);
+        if (sacme_sdir_check_path(p, conf->store_dir, &bad, res) != APR_SUCCESS) {
+            /* httpd still starts and serves what is live: only the part that
+             * would trust the store stands down. */
+            conf->store_unsafe = sacme_result_message(res, p);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SACME_LOGNO(10111)
+                         "SacmeStoreDir %s cannot be trusted: %s. mod_sacme stands "
+                         "down: no certificate is ordered or activated until this is "
+                         "fixed (what is in service is still served)",
+                         conf->store_dir, conf->store_unsafe);
+        }
+    }
     if (!conf->server_url) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10040)
                      "SacmeServer is not set, but SacmeDomain asks for certificates: "
@@ -701,4 +762,33 @@ sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host)
         buf[i] = (char)tolower((unsigned char)host[i]);
     }
     return apr_hash_get(conf->names, buf, APR_HASH_KEY_STRING);
+}
+
+/* Said once per httpd process, not at every graceful restart: a flag in
+ * the process pool, which outlives the configuration (and the module's
+ * statics, which are reloaded with it). */
+#define INLINE_EAB_TOLD "mod_sacme-inline-eab-told"
+
+void sacme_conf_warn_secrets(const sacme_conf_t *conf, server_rec *s)
+{
+    void *told = NULL;
+
+    if (!conf || !conf->eab || conf->eab->file) {
+        return;                     /* none, or file: (the key is not here) */
+    }
+    apr_pool_userdata_get(&told, INLINE_EAB_TOLD, s->process->pool);
+    if (told) {
+        return;
+    }
+    apr_pool_userdata_set((void *)1, INLINE_EAB_TOLD, apr_pool_cleanup_null,
+                          s->process->pool);
+    /* The key id only: the line must not become one more copy. */
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SACME_LOGNO(10142)
+                 "SacmeEAB: the HMAC key of key id %s is written in the "
+                 "configuration: anyone who can read the configuration files or "
+                 "run apachectl -S, -DDUMP_CONFIG or mod_info can see it, and "
+                 "every request child holds it in memory. Put it into a file "
+                 "instead, mode 0600 and owned by root, and use "
+                 "'SacmeEAB file:/etc/apache2/sacme-eab.json' "
+                 "(the file holds {\"kid\": ..., \"hmac\": ...})", conf->eab->kid);
 }

@@ -9,6 +9,7 @@
 #include "sacme_drive.h"
 #include "sacme_eab.h"
 #include "sacme_key.h"
+#include "sacme_store.h"
 #include "sacme_trust.h"
 #include "sacme_warn.h"
 #include "sacme_window.h"
@@ -19,7 +20,9 @@
  * instance lives in the main server's module config. */
 typedef struct sacme_conf_t {
     const char *server_url;          /* SacmeServer */
-    sacme_eab_t *eab;                /* SacmeEAB; NULL: none (the HMAC lives here only) */
+    sacme_eab_t *eab;                /* SacmeEAB; NULL: none. file: kid, alg and
+                                        file only (the driver reads the key);
+                                        inline: the key too */
     int eab_set;                     /* SacmeEAB seen (incl. "none") */
     apr_array_header_t *contacts;    /* SacmeContact, const char * */
     int agreement;                   /* SacmeAgreement accepted */
@@ -30,6 +33,12 @@ typedef struct sacme_conf_t {
     const char *trusted_roots_pem;   /* its content, read as root (public) */
     apr_size_t trusted_roots_len;
     const char *store_dir;           /* SacmeStoreDir (absolute after post_config) */
+    const char *driver_user;         /* SacmeDriverUser, or NULL: the httpd User */
+    uid_t driver_uid;                /* its uid and primary group */
+    gid_t driver_gid;
+    sacme_store_t *store;            /* the store with its owners (after finish) */
+    const char *store_unsafe;        /* why the store's location is not trusted:
+                                        mod_sacme stands down; NULL: fine */
     int challenge_none;              /* SacmeChallenge none */
     int renew_window_set;
     sacme_window_t renew_window;     /* SacmeRenewWindow */
@@ -59,6 +68,10 @@ sacme_conf_t *sacme_conf_get(server_rec *s);
  * http-01) and fills in defaults and the per-domain settings. Logs each
  * problem naming the directive; returns OK or !OK. */
 int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s);
+
+/* Logs once per httpd process, in the real start-up pass, that an inline
+ * SacmeEAB KID HMAC exposes the key, and how to keep it in a file. */
+void sacme_conf_warn_secrets(const sacme_conf_t *conf, server_rec *s);
 
 /* The anchors a certificate chain must reach to be staged or activated:
  * the system's CA certificates and those of SacmeTrustedRoots. Built on

@@ -7,16 +7,18 @@
  * daemon and starts a fresh one at every restart, with the new config. See
  * docs/architecture.md.
  *
- * The process runs as the httpd User, holds the EAB credentials in memory
- * (inherited from the parent's configuration), and writes only to the
- * accounts, staging and challenges areas of the store. Every step of an
- * order is persisted, so it may be killed at any moment: SIGTERM is not
- * caught. It leaves with _exit(): exit() would run the parent's atexit
- * handlers and pool cleanups (scoreboard, pid file, our own) in the wrong
- * process.
+ * The process runs as SacmeDriverUser (else the httpd User), holds the EAB
+ * HMAC key in memory (read by itself before it drops root; wiped once the
+ * account is there), and writes only to the driver's parts of the store
+ * (accounts, staging, challenges, requests). Every step of an order is
+ * persisted, so it may be killed at any moment: SIGTERM is not caught. It
+ * leaves with _exit(): exit() would run the parent's atexit handlers and
+ * pool cleanups (scoreboard, pid file, our own) in the wrong process.
  */
 #include "mod_sacme_private.h"
+#include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -94,10 +96,13 @@ static void tell_deactivated(pool_t *wp, slot_t *slot, const sacme_result_t *res
                              apr_pool_t *p)
 {
     sacme_driver_t *d = wp->d;
-    const char *dir = sacme_store_account_dir(d->store, p, d->server_url,
-                                              d->eab ? d->eab->kid : NULL);
+    sacme_sdir_t *dir;
 
-    if (slot->told_deactivated || !sacme_acct_is_deactivated(dir, p)) {
+    if (slot->told_deactivated
+        || sacme_store_account_open(d->store, p, d->server_url,
+                                    d->eab ? d->eab->kid : NULL, 0, &dir,
+                                    NULL) != APR_SUCCESS
+        || !sacme_acct_is_deactivated(dir, p)) {
         return;
     }
     slot->told_deactivated = 1;
@@ -174,7 +179,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 
 /* The loop of the driving process; never returns. */
 static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts,
-                        const sacme_trust_t *trust)
+                        sacme_eab_t *eab, const sacme_trust_t *trust)
 {
     sacme_conf_t *conf = drv->conf;
     sacme_log_t *log = apr_pcalloc(p, sizeof(*log));
@@ -190,9 +195,9 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     log->baton = drv->s;
     log->max = SACME_LOG_TRACE;
     d->p = p;
-    d->store = sacme_store_make(p, conf->store_dir);
+    d->store = conf->store;
     d->server_url = conf->server_url;
-    d->eab = conf->eab;
+    d->eab = eab;
     d->trust = trust;
     d->contacts = conf->contacts;
     d->tos_agreed = conf->agreement;
@@ -211,9 +216,15 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     if (conf->notify_url) {
         /* A sender thread with a queue: the webhook never holds a renewal. */
         sacme_result_t *wres = sacme_result_make(p);
-        /* staging/-webhook: the User's, and no domain is named with a '-' */
-        const char *spool = sacme_store_path(d->store, p, SACME_GROUP_STAGING,
-                                             "-webhook", NULL);
+        sacme_sdir_t *spool = NULL;
+        if (sacme_store_spool_open(d->store, p, &spool, wres) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, wres->status, drv->s,
+                         SACME_LOGNO(10116) "SacmeNotifyURL: no spool for events (%s): "
+                         "events not yet sent are lost at a restart",
+                         sacme_result_message(wres, p));
+            spool = NULL;
+            sacme_result_reset(wres);
+        }
         if (sacme_webhook_create(p, conf->notify_url, hopts, spool, log, &d->webhook,
                                  wres) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, wres->status, drv->s, SACME_LOGNO(10099)
@@ -320,6 +331,47 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
 
 static apr_status_t fork_driver(driver_t *drv);
 
+/* The EAB of this driver, its own copy. SacmeEAB file: is read here, by the
+ * process that needs the key, while it is still root (the file may be
+ * root's only): the parent's configuration holds only the key id and the
+ * path, so request children never see the key. The inline form's key is in
+ * the configuration anyway; it is copied. Either copy is wiped once the
+ * account is there (sacme_drive.c). A file that is gone or broken now
+ * stops this driver: the parent restarts it with a growing delay, and the
+ * log says what to do. */
+static sacme_eab_t *driver_eab(driver_t *drv, apr_pool_t *p)
+{
+    const sacme_eab_t *conf_eab = drv->conf->eab;
+    sacme_result_t *res;
+    sacme_eab_t *eab;
+
+    if (!conf_eab || !conf_eab->file) {
+        return sacme_eab_copy(p, conf_eab);
+    }
+    res = sacme_result_make(p);
+    if (sacme_eab_read_file(p, conf_eab->file, &eab, res) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10140)
+                     "SacmeEAB: the driver cannot read its EAB key, so it does not "
+                     "drive: %s. Restore %s ({\"kid\": ..., \"hmac\": ...}, mode "
+                     "0600, owned by root), then run 'apachectl -t' and "
+                     "'apachectl graceful'", sacme_result_message(res, p),
+                     conf_eab->file);
+        _exit(1);
+    }
+    /* The account directory and the parent's view were made with the key id
+     * read at configuration time: another one now would mix two accounts. */
+    if (strcmp(eab->kid, conf_eab->kid)) {
+        sacme_eab_wipe(eab);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10141)
+                     "SacmeEAB: %s now holds key id %s, but httpd was configured "
+                     "with key id %s; the driver does not drive. Run "
+                     "'apachectl graceful' to use the new credentials",
+                     conf_eab->file, eab->kid, conf_eab->kid);
+        _exit(1);
+    }
+    return eab;
+}
+
 /* The parent learns of the driver's death from the MPM's reaping: start a
  * new one, unless httpd itself is going down. */
 static void driver_maint(int reason, void *data, int status)
@@ -402,15 +454,41 @@ static apr_status_t driver_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* The driver becomes SacmeDriverUser, or the httpd User like a request
+ * child. Its supplementary groups go too: root's groups would open doors
+ * the account does not have. */
+static apr_status_t drop_privileges(driver_t *drv, apr_pool_t *p)
+{
+    const sacme_conf_t *conf = drv->conf;
+
+    if (!conf->driver_user || geteuid() != 0) {
+        if (ap_run_drop_privileges(p, drv->s)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10032)
+                         "driver: cannot drop privileges; not driving");
+            return APR_EGENERAL;
+        }
+        return APR_SUCCESS;
+    }
+    if (initgroups(conf->driver_user, conf->driver_gid) != 0
+        || setgid(conf->driver_gid) != 0 || setuid(conf->driver_uid) != 0
+        || getuid() != conf->driver_uid || geteuid() != conf->driver_uid
+        || setuid(0) == 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), drv->s,
+                     SACME_LOGNO(10113) "driver: cannot become SacmeDriverUser %s "
+                     "(uid %ld); not driving", conf->driver_user, (long)conf->driver_uid);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t fork_driver(driver_t *drv)
 {
     apr_status_t rv;
     apr_pool_t *pchild;
     sacme_http_options_t hopts;
     sacme_result_t *res;
+    sacme_eab_t *eab;
     sacme_trust_t *trust;
-    const char *pidfile;
-    char pidbuf[32];
 
     rv = apr_proc_fork(&drv->proc, drv->pconf);
     if (rv == APR_INCHILD) {
@@ -426,6 +504,10 @@ static apr_status_t fork_driver(driver_t *drv)
         apr_signal(SIGWINCH, SIG_IGN);
         apr_signal(SIGCHLD, SIG_DFL);
         apr_signal(SIGPIPE, SIG_IGN);
+        /* What the driver makes in the store gets exactly the modes the
+         * store asks for (directories the web group must reach among
+         * them), whatever umask httpd was started with. */
+        umask(022);
         ap_close_listeners();
         apr_pool_create(&pchild, drv->pconf);
         /* The CA file (SacmeCACertificate) is read now, while still root:
@@ -448,19 +530,20 @@ static apr_status_t fork_driver(driver_t *drv)
         }
         /* The anchors a new chain must reach before it is staged: the
          * parent would refuse any other at activation, and we would order
-         * again and again. Loaded once for all workers. */
+         * again and again. Loaded once for all workers, before the drop
+         * (the system's CA files are world-readable; the admin's file was
+         * read with the configuration). */
         if (sacme_conf_trust(drv->conf, pchild, &trust, res) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10151)
                          "driver: cannot load the trust anchors (system CAs, "
                          "SacmeTrustedRoots): %s", sacme_result_message(res, pchild));
             _exit(1);
         }
-        if (ap_run_drop_privileges(pchild, drv->s)) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10032)
-                         "driver: cannot drop privileges; not driving");
+        eab = driver_eab(drv, pchild);
+        if (drop_privileges(drv, pchild) != APR_SUCCESS) {
             _exit(1);
         }
-        driver_main(drv, pchild, &hopts, trust);
+        driver_main(drv, pchild, &hopts, eab, trust);
         _exit(0);
     }
     if (rv != APR_INPARENT) {
@@ -474,10 +557,7 @@ static apr_status_t fork_driver(driver_t *drv)
     apr_proc_other_child_register(&drv->proc, driver_maint, drv, NULL, drv->pconf);
     drv->registered = 1;
     /* For admins and tests: which process talks to the CA. */
-    pidfile = apr_pstrcat(drv->pconf, drv->conf->store_dir, "/driver.pid", NULL);
-    apr_snprintf(pidbuf, sizeof(pidbuf), "%" APR_PID_T_FMT "\n", drv->proc.pid);
-    sacme_file_write_atomic(pidfile, pidbuf, strlen(pidbuf), SACME_FPROT_PUBLIC,
-                            drv->pconf, NULL);
+    sacme_store_pid_save(drv->conf->store, drv->pconf, (long)drv->proc.pid, NULL);
     return APR_SUCCESS;
 }
 

@@ -27,13 +27,13 @@
 static json_t *status_of(request_rec *r, const sacme_conf_t *conf,
                          const sacme_domain_t *dom)
 {
-    sacme_store_t *store;
+    const sacme_store_t *store;
     apr_array_header_t *one;
 
-    if (!conf) {
+    if (!conf || !conf->store) {
         return sacme_status_all(NULL, NULL, apr_time_now(), r->pool);
     }
-    store = sacme_store_make(r->pool, conf->store_dir);
+    store = conf->store;
     if (!dom) {
         return sacme_status_all(store, conf->domains, apr_time_now(), r->pool);
     }

@@ -10,7 +10,6 @@
 
 #include "sacmectl.h"
 #include "sacme_acct.h"
-#include "sacme_file.h"
 #include "sacme_http.h"
 #include "sacme_httpdconf.h"
 #include "sacme_json.h"
@@ -170,8 +169,17 @@ int cli_open(cli_t *cli)
     }
     cli->store = sacme_store_make(cli->p, dir);
     if (sacme_managed_read(cli->store, cli->p, &cli->managed, res) != APR_SUCCESS) {
-        res->status = SACME_ECONFIG;     /* the wrong store, or none yet */
+        if (res->status != SACME_EUNSAFE) {
+            res->status = SACME_ECONFIG;     /* the wrong store, or none yet */
+        }
         return cli_fail(cli, res);
+    }
+    /* The driver's parts are expected to be its account's: a part of any
+     * other owner is refused, not written into. */
+    if (cli->managed->driver_uid >= 0) {
+        sacme_store_set_owners(cli->store, (uid_t)cli->managed->driver_uid,
+                               (gid_t)cli->managed->driver_gid,
+                               (gid_t)cli->managed->web_gid);
     }
     return EXIT_OK;
 }
@@ -218,8 +226,10 @@ int cli_account(cli_t *cli, sacme_acme_t **pacme, json_t **stored)
     if (sacme_http_curl_create(cli->p, &hopts, &http, res) != APR_SUCCESS
         || sacme_acme_create(cli->p, cli->managed->server_url, http, &cli->log,
                              &acme, res) != APR_SUCCESS
-        || sacme_acct_load(acme, cli->managed->account_dir, cli->p, stored,
-                           res) != APR_SUCCESS) {
+        || sacme_store_account_open(cli->store, cli->p, cli->managed->server_url,
+                                    cli->managed->eab_kid, 0, &cli->acct_dir,
+                                    res) != APR_SUCCESS
+        || sacme_acct_load(acme, cli->acct_dir, cli->p, stored, res) != APR_SUCCESS) {
         if (APR_STATUS_IS_ENOENT(res->status)) {
             res->status = SACME_ECONFIG;
         }
@@ -248,14 +258,6 @@ int cli_lock(cli_t *cli, apr_file_t **lock)
 
 int cli_driver_running(cli_t *cli, long *pid)
 {
-    char *data;
-    apr_size_t len;
-
-    *pid = 0;
-    if (sacme_file_read(sacme_store_path(cli->store, cli->p, "driver.pid", NULL, NULL),
-                        64, cli->p, &data, &len, NULL) != APR_SUCCESS) {
-        return 0;
-    }
-    *pid = strtol(data, NULL, 10);
+    *pid = sacme_store_pid_load(cli->store, cli->p);
     return *pid > 0 && (kill((pid_t)*pid, 0) == 0 || errno == EPERM);
 }

@@ -110,7 +110,7 @@ static int account_show(cli_t *cli)
     if (sacme_acct_fetch(acme, cli->p, &info, res) != APR_SUCCESS) {
         /* A CA refuses every request of a deactivated account: that is
          * the answer expected, not an error. */
-        if (!sacme_acct_is_deactivated(cli->managed->account_dir, cli->p)
+        if (!sacme_acct_is_deactivated(cli->acct_dir, cli->p)
             || cli_exit_code(res) != EXIT_CA) {
             return cli_fail(cli, res);
         }
@@ -147,14 +147,14 @@ static apr_status_t deactivate(cli_t *cli, sacme_acme_t *acme, const account_arg
                                sacme_result_t *res)
 {
     (void)a;
-    return sacme_acct_deactivate(acme, cli->managed->account_dir,
+    return sacme_acct_deactivate(acme, cli->acct_dir,
                                  "sacmectl account deactivate", res);
 }
 
 static apr_status_t rollover(cli_t *cli, sacme_acme_t *acme, const account_args_t *a,
                              sacme_result_t *res)
 {
-    return sacme_acct_rollover(acme, cli->managed->account_dir, a->key_type, res);
+    return sacme_acct_rollover(acme, cli->acct_dir, a->key_type, res);
 }
 
 /* A change under the store lock (the driver never looks the account up

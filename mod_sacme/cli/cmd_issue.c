@@ -2,7 +2,14 @@
  * without httpd (the engine's whole job, end to end). Its options and
  * output are the same as before the lifecycle commands existed: scripts
  * and the engine tests depend on them. */
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include <apr_getopt.h>
 #include <apr_strings.h>
@@ -19,7 +26,7 @@
 
 enum {
     OPT_SERVER = 256, OPT_CA_FILE, OPT_EAB_KID, OPT_EAB_HMAC, OPT_EAB_ALG,
-    OPT_CONTACT, OPT_AGREE, OPT_ACCT_DIR, OPT_ACCT_KEY_TYPE, OPT_KEY_TYPE,
+    OPT_EAB_FILE, OPT_CONTACT, OPT_AGREE, OPT_ACCT_DIR, OPT_ACCT_KEY_TYPE, OPT_KEY_TYPE,
     OPT_CHALLENGE, OPT_JSON, OPT_OUT, OPT_TIMEOUT
 };
 
@@ -27,8 +34,11 @@ static const apr_getopt_option_t ISSUE_OPTS[] = {
     { "server",           OPT_SERVER,        1, "ACME directory URL" },
     { "ca-file",          OPT_CA_FILE,       1, "PEM file of CAs to trust for the ACME server's TLS" },
     { "eab-kid",          OPT_EAB_KID,       1, "External Account Binding key id" },
-    { "eab-hmac",         OPT_EAB_HMAC,      1, "External Account Binding HMAC key (base64url or base64)" },
+    { "eab-hmac",         OPT_EAB_HMAC,      1, "External Account Binding HMAC key (base64url or base64); "
+                                                 "'-' reads it from standard input (one line), keeping it out of ps" },
     { "eab-alg",          OPT_EAB_ALG,       1, "HS256 (default), HS384 or HS512" },
+    { "eab-file",         OPT_EAB_FILE,      1, "JSON file {\"kid\", \"hmac\", optional \"alg\"} with the EAB "
+                                                 "credentials (as SacmeEAB file:), instead of --eab-kid/--eab-hmac" },
     { "contact",          OPT_CONTACT,       1, "contact e-mail for the account (repeatable)" },
     { "agree-tos",        OPT_AGREE,         0, "accept the CA's terms of service" },
     { "account-dir",      OPT_ACCT_DIR,      1, "directory of the account key and URL" },
@@ -44,7 +54,7 @@ static const apr_getopt_option_t ISSUE_OPTS[] = {
 };
 
 typedef struct {
-    const char *server, *ca_file, *eab_kid, *eab_hmac, *eab_alg, *acct_dir;
+    const char *server, *ca_file, *eab_kid, *eab_hmac, *eab_alg, *eab_file, *acct_dir;
     const char *out, *challenge;
     apr_array_header_t *contacts, *names;
     int agree, json, verbose;
@@ -88,6 +98,7 @@ static int parse_issue(int argc, const char *const *argv, apr_pool_t *p,
         case OPT_EAB_KID:  args->eab_kid = arg; break;
         case OPT_EAB_HMAC: args->eab_hmac = arg; break;
         case OPT_EAB_ALG:  args->eab_alg = arg; break;
+        case OPT_EAB_FILE: args->eab_file = arg; break;
         case OPT_CONTACT:  APR_ARRAY_PUSH(args->contacts, const char *) = arg; break;
         case OPT_AGREE:    args->agree = 1; break;
         case OPT_ACCT_DIR: args->acct_dir = arg; break;
@@ -130,6 +141,119 @@ static int parse_issue(int argc, const char *const *argv, apr_pool_t *p,
     if (strcmp(args->challenge, "http-01") && strcmp(args->challenge, "none")) {
         fprintf(stderr, "sacmectl: --challenge must be http-01 or none\n");
         return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* --eab-hmac -: the key from standard input, so that it never appears on a
+ * command line (ps, /proc/PID/cmdline, shell history). One line, read with
+ * read(2) rather than stdio, whose buffer would keep a copy; on a terminal
+ * without echo. buf gets the line without surrounding whitespace. */
+#define HMAC_STDIN_MAX 1024
+
+static apr_status_t hmac_from_stdin(char *buf, apr_size_t size, sacme_result_t *res)
+{
+    struct termios old, quiet;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    apr_size_t n = 0, start = 0;
+    int too_long = 0, err;
+    ssize_t got;
+    char c = 0;
+
+    if (tty) {
+        fprintf(stderr, "EAB HMAC key: ");
+        fflush(stderr);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    while ((got = read(STDIN_FILENO, &c, 1)) == 1 || (got < 0 && errno == EINTR)) {
+        if (got < 0) {
+            continue;
+        }
+        if (c == '\n') {
+            break;
+        }
+        if (n + 1 >= size) {
+            too_long = 1;
+            break;
+        }
+        buf[n++] = c;
+    }
+    err = errno;
+    OPENSSL_cleanse(&c, sizeof(c));
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    while (n > 0 && isspace((unsigned char)buf[n - 1])) {
+        --n;
+    }
+    while (start < n && isspace((unsigned char)buf[start])) {
+        ++start;
+    }
+    memmove(buf, buf + start, n - start);
+    buf[n - start] = '\0';
+    if (too_long) {
+        return sacme_result_set(res, SACME_ECONFIG, "--eab-hmac -: the line on "
+                                "standard input is longer than the %d bytes an "
+                                "HMAC key may have", HMAC_STDIN_MAX - 1);
+    }
+    if (got < 0) {
+        return sacme_result_set(res, SACME_ECONFIG, "--eab-hmac -: cannot read "
+                                "standard input: %s", strerror(err));
+    }
+    if (!buf[0]) {
+        return sacme_result_set(res, SACME_ECONFIG, "--eab-hmac -: no HMAC key on "
+                                "standard input (give it as one line)");
+    }
+    return APR_SUCCESS;
+}
+
+/* The EAB from --eab-file, or --eab-kid with --eab-hmac (given, or '-'),
+ * or none. Returns an exit code. */
+static int eab_from_args(cli_t *cli, const issue_args_t *args, apr_pool_t *p,
+                         sacme_eab_t **eab, sacme_result_t *res)
+{
+    sacme_hmac_alg_t alg = SACME_HMAC_HS256;
+    char buf[HMAC_STDIN_MAX];
+    const char *hmac = args->eab_hmac;
+    apr_status_t rv;
+
+    *eab = NULL;
+    if (args->eab_file) {
+        if (args->eab_kid || args->eab_hmac || args->eab_alg) {
+            return cli_error(cli, EXIT_USAGE, "--eab-file gives the key id, the HMAC "
+                             "key and the algorithm: leave out --eab-kid, --eab-hmac "
+                             "and --eab-alg");
+        }
+        if (sacme_eab_read_file(p, args->eab_file, eab, res) != APR_SUCCESS) {
+            res->status = SACME_ECONFIG;
+            return cli_fail(cli, res);
+        }
+        return EXIT_OK;
+    }
+    if ((args->eab_kid != NULL) != (args->eab_hmac != NULL)) {
+        return cli_error(cli, EXIT_CONFIG, "--eab-kid and --eab-hmac go together");
+    }
+    if (!args->eab_kid) {
+        return EXIT_OK;
+    }
+    if (args->eab_alg && sacme_hmac_alg_parse(args->eab_alg, &alg) != APR_SUCCESS) {
+        return cli_error(cli, EXIT_CONFIG, "--eab-alg must be HS256, HS384 or HS512");
+    }
+    if (!strcmp(hmac, "-")) {
+        if (hmac_from_stdin(buf, sizeof(buf), res) != APR_SUCCESS) {
+            OPENSSL_cleanse(buf, sizeof(buf));
+            return cli_fail(cli, res);
+        }
+        hmac = buf;
+    }
+    rv = sacme_eab_make(p, args->eab_kid, hmac, alg, eab, res);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (rv != APR_SUCCESS) {
+        res->status = SACME_ECONFIG;
+        return cli_fail(cli, res);
     }
     return EXIT_OK;
 }
@@ -203,6 +327,29 @@ static void print_human(const json_t *out)
            sacme_json_str(files, "fullchain"));
 }
 
+/* The account directory (made 0700 with its parents when missing): opened
+ * once, every account file is then reached through it, never by path. */
+static apr_status_t open_account_dir(apr_pool_t *p, const char *path,
+                                     const sacme_sdir_t **dir, sacme_result_t *res)
+{
+    const char *slash = strrchr(path, '/');
+    sacme_sdir_t *d;
+    apr_status_t rv;
+
+    if (slash && slash != path) {
+        rv = sacme_file_mkdirs(apr_pstrndup(p, path, (apr_size_t)(slash - path)),
+                               SACME_FPROT_DIR_PRIVATE, p, res);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    rv = sacme_sdir_open_path(p, path, 1, 0700, &d, res);
+    if (rv == APR_SUCCESS) {
+        *dir = d;
+    }
+    return rv;
+}
+
 int cmd_issue(cli_t *cli, int argc, const char *const *argv)
 {
     apr_pool_t *p = cli->p;
@@ -218,6 +365,7 @@ int cmd_issue(cli_t *cli, int argc, const char *const *argv)
     sacme_key_t *key;
     sacme_chain_t *chain;
     json_t *out, *acct, *files;
+    apr_status_t rv;
     int rc, registered;
 
     if ((rc = parse_issue(argc, argv, p, &args)) != EXIT_OK) {
@@ -230,18 +378,8 @@ int cmd_issue(cli_t *cli, int argc, const char *const *argv)
     if (args.json) {
         log.max = SACME_LOG_WARNING;   /* keep stderr quiet for scripts */
     }
-    if ((args.eab_kid != NULL) != (args.eab_hmac != NULL)) {
-        return cli_error(cli, EXIT_CONFIG, "--eab-kid and --eab-hmac go together");
-    }
-    if (args.eab_kid) {
-        sacme_hmac_alg_t alg = SACME_HMAC_HS256;
-        if (args.eab_alg && sacme_hmac_alg_parse(args.eab_alg, &alg) != APR_SUCCESS) {
-            return cli_error(cli, EXIT_CONFIG, "--eab-alg must be HS256, HS384 or HS512");
-        }
-        if (sacme_eab_make(p, args.eab_kid, args.eab_hmac, alg, &eab, res) != APR_SUCCESS) {
-            res->status = SACME_ECONFIG;
-            return cli_fail(cli, res);
-        }
+    if ((rc = eab_from_args(cli, &args, p, &eab, res)) != EXIT_OK) {
+        return rc;
     }
 
     memset(&hopts, 0, sizeof(hopts));
@@ -252,12 +390,17 @@ int cmd_issue(cli_t *cli, int argc, const char *const *argv)
     }
 
     memset(&aopts, 0, sizeof(aopts));
-    aopts.dir = args.acct_dir;
+    if (open_account_dir(p, args.acct_dir, &aopts.dir, res) != APR_SUCCESS) {
+        return cli_fail(cli, res);
+    }
     aopts.contacts = args.contacts;
     aopts.tos_agreed = args.agree;
     aopts.eab = eab;
     aopts.key_type = args.acct_key_type;
-    if (sacme_acct_ensure(acme, &aopts, &registered, res) != APR_SUCCESS) {
+    rv = sacme_acct_ensure(acme, &aopts, &registered, res);
+    /* Spent or not needed: the account is there, or this run ends. */
+    sacme_eab_wipe(eab);
+    if (rv != APR_SUCCESS) {
         return cli_fail(cli, res);
     }
 

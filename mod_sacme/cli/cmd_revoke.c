@@ -31,18 +31,12 @@ static int own_option(cli_t *cli, int code, const char *arg, void *baton)
  * goes, with its order and chain. */
 static void drop_revoked_key(cli_t *cli, const sacme_domain_t *dom, X509 *leaf)
 {
-    const char *path = sacme_store_path(cli->store, cli->p, SACME_GROUP_STAGING,
-                                        dom->name, SACME_FILE_KEY);
     sacme_key_t *key;
 
-    if (sacme_key_load(cli->p, path, &key, NULL) == APR_SUCCESS
+    if (sacme_store_staged_key(cli->store, cli->p, dom->name, &key, NULL) == APR_SUCCESS
         && sacme_key_same_public(key, X509_get0_pubkey(leaf))) {
-        sacme_store_remove(cli->store, cli->p, SACME_GROUP_STAGING, dom->name,
-                           SACME_FILE_CHAIN);
-        sacme_store_remove(cli->store, cli->p, SACME_GROUP_STAGING, dom->name,
-                           SACME_FILE_ORDER);
-        sacme_store_remove(cli->store, cli->p, SACME_GROUP_STAGING, dom->name,
-                           SACME_FILE_KEY);
+        sacme_store_unstage(cli->store, cli->p, dom->name, SACME_UNSTAGE_CHAIN
+                            | SACME_UNSTAGE_ORDER | SACME_UNSTAGE_KEY);
     }
 }
 
@@ -132,8 +126,8 @@ int cmd_revoke(cli_t *cli, int argc, const char *const *argv)
     if (!any) {
         return cli_error(cli, EXIT_CONFIG, "%s has no certificate in service "
                          "(%s): nothing to revoke", dom->name,
-                         sacme_store_path(cli->store, cli->p, SACME_GROUP_DOMAINS,
-                                          dom->name, SACME_FILE_CHAIN));
+                         sacme_store_live_file(cli->store, cli->p, dom->name,
+                                               SACME_FILE_CHAIN));
     }
     running = cli_driver_running(cli, &pid);
     if (cli->json) {

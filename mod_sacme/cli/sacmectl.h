@@ -61,6 +61,7 @@ typedef struct cli_t {
     apr_array_header_t *args;        /* const char *: the positional arguments */
     sacme_store_t *store;            /* after cli_open() */
     sacme_managed_t *managed;
+    sacme_sdir_t *acct_dir;          /* after cli_account(): the account's */
 } cli_t;
 
 /* A command: run gets argv from the command's name on. */

@@ -1,7 +1,6 @@
 /* ACME accounts: find again, or register (with EAB), and persist; load
  * the stored account for the admin commands. */
 #include "sacme_acct_int.h"
-#include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_problem.h"
 #include "sacme_time.h"
@@ -87,14 +86,14 @@ apr_status_t sacme_acct_commit_key(sacme_acme_t *acme, sacme_acct_files_t *files
     apr_status_t rv;
 
     acme->account_key = next;
-    rv = sacme_acct_write_key(files, next, files->key_path, p, res);
+    rv = sacme_acct_write_key(files, next, SACME_ACCT_KEY_FILE, p, res);
     if (rv != APR_SUCCESS) {
         json_decref(changes);
         sacme_result_prefix(res, "the CA has the new account key, which is kept in "
                                  "%s only", files->new_path);
         return rv;
     }
-    apr_file_remove(files->new_path, p);
+    sacme_sdir_remove(files->dir, SACME_ACCT_KEY_NEW_FILE, NULL);
     json_object_set_new(changes, "key-type",
                         json_string(sacme_key_type_name(sacme_key_type(next))));
     if (acme->account_url) {
@@ -111,9 +110,9 @@ apr_status_t sacme_acct_lookup_stored(sacme_acme_t *acme, sacme_acct_files_t *fi
     sacme_key_t *cur, *next = NULL;
     apr_status_t rv;
 
-    rv = sacme_key_load(acme->p, files->key_path, &cur, res);
-    if (rv == APR_SUCCESS && sacme_file_exists(files->new_path, p)) {
-        rv = sacme_key_load(acme->p, files->new_path, &next, res);
+    rv = sacme_acct_read_key(files, SACME_ACCT_KEY_FILE, acme->p, &cur, res);
+    if (rv == APR_SUCCESS && sacme_sdir_has_file(files->dir, SACME_ACCT_KEY_NEW_FILE)) {
+        rv = sacme_acct_read_key(files, SACME_ACCT_KEY_NEW_FILE, acme->p, &next, res);
     }
     if (rv != APR_SUCCESS) {
         return rv;
@@ -126,9 +125,9 @@ apr_status_t sacme_acct_lookup_stored(sacme_acme_t *acme, sacme_acct_files_t *fi
     if (*found) {
         sacme_log(acme->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10072)
                   "%s: the CA still has the current account key, so the key rollover "
-                  "that was interrupted did not happen; removing %s", files->dir,
+                  "that was interrupted did not happen; removing %s", files->dir->path,
                   SACME_ACCT_KEY_NEW_FILE);
-        apr_file_remove(files->new_path, p);
+        sacme_sdir_remove(files->dir, SACME_ACCT_KEY_NEW_FILE, NULL);
         return APR_SUCCESS;
     }
     acme->account_key = next;
@@ -138,15 +137,15 @@ apr_status_t sacme_acct_lookup_stored(sacme_acme_t *acme, sacme_acct_files_t *fi
         if (rv == APR_SUCCESS) {
             sacme_log(acme->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10074)
                       "%s: the CA knows neither the account key nor the one of an "
-                      "interrupted rollover; removing %s", files->dir,
+                      "interrupted rollover; removing %s", files->dir->path,
                       SACME_ACCT_KEY_NEW_FILE);
-            apr_file_remove(files->new_path, p);
+            sacme_sdir_remove(files->dir, SACME_ACCT_KEY_NEW_FILE, NULL);
         }
         return rv;
     }
     sacme_log(acme->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10073)
               "%s: the CA has the key of an interrupted rollover; it becomes %s",
-              files->dir, SACME_ACCT_KEY_FILE);
+              files->dir->path, SACME_ACCT_KEY_FILE);
     return sacme_acct_commit_key(acme, files, next, p, res);
 }
 
@@ -154,13 +153,20 @@ static apr_status_t check_can_register(sacme_acme_t *acme,
                                        const sacme_acct_opts_t *opts,
                                        sacme_result_t *res)
 {
+    apr_status_t rv;
+
     if (acme->dir->eab_required && !opts->eab) {
         return sacme_result_set(res, SACME_ECONFIG,
             "the CA at %s requires External Account Binding "
             "(externalAccountRequired) to register an account, and no EAB "
             "credentials are configured: set the key id and HMAC key from your "
-            "CA account with SacmeEAB (sacmectl: --eab-kid and --eab-hmac)",
+            "CA account with SacmeEAB (sacmectl: --eab-file, or --eab-kid "
+            "and --eab-hmac)",
             acme->url);
+    }
+    /* Before a key is made and saved: a wiped EAB key cannot register. */
+    if (opts->eab && (rv = sacme_eab_check_key(opts->eab, res)) != APR_SUCCESS) {
+        return rv;
     }
     if (acme->dir->terms_of_service && !opts->tos_agreed) {
         return sacme_result_set(res, SACME_ECONFIG,
@@ -240,10 +246,7 @@ apr_status_t sacme_acct_ensure(sacme_acme_t *acme, const sacme_acct_opts_t *opts
     apr_pool_create(&p, acme->p);
     sacme_acct_files_init(&files, opts->dir, p);
 
-    rv = sacme_file_mkdirs(opts->dir, SACME_FPROT_DIR_PRIVATE, p, res);
-    if (rv == APR_SUCCESS) {
-        rv = sacme_acct_read_stored(&files, p, res);
-    }
+    rv = sacme_acct_read_stored(&files, p, res);
     if (rv == APR_SUCCESS) {
         rv = sacme_acct_check_server(acme, &files, res);
     }
@@ -256,7 +259,7 @@ apr_status_t sacme_acct_ensure(sacme_acme_t *acme, const sacme_acct_opts_t *opts
     }
 
     /*1: a stored key: ask the CA whether it knows it */
-    if (sacme_file_exists(files.key_path, p)) {
+    if (sacme_sdir_has_file(files.dir, SACME_ACCT_KEY_FILE)) {
         rv = sacme_acct_lookup_stored(acme, &files, p, &found, res);
         if (rv != APR_SUCCESS) {
             sacme_result_prefix(res, "looking up the account of %s", files.key_path);
@@ -290,7 +293,7 @@ apr_status_t sacme_acct_ensure(sacme_acme_t *acme, const sacme_acct_opts_t *opts
         if (rv != APR_SUCCESS) {
             goto leave;
         }
-        rv = sacme_acct_write_key(&files, key, files.key_path, p, res);
+        rv = sacme_acct_write_key(&files, key, SACME_ACCT_KEY_FILE, p, res);
         if (rv != APR_SUCCESS) {
             goto leave;
         }
@@ -317,7 +320,7 @@ leave:
     return rv;
 }
 
-apr_status_t sacme_acct_load(sacme_acme_t *acme, const char *dir, apr_pool_t *p,
+apr_status_t sacme_acct_load(sacme_acme_t *acme, const sacme_sdir_t *dir, apr_pool_t *p,
                              json_t **stored, sacme_result_t *res)
 {
     sacme_acct_files_t files;
@@ -332,20 +335,21 @@ apr_status_t sacme_acct_load(sacme_acme_t *acme, const char *dir, apr_pool_t *p,
         *stored = NULL;
     }
     sacme_acct_files_init(&files, dir, p);
-    if (!sacme_file_exists(files.key_path, p)) {
+    if (!sacme_sdir_has_file(files.dir, SACME_ACCT_KEY_FILE)) {
         return sacme_result_set(res, APR_ENOENT,
                                 "there is no ACME account in %s yet: the server "
                                 "registers it when it first needs a certificate",
-                                dir);
+                                dir->path);
     }
     if ((rv = sacme_acct_read_stored(&files, p, res)) != APR_SUCCESS
         || (rv = sacme_acct_check_server(acme, &files, res)) != APR_SUCCESS) {
         return rv;
     }
     url = sacme_json_str(files.stored, "url");
-    if (url && !sacme_file_exists(files.new_path, p)) {
+    if (url && !sacme_sdir_has_file(files.dir, SACME_ACCT_KEY_NEW_FILE)) {
         /* The usual case: key and URL from the store, nothing asked. */
-        rv = sacme_key_load(acme->p, files.key_path, &acme->account_key, res);
+        rv = sacme_acct_read_key(&files, SACME_ACCT_KEY_FILE, acme->p, &acme->account_key,
+                                 res);
         acme->account_url = apr_pstrdup(acme->p, url);
     }
     else {
@@ -367,7 +371,7 @@ apr_status_t sacme_acct_load(sacme_acme_t *acme, const char *dir, apr_pool_t *p,
     return rv;
 }
 
-int sacme_acct_is_deactivated(const char *dir, apr_pool_t *p)
+int sacme_acct_is_deactivated(const sacme_sdir_t *dir, apr_pool_t *p)
 {
     sacme_acct_files_t files;
 

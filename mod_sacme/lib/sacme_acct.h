@@ -14,6 +14,7 @@
 #include "sacme.h"
 #include "sacme_acme.h"
 #include "sacme_eab.h"
+#include "sacme_sdir.h"
 
 /* Files in an account directory. */
 #define SACME_ACCT_KEY_FILE  "account.key"   /* 0600 */
@@ -26,7 +27,7 @@
 #define SACME_ACCT_DEACTIVATED "deactivated"
 
 typedef struct sacme_acct_opts_t {
-    const char *dir;               /* account directory (created 0700) */
+    const sacme_sdir_t *dir;       /* the account directory, opened */
     apr_array_header_t *contacts;  /* const char *, "mailto:..." or addresses */
     int tos_agreed;                /* the admin accepted the CA's terms */
     const sacme_eab_t *eab;        /* NULL: none configured */
@@ -55,11 +56,11 @@ apr_status_t sacme_acct_ensure(sacme_acme_t *acme, const sacme_acct_opts_t *opts
  * An interrupted rollover is settled as in sacme_acct_ensure (which asks
  * the CA). No account yet is APR_ENOENT. *stored (may be NULL) receives
  * account.json as it is afterwards, or NULL when there is none. */
-apr_status_t sacme_acct_load(sacme_acme_t *acme, const char *dir, apr_pool_t *p,
+apr_status_t sacme_acct_load(sacme_acme_t *acme, const sacme_sdir_t *dir, apr_pool_t *p,
                              json_t **stored, sacme_result_t *res);
 
 /* True when dir's account.json records the account as deactivated. */
-int sacme_acct_is_deactivated(const char *dir, apr_pool_t *p);
+int sacme_acct_is_deactivated(const sacme_sdir_t *dir, apr_pool_t *p);
 
 /* The account as the CA describes it (POST-as-GET of its URL). */
 typedef struct sacme_acct_info_t {
@@ -75,7 +76,7 @@ apr_status_t sacme_acct_fetch(sacme_acme_t *acme, apr_pool_t *p,
  * it in account.json with the time and who did it (by, e.g. the command),
  * so that sacme_acct_ensure refuses to go on with it. There is no way back:
  * the CA refuses every later request signed by the account. */
-apr_status_t sacme_acct_deactivate(sacme_acme_t *acme, const char *dir,
+apr_status_t sacme_acct_deactivate(sacme_acme_t *acme, const sacme_sdir_t *dir,
                                    const char *by, sacme_result_t *res);
 
 /* Replaces the loaded account's key (RFC 8555 §7.3.5); the account URL
@@ -86,7 +87,7 @@ apr_status_t sacme_acct_deactivate(sacme_acme_t *acme, const char *dir,
  * removes account.key.new; no answer keeps it for the next use of the
  * account to settle. The account is never left without the key the CA
  * knows. acme->account_key is the key in force afterwards. */
-apr_status_t sacme_acct_rollover(sacme_acme_t *acme, const char *dir,
+apr_status_t sacme_acct_rollover(sacme_acme_t *acme, const sacme_sdir_t *dir,
                                  sacme_key_type_t type, sacme_result_t *res);
 
 #endif /* SACME_ACCT_H */

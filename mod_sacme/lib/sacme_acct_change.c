@@ -37,7 +37,7 @@ apr_status_t sacme_acct_fetch(sacme_acme_t *acme, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-apr_status_t sacme_acct_deactivate(sacme_acme_t *acme, const char *dir,
+apr_status_t sacme_acct_deactivate(sacme_acme_t *acme, const sacme_sdir_t *dir,
                                    const char *by, sacme_result_t *res)
 {
     apr_pool_t *p;
@@ -111,7 +111,7 @@ static apr_status_t key_change(sacme_acme_t *acme, const sacme_key_t *next,
     return rv;
 }
 
-apr_status_t sacme_acct_rollover(sacme_acme_t *acme, const char *dir,
+apr_status_t sacme_acct_rollover(sacme_acme_t *acme, const sacme_sdir_t *dir,
                                  sacme_key_type_t type, sacme_result_t *res)
 {
     apr_pool_t *p;
@@ -140,7 +140,7 @@ apr_status_t sacme_acct_rollover(sacme_acme_t *acme, const char *dir,
     }
     rv = sacme_key_generate(acme->p, type, &next, res);
     if (rv == APR_SUCCESS) {
-        rv = sacme_acct_write_key(&files, next, files.new_path, p, res);
+        rv = sacme_acct_write_key(&files, next, SACME_ACCT_KEY_NEW_FILE, p, res);
     }
     if (rv != APR_SUCCESS) {
         goto leave;

@@ -1,58 +1,68 @@
 /* The account directory: account.key, account.key.new, account.json
  * (sacme_acct_int.h). */
-#include <errno.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include "sacme_acct_int.h"
-#include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_time.h"
 
-void sacme_acct_files_init(sacme_acct_files_t *files, const char *dir,
+#define MAX_KEY (64 * 1024)
+
+void sacme_acct_files_init(sacme_acct_files_t *files, const sacme_sdir_t *dir,
                            apr_pool_t *p)
 {
     files->dir = dir;
-    files->key_path = apr_pstrcat(p, dir, "/" SACME_ACCT_KEY_FILE, NULL);
-    files->new_path = apr_pstrcat(p, dir, "/" SACME_ACCT_KEY_NEW_FILE, NULL);
-    files->json_path = apr_pstrcat(p, dir, "/" SACME_ACCT_JSON_FILE, NULL);
+    files->key_path = apr_pstrcat(p, dir->path, "/" SACME_ACCT_KEY_FILE, NULL);
+    files->new_path = apr_pstrcat(p, dir->path, "/" SACME_ACCT_KEY_NEW_FILE, NULL);
+    files->json_path = apr_pstrcat(p, dir->path, "/" SACME_ACCT_JSON_FILE, NULL);
     files->stored = NULL;
 }
 
-/* sacmectl runs as root in an account directory the driver (the httpd
- * User) owns: a file it replaces there must stay the User's, or the driver
- * could no longer read its own account key. */
-static apr_status_t keep_owner(const sacme_acct_files_t *files, const char *path,
-                               sacme_result_t *res)
-{
-    struct stat st;
-
-    if (geteuid() != 0 || stat(files->dir, &st) != 0 || st.st_uid == 0) {
-        return APR_SUCCESS;
-    }
-    if (chown(path, st.st_uid, st.st_gid) != 0) {
-        apr_status_t rv = APR_FROM_OS_ERROR(errno);
-        return sacme_result_set(res, rv, "cannot give %s to the owner of %s",
-                                path, files->dir);
-    }
-    return APR_SUCCESS;
-}
-
 apr_status_t sacme_acct_write_key(const sacme_acct_files_t *files,
-                                  const sacme_key_t *key, const char *path,
+                                  const sacme_key_t *key, const char *file,
                                   apr_pool_t *p, sacme_result_t *res)
 {
-    apr_status_t rv = sacme_key_save(key, path, p, res);
-    return rv == APR_SUCCESS ? keep_owner(files, path, res) : rv;
+    const char *pem = sacme_key_to_pem(key, p);
+    apr_status_t rv = sacme_sdir_write(files->dir, file, pem, strlen(pem), 0600,
+                                       SACME_SDIR_DURABLE, p, res);
+
+    memset((char *)pem, 0, strlen(pem));
+    return rv;
+}
+
+apr_status_t sacme_acct_read_key(const sacme_acct_files_t *files, const char *file,
+                                 apr_pool_t *p, sacme_key_t **key, sacme_result_t *res)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv;
+
+    rv = sacme_sdir_read(files->dir, file, MAX_KEY, SACME_SDIR_PRIVATE, p, &data, &len,
+                         res);
+    if (rv == APR_SUCCESS) {
+        rv = sacme_key_from_pem(p, data, len, key, res);
+        if (rv != APR_SUCCESS) {
+            sacme_result_prefix(res, "%s/%s", files->dir->path, file);
+        }
+        memset(data, 0, len);
+    }
+    return rv;
 }
 
 apr_status_t sacme_acct_write_stored(const sacme_acct_files_t *files,
                                      const json_t *j, apr_pool_t *p,
                                      sacme_result_t *res)
 {
-    apr_status_t rv = sacme_json_write_file(j, files->json_path, SACME_FPROT_PUBLIC,
-                                            p, res);
-    return rv == APR_SUCCESS ? keep_owner(files, files->json_path, res) : rv;
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    apr_status_t rv;
+
+    if (!s) {
+        return sacme_result_set(res, APR_ENOMEM, "cannot serialise %s", files->json_path);
+    }
+    rv = sacme_sdir_write(files->dir, SACME_ACCT_JSON_FILE, s, strlen(s), 0600,
+                          SACME_SDIR_DURABLE, p, res);
+    free(s);
+    return rv;
 }
 
 apr_status_t sacme_acct_update_stored(sacme_acct_files_t *files, json_t *changes,
@@ -71,11 +81,24 @@ apr_status_t sacme_acct_update_stored(sacme_acct_files_t *files, json_t *changes
 apr_status_t sacme_acct_read_stored(sacme_acct_files_t *files, apr_pool_t *p,
                                     sacme_result_t *res)
 {
-    if (!sacme_file_exists(files->json_path, p)) {
+    char *data;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (!sacme_sdir_has_file(files->dir, SACME_ACCT_JSON_FILE)) {
         return APR_SUCCESS;
     }
-    files->stored = sacme_json_read_file(p, files->json_path, 64 * 1024, res);
-    return files->stored ? APR_SUCCESS : (res ? res->status : APR_EINVAL);
+    rv = sacme_sdir_read(files->dir, SACME_ACCT_JSON_FILE, 64 * 1024, 0, p, &data, &len,
+                         res);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    files->stored = sacme_json_parse(p, data, len, 0, res);
+    if (!files->stored) {
+        sacme_result_prefix(res, "%s", files->json_path);
+        return res ? res->status : APR_EINVAL;
+    }
+    return APR_SUCCESS;
 }
 
 /* An account belongs to one CA; mixing them would register anew and leave
@@ -90,7 +113,7 @@ apr_status_t sacme_acct_check_server(const sacme_acme_t *acme,
         return sacme_result_set(res, SACME_ECONFIG,
                                 "the account in %s belongs to %s, not to %s: use "
                                 "a separate account directory per CA",
-                                files->dir, stored_server, acme->url);
+                                files->dir->path, stored_server, acme->url);
     }
     return APR_SUCCESS;
 }
@@ -117,10 +140,11 @@ apr_status_t sacme_acct_refuse_deactivated(const sacme_acct_files_t *files,
         "automatically. To start over, remove the account directory %s and "
         "configure new EAB credentials from your CA (SacmeEAB), then restart "
         "httpd", url ? url : "(no URL)", when ? " on " : "", when ? when : "",
-        by ? " by '" : "", by ? by : "", by ? "'" : "", files->dir);
+        by ? " by '" : "", by ? by : "", by ? "'" : "", files->dir->path);
 }
 
-apr_status_t sacme_acct_files_changeable(sacme_acct_files_t *files, const char *dir,
+apr_status_t sacme_acct_files_changeable(sacme_acct_files_t *files,
+                                         const sacme_sdir_t *dir,
                                          apr_pool_t *p, sacme_result_t *res)
 {
     apr_status_t rv;

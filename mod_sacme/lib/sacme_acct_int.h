@@ -9,29 +9,34 @@
 
 /* The files of one account directory, and account.json as last read. */
 typedef struct sacme_acct_files_t {
-    const char *dir;
-    const char *key_path;
+    const sacme_sdir_t *dir;    /* every file is opened through it */
+    const char *key_path;       /* the files' paths, for messages */
     const char *new_path;       /* account.key.new */
     const char *json_path;
     json_t *stored;             /* account.json, or NULL when there is none */
 } sacme_acct_files_t;
 
-void sacme_acct_files_init(sacme_acct_files_t *files, const char *dir,
+void sacme_acct_files_init(sacme_acct_files_t *files, const sacme_sdir_t *dir,
                            apr_pool_t *p);
 
 /* Reads account.json into files->stored (missing is fine). */
 apr_status_t sacme_acct_read_stored(sacme_acct_files_t *files, apr_pool_t *p,
                                     sacme_result_t *res);
 
-/* Writes account.json / a key file of the directory atomically and durably,
- * owned by the directory's owner (sacmectl runs as root in a directory of
- * the httpd User). */
+/* Writes account.json / a key file (file: SACME_ACCT_KEY_FILE or
+ * SACME_ACCT_KEY_NEW_FILE) of the directory atomically and durably, owned
+ * by the directory's owner (sacmectl runs as root in a directory of the
+ * driver's account). */
 apr_status_t sacme_acct_write_stored(const sacme_acct_files_t *files,
                                      const json_t *j, apr_pool_t *p,
                                      sacme_result_t *res);
 apr_status_t sacme_acct_write_key(const sacme_acct_files_t *files,
-                                  const sacme_key_t *key, const char *path,
+                                  const sacme_key_t *key, const char *file,
                                   apr_pool_t *p, sacme_result_t *res);
+
+/* Reads a key file of the directory (0600, its owner's, no link). */
+apr_status_t sacme_acct_read_key(const sacme_acct_files_t *files, const char *file,
+                                 apr_pool_t *p, sacme_key_t **key, sacme_result_t *res);
 
 /* Sets the members of changes (consumed) in account.json, keeping the
  * others, and stamps "updated". */
@@ -50,7 +55,8 @@ apr_status_t sacme_acct_refuse_deactivated(const sacme_acct_files_t *files,
 
 /* sacme_acct_files_init and sacme_acct_read_stored for a change to the
  * account: one recorded as deactivated is refused (it can change no more). */
-apr_status_t sacme_acct_files_changeable(sacme_acct_files_t *files, const char *dir,
+apr_status_t sacme_acct_files_changeable(sacme_acct_files_t *files,
+                                         const sacme_sdir_t *dir,
                                          apr_pool_t *p, sacme_result_t *res);
 
 /* Looks up the account of the stored key with onlyReturnExisting (sets

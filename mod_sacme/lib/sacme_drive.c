@@ -5,7 +5,6 @@
 
 #include "sacme_drive.h"
 #include "sacme_acct.h"
-#include "sacme_file.h"
 #include "sacme_issue.h"
 #include "sacme_json.h"
 #include "sacme_problem.h"
@@ -67,19 +66,15 @@ static int names_equal(const apr_array_header_t *a, const json_t *b)
 }
 
 static json_t *read_json(sacme_driver_t *d, apr_pool_t *p, const char *name,
-                         const char *file)
+                         sacme_state_t which)
 {
-    const char *path = sacme_store_path(d->store, p, SACME_GROUP_STAGING, name, file);
-    return sacme_file_exists(path, p) ? sacme_json_read_file(p, path, 256 * 1024, NULL)
-                                      : NULL;
+    return sacme_store_state_load(d->store, p, which, name, NULL);
 }
 
 static apr_status_t write_json(sacme_driver_t *d, apr_pool_t *p, const char *name,
-                               const char *file, json_t *j, sacme_result_t *res)
+                               sacme_state_t which, json_t *j, sacme_result_t *res)
 {
-    return sacme_json_write_file(j, sacme_store_path(d->store, p, SACME_GROUP_STAGING,
-                                                     name, file),
-                                 SACME_FPROT_PUBLIC, p, res);
+    return sacme_store_state_save(d->store, p, which, name, j, res);
 }
 
 /* --- deciding --------------------------------------------------------------- */
@@ -109,7 +104,7 @@ static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom,
         && info->not_after > now) {
         return 1;
     }
-    sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name, SACME_FILE_CHAIN);
+    sacme_store_unstage(d->store, p, dom->name, SACME_UNSTAGE_CHAIN);
     return 0;
 }
 
@@ -140,7 +135,7 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
         return SACME_WHY_STAGED;
     }
     req = sacme_request_get(d->store, p, dom->name);
-    job = read_json(d, p, dom->name, SACME_FILE_JOB);
+    job = read_json(d, p, dom->name, SACME_STATE_JOB);
     next_attempt = apr_time_from_sec(json_integer_value(json_object_get(job, "next-attempt")));
     /* The admin's request goes past an error backoff once (someone is
      * waiting); an attempt for it that failed backs off like any other, so
@@ -154,7 +149,7 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
         *next_check = next_attempt;
         return SACME_WHY_NONE;
     }
-    if (read_json(d, p, dom->name, SACME_FILE_ORDER)) {
+    if (read_json(d, p, dom->name, SACME_STATE_ORDER)) {
         return SACME_WHY_RESUME;
     }
     /* The live key is root's: the certificate's public key tells the type. */
@@ -183,18 +178,15 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
 
 /* --- expiry alerts ---------------------------------------------------------- */
 
-/* Records what was raised (alerts.json). The domain may never have been
- * driven by this store (a certificate put in place by hand), so its
- * staging directory is made first. */
+/* Records what was raised (alerts.json); the store makes the domain's
+ * staging directory if it was never driven (a certificate put in place by
+ * hand). */
 static void save_alerts(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p,
                         json_t *state)
 {
     sacme_result_t *res = sacme_result_make(p);
 
-    if (sacme_file_mkdirs(sacme_store_path(d->store, p, SACME_GROUP_STAGING, dom->name,
-                                           NULL), SACME_FPROT_DIR_PUBLIC, p, res)
-            != APR_SUCCESS
-        || write_json(d, p, dom->name, SACME_FILE_ALERTS, state, res) != APR_SUCCESS) {
+    if (write_json(d, p, dom->name, SACME_STATE_ALERTS, state, res) != APR_SUCCESS) {
         /* Raised all the same: an alert repeated is better than one lost. */
         sacme_log(d->log, SACME_LOG_WARNING, res->status, SACME_LOGNO(10092)
                   "%s: cannot record the alerts raised, they may be raised again: %s",
@@ -216,7 +208,7 @@ static const char *human(apr_pool_t *p, apr_interval_time_t t)
 static const char *expiry_hint(sacme_driver_t *d, const sacme_domain_t *dom,
                                sacme_why_t why, apr_pool_t *p)
 {
-    json_t *job = read_json(d, p, dom->name, SACME_FILE_JOB);
+    json_t *job = read_json(d, p, dom->name, SACME_STATE_JOB);
     const char *waiting = sacme_json_str(job, "waiting");
     const char *last = sacme_json_str(sacme_json_obj(job, "last"), "detail");
     const char *next = sacme_time_rfc3339(p, apr_time_from_sec(json_integer_value(
@@ -264,7 +256,7 @@ static void check_expiry(sacme_driver_t *d, const sacme_domain_t *dom, sacme_why
         }
         info = loaded;
     }
-    state = read_json(d, p, dom->name, SACME_FILE_ALERTS);
+    state = read_json(d, p, dom->name, SACME_STATE_ALERTS);
     n = sacme_warn_pending(w, state, info->serial, info->not_before, info->not_after,
                            sacme_drive_renew_at(dom, info), now, due, &next);
     if (next && next < *next_check) {
@@ -370,24 +362,14 @@ static apr_status_t publish(void *baton, int setup, const char *type,
 {
     run_ctx_t *ctx = baton;
     const sacme_store_t *store = ctx->d->store;
-    const char *dir;
 
-    if (strcmp(type, "http-01") || !token_ok(token) || strchr(name, '/')
-        || name[0] == '.') {
+    if (strcmp(type, "http-01") || !token_ok(token) || !sacme_sdir_name_ok(name)) {
         return APR_EINVAL;
     }
-    dir = sacme_store_path(store, ctx->p, SACME_GROUP_CHALLENGES, name, NULL);
     if (!setup) {
-        return sacme_store_remove(store, ctx->p, SACME_GROUP_CHALLENGES, name, token);
+        return sacme_store_challenge_remove(store, ctx->p, name, token, NULL);
     }
-    if (sacme_file_mkdirs(dir, SACME_FPROT_DIR_PUBLIC, ctx->p, NULL) != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
-    /* Republished by every attempt, so no fsync: only the rename matters,
-     * the children must never read half a response. */
-    return sacme_file_write_ephemeral(apr_pstrcat(ctx->p, dir, "/", token, NULL),
-                                      key_authz, strlen(key_authz),
-                                      SACME_FPROT_PUBLIC, ctx->p, NULL);
+    return sacme_store_challenge_put(store, ctx->p, name, token, key_authz, NULL);
 }
 
 /* Persists the order URL with what it was made for, so a restart resumes it
@@ -407,7 +389,7 @@ static apr_status_t record_order(void *baton, const char *url)
     json_object_set_new(j, "names", names);
     json_object_set_new(j, "key-type", json_string(sacme_key_type_name(ctx->dom->key_type)));
     json_object_set_new(j, "updated", json_string(sacme_time_rfc3339(ctx->p, apr_time_now())));
-    return write_json(ctx->d, ctx->p, ctx->dom->name, SACME_FILE_ORDER, j, NULL);
+    return write_json(ctx->d, ctx->p, ctx->dom->name, SACME_STATE_ORDER, j, NULL);
 }
 
 static void lock(sacme_driver_t *d)
@@ -424,6 +406,23 @@ static void unlock(sacme_driver_t *d)
     }
 }
 
+/* The EAB HMAC key is needed only to register an account: once the account
+ * is there (found or registered), the driver forgets it, so that nothing
+ * that later reads the driver's memory finds it. A registration needed
+ * again in this run (the account directory removed) fails with what to do
+ * (sacme_eab_check_key). The kid stays: it names the account directory.
+ * Called under d->lock: every use of the key is in ensure_account. */
+static void wipe_eab(sacme_driver_t *d)
+{
+    if (!d->eab || !d->eab->hmac) {
+        return;
+    }
+    sacme_eab_wipe(d->eab);
+    sacme_log(d->log, SACME_LOG_INFO, 0, SACME_LOGNO(10143)
+              "the EAB HMAC key (key id %s) is wiped from the driver's memory: "
+              "the account is there and needs it no more", d->eab->kid);
+}
+
 /* Gives acme the account: found or registered once, then shared. A client
  * holds the driver's account URL itself (the same pointer), so when the
  * driver drops the account after sacmectl changed it (key rollover,
@@ -434,6 +433,7 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
     sacme_acct_opts_t opts;
     apr_status_t rv = APR_SUCCESS;
     apr_file_t *store_lock;
+    sacme_sdir_t *dir;
     apr_pool_t *lp;
 
     /* Every client reads the directory itself: the account is shared, the
@@ -458,9 +458,15 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
     apr_pool_create(&lp, acme->p);
     rv = sacme_store_lock(d->store, lp, 1, &store_lock, res);
     if (rv == APR_SUCCESS) {
+        rv = sacme_store_account_open(d->store, lp, d->server_url,
+                                      d->eab ? d->eab->kid : NULL, 1, &dir, res);
+        if (rv != APR_SUCCESS) {
+            sacme_store_unlock(store_lock);
+        }
+    }
+    if (rv == APR_SUCCESS) {
         memset(&opts, 0, sizeof(opts));
-        opts.dir = sacme_store_account_dir(d->store, lp, d->server_url,
-                                           d->eab ? d->eab->kid : NULL);
+        opts.dir = dir;
         opts.contacts = d->contacts;
         opts.tos_agreed = d->tos_agreed;
         opts.eab = d->eab;
@@ -473,6 +479,7 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
         d->account_key = sacme_key_wrap(d->p, sacme_key_evp(acme->account_key));
         d->account_url = apr_pstrdup(d->p, acme->account_url);
         acme->account_url = d->account_url;
+        wipe_eab(d);
     }
     apr_pool_destroy(lp);
     unlock(d);
@@ -484,18 +491,15 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
 static apr_status_t staged_key(sacme_driver_t *d, const sacme_domain_t *dom,
                                apr_pool_t *p, sacme_key_t **key, sacme_result_t *res)
 {
-    const char *path = sacme_store_path(d->store, p, SACME_GROUP_STAGING, dom->name,
-                                        SACME_FILE_KEY);
     apr_status_t rv;
 
-    if (sacme_file_exists(path, p)
-        && sacme_key_load(p, path, key, NULL) == APR_SUCCESS
+    if (sacme_store_staged_key(d->store, p, dom->name, key, NULL) == APR_SUCCESS
         && sacme_key_type(*key) == dom->key_type) {
         return APR_SUCCESS;
     }
     rv = sacme_key_generate(p, dom->key_type, key, res);
     if (rv == APR_SUCCESS) {
-        rv = sacme_key_save(*key, path, p, res);
+        rv = sacme_store_stage_key(d->store, p, dom->name, *key, res);
     }
     return rv;
 }
@@ -536,7 +540,7 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
 static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
                            apr_pool_t *p, const sacme_result_t *res)
 {
-    json_t *old = read_json(d, p, dom->name, SACME_FILE_JOB);
+    json_t *old = read_json(d, p, dom->name, SACME_STATE_JOB);
     json_t *job = sacme_json_own(p, json_object());
     int errors = (int)json_integer_value(json_object_get(old, "errors")) + 1;
     apr_time_t next = apr_time_now() + backoff(d, errors, res);
@@ -546,7 +550,7 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
     json_object_set_new(job, "next-attempt", json_integer((json_int_t)apr_time_sec(next)));
     json_object_set_new(job, "last", sacme_result_to_json(res));
     json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, apr_time_now())));
-    write_json(d, p, dom->name, SACME_FILE_JOB, job, NULL);
+    write_json(d, p, dom->name, SACME_STATE_JOB, job, NULL);
     sacme_log(d->log, SACME_LOG_ERR, res->status, SACME_LOGNO(10024)
               "%s: %s; next attempt at %s", dom->name, msg,
               sacme_time_rfc3339(p, next));
@@ -559,7 +563,7 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
 static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
                            apr_pool_t *p, const sacme_result_t *res)
 {
-    json_t *old = read_json(d, p, dom->name, SACME_FILE_JOB);
+    json_t *old = read_json(d, p, dom->name, SACME_STATE_JOB);
     json_t *job = sacme_json_own(p, json_object());
     apr_time_t next = res->retry_after > apr_time_now() ? res->retry_after
                                                         : apr_time_now() + d->retry_delay;
@@ -570,7 +574,7 @@ static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
     json_object_set_new(job, "waiting", json_string(res->detail ? res->detail : "the CA"));
     json_object_set_new(job, "waiting-pid", json_integer((json_int_t)getpid()));
     json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, apr_time_now())));
-    write_json(d, p, dom->name, SACME_FILE_JOB, job, NULL);
+    write_json(d, p, dom->name, SACME_STATE_JOB, job, NULL);
     /* A CA that asks for a few seconds at a time would flood the log. */
     sacme_log(d->log, next - apr_time_now() >= apr_time_from_sec(60)
                       ? SACME_LOG_NOTICE : SACME_LOG_DEBUG, 0, SACME_LOGNO(10044)
@@ -595,7 +599,7 @@ static void notify_revoked(sacme_driver_t *d, const sacme_domain_t *dom, apr_poo
         return;
     }
     requested = requested ? requested : "";
-    state = read_json(d, p, dom->name, SACME_FILE_ALERTS);
+    state = read_json(d, p, dom->name, SACME_STATE_ALERTS);
     told = sacme_json_str(state, "revoked-request");
     if (told && !strcmp(told, requested)) {
         return;
@@ -645,7 +649,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     sacme_event_t ev;
     json_t *order;
     apr_status_t rv;
-    const char *chain_pem, *names_str = "";
+    const char *names_str = "";
     int i;
 
     if (!res) {
@@ -659,7 +663,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         notify_revoked(d, dom, p);
     }
     memset(&opts, 0, sizeof(opts));
-    order = read_json(d, p, dom->name, SACME_FILE_ORDER);
+    order = read_json(d, p, dom->name, SACME_STATE_ORDER);
     if (order && !strcmp(sacme_json_str(order, "server") ? sacme_json_str(order, "server") : "",
                          d->server_url)
         && names_equal(dom->names, json_object_get(order, "names"))
@@ -670,7 +674,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     if (opts.resume_url) {
         /* Loud when picking up what another process left (a restart, a
          * crash); quiet when this process only let a worker go meanwhile. */
-        json_t *job = read_json(d, p, dom->name, SACME_FILE_JOB);
+        json_t *job = read_json(d, p, dom->name, SACME_STATE_JOB);
         int mine = json_integer_value(json_object_get(job, "waiting-pid")) == getpid();
         sacme_log(d->log, mine ? SACME_LOG_DEBUG : SACME_LOG_NOTICE, 0,
                   SACME_LOGNO(10022) "%s: resuming order %s", dom->name,
@@ -683,12 +687,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         sacme_drive_notify(d, dom, "renewing", sacme_why_str(why));
     }
 
-    rv = sacme_file_mkdirs(sacme_store_path(d->store, p, SACME_GROUP_STAGING,
-                                            dom->name, NULL),
-                           SACME_FPROT_DIR_PUBLIC, p, res);
-    if (rv == APR_SUCCESS) {
-        rv = ensure_account(d, acme, res);
-    }
+    rv = ensure_account(d, acme, res);
     if (rv == APR_SUCCESS) {
         rv = staged_key(d, dom, p, &key, res);
     }
@@ -709,8 +708,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         if (rv == SACME_EORDERGONE) {
             sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10030)
                       "%s: %s", dom->name, sacme_result_message(res, p));
-            sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name,
-                               SACME_FILE_ORDER);
+            sacme_store_unstage(d->store, p, dom->name, SACME_UNSTAGE_ORDER);
             opts.resume_url = NULL;
             sacme_result_reset(res);
             rv = sacme_issue(acme, &opts, p, &chain, res);
@@ -723,8 +721,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     if (rv == SACME_EBADCERT) {
         /* The order would give the same certificate again: forget it, so
          * the next attempt orders anew (after the backoff). */
-        sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name,
-                           SACME_FILE_ORDER);
+        sacme_store_unstage(d->store, p, dom->name, SACME_UNSTAGE_ORDER);
     }
     if (rv != APR_SUCCESS) {
         record_failure(d, dom, p, res);
@@ -743,16 +740,13 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         return rv;
     }
     /* Staged: the chain goes last, so a complete pair means "ready". */
-    chain_pem = sacme_chain_pem(chain, p);
-    rv = sacme_file_write_atomic(sacme_store_path(d->store, p, SACME_GROUP_STAGING,
-                                                  dom->name, SACME_FILE_CHAIN),
-                                 chain_pem, strlen(chain_pem), SACME_FPROT_PUBLIC, p, res);
+    rv = sacme_store_stage_chain(d->store, p, dom->name, chain, res);
     if (rv != APR_SUCCESS) {
         record_failure(d, dom, p, res);
         return rv;
     }
-    sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name, SACME_FILE_ORDER);
-    sacme_store_remove(d->store, p, SACME_GROUP_STAGING, dom->name, SACME_FILE_JOB);
+    sacme_store_unstage(d->store, p, dom->name, SACME_UNSTAGE_ORDER);
+    sacme_store_state_remove(d->store, p, SACME_STATE_JOB, dom->name, NULL);
     sacme_request_done(d->store, p, dom->name);
     memset(&ev, 0, sizeof(ev));
     ev.event = "renewed";

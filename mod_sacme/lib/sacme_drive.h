@@ -68,7 +68,10 @@ typedef struct sacme_driver_t {
     const sacme_store_t *store;
     const char *server_url;
     sacme_http_t *http;
-    const sacme_eab_t *eab;             /* NULL: none configured */
+    sacme_eab_t *eab;                   /* NULL: none configured. The driver's
+                                           own copy: its HMAC key is wiped
+                                           (under lock) once the account is
+                                           found or registered; the kid stays */
     const sacme_trust_t *trust;         /* anchors a new chain must reach to be
                                            staged, as the parent's activation
                                            requires; NULL: not checked here */

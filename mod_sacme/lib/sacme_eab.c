@@ -4,6 +4,8 @@
  * errors explain what is wrong with it in words and positions, never by
  * quoting it: error details end up in logs and on the status page. */
 #include <ctype.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include <openssl/core_names.h>
@@ -13,6 +15,7 @@
 
 #include "sacme_eab.h"
 #include "sacme_b64.h"
+#include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_jws.h"
 
@@ -148,6 +151,170 @@ apr_status_t sacme_eab_make(apr_pool_t *p, const char *kid,
     return APR_SUCCESS;
 }
 
+sacme_eab_t *sacme_eab_copy(apr_pool_t *p, const sacme_eab_t *from)
+{
+    sacme_eab_t *eab;
+
+    if (!from) {
+        return NULL;
+    }
+    eab = apr_pcalloc(p, sizeof(*eab));
+    eab->kid = apr_pstrdup(p, from->kid);
+    eab->alg = from->alg;
+    eab->file = from->file ? apr_pstrdup(p, from->file) : NULL;
+    if (from->hmac && from->hmac_len > 0) {
+        eab->hmac = apr_pmemdup(p, from->hmac, from->hmac_len);
+        eab->hmac_len = from->hmac_len;
+    }
+    apr_pool_cleanup_register(p, eab, hmac_cleanse, apr_pool_cleanup_null);
+    return eab;
+}
+
+void sacme_eab_wipe(sacme_eab_t *eab)
+{
+    if (!eab) {
+        return;
+    }
+    hmac_cleanse(eab);
+    eab->hmac = NULL;
+    eab->hmac_len = 0;
+}
+
+apr_status_t sacme_eab_check_key(const sacme_eab_t *eab, sacme_result_t *res)
+{
+    if (eab && eab->hmac && eab->hmac_len > 0) {
+        return APR_SUCCESS;
+    }
+    /* Only the driver wipes a key it still has a configuration for: once its
+     * account is there. Registering again needs the key read anew, which is
+     * what a restart does; a crash here would only hide that. */
+    return sacme_result_set(res, SACME_ECONFIG,
+                            "the EAB HMAC key (key id '%s') was already used in "
+                            "this driver run and is wiped from memory, so no new "
+                            "account can be registered with it now; a graceful "
+                            "restart of httpd (apachectl graceful) reads it "
+                            "again%s%s", eab && eab->kid ? eab->kid : "?",
+                            eab && eab->file ? " from " : "",
+                            eab && eab->file ? eab->file : "");
+}
+
+/* jansson's allocator while an EAB file is parsed. jansson copies every
+ * string it parses into blocks of its own (and keeps the lexer's text in a
+ * buffer it grows and frees), and frees them without zeroing: the HMAC key
+ * would stay behind in freed heap memory, where a later allocation or a
+ * core dump shows it. Each block carries its size in front, so that freeing
+ * it can cleanse all of it. */
+typedef union {
+    size_t size;
+    max_align_t align;              /* blocks stay aligned as malloc's are */
+} zblock_t;
+
+static void *zeroing_malloc(size_t size)
+{
+    zblock_t *b;
+
+    if (size > SIZE_MAX - sizeof(*b) || !(b = malloc(sizeof(*b) + size))) {
+        return NULL;
+    }
+    b->size = size;
+    return b + 1;
+}
+
+static void zeroing_free(void *ptr)
+{
+    zblock_t *b;
+
+    if (!ptr) {
+        return;
+    }
+    b = (zblock_t *)ptr - 1;
+    OPENSSL_cleanse(ptr, b->size);
+    free(b);
+}
+
+/* Parses the EAB file's text and takes the EAB out of it, with the zeroing
+ * allocator installed from before the parse until after the JSON is freed.
+ * Swapping jansson's allocator is process-wide, and it is safe here
+ * because: (1) the callers run single-threaded (the root parent reading its
+ * configuration, the driver before it starts its threads, sacmectl), so no
+ * other code allocates or frees a jansson object meanwhile; (2) every
+ * object allocated in the window is freed in the window (only kid and the
+ * decoded key leave it, copied into p), so no block of one allocator ever
+ * reaches the other's free function. */
+static apr_status_t parse_eab(apr_pool_t *p, const char *path, const char *data,
+                              apr_size_t len, sacme_eab_t **peab, sacme_result_t *res)
+{
+    json_malloc_t saved_malloc;
+    json_free_t saved_free;
+    json_error_t err;
+    json_t *j, *alg_j;
+    const char *kid = NULL, *hmac = NULL;
+    sacme_hmac_alg_t alg = SACME_HMAC_HS256;
+    apr_status_t rv;
+
+    if (len == 0) {
+        return sacme_result_set(res, APR_EINVAL, "the EAB file %s is empty; it "
+                                "must hold {\"kid\": ..., \"hmac\": ...}", path);
+    }
+    if (sacme_json_depth(data, len) > SACME_MAX_JSON_DEPTH) {
+        return sacme_result_set(res, APR_EINVAL, "the EAB file %s is nested too "
+                                "deeply to be an EAB file", path);
+    }
+    json_get_alloc_funcs(&saved_malloc, &saved_free);
+    json_set_alloc_funcs(zeroing_malloc, zeroing_free);
+    j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    /* Positions only: jansson's error text quotes the input near the error,
+     * which may be the key. */
+    if (!j) {
+        rv = sacme_result_set(res, APR_EINVAL, "the EAB file %s is not valid JSON "
+                              "(error at line %d, column %d); it must hold "
+                              "{\"kid\": ..., \"hmac\": ...}", path, err.line,
+                              err.column);
+    }
+    else if (!(kid = sacme_json_str(j, "kid")) || !*kid
+             || !(hmac = sacme_json_str(j, "hmac"))) {
+        rv = sacme_result_set(res, APR_EINVAL, "the EAB file %s needs the string "
+                              "members \"kid\" and \"hmac\"", path);
+    }
+    else if ((alg_j = json_object_get(j, "alg"))
+             && sacme_hmac_alg_parse(json_string_value(alg_j), &alg) != APR_SUCCESS) {
+        rv = sacme_result_set(res, APR_EINVAL, "the EAB file %s has an \"alg\" "
+                              "other than HS256, HS384 or HS512", path);
+    }
+    else if ((rv = sacme_eab_make(p, kid, hmac, alg, peab, res)) != APR_SUCCESS) {
+        sacme_result_prefix(res, "the EAB file %s", path);
+    }
+    json_decref(j);
+    json_set_alloc_funcs(saved_malloc, saved_free);
+    OPENSSL_cleanse(&err, sizeof(err));
+    return rv;
+}
+
+apr_status_t sacme_eab_read_file(apr_pool_t *p, const char *path,
+                                 sacme_eab_t **peab, sacme_result_t *res)
+{
+    apr_pool_t *tmp;
+    char *data = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    *peab = NULL;
+    apr_pool_create(&tmp, p);
+    rv = sacme_file_read(path, SACME_EAB_FILE_MAX, tmp, &data, &len, res);
+    if (rv != APR_SUCCESS) {
+        sacme_result_prefix(res, "the EAB file");
+    }
+    else {
+        rv = parse_eab(p, path, data, len, peab, res);
+        OPENSSL_cleanse(data, len);
+    }
+    apr_pool_destroy(tmp);
+    if (rv == APR_SUCCESS) {
+        (*peab)->file = apr_pstrdup(p, path);
+    }
+    return rv;
+}
+
 apr_status_t sacme_eab_sign_input(apr_pool_t *p, sacme_hmac_alg_t alg,
                                   const unsigned char *key, apr_size_t key_len,
                                   const char *signing_input,
@@ -209,6 +376,9 @@ apr_status_t sacme_eab_jws(apr_pool_t *p, const sacme_eab_t *eab,
     if (!alg_valid(eab->alg)) {
         return sacme_result_set(res, APR_EINVAL, "unknown EAB HMAC algorithm %d",
                                 (int)eab->alg);
+    }
+    if ((rv = sacme_eab_check_key(eab, res)) != APR_SUCCESS) {
+        return rv;
     }
     jwk = sacme_jwk_make(account_key, p);
     if (!jwk || !(jwk_s = sacme_json_dump(p, jwk))) {

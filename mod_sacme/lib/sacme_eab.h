@@ -1,8 +1,9 @@
 /* External Account Binding (RFC 8555 §7.3.4): the account key's JWK signed
  * with a MAC key the CA issued out of band (Sectigo SCM's "HMAC key").
  *
- * The HMAC key is a secret: it lives in memory only; no function here logs
- * it, and sacme_eab_t never serialises it.
+ * The HMAC key is a secret: it lives in memory only, in the process that
+ * needs it and only while it needs it; no function here logs it, and
+ * sacme_eab_t never serialises it.
  */
 #ifndef SACME_EAB_H
 #define SACME_EAB_H
@@ -20,10 +21,16 @@ typedef enum {
 
 typedef struct sacme_eab_t {
     const char *kid;              /* key identifier, as issued */
-    const unsigned char *hmac;    /* decoded MAC key bytes */
+    const unsigned char *hmac;    /* decoded MAC key bytes; NULL once wiped
+                                     (or never read: a configuration that
+                                     keeps only where the key is) */
     apr_size_t hmac_len;
     sacme_hmac_alg_t alg;
+    const char *file;             /* the file it was read from, or NULL */
 } sacme_eab_t;
+
+/* Bound on an EAB file: a few hundred bytes in practice. */
+#define SACME_EAB_FILE_MAX (64 * 1024)
 
 /* "HS256" / "HS384" / "HS512" (case-insensitive). */
 apr_status_t sacme_hmac_alg_parse(const char *s, sacme_hmac_alg_t *alg);
@@ -36,6 +43,31 @@ apr_status_t sacme_eab_make(apr_pool_t *p, const char *kid,
                             const char *hmac_b64, sacme_hmac_alg_t alg,
                             sacme_eab_t **eab, sacme_result_t *res);
 
+/* Reads an EAB file, the JSON object {"kid": ..., "hmac": ..., optional
+ * "alg": "HS256"|"HS384"|"HS512"}, into an EAB allocated from p (its file
+ * member is path). Leaves no copy of the HMAC key behind but the decoded
+ * bytes in the result: the file's bytes are cleansed, and jansson parses
+ * with an allocator that cleanses every block it frees. Errors name the
+ * file and say what is wrong (by position for bad JSON), never quoting the
+ * content. Not thread-safe: it swaps jansson's allocator for the duration,
+ * so it may only run while no other thread uses jansson (at configuration
+ * time, in a process before it starts threads, in sacmectl). */
+apr_status_t sacme_eab_read_file(apr_pool_t *p, const char *path,
+                                 sacme_eab_t **eab, sacme_result_t *res);
+
+/* A copy of eab in p with its own copy of the key bytes (wiped when p
+ * goes, or by sacme_eab_wipe). */
+sacme_eab_t *sacme_eab_copy(apr_pool_t *p, const sacme_eab_t *eab);
+
+/* Cleanses the key bytes and forgets them (hmac NULL, hmac_len 0); the
+ * kid, alg and file stay. Safe to call twice, and with NULL. */
+void sacme_eab_wipe(sacme_eab_t *eab);
+
+/* APR_SUCCESS if eab still holds its HMAC key; otherwise SACME_ECONFIG with
+ * a message that says it was used and wiped in this run and how to get it
+ * read again. */
+apr_status_t sacme_eab_check_key(const sacme_eab_t *eab, sacme_result_t *res);
+
 /* HMAC signature (base64url) over a JWS signing input. */
 apr_status_t sacme_eab_sign_input(apr_pool_t *p, sacme_hmac_alg_t alg,
                                   const unsigned char *key, apr_size_t key_len,
@@ -43,7 +75,8 @@ apr_status_t sacme_eab_sign_input(apr_pool_t *p, sacme_hmac_alg_t alg,
                                   const char **sig_b64, sacme_result_t *res);
 
 /* The externalAccountBinding member of a newAccount payload: a flattened JWS
- * with protected {"alg","kid","url"} over the account key's JWK. */
+ * with protected {"alg","kid","url"} over the account key's JWK. A wiped
+ * key fails as sacme_eab_check_key says. */
 apr_status_t sacme_eab_jws(apr_pool_t *p, const sacme_eab_t *eab,
                            const sacme_key_t *account_key,
                            const char *new_account_url, json_t **jws,

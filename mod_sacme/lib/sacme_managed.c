@@ -2,16 +2,12 @@
 #include <strings.h>
 
 #include "sacme_managed.h"
-#include "sacme_file.h"
 #include "sacme_json.h"
 
 /* A few hundred bytes per domain: room for tens of thousands. */
-#define MAX_MANAGED (16 * 1024 * 1024)
-
 apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                                  const sacme_managed_t *m, sacme_result_t *res)
 {
-    const char *path = sacme_store_path(store, p, SACME_FILE_MANAGED, NULL, NULL);
     json_t *j = sacme_json_own(p, json_object()), *doms = json_array(), *old;
     int i, k;
 
@@ -39,14 +35,16 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
         json_array_append_new(doms, d);
     }
     json_object_set_new(j, "domains", doms);
+    json_object_set_new(j, "driver-uid", json_integer((json_int_t)store->driver_uid));
+    json_object_set_new(j, "driver-gid", json_integer((json_int_t)store->driver_gid));
+    json_object_set_new(j, "web-gid", json_integer((json_int_t)store->web_gid));
     /* Unchanged across most restarts: no durable write (and its fsync) on
      * the way to serving then, whatever the number of domains. */
-    old = sacme_file_exists(path, p) ? sacme_json_read_file(p, path, MAX_MANAGED, NULL)
-                                     : NULL;
+    old = sacme_store_state_load(store, p, SACME_STATE_MANAGED, NULL, NULL);
     if (old && json_equal(old, j)) {
         return APR_SUCCESS;
     }
-    return sacme_json_write_file(j, path, SACME_FPROT_PUBLIC, p, res);
+    return sacme_store_state_save(store, p, SACME_STATE_MANAGED, NULL, j, res);
 }
 
 static apr_status_t bad(sacme_result_t *res, const char *path, const char *what)
@@ -80,24 +78,31 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
                                 sacme_managed_t **pm, sacme_result_t *res)
 {
     const char *path = sacme_store_path(store, p, SACME_FILE_MANAGED, NULL, NULL);
+    sacme_result_t *why = sacme_result_make(p);
     sacme_managed_t *m;
     json_t *j, *doms, *d;
     size_t i;
 
-    if (!sacme_file_exists(path, p)) {
-        return sacme_result_set(res, APR_ENOENT,
-                                "%s does not exist: is this the store of a server "
-                                "with mod_sacme and SacmeDomain, started at least "
-                                "once? (see SacmeStoreDir)", path);
-    }
-    if (!(j = sacme_json_read_file(p, path, MAX_MANAGED, res))) {
-        return res ? res->status : APR_EINVAL;
+    if (!(j = sacme_store_state_load(store, p, SACME_STATE_MANAGED, NULL, why))) {
+        if (APR_STATUS_IS_ENOENT(why->status)) {
+            return sacme_result_set(res, APR_ENOENT,
+                                    "%s does not exist: is this the store of a server "
+                                    "with mod_sacme and SacmeDomain, started at least "
+                                    "once? (see SacmeStoreDir)", path);
+        }
+        return sacme_result_set(res, why->status, "%s", sacme_result_message(why, p));
     }
     m = apr_pcalloc(p, sizeof(*m));
     m->server_url = sacme_json_str(j, "server");
     m->ca_file = sacme_json_str(j, "ca-file");
     m->eab_kid = sacme_json_str(j, "eab-kid");
     m->account_dir = sacme_json_str(j, "account-dir");
+    m->driver_uid = json_is_integer(json_object_get(j, "driver-uid"))
+                    ? (long)json_integer_value(json_object_get(j, "driver-uid")) : -1;
+    m->driver_gid = json_is_integer(json_object_get(j, "driver-gid"))
+                    ? (long)json_integer_value(json_object_get(j, "driver-gid")) : -1;
+    m->web_gid = json_is_integer(json_object_get(j, "web-gid"))
+                 ? (long)json_integer_value(json_object_get(j, "web-gid")) : -1;
     doms = json_object_get(j, "domains");
     if (!m->server_url || !json_is_array(doms)) {
         return bad(res, path, "no server or no domains");

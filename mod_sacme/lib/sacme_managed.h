@@ -22,9 +22,13 @@ typedef struct sacme_managed_t {
     const char *eab_kid;          /* NULL: no EAB */
     const char *account_dir;      /* absolute: the account's directory */
     apr_array_header_t *domains;  /* sacme_domain_t * */
+    long driver_uid, driver_gid;  /* the owners of the store's parts, as the */
+    long web_gid;                 /* store has them (read: -1 when absent) */
 } sacme_managed_t;
 
-/* Writes the snapshot atomically into the store's base directory. */
+/* Writes the snapshot atomically into the store's base directory, with
+ * the store's owners (sacme_store_set_owners): sacmectl expects the
+ * driver's parts to belong to them. */
 apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                                  const sacme_managed_t *m, sacme_result_t *res);
 

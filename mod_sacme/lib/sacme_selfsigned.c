@@ -26,8 +26,8 @@
 #define BACKDATE_SEC  3600              /* clients with a slow clock */
 #define MIN_LEFT      apr_time_from_sec(24 * 3600)
 #define MAX_PEM       (64 * 1024)
-#define CERT_FILE     "cert.pem"
-#define KEY_FILE      "privkey.pem"
+#define CERT_FILE     SACME_SELFSIGNED_CERT
+#define KEY_FILE      SACME_SELFSIGNED_KEY
 
 static apr_status_t x509_cleanup(void *data)
 {

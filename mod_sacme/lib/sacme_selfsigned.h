@@ -11,6 +11,10 @@
 #include "sacme_key.h"
 #include "sacme_result.h"
 
+/* The files of the fallback in its directory. */
+#define SACME_SELFSIGNED_CERT "cert.pem"
+#define SACME_SELFSIGNED_KEY  "privkey.pem"
+
 /* Makes a self-signed certificate for key: subject CN=cn, O="mod_sacme
  * fallback (no certificate yet)", SANs names (may be NULL or empty), valid
  * from now-1h for `valid` (0: 30 days), random 128-bit serial. The

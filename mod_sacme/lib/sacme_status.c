@@ -2,7 +2,6 @@
 #include <strings.h>
 
 #include "sacme_status.h"
-#include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_request.h"
 #include "sacme_time.h"
@@ -11,7 +10,6 @@
 
 /* job.json and order.json are a few hundred bytes; anything much larger is
  * not ours and is not parsed. */
-#define MAX_STAGING_JSON (64 * 1024)
 
 /* --- small helpers ------------------------------------------------------------ */
 
@@ -44,15 +42,12 @@ static json_int_t days_left(apr_time_t not_after, apr_time_t now)
     return days;
 }
 
-/* staging/<name>/<file> as JSON, or NULL when missing or unreadable: the
+/* A domain's state as JSON, or NULL when missing or unreadable: the
  * driver may be rewriting it (atomically) right now; the next look sees it. */
 static json_t *staging_json(const sacme_store_t *store, apr_pool_t *p,
-                            const char *name, const char *file)
+                            const char *name, sacme_state_t which)
 {
-    const char *path = sacme_store_path(store, p, SACME_GROUP_STAGING, name, file);
-
-    return sacme_file_exists(path, p) ? sacme_json_read_file(p, path, MAX_STAGING_JSON, NULL)
-                                      : NULL;
+    return sacme_store_state_load(store, p, which, name, NULL);
 }
 
 /* Every configured name among the certificate's SANs (as the driver decides
@@ -89,10 +84,7 @@ static json_t *cert_json(const sacme_cert_info_t *info, sacme_key_type_t type,
 static json_int_t renewals(const sacme_store_t *store, const sacme_domain_t *dom,
                            apr_pool_t *p)
 {
-    const char *path = sacme_store_path(store, p, SACME_GROUP_DOMAINS, dom->name,
-                                        SACME_FILE_HISTORY);
-    json_t *h = sacme_file_exists(path, p) ? sacme_json_read_file(p, path, 4096, NULL)
-                                           : NULL;
+    json_t *h = sacme_store_state_load(store, p, SACME_STATE_HISTORY, dom->name, NULL);
     json_int_t n = json_integer_value(json_object_get(h, "activations"));
 
     return n > 1 ? n - 1 : 0;
@@ -247,8 +239,8 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
     json_array_append_new(types, json_string(sacme_key_type_name(dom->key_type)));
     certs = live_certificates(store, dom, now, p, &live);
     staged = staged_json(store, dom, p);
-    job = staging_json(store, p, dom->name, SACME_FILE_JOB);
-    order = order_json(staging_json(store, p, dom->name, SACME_FILE_ORDER), job);
+    job = staging_json(store, p, dom->name, SACME_STATE_JOB);
+    order = order_json(staging_json(store, p, dom->name, SACME_STATE_ORDER), job);
     error = error_json(job);
     request = request_json(sacme_request_get(store, p, dom->name));
     next_attempt = apr_time_from_sec(json_integer_value(json_object_get(job,

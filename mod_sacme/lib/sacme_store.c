@@ -1,25 +1,71 @@
-/* The store: layout, certificate sets, promotion of staged sets. */
-#include <apr_file_info.h>
-#include <apr_file_io.h>
+/* The store: layout, owners, set-up, JSON state, challenges, accounts, the
+ * lock (sacme_store.h). Certificate sets are in sacme_store_set.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <apr_portable.h>
 #include <apr_uri.h>
 #include <openssl/sha.h>
 
-#include "sacme_store.h"
+#include "sacme_store_int.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
-#include "sacme_time.h"
 
-static const char *const GROUPS[] = {
-    SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES,
-    SACME_GROUP_DOMAINS, SACME_GROUP_ARCHIVE, SACME_GROUP_FALLBACK,
-    SACME_GROUP_REQUESTS,
+/* Each part: its name, whether the driver's account owns it, its mode and
+ * the mode of a domain's (or account's) directory in it. The driver's
+ * parts that request children read are setgid to the httpd Group, so what
+ * the driver makes inside carries that group without a chown. */
+static const struct {
+    const char *name;
+    int driver;
+    mode_t mode;
+    mode_t sub_mode;
+} PARTS[SACME_SG_COUNT] = {
+    [SACME_SG_ACCOUNTS]   = { SACME_GROUP_ACCOUNTS,   1, 0700,  0700 },
+    [SACME_SG_STAGING]    = { SACME_GROUP_STAGING,    1, 02750, 0750 },
+    [SACME_SG_CHALLENGES] = { SACME_GROUP_CHALLENGES, 1, 02750, 0750 },
+    [SACME_SG_REQUESTS]   = { SACME_GROUP_REQUESTS,   1, 02750, 0750 },
+    [SACME_SG_DOMAINS]    = { SACME_GROUP_DOMAINS,    0, 0755,  0755 },
+    [SACME_SG_ARCHIVE]    = { SACME_GROUP_ARCHIVE,    0, 0700,  0700 },
+    [SACME_SG_FALLBACK]   = { SACME_GROUP_FALLBACK,   0, 0755,  0755 },
+};
+
+/* JSON state: where it lives, its bound and its mode. */
+#define IN_BASE (-1)
+static const struct {
+    int group;                 /* a part, or IN_BASE */
+    const char *file;          /* NULL: "<name>.json" in the part itself */
+    apr_size_t max;
+    mode_t mode;
+} STATES[] = {
+    [SACME_STATE_JOB]     = { SACME_SG_STAGING,  SACME_FILE_JOB,   256 * 1024, SACME_MODE_SHARED },
+    [SACME_STATE_ORDER]   = { SACME_SG_STAGING,  SACME_FILE_ORDER, 256 * 1024, SACME_MODE_SHARED },
+    [SACME_STATE_ALERTS]  = { SACME_SG_STAGING,  "alerts.json",    256 * 1024, SACME_MODE_SHARED },
+    [SACME_STATE_REQUEST] = { SACME_SG_REQUESTS, NULL,             16 * 1024,  SACME_MODE_SHARED },
+    [SACME_STATE_HISTORY] = { SACME_SG_DOMAINS,  SACME_FILE_HISTORY, 4096,     SACME_MODE_PUBLIC },
+    [SACME_STATE_MANAGED] = { IN_BASE,           "managed.json", 16 * 1024 * 1024, SACME_MODE_PUBLIC },
+    [SACME_STATE_VERSION] = { IN_BASE,           "store.json",     4096,       SACME_MODE_PUBLIC },
 };
 
 sacme_store_t *sacme_store_make(apr_pool_t *p, const char *base)
 {
     sacme_store_t *store = apr_pcalloc(p, sizeof(*store));
+
     store->base = apr_pstrdup(p, base);
+    store->driver_uid = geteuid();
+    store->driver_gid = getegid();
+    store->web_gid = getegid();
     return store;
+}
+
+void sacme_store_set_owners(sacme_store_t *store, uid_t driver_uid, gid_t driver_gid,
+                            gid_t web_gid)
+{
+    store->driver_uid = driver_uid;
+    store->driver_gid = driver_gid;
+    store->web_gid = web_gid;
 }
 
 const char *sacme_store_path(const sacme_store_t *store, apr_pool_t *p,
@@ -32,67 +78,154 @@ const char *sacme_store_path(const sacme_store_t *store, apr_pool_t *p,
                        file ? "/" : "", file ? file : "", NULL);
 }
 
-/* 0600: an fcntl lock needs a descriptor open for writing, and only root
- * and the httpd User (who owns it) may take it. */
-static apr_status_t open_lock(const sacme_store_t *store, apr_pool_t *p,
-                              apr_file_t **f, sacme_result_t *res)
-{
-    const char *path = sacme_store_path(store, p, SACME_FILE_LOCK, NULL, NULL);
-    apr_status_t rv = apr_file_open(f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE,
-                                    SACME_FPROT_PRIVATE, p);
+/* --- opening the parts ------------------------------------------------------ */
 
-    if (rv != APR_SUCCESS) {
-        char ebuf[256];
-        return sacme_result_set(res, rv, "cannot open the store lock %s: %s", path,
-                                apr_strerror(rv, ebuf, sizeof(ebuf)));
-    }
-    return APR_SUCCESS;
+apr_status_t sacme_store_open_base(const sacme_store_t *store, apr_pool_t *p,
+                                   sacme_sdir_t **dir, sacme_result_t *res)
+{
+    return sacme_sdir_open_path(p, store->base, 0, 0, dir, res);
 }
 
-apr_status_t sacme_store_lock(const sacme_store_t *store, apr_pool_t *p,
-                              int wait, apr_file_t **lock, sacme_result_t *res)
+static uid_t part_owner(const sacme_store_t *store, sacme_sgroup_t group)
 {
-    apr_file_t *f;
-    apr_status_t rv;
+    return PARTS[group].driver ? store->driver_uid : SACME_SDIR_ANY_OWNER;
+}
 
-    if ((rv = open_lock(store, p, &f, res)) != APR_SUCCESS) {
+apr_status_t sacme_store_open_group(const sacme_store_t *store, apr_pool_t *p,
+                                    sacme_sgroup_t group, sacme_sdir_t **dir,
+                                    sacme_result_t *res)
+{
+    sacme_sdir_t *base;
+    apr_status_t rv = sacme_store_open_base(store, p, &base, res);
+
+    if (rv == APR_SUCCESS) {
+        rv = sacme_sdir_open(base, PARTS[group].name, 0, 0, part_owner(store, group),
+                             p, dir, res);
+    }
+    return rv;
+}
+
+apr_status_t sacme_store_open_in(const sacme_store_t *store, apr_pool_t *p,
+                                 sacme_sgroup_t group, const char *name, int create,
+                                 sacme_sdir_t **dir, sacme_result_t *res)
+{
+    sacme_sdir_t *g;
+    apr_status_t rv = sacme_store_open_group(store, p, group, &g, res);
+
+    if (rv == APR_SUCCESS) {
+        rv = sacme_sdir_open(g, name, create, PARTS[group].sub_mode,
+                             SACME_SDIR_ANY_OWNER, p, dir, res);
+    }
+    return rv;
+}
+
+int sacme_store_set_group(const char *group)
+{
+    if (group && !strcmp(group, SACME_GROUP_STAGING)) {
+        return SACME_SG_STAGING;
+    }
+    if (group && !strcmp(group, SACME_GROUP_DOMAINS)) {
+        return SACME_SG_DOMAINS;
+    }
+    return -1;
+}
+
+/* --- set-up ----------------------------------------------------------------- */
+
+/* Gives a part its owner, group and mode. A part of another account (the
+ * driver's account changed: SacmeDriverUser set or removed) is taken over
+ * with everything in it, each entry on its own descriptor. */
+static apr_status_t setup_part(const sacme_store_t *store, apr_pool_t *p,
+                               sacme_sdir_t *base, sacme_sgroup_t g, int *taken,
+                               sacme_result_t *res)
+{
+    const int root = geteuid() == 0;
+    uid_t uid = PARTS[g].driver ? store->driver_uid : base->uid;
+    gid_t gid = !PARTS[g].driver ? base->gid
+                : g == SACME_SG_ACCOUNTS ? store->driver_gid : store->web_gid;
+    sacme_sdir_t *d;
+    struct stat st;
+    apr_status_t rv;
+    int take = 0;
+
+    if (sacme_sdir_stat(base, PARTS[g].name, &st) != 0) {
+        rv = sacme_sdir_open(base, PARTS[g].name, 1, PARTS[g].mode & 0777, uid, p, &d,
+                             res);
+    }
+    else if (root && S_ISDIR(st.st_mode) && st.st_uid != uid) {
+        rv = sacme_sdir_open(base, PARTS[g].name, 0, 0, st.st_uid, p, &d, res);
+        take = 1;
+    }
+    else {
+        rv = sacme_sdir_open(base, PARTS[g].name, 0, 0, uid, p, &d, res);
+    }
+    if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = apr_file_lock(f, APR_FLOCK_EXCLUSIVE | (wait ? 0 : APR_FLOCK_NONBLOCK));
-    if (rv != APR_SUCCESS) {
-        apr_file_close(f);
-        if (APR_STATUS_IS_EAGAIN(rv)) {
-            return sacme_result_set(res, APR_EAGAIN, "the store lock %s is held",
-                                    sacme_store_path(store, p, SACME_FILE_LOCK,
-                                                     NULL, NULL));
-        }
-        return sacme_result_set(res, rv, "cannot lock %s",
-                                sacme_store_path(store, p, SACME_FILE_LOCK, NULL, NULL));
+    if (root || d->uid == geteuid()) {
+        rv = sacme_sdir_own(d, root ? uid : d->uid, root ? gid : d->gid,
+                            PARTS[g].mode, res);
     }
-    *lock = f;
-    return APR_SUCCESS;
+    if (rv == APR_SUCCESS && take) {
+        /* accounts/<id>/, staging/<d>/refused-<t>/ (older stores): three
+         * levels at most. */
+        rv = sacme_sdir_own_tree(d, 3, p, res);
+        *taken = 1;
+    }
+    return rv;
 }
 
-void sacme_store_unlock(apr_file_t *lock)
+/* The lock file exists before the driver runs, its: as the driver it
+ * could not create files in the base directory. */
+static apr_status_t setup_lock(const sacme_store_t *store, sacme_sdir_t *base,
+                               sacme_result_t *res)
 {
-    if (lock) {
-        apr_file_unlock(lock);
-        apr_file_close(lock);
+    int fd = openat(base->fd, SACME_FILE_LOCK,
+                    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    struct stat st;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (fd < 0) {
+        return sacme_result_set(res, APR_FROM_OS_ERROR(errno), "cannot open the store "
+                                "lock %s/%s%s", store->base, SACME_FILE_LOCK,
+                                errno == ELOOP ? ": it is a symbolic link" : "");
     }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        rv = sacme_result_set(res, SACME_EUNSAFE, "refusing the store lock %s/%s: not a "
+                              "regular file of one link; remove it", store->base,
+                              SACME_FILE_LOCK);
+    }
+    else if (geteuid() == 0 && (fchown(fd, store->driver_uid, store->driver_gid) != 0
+                                || fchmod(fd, 0600) != 0)) {
+        rv = sacme_result_set(res, APR_FROM_OS_ERROR(errno), "cannot give the store lock "
+                              "%s/%s to the driver's account", store->base,
+                              SACME_FILE_LOCK);
+    }
+    close(fd);
+    return rv;
 }
 
 apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
-                               sacme_result_t *res)
+                               int *taken_over, sacme_result_t *res)
 {
-    const char *vpath = sacme_store_path(store, p, "store.json", NULL, NULL);
+    const char *parent = apr_pstrndup(p, store->base, (apr_size_t)(
+                             strrchr(store->base, '/') ? strrchr(store->base, '/')
+                                                         - store->base : 0));
+    sacme_sdir_t *base;
     apr_status_t rv;
-    apr_size_t i;
-    json_t *j;
+    json_t *j, *v;
+    int i, taken = 0;
 
+    if (*parent && (rv = sacme_file_mkdirs(parent, SACME_FPROT_DIR_PUBLIC, p, res))
+                       != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = sacme_sdir_open_path(p, store->base, 1, 0755, &base, res)) != APR_SUCCESS) {
+        return rv;
+    }
     /* The version first: a store of a newer format is left untouched. */
-    if (sacme_file_exists(vpath, p)) {
-        json_t *v;
-        if (!(j = sacme_json_read_file(p, vpath, 4096, res))) {
+    if (sacme_sdir_stat(base, STATES[SACME_STATE_VERSION].file, &(struct stat){0}) == 0) {
+        if (!(j = sacme_store_state_load(store, p, SACME_STATE_VERSION, NULL, res))) {
             return res ? res->status : APR_EINVAL;
         }
         v = json_object_get(j, "version");
@@ -105,29 +238,164 @@ apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
                                     SACME_STORE_VERSION);
         }
     }
-    rv = sacme_file_mkdirs(store->base, SACME_FPROT_DIR_PUBLIC, p, res);
-    for (i = 0; rv == APR_SUCCESS && i < SACME_ARRAY_LEN(GROUPS); ++i) {
-        rv = sacme_file_mkdirs(sacme_store_path(store, p, GROUPS[i], NULL, NULL),
-                               SACME_FPROT_DIR_PUBLIC, p, res);
-    }
-    /* The lock file exists before the driver runs: as the httpd User it
-     * cannot create files in the base directory. */
-    if (rv == APR_SUCCESS) {
-        apr_file_t *f;
-        if ((rv = open_lock(store, p, &f, res)) == APR_SUCCESS) {
-            apr_file_close(f);
+    for (i = 0; i < SACME_SG_COUNT; ++i) {
+        if ((rv = setup_part(store, p, base, (sacme_sgroup_t)i, &taken, res))
+                != APR_SUCCESS) {
+            return rv;
         }
     }
-    if (rv != APR_SUCCESS || sacme_file_exists(vpath, p)) {
+    if ((rv = setup_lock(store, base, res)) != APR_SUCCESS) {
         return rv;
     }
-    j = sacme_json_own(p, json_object());
-    json_object_set_new(j, "version", json_integer(SACME_STORE_VERSION));
-    return sacme_json_write_file(j, vpath, SACME_FPROT_PUBLIC, p, res);
+    if (sacme_sdir_stat(base, STATES[SACME_STATE_VERSION].file, &(struct stat){0}) != 0) {
+        j = sacme_json_own(p, json_object());
+        json_object_set_new(j, "version", json_integer(SACME_STORE_VERSION));
+        rv = sacme_store_state_save(store, p, SACME_STATE_VERSION, NULL, j, res);
+    }
+    if (taken_over) {
+        *taken_over = taken;
+    }
+    return rv;
 }
 
-const char *sacme_store_account_dir(const sacme_store_t *store, apr_pool_t *p,
-                                    const char *server_url, const char *kid)
+/* --- JSON state ------------------------------------------------------------- */
+
+static apr_status_t state_dir(const sacme_store_t *store, apr_pool_t *p,
+                              sacme_state_t which, const char *name, int create,
+                              sacme_sdir_t **dir, const char **file, sacme_result_t *res)
+{
+    int g = STATES[which].group;
+
+    if (g == IN_BASE) {
+        *file = STATES[which].file;
+        return sacme_store_open_base(store, p, dir, res);
+    }
+    if (!sacme_sdir_name_ok(name) && !(name && name[0] == '-' && name[1])) {
+        return sacme_result_set(res, APR_EINVAL, "'%s' is not a usable name in the store",
+                                name ? name : "(none)");
+    }
+    if (!STATES[which].file) {
+        *file = apr_pstrcat(p, name, ".json", NULL);
+        return sacme_store_open_group(store, p, (sacme_sgroup_t)g, dir, res);
+    }
+    *file = STATES[which].file;
+    return sacme_store_open_in(store, p, (sacme_sgroup_t)g, name, create, dir, res);
+}
+
+json_t *sacme_store_state_load(const sacme_store_t *store, apr_pool_t *p,
+                               sacme_state_t which, const char *name,
+                               sacme_result_t *res)
+{
+    sacme_sdir_t *dir;
+    const char *file;
+    char *data;
+    apr_size_t len;
+    json_t *j;
+
+    if (state_dir(store, p, which, name, 0, &dir, &file, res) != APR_SUCCESS
+        || sacme_sdir_read(dir, file, STATES[which].max, 0, p, &data, &len, res)
+               != APR_SUCCESS) {
+        return NULL;
+    }
+    if (!(j = sacme_json_parse(p, data, len, 0, res))) {
+        sacme_result_prefix(res, "%s/%s", dir->path, file);
+    }
+    return j;
+}
+
+apr_status_t sacme_store_state_save(const sacme_store_t *store, apr_pool_t *p,
+                                    sacme_state_t which, const char *name,
+                                    const json_t *j, sacme_result_t *res)
+{
+    sacme_sdir_t *dir;
+    const char *file;
+    apr_status_t rv;
+    char *s;
+
+    if ((rv = state_dir(store, p, which, name, 1, &dir, &file, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!(s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS))) {
+        return sacme_result_set(res, APR_ENOMEM, "cannot serialise %s/%s", dir->path, file);
+    }
+    rv = sacme_sdir_write(dir, file, s, strlen(s), STATES[which].mode, SACME_SDIR_DURABLE,
+                          p, res);
+    free(s);
+    return rv;
+}
+
+apr_status_t sacme_store_state_remove(const sacme_store_t *store, apr_pool_t *p,
+                                      sacme_state_t which, const char *name,
+                                      sacme_result_t *res)
+{
+    sacme_sdir_t *dir;
+    const char *file;
+    sacme_result_t *scratch = sacme_result_make(p);
+
+    if (state_dir(store, p, which, name, 0, &dir, &file, scratch) != APR_SUCCESS) {
+        return APR_STATUS_IS_ENOENT(scratch->status) ? APR_SUCCESS
+               : sacme_result_set(res, scratch->status, "%s",
+                                  sacme_result_message(scratch, p));
+    }
+    return sacme_sdir_remove(dir, file, res);
+}
+
+apr_time_t sacme_store_requests_stamp(const sacme_store_t *store, apr_pool_t *p)
+{
+    sacme_sdir_t *dir;
+    struct stat st;
+
+    if (sacme_store_open_group(store, p, SACME_SG_REQUESTS, &dir, NULL) != APR_SUCCESS
+        || fstat(dir->fd, &st) != 0) {
+        return 0;
+    }
+    return apr_time_from_sec(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1000;
+}
+
+/* --- challenges ------------------------------------------------------------- */
+
+apr_status_t sacme_store_challenge_put(const sacme_store_t *store, apr_pool_t *p,
+                                       const char *name, const char *token,
+                                       const char *key_authz, sacme_result_t *res)
+{
+    sacme_sdir_t *dir;
+    apr_status_t rv = sacme_store_open_in(store, p, SACME_SG_CHALLENGES, name, 1, &dir,
+                                          res);
+
+    return rv != APR_SUCCESS ? rv
+           : sacme_sdir_write(dir, token, key_authz, strlen(key_authz), SACME_MODE_SHARED,
+                              0, p, res);
+}
+
+apr_status_t sacme_store_challenge_remove(const sacme_store_t *store, apr_pool_t *p,
+                                          const char *name, const char *token,
+                                          sacme_result_t *res)
+{
+    sacme_sdir_t *dir;
+
+    if (sacme_store_open_in(store, p, SACME_SG_CHALLENGES, name, 0, &dir, NULL)
+            != APR_SUCCESS) {
+        return APR_SUCCESS;             /* nothing published there */
+    }
+    return sacme_sdir_remove(dir, token, res);
+}
+
+apr_status_t sacme_store_challenge_get(const sacme_store_t *store, apr_pool_t *p,
+                                       const char *name, const char *token,
+                                       apr_size_t max, char **data, apr_size_t *len,
+                                       sacme_result_t *res)
+{
+    sacme_sdir_t *dir;
+    apr_status_t rv = sacme_store_open_in(store, p, SACME_SG_CHALLENGES, name, 0, &dir,
+                                          res);
+
+    return rv != APR_SUCCESS ? rv : sacme_sdir_read(dir, token, max, 0, p, data, len, res);
+}
+
+/* --- accounts, spool, fallback, pid ----------------------------------------- */
+
+const char *sacme_store_account_name(apr_pool_t *p, const char *server_url,
+                                     const char *kid)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     const char *id = apr_pstrcat(p, server_url, "\n", kid ? kid : "", NULL);
@@ -142,232 +410,126 @@ const char *sacme_store_account_dir(const sacme_store_t *store, apr_pool_t *p,
     for (i = 0; i < 8; ++i) {
         apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
     }
-    if (apr_uri_parse(p, server_url, &uri) == APR_SUCCESS && uri.hostname) {
+    if (apr_uri_parse(p, server_url, &uri) == APR_SUCCESS && uri.hostname
+        && sacme_sdir_name_ok(uri.hostname)) {
         host = uri.hostname;
     }
-    return sacme_store_path(store, p, SACME_GROUP_ACCOUNTS,
-                            apr_pstrcat(p, host, "-", hex, NULL), NULL);
+    return apr_pstrcat(p, host, "-", hex, NULL);
 }
 
-int sacme_store_has_set(const sacme_store_t *store, apr_pool_t *p,
-                        const char *group, const char *name)
+apr_status_t sacme_store_account_open(const sacme_store_t *store, apr_pool_t *p,
+                                      const char *server_url, const char *kid,
+                                      int create, sacme_sdir_t **dir,
+                                      sacme_result_t *res)
 {
-    return sacme_file_exists(sacme_store_path(store, p, group, name, SACME_FILE_KEY), p)
-        && sacme_file_exists(sacme_store_path(store, p, group, name, SACME_FILE_CHAIN), p);
+    return sacme_store_open_in(store, p, SACME_SG_ACCOUNTS,
+                               sacme_store_account_name(p, server_url, kid), create,
+                               dir, res);
 }
 
-static apr_status_t load_chain(const sacme_store_t *store, apr_pool_t *p,
-                               const char *group, const char *name, int leaf_only,
-                               sacme_chain_t **chain, sacme_result_t *res)
+apr_status_t sacme_store_spool_open(const sacme_store_t *store, apr_pool_t *p,
+                                    sacme_sdir_t **dir, sacme_result_t *res)
 {
-    const char *path = sacme_store_path(store, p, group, name, SACME_FILE_CHAIN);
+    sacme_sdir_t *g;
+    apr_status_t rv = sacme_store_open_group(store, p, SACME_SG_STAGING, &g, res);
+
+    /* "-webhook": no domain name starts with a '-'. Private: events may
+     * carry error details an admin would not show the web user. */
+    return rv != APR_SUCCESS ? rv
+           : sacme_sdir_open(g, "-webhook", 1, 0700, SACME_SDIR_ANY_OWNER, p, dir, res);
+}
+
+const char *sacme_store_fallback_dir(const sacme_store_t *store, apr_pool_t *p)
+{
+    return sacme_store_path(store, p, SACME_GROUP_FALLBACK, NULL, NULL);
+}
+
+apr_status_t sacme_store_pid_save(const sacme_store_t *store, apr_pool_t *p,
+                                  long pid, sacme_result_t *res)
+{
+    sacme_sdir_t *base;
+    const char *text = apr_psprintf(p, "%ld\n", pid);
+    apr_status_t rv = sacme_store_open_base(store, p, &base, res);
+
+    return rv != APR_SUCCESS ? rv
+           : sacme_sdir_write(base, SACME_FILE_PID, text, strlen(text), SACME_MODE_PUBLIC,
+                              0, p, res);
+}
+
+long sacme_store_pid_load(const sacme_store_t *store, apr_pool_t *p)
+{
+    sacme_sdir_t *base;
     char *data;
     apr_size_t len;
+
+    if (sacme_store_open_base(store, p, &base, NULL) != APR_SUCCESS
+        || sacme_sdir_read(base, SACME_FILE_PID, 64, 0, p, &data, &len, NULL)
+               != APR_SUCCESS) {
+        return 0;
+    }
+    return strtol(data, NULL, 10);
+}
+
+/* --- the lock --------------------------------------------------------------- */
+
+static apr_status_t close_lock(void *data)
+{
+    return apr_file_close(data);
+}
+
+apr_status_t sacme_store_lock(const sacme_store_t *store, apr_pool_t *p,
+                              int wait, apr_file_t **lock, sacme_result_t *res)
+{
+    const char *path = sacme_store_path(store, p, SACME_FILE_LOCK, NULL, NULL);
+    sacme_sdir_t *base;
+    apr_os_file_t fd;
+    apr_file_t *f;
+    struct stat st;
     apr_status_t rv;
+    int flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 
-    rv = sacme_file_read(path, SACME_MAX_RESPONSE, p, &data, &len, res);
-    if (rv == APR_SUCCESS) {
-        rv = leaf_only ? sacme_chain_parse_leaf(p, data, len, chain, res)
-                       : sacme_chain_parse(p, data, len, chain, res);
-        if (rv != APR_SUCCESS) {
-            sacme_result_prefix(res, "%s", path);
-        }
-    }
-    return rv;
-}
-
-apr_status_t sacme_store_load_chain(const sacme_store_t *store, apr_pool_t *p,
-                                    const char *group, const char *name,
-                                    sacme_chain_t **chain, sacme_result_t *res)
-{
-    return load_chain(store, p, group, name, 0, chain, res);
-}
-
-apr_status_t sacme_store_load_leaf(const sacme_store_t *store, apr_pool_t *p,
-                                   const char *group, const char *name,
-                                   sacme_chain_t **chain, sacme_result_t *res)
-{
-    return load_chain(store, p, group, name, 1, chain, res);
-}
-
-apr_status_t sacme_store_load_set(const sacme_store_t *store, apr_pool_t *p,
-                                  const char *group, const char *name,
-                                  sacme_certset_t **pset, sacme_result_t *res)
-{
-    sacme_certset_t *set = apr_pcalloc(p, sizeof(*set));
-    apr_status_t rv;
-
-    set->key_file = sacme_store_path(store, p, group, name, SACME_FILE_KEY);
-    set->chain_file = sacme_store_path(store, p, group, name, SACME_FILE_CHAIN);
-    if (!sacme_file_exists(set->key_file, p) || !sacme_file_exists(set->chain_file, p)) {
-        return sacme_result_set(res, APR_ENOENT, "no certificate set in %s",
-                                sacme_store_path(store, p, group, name, NULL));
-    }
-    rv = sacme_key_load(p, set->key_file, &set->key, res);
-    if (rv == APR_SUCCESS) {
-        rv = sacme_store_load_chain(store, p, group, name, &set->chain, res);
-    }
-    if (rv == APR_SUCCESS) {
-        *pset = set;
-    }
-    return rv;
-}
-
-apr_status_t sacme_store_remove(const sacme_store_t *store, apr_pool_t *p,
-                                const char *group, const char *name,
-                                const char *file)
-{
-    const char *path = sacme_store_path(store, p, group, name, file);
-    apr_status_t rv = apr_file_remove(path, p);
-    return (rv == APR_SUCCESS || APR_STATUS_IS_ENOENT(rv)) ? APR_SUCCESS : rv;
-}
-
-/* Writes a set into dir as fresh files of this process (root, when the
- * parent promotes): the key first, so a chain never exists without it. */
-static apr_status_t write_set(apr_pool_t *p, const char *dir,
-                              const sacme_certset_t *set, sacme_result_t *res)
-{
-    const char *key_pem = sacme_key_to_pem(set->key, p);
-    const char *chain_pem = sacme_chain_pem(set->chain, p);
-    apr_status_t rv;
-
-    rv = sacme_file_mkdirs(dir, SACME_FPROT_DIR_PUBLIC, p, res);
-    if (rv == APR_SUCCESS) {
-        rv = sacme_file_write_atomic(apr_pstrcat(p, dir, "/" SACME_FILE_KEY, NULL),
-                                     key_pem, strlen(key_pem), SACME_FPROT_PRIVATE,
-                                     p, res);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = sacme_file_write_atomic(apr_pstrcat(p, dir, "/" SACME_FILE_CHAIN, NULL),
-                                     chain_pem, strlen(chain_pem), SACME_FPROT_PUBLIC,
-                                     p, res);
-    }
-    return rv;
-}
-
-/* A name for archive and refused directories: sortable, unique enough. */
-static const char *stamp(apr_pool_t *p)
-{
-    apr_time_exp_t t;
-    char buf[32];
-    apr_size_t n;
-
-    apr_time_exp_gmt(&t, apr_time_now());
-    apr_strftime(buf, &n, sizeof(buf), "%Y%m%dT%H%M%SZ", &t);
-    return apr_psprintf(p, "%s-%06d", buf, t.tm_usec);
-}
-
-static void drop_staged(const sacme_store_t *store, apr_pool_t *p, const char *name)
-{
-    sacme_store_remove(store, p, SACME_GROUP_STAGING, name, SACME_FILE_CHAIN);
-    sacme_store_remove(store, p, SACME_GROUP_STAGING, name, SACME_FILE_KEY);
-}
-
-/* The new set carries the count of activations, one more than the set it
- * replaces: the status page's renewal counter survives restarts, and the
- * archive (root's alone) need not be listed to tell it. */
-static apr_status_t count_activation(apr_pool_t *p, const char *live_dir,
-                                     const char *new_dir, sacme_result_t *res)
-{
-    const char *old = apr_pstrcat(p, live_dir, "/" SACME_FILE_HISTORY, NULL);
-    json_t *h = sacme_file_exists(old, p) ? sacme_json_read_file(p, old, 4096, NULL) : NULL;
-    json_int_t n = json_integer_value(json_object_get(h, "activations"));
-    json_t *j = sacme_json_own(p, json_object());
-
-    json_object_set_new(j, "activations", json_integer(n + 1));
-    json_object_set_new(j, "activated", json_string(sacme_time_rfc3339(p, apr_time_now())));
-    return sacme_json_write_file(j, apr_pstrcat(p, new_dir, "/" SACME_FILE_HISTORY, NULL),
-                                 SACME_FPROT_PUBLIC, p, res);
-}
-
-apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
-                                 const char *name,
-                                 const apr_array_header_t *names,
-                                 const sacme_trust_t *trust,
-                                 int *promoted, sacme_certset_t **live,
-                                 sacme_result_t *res)
-{
-    sacme_certset_t *set;
-    const char *live_dir = sacme_store_path(store, p, SACME_GROUP_DOMAINS, name, NULL);
-    const char *new_dir = apr_pstrcat(p, live_dir, ".new", NULL);
-    apr_status_t rv;
-
-    *promoted = 0;
-    rv = sacme_store_load_set(store, p, SACME_GROUP_STAGING, name, &set, res);
-    if (rv == APR_SUCCESS) {
-        rv = sacme_chain_check(set->chain, set->key, names, apr_time_now(), res);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = sacme_trust_verify(trust, set->chain, apr_time_now(), res);
-    }
-    if (rv != APR_SUCCESS) {
-        /* Keep the evidence, out of the way of the next attempt. */
-        const char *refused = sacme_store_path(store, p, SACME_GROUP_STAGING, name,
-                                               apr_pstrcat(p, "refused-", stamp(p), NULL));
-        if (sacme_file_mkdirs(refused, SACME_FPROT_DIR_PRIVATE, p, NULL) == APR_SUCCESS) {
-            apr_file_rename(sacme_store_path(store, p, SACME_GROUP_STAGING, name,
-                                             SACME_FILE_CHAIN),
-                            apr_pstrcat(p, refused, "/" SACME_FILE_CHAIN, NULL), p);
-            apr_file_rename(sacme_store_path(store, p, SACME_GROUP_STAGING, name,
-                                             SACME_FILE_KEY),
-                            apr_pstrcat(p, refused, "/" SACME_FILE_KEY, NULL), p);
-        }
-        drop_staged(store, p, name);
+    if ((rv = sacme_store_open_base(store, p, &base, res)) != APR_SUCCESS) {
         return rv;
     }
-    /* New set complete in domains/<name>.new, then two renames: the old set
-     * to the archive, the new one into place. A crash between them leaves
-     * <name>.new, which sacme_store_recover() finishes. */
-    rv = write_set(p, new_dir, set, res);
-    if (rv == APR_SUCCESS) {
-        rv = count_activation(p, live_dir, new_dir, res);
+    /* Made by sacme_store_setup; only a store that is all ours (tests,
+     * a server not started as root) may have it made here. */
+    if (base->uid == geteuid() && store->driver_uid == geteuid()) {
+        flags |= O_CREAT;
     }
+    fd = openat(base->fd, SACME_FILE_LOCK, flags, 0600);
+    if (fd < 0) {
+        char ebuf[256];
+        rv = APR_FROM_OS_ERROR(errno);
+        return sacme_result_set(res, rv, "cannot open the store lock %s: %s", path,
+                                apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1
+        || st.st_uid != store->driver_uid) {
+        close(fd);
+        return sacme_result_set(res, SACME_EUNSAFE, "refusing the store lock %s: not a "
+                                "regular file of one link owned by the driver's account; "
+                                "remove it and restart httpd", path);
+    }
+    apr_os_file_put(&f, &fd, APR_FOPEN_READ | APR_FOPEN_WRITE, p);
+    rv = apr_file_lock(f, APR_FLOCK_EXCLUSIVE | (wait ? 0 : APR_FLOCK_NONBLOCK));
     if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (sacme_file_exists(live_dir, p)) {
-        const char *adir = sacme_store_path(store, p, SACME_GROUP_ARCHIVE, name, NULL);
-        rv = sacme_file_mkdirs(adir, SACME_FPROT_DIR_PRIVATE, p, res);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_rename(live_dir, apr_pstrcat(p, adir, "/", stamp(p), NULL), p);
-            if (rv != APR_SUCCESS) {
-                sacme_result_set(res, rv, "cannot archive %s", live_dir);
-            }
+        apr_file_close(f);
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            return sacme_result_set(res, APR_EAGAIN, "the store lock %s is held", path);
         }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
+        return sacme_result_set(res, rv, "cannot lock %s", path);
     }
-    rv = apr_file_rename(new_dir, live_dir, p);
-    if (rv != APR_SUCCESS) {
-        return sacme_result_set(res, rv, "cannot move %s into place", new_dir);
-    }
-    drop_staged(store, p, name);
-    set->key_file = apr_pstrcat(p, live_dir, "/" SACME_FILE_KEY, NULL);
-    set->chain_file = apr_pstrcat(p, live_dir, "/" SACME_FILE_CHAIN, NULL);
-    *promoted = 1;
-    if (live) {
-        *live = set;
-    }
+    /* A descriptor put into APR has no cleanup of its own: released with
+     * p unless sacme_store_unlock() comes first. */
+    apr_pool_cleanup_register(p, f, close_lock, apr_pool_cleanup_null);
+    *lock = f;
     return APR_SUCCESS;
 }
 
-void sacme_store_recover(const sacme_store_t *store, apr_pool_t *p,
-                         const char *name)
+void sacme_store_unlock(apr_file_t *lock)
 {
-    const char *live_dir = sacme_store_path(store, p, SACME_GROUP_DOMAINS, name, NULL);
-    const char *new_dir = apr_pstrcat(p, live_dir, ".new", NULL);
-
-    if (!sacme_file_exists(new_dir, p)) {
-        return;
+    if (lock) {
+        apr_file_unlock(lock);
+        apr_pool_cleanup_run(apr_file_pool_get(lock), lock, close_lock);
     }
-    if (!sacme_file_exists(live_dir, p)
-        && sacme_store_has_set(store, p, SACME_GROUP_DOMAINS,
-                               apr_pstrcat(p, name, ".new", NULL))) {
-        apr_file_rename(new_dir, live_dir, p);
-        return;
-    }
-    apr_file_remove(apr_pstrcat(p, new_dir, "/" SACME_FILE_KEY, NULL), p);
-    apr_file_remove(apr_pstrcat(p, new_dir, "/" SACME_FILE_CHAIN, NULL), p);
-    apr_dir_remove(new_dir, p);
 }

@@ -1,45 +1,51 @@
-/* The store: a directory tree under the ServerRoot (SacmeStoreDir).
+/* The store: the one module that knows where mod_sacme keeps its state, who
+ * owns each part, and how to open, write, rename and remove it safely.
+ * Callers say *what* they load or save (a job, an order, a staged key, a
+ * challenge...), never where.
  *
- *   store.json                  format version, for later migrations
- *   accounts/<id>/              account.key (0600), account.json    [driver]
+ *   store.json                  format version                     [root]
+ *   managed.json, driver.pid    for sacmectl                       [root]
+ *   sacme.lock                  account changes: sacmectl / driver [driver]
+ *   accounts/<id>/              account.key (0600), account.json   [driver, 0700]
  *   staging/<domain>/           privkey.pem (0600), fullchain.pem,
- *                               order.json (order in progress), job.json
- *                               (last error, next attempt)          [driver]
- *   challenges/<name>/<token>   key authorizations of open challenges [driver]
- *   domains/<domain>/           privkey.pem (0600), fullchain.pem: the live
- *                               set mod_ssl serves; history.json: how many
- *                               sets were activated so far          [parent, root]
- *   archive/<domain>/<time>/    sets replaced by a newer one        [parent]
- *   fallback/                   the self-signed fallback certificate [parent]
- *   requests/<domain>.json      an admin's request (sacmectl renew --force,
- *                               revoke): written by sacmectl, removed by the
- *                               driver once a new set is staged    [both]
- *   managed.json                what the running configuration manages
- *                               (no secret), for sacmectl           [parent]
- *   sacme.lock                  serialises account changes between
- *                               sacmectl and the driver (created by the
- *                               parent, owned by the httpd User)   [both]
+ *                               order.json, job.json, alerts.json  [driver, 2750]
+ *   staging/-webhook/           events not yet delivered           [driver]
+ *   challenges/<name>/<token>   key authorizations                 [driver, 2750]
+ *   requests/<domain>.json      an admin's request (sacmectl)      [driver, 2750]
+ *   domains/<domain>/           privkey.pem (0600), fullchain.pem,
+ *                               history.json: the live set         [root]
+ *   archive/<domain>/<time>/    replaced and refused sets          [root, 0700]
+ *   fallback/                   the self-signed fallback           [root]
  *
- * [driver] areas are written by the unprivileged driving process (owned by
- * the httpd User); the others only by the root parent. Every write is atomic
- * and durable (sacme_file.h).
+ * [driver] parts belong to the account the driving process runs as
+ * (SacmeDriverUser, else the httpd User); the 2750 ones have the httpd
+ * Group, so request children read challenges and status (never a private
+ * key, 0600). [root] parts are written by the root parent only. Everything
+ * goes through directory descriptors (sacme_sdir.h): a file or directory of
+ * the wrong owner, type, mode or link count is refused, never followed.
+ * Writes are atomic; durable unless said otherwise.
  */
 #ifndef SACME_STORE_H
 #define SACME_STORE_H
 
 #include <apr_file_io.h>
+#include <jansson.h>
 #include "sacme.h"
 #include "sacme_chain.h"
 #include "sacme_key.h"
 #include "sacme_result.h"
-#include "sacme_trust.h"
+#include "sacme_sdir.h"
 
 #define SACME_STORE_VERSION 1
 
-#define SACME_GROUP_ACCOUNTS   "accounts"
+/* The two places certificate sets live. */
 #define SACME_GROUP_STAGING    "staging"
-#define SACME_GROUP_CHALLENGES "challenges"
 #define SACME_GROUP_DOMAINS    "domains"
+
+/* Names of the store's parts, for messages and tests; nothing outside
+ * the store opens them by these. */
+#define SACME_GROUP_ACCOUNTS   "accounts"
+#define SACME_GROUP_CHALLENGES "challenges"
 #define SACME_GROUP_ARCHIVE    "archive"
 #define SACME_GROUP_FALLBACK   "fallback"
 #define SACME_GROUP_REQUESTS   "requests"
@@ -48,70 +54,138 @@
 #define SACME_FILE_CHAIN     "fullchain.pem"
 #define SACME_FILE_ORDER     "order.json"
 #define SACME_FILE_JOB       "job.json"
-#define SACME_FILE_HISTORY   "history.json"  /* in domains/<d>/: activations so far */
+#define SACME_FILE_HISTORY   "history.json"
 #define SACME_FILE_LOCK      "sacme.lock"
+#define SACME_FILE_PID       "driver.pid"
 
 typedef struct sacme_store_t {
     const char *base;
+    uid_t driver_uid;          /* owner of the driver's parts */
+    gid_t driver_gid;          /* group of accounts/ and the lock */
+    gid_t web_gid;             /* group of what request children read */
 } sacme_store_t;
 
+/* A store at base; its driver's parts are expected to belong to this
+ * process's user until sacme_store_set_owners says otherwise. */
 sacme_store_t *sacme_store_make(apr_pool_t *p, const char *base);
 
-/* base/group[/name[/file]] (NULL parts are left out). */
+void sacme_store_set_owners(sacme_store_t *store, uid_t driver_uid, gid_t driver_gid,
+                            gid_t web_gid);
+
+/* base/group[/name[/file]] (NULL parts are left out): for messages, for
+ * mod_ssl's file names (sacme_store_live_file) and for tests. */
 const char *sacme_store_path(const sacme_store_t *store, apr_pool_t *p,
                              const char *group, const char *name,
                              const char *file);
 
-/* Creates the base and every group (0755; keys inside are 0600), the
- * version file and the lock file. Refuses a store of a newer format. */
+/* Creates the base and every part, gives each its owner and mode (root
+ * takes a part over, contents included, when the driver's account
+ * changed), creates the lock file and the version file. Refuses a store of
+ * a newer format or with a part that cannot be trusted. *taken_over (may
+ * be NULL) tells whether a part was taken over from another account. */
 apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
+                               int *taken_over, sacme_result_t *res);
+
+/* --- JSON state ------------------------------------------------------------- */
+
+typedef enum {
+    SACME_STATE_JOB = 0,       /* staging/<name>/job.json: last error, next attempt */
+    SACME_STATE_ORDER,         /* staging/<name>/order.json: the order in progress */
+    SACME_STATE_ALERTS,        /* staging/<name>/alerts.json: alerts raised */
+    SACME_STATE_REQUEST,       /* requests/<name>.json: an admin's request */
+    SACME_STATE_HISTORY,       /* domains/<name>/history.json: activations */
+    SACME_STATE_MANAGED,       /* managed.json (name NULL) */
+    SACME_STATE_VERSION        /* store.json (name NULL) */
+} sacme_state_t;
+
+/* The state, or NULL when there is none (res: APR_ENOENT) or it cannot be
+ * read or trusted (res says why). */
+json_t *sacme_store_state_load(const sacme_store_t *store, apr_pool_t *p,
+                               sacme_state_t which, const char *name,
                                sacme_result_t *res);
 
-/* The account directory for a CA and EAB key id: "<host>-<hash>", stable,
- * readable, and distinct per (directory URL, kid). */
-const char *sacme_store_account_dir(const sacme_store_t *store, apr_pool_t *p,
-                                    const char *server_url, const char *kid);
+/* Saves it; a domain's directory is made when needed. */
+apr_status_t sacme_store_state_save(const sacme_store_t *store, apr_pool_t *p,
+                                    sacme_state_t which, const char *name,
+                                    const json_t *j, sacme_result_t *res);
 
-/* A certificate set: key + chain. */
+/* Removes it (missing is fine). */
+apr_status_t sacme_store_state_remove(const sacme_store_t *store, apr_pool_t *p,
+                                      sacme_state_t which, const char *name,
+                                      sacme_result_t *res);
+
+/* When requests/ last changed (a request added or removed), 0 if unknown. */
+apr_time_t sacme_store_requests_stamp(const sacme_store_t *store, apr_pool_t *p);
+
+/* --- certificate sets (group: SACME_GROUP_STAGING or SACME_GROUP_DOMAINS) ------ */
+
 typedef struct sacme_certset_t {
     sacme_key_t *key;
     sacme_chain_t *chain;
-    const char *key_file, *chain_file;
 } sacme_certset_t;
-
-/* Loads group/name's set; APR_ENOENT when there is none (either file
- * missing). */
-apr_status_t sacme_store_load_set(const sacme_store_t *store, apr_pool_t *p,
-                                  const char *group, const char *name,
-                                  sacme_certset_t **set, sacme_result_t *res);
-
-/* Loads only the chain of group/name (the driver may not read live keys,
- * which are root's). */
-apr_status_t sacme_store_load_chain(const sacme_store_t *store, apr_pool_t *p,
-                                    const char *group, const char *name,
-                                    sacme_chain_t **chain, sacme_result_t *res);
-
-/* Loads only the leaf of group/name's chain (see sacme_chain_parse_leaf). */
-apr_status_t sacme_store_load_leaf(const sacme_store_t *store, apr_pool_t *p,
-                                   const char *group, const char *name,
-                                   sacme_chain_t **chain, sacme_result_t *res);
 
 /* True when group/name holds a complete set (both files). */
 int sacme_store_has_set(const sacme_store_t *store, apr_pool_t *p,
                         const char *group, const char *name);
 
-/* Makes the staged set of name live: checks it (key matches, names
- * covered, valid now, chain issued in order, and reaching an anchor of
- * trust: whoever can write staging can make a chain of their own; a NULL
- * trust refuses every set) and, only if it passes, moves
- * the current live set to the archive and installs the new one (written
- * fresh by the caller, i.e. root-owned). The staged files are removed
- * either way: a refused set is kept as staging/<name>/refused-<time>/ for
- * inspection. *promoted tells what happened. */
+/* Loads group/name's set; APR_ENOENT when there is none (a file missing). */
+apr_status_t sacme_store_load_set(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *group, const char *name,
+                                  sacme_certset_t **set, sacme_result_t *res);
+
+/* Only the chain (the driver may not read live keys, which are root's). */
+apr_status_t sacme_store_load_chain(const sacme_store_t *store, apr_pool_t *p,
+                                    const char *group, const char *name,
+                                    sacme_chain_t **chain, sacme_result_t *res);
+
+/* Only the leaf of the chain (see sacme_chain_parse_leaf). */
+apr_status_t sacme_store_load_leaf(const sacme_store_t *store, apr_pool_t *p,
+                                   const char *group, const char *name,
+                                   sacme_chain_t **chain, sacme_result_t *res);
+
+/* The staged key of name (the driver's, made before the order). */
+apr_status_t sacme_store_staged_key(const sacme_store_t *store, apr_pool_t *p,
+                                    const char *name, sacme_key_t **key,
+                                    sacme_result_t *res);
+apr_status_t sacme_store_stage_key(const sacme_store_t *store, apr_pool_t *p,
+                                   const char *name, const sacme_key_t *key,
+                                   sacme_result_t *res);
+
+/* Stages the chain: written last, so a complete pair means "ready". */
+apr_status_t sacme_store_stage_chain(const sacme_store_t *store, apr_pool_t *p,
+                                     const char *name, const sacme_chain_t *chain,
+                                     sacme_result_t *res);
+
+/* Removes staged parts of name (missing ones are fine). */
+#define SACME_UNSTAGE_CHAIN 0x1
+#define SACME_UNSTAGE_KEY   0x2
+#define SACME_UNSTAGE_ORDER 0x4
+void sacme_store_unstage(const sacme_store_t *store, apr_pool_t *p, const char *name,
+                         int what);
+
+/* The file of name's live set that mod_ssl is given (SACME_FILE_KEY or
+ * SACME_FILE_CHAIN): in root's part of the store, read by root. */
+const char *sacme_store_live_file(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *name, const char *file);
+
+/* Checks a chain the parent is about to activate beyond sacme_chain_check
+ * (a trust anchor, sacme_trust.h); NULL: none. */
+typedef apr_status_t sacme_store_verify_fn(void *baton, const sacme_chain_t *chain,
+                                           sacme_result_t *res);
+
+/* Makes the staged set of name live (the parent, at a restart). Nothing
+ * staged is trusted: both files are read through the driver's directory
+ * (no link, one link count, the driver's, the key 0600), then checked (key
+ * matches, names covered, valid now, chain issued in order, and verify).
+ * Only a set that passes is written anew by this process into domains/
+ * (the key 0600) and swapped in, the old set going to the archive. The
+ * staged files are removed either way; a refused set's content is kept in
+ * archive/<name>/refused-<time>/ for inspection. *promoted tells what
+ * happened; *live (may be NULL) gets the set now in service. */
 apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
                                  const char *name,
                                  const apr_array_header_t *names,
-                                 const sacme_trust_t *trust,
+                                 sacme_store_verify_fn *verify, void *baton,
                                  int *promoted, sacme_certset_t **live,
                                  sacme_result_t *res);
 
@@ -121,10 +195,48 @@ apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
 void sacme_store_recover(const sacme_store_t *store, apr_pool_t *p,
                          const char *name);
 
-/* Removes a file if it exists (missing is fine). */
-apr_status_t sacme_store_remove(const sacme_store_t *store, apr_pool_t *p,
-                                const char *group, const char *name,
-                                const char *file);
+/* --- challenges ------------------------------------------------------------- */
+
+/* Publishes / withdraws / reads the key authorization of an http-01
+ * challenge for name. Publishing skips the fsync: every attempt publishes
+ * again, and only the atomic rename matters to readers. */
+apr_status_t sacme_store_challenge_put(const sacme_store_t *store, apr_pool_t *p,
+                                       const char *name, const char *token,
+                                       const char *key_authz, sacme_result_t *res);
+apr_status_t sacme_store_challenge_remove(const sacme_store_t *store, apr_pool_t *p,
+                                          const char *name, const char *token,
+                                          sacme_result_t *res);
+apr_status_t sacme_store_challenge_get(const sacme_store_t *store, apr_pool_t *p,
+                                       const char *name, const char *token,
+                                       apr_size_t max, char **data, apr_size_t *len,
+                                       sacme_result_t *res);
+
+/* --- accounts, the webhook spool, the fallback, the driver's pid -------------- */
+
+/* The account directory's name for a CA and EAB key id: "<host>-<hash>",
+ * stable, readable, and distinct per (directory URL, kid). */
+const char *sacme_store_account_name(apr_pool_t *p, const char *server_url,
+                                     const char *kid);
+
+/* Opens (with create: makes, 0700) the account directory of a CA + kid. */
+apr_status_t sacme_store_account_open(const sacme_store_t *store, apr_pool_t *p,
+                                      const char *server_url, const char *kid,
+                                      int create, sacme_sdir_t **dir,
+                                      sacme_result_t *res);
+
+/* The driver's spool of webhook events (staging/-webhook, made 0700). */
+apr_status_t sacme_store_spool_open(const sacme_store_t *store, apr_pool_t *p,
+                                    sacme_sdir_t **dir, sacme_result_t *res);
+
+/* The directory of the fallback certificate (root's). */
+const char *sacme_store_fallback_dir(const sacme_store_t *store, apr_pool_t *p);
+
+/* driver.pid: written by the parent, read by sacmectl (0: none). */
+apr_status_t sacme_store_pid_save(const sacme_store_t *store, apr_pool_t *p,
+                                  long pid, sacme_result_t *res);
+long sacme_store_pid_load(const sacme_store_t *store, apr_pool_t *p);
+
+/* --- the lock --------------------------------------------------------------- */
 
 /* The store lock: an exclusive fcntl lock on base/sacme.lock, held by
  * sacmectl while it changes the account (key rollover, deactivation) and by

@@ -267,3 +267,9 @@ out:
     ERR_clear_error();
     return rv;
 }
+
+apr_status_t sacme_trust_verify_now(void *trust, const sacme_chain_t *chain,
+                                    sacme_result_t *res)
+{
+    return sacme_trust_verify(trust, chain, apr_time_now(), res);
+}

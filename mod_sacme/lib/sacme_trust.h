@@ -54,4 +54,9 @@ int sacme_trust_count(const sacme_trust_t *trust);
 apr_status_t sacme_trust_verify(const sacme_trust_t *trust, const sacme_chain_t *chain,
                                 apr_time_t now, sacme_result_t *res);
 
+/* The same at the current time, in the form of sacme_store_promote's
+ * verify hook (sacme_store_verify_fn), with the trust as its baton. */
+apr_status_t sacme_trust_verify_now(void *trust, const sacme_chain_t *chain,
+                                    sacme_result_t *res);
+
 #endif /* SACME_TRUST_H */

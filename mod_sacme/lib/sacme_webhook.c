@@ -10,7 +10,6 @@
 #include <apr_thread_proc.h>
 #include <apr_uri.h>
 
-#include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_webhook.h"
 
@@ -30,7 +29,7 @@ struct sacme_webhook_t {
 typedef struct {
     char *body;
     char *what;                    /* "renewed of example.org" */
-    char *spooled;                 /* its spool file, or NULL */
+    char *spooled;                 /* its file in the spool, or NULL */
 } item_t;
 
 void sacme_webhook_opts_default(sacme_webhook_opts_t *o)
@@ -38,7 +37,7 @@ void sacme_webhook_opts_default(sacme_webhook_opts_t *o)
     o->attempts = 3;
     o->backoff = apr_time_from_sec(2);
     o->queue_size = 64;
-    o->spool_dir = NULL;
+    o->spool = NULL;
 }
 
 sacme_webhook_verdict_t sacme_webhook_verdict(apr_status_t rv, int status, int attempt,
@@ -184,7 +183,7 @@ static void *APR_THREAD_FUNC sender_main(apr_thread_t *thread, void *data)
         sacme_webhook_deliver(wh->http, wh->url, item->body, item->what, &wh->opts,
                               wh->log, ep);
         if (item->spooled) {       /* delivered or given up: done either way */
-            apr_file_remove(item->spooled, ep);
+            sacme_sdir_remove(wh->opts.spool, item->spooled, NULL);
         }
         apr_pool_destroy(ep);
         item_free(item);
@@ -215,25 +214,26 @@ static const char *spool_put(sacme_webhook_t *wh, const char *body, const char *
                              apr_pool_t *p)
 {
     json_t *j = sacme_json_own(p, json_object());
-    const char *path;
+    const char *name, *text;
     sacme_result_t *res = sacme_result_make(p);
 
-    if (!wh->opts.spool_dir) {
+    if (!wh->opts.spool) {
         return NULL;
     }
     /* names sort in the order the events were raised */
-    path = apr_psprintf(p, "%s/%020" APR_TIME_T_FMT "-%010" APR_PID_T_FMT "-%010u.json",
-                        wh->opts.spool_dir, apr_time_now(), getpid(),
-                        apr_atomic_inc32(&wh->seq));
+    name = apr_psprintf(p, "%020" APR_TIME_T_FMT "-%010" APR_PID_T_FMT "-%010u.json",
+                        apr_time_now(), getpid(), apr_atomic_inc32(&wh->seq));
     json_object_set_new(j, "what", json_string(what));
     json_object_set_new(j, "body", json_string(body));
-    if (sacme_json_write_file(j, path, SACME_FPROT_PRIVATE, p, res) != APR_SUCCESS) {
+    text = sacme_json_dump(p, j);
+    if (!text || sacme_sdir_write(wh->opts.spool, name, text, strlen(text), 0600,
+                                  SACME_SDIR_DURABLE, p, res) != APR_SUCCESS) {
         sacme_log(wh->log, SACME_LOG_WARNING, res->status, SACME_LOGNO(10057)
                   "webhook %s: cannot keep event %s in the spool (%s); it is sent "
                   "from memory only", wh->url_log, what, sacme_result_message(res, p));
         return NULL;
     }
-    return path;
+    return name;
 }
 
 static int by_name(const void *a, const void *b)
@@ -245,36 +245,40 @@ static int by_name(const void *a, const void *b)
  * not fit waits there for a later start. */
 static void spool_resume(sacme_webhook_t *wh, apr_pool_t *p)
 {
-    apr_array_header_t *names = apr_array_make(p, 8, sizeof(const char *));
-    apr_finfo_t fi;
-    apr_dir_t *dir;
+    apr_array_header_t *all, *names = apr_array_make(p, 8, sizeof(const char *));
     int i, queued = 0;
 
-    if (sacme_file_mkdirs(wh->opts.spool_dir, SACME_FPROT_DIR_PRIVATE, p, NULL)
-            != APR_SUCCESS
-        || apr_dir_open(&dir, wh->opts.spool_dir, p) != APR_SUCCESS) {
+    if (sacme_sdir_list(wh->opts.spool, p, 100000, &all, NULL) != APR_SUCCESS) {
         return;
     }
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
-        apr_size_t n = strlen(fi.name);
-        if (fi.filetype == APR_REG && n > 5 && !strcmp(fi.name + n - 5, ".json")) {
-            APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, fi.name);
+    for (i = 0; i < all->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(all, i, const char *);
+        apr_size_t n = strlen(name);
+        if (n > 5 && !strcmp(name + n - 5, ".json")
+            && sacme_sdir_has_file(wh->opts.spool, name)) {
+            APR_ARRAY_PUSH(names, const char *) = name;
         }
     }
-    apr_dir_close(dir);
     qsort(names->elts, (size_t)names->nelts, sizeof(const char *), by_name);
     for (i = 0; i < names->nelts && (unsigned int)queued < wh->opts.queue_size / 2; ++i) {
-        const char *path = apr_pstrcat(p, wh->opts.spool_dir, "/",
-                                       APR_ARRAY_IDX(names, i, const char *), NULL);
-        json_t *j = sacme_json_read_file(p, path, 1024 * 1024, NULL);
-        const char *body = sacme_json_str(j, "body"), *what = sacme_json_str(j, "what");
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        char *data;
+        apr_size_t len;
+        json_t *j = NULL;
+        const char *body, *what;
         item_t *item;
 
+        if (sacme_sdir_read(wh->opts.spool, name, 1024 * 1024, 0, p, &data, &len, NULL)
+                == APR_SUCCESS) {
+            j = sacme_json_parse(p, data, len, 0, NULL);
+        }
+        body = sacme_json_str(j, "body");
+        what = sacme_json_str(j, "what");
         if (!body || !what) {
-            apr_file_remove(path, p);      /* a torn or foreign file */
+            sacme_sdir_remove(wh->opts.spool, name, NULL);   /* a torn or foreign file */
             continue;
         }
-        if ((item = item_make(body, what, path))
+        if ((item = item_make(body, what, name))
             && apr_queue_trypush(wh->queue, item) == APR_SUCCESS) {
             ++queued;
         }
@@ -338,8 +342,7 @@ apr_status_t sacme_webhook_start(apr_pool_t *p, const char *url, sacme_http_t *h
         return sacme_result_set(res, rv, "cannot start the webhook sender for %s",
                                 w->url_log);
     }
-    if (w->opts.spool_dir) {
-        w->opts.spool_dir = apr_pstrdup(p, w->opts.spool_dir);
+    if (w->opts.spool) {
         spool_resume(w, p);
     }
     if ((rv = apr_threadattr_create(&attr, p)) != APR_SUCCESS
@@ -380,7 +383,7 @@ int sacme_webhook_post(sacme_webhook_t *wh, const sacme_event_t *ev)
                       : rv == APR_ENOMEM ? "out of memory" : "the sender has stopped",
                   what);
         if (spooled) {
-            apr_file_remove(spooled, p);
+            sacme_sdir_remove(wh->opts.spool, spooled, NULL);
         }
         item_free(item);
     }
@@ -390,7 +393,7 @@ int sacme_webhook_post(sacme_webhook_t *wh, const sacme_event_t *ev)
 
 apr_status_t sacme_webhook_create(apr_pool_t *p, const char *url,
                                   const sacme_http_options_t *hopts,
-                                  const char *spool_dir, const sacme_log_t *log,
+                                  const sacme_sdir_t *spool, const sacme_log_t *log,
                                   sacme_webhook_t **wh, sacme_result_t *res)
 {
     sacme_http_options_t ho;
@@ -407,7 +410,7 @@ apr_status_t sacme_webhook_create(apr_pool_t *p, const char *url,
     ho.connect_timeout = SACME_WEBHOOK_TIMEOUT;
     ho.timeout = SACME_WEBHOOK_TIMEOUT;
     sacme_webhook_opts_default(&o);
-    o.spool_dir = spool_dir;
+    o.spool = spool;
     rv = sacme_http_curl_create(p, &ho, &http, res);
     return rv != APR_SUCCESS ? rv : sacme_webhook_start(p, url, http, &o, log, wh, res);
 }

@@ -25,6 +25,7 @@
 #include "sacme_http.h"
 #include "sacme_log.h"
 #include "sacme_result.h"
+#include "sacme_sdir.h"
 
 #define SACME_WEBHOOK_TIMEOUT apr_time_from_sec(10)  /* one attempt, all in */
 
@@ -32,7 +33,8 @@ typedef struct sacme_webhook_opts_t {
     int attempts;                 /* tries per event, at least 1 */
     apr_interval_time_t backoff;  /* wait after the first failure; doubles */
     unsigned int queue_size;      /* events waiting at most */
-    const char *spool_dir;        /* NULL: events live in memory only */
+    const sacme_sdir_t *spool;    /* NULL: events live in memory only; the
+                                     store's spool (sacme_store_spool_open) */
 } sacme_webhook_opts_t;
 
 /* 3 attempts, 2 s then 4 s apart, 64 events waiting, no spool. */
@@ -71,19 +73,19 @@ typedef struct sacme_webhook_t sacme_webhook_t;
 
 /* Starts the sender thread for url, sending through http (used by that
  * thread only from now on). The thread runs until sacme_webhook_stop(),
- * which the destruction of p calls. Events left in o->spool_dir by an
+ * which the destruction of p calls. Events left in o->spool by an
  * earlier sender are queued first, oldest first. */
 apr_status_t sacme_webhook_start(apr_pool_t *p, const char *url, sacme_http_t *http,
                                  const sacme_webhook_opts_t *o, const sacme_log_t *log,
                                  sacme_webhook_t **wh, sacme_result_t *res);
 
 /* The same over libcurl with the default options and the spool directory
- * spool_dir (may be NULL): hopts give the trust (the system's CAs plus
+ * spool (may be NULL): hopts give the trust (the system's CAs plus
  * ca_file/ca_pem, as for the CA) and the user agent; the timeouts become
  * SACME_WEBHOOK_TIMEOUT. */
 apr_status_t sacme_webhook_create(apr_pool_t *p, const char *url,
                                   const sacme_http_options_t *hopts,
-                                  const char *spool_dir, const sacme_log_t *log,
+                                  const sacme_sdir_t *spool, const sacme_log_t *log,
                                   sacme_webhook_t **wh, sacme_result_t *res);
 
 /* Ends the sender: events still queued are dropped; the one being sent is

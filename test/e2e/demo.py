@@ -116,18 +116,43 @@ def show_openssl(h, name, root_pem):
     return ok
 
 
+DRIVER_USER = "sacme"
+
+
+def ensure_driver_user():
+    """The driver's own system account (SacmeDriverUser): it alone can read
+    the ACME account key, not the web user that runs the applications."""
+    import pwd
+    try:
+        pwd.getpwnam(DRIVER_USER)
+        say("driver account: %s (exists)" % DRIVER_USER)
+    except KeyError:
+        argv = ["useradd", "--system", "--home-dir", "/nonexistent", "--shell",
+                "/usr/sbin/nologin", DRIVER_USER]
+        say("$ " + " ".join(argv))
+        subprocess.run(argv, check=True)
+
+
 def show_store(h, primary):
+    import grp
     import pwd
     import stat
-    say("the store (%s):" % h.store_dir)
-    for sub in (os.path.join("domains", primary), "accounts"):
+
+    def line(p):
+        st = os.stat(p)
+        say("  %s %-8s %-8s %s" % (stat.filemode(st.st_mode),
+                                   pwd.getpwuid(st.st_uid).pw_name,
+                                   grp.getgrgid(st.st_gid).gr_name,
+                                   os.path.relpath(p, h.store_dir)))
+
+    say("the store (%s): the driver's parts are %s's, the live key root's, and the "
+        "web user reads no private key:" % (h.store_dir, DRIVER_USER))
+    for sub in (os.path.join("domains", primary), "accounts", "staging"):
         top = h.store(sub)
         for dirpath, _, files in sorted(os.walk(top)):
+            line(dirpath)
             for f in sorted(files):
-                p = os.path.join(dirpath, f)
-                st = os.stat(p)
-                say("  %s %-8s %s" % (stat.filemode(st.st_mode), pwd.getpwuid(st.st_uid).pw_name,
-                                      os.path.relpath(p, h.store_dir)))
+                line(os.path.join(dirpath, f))
 
 
 def show_sacmectl_list(h):
@@ -170,11 +195,13 @@ def main():
                   http_port=pebble.http_port,
                   modules=("mpm_event", "authz_core", "dir"),
                   vhosts=[Vhost(NAMES)], log_level="info ssl:warn")
+        ensure_driver_user()
         # Pebble's root is in no system bundle: SacmeTrustedRoots names it,
         # or mod_sacme would not activate what Pebble issues.
         h.configure(sacme=sacme_lines(pebble, [NAMES], kid=KID,
                                       ca_file=readable_ca_file(pebble, h.root),
-                                      trusted_roots=trusted_roots_file(pebble, h.root)))
+                                      trusted_roots=trusted_roots_file(pebble, h.root),
+                                      more=["SacmeDriverUser %s" % DRIVER_USER]))
         show_config(h)
         say("$ apache2 -d %s -f %s -k start" % (h.root, h.conf))
         h.start()

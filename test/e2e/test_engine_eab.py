@@ -96,3 +96,94 @@ def test_eab_mac_algorithms(pebble, dirs, alg):
                          out=dirs.out, names=names)
     expect.issued_ok(res, pebble, names, dirs.out, dirs.account,
                      account_status="registered")
+
+
+# --- the HMAC key kept out of the command line --------------------------------
+
+def _eab_file(tmp_path, content):
+    path = tmp_path / "eab.json"
+    path.write_text(content)
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def _new_account_posts(pebble):
+    return pebble.request_count("POST", pebble.directory()["newAccount"])
+
+
+@pytest.mark.parametrize("alg", [None, "HS512"])
+def test_eab_file_obtains_a_certificate(pebble, dirs, tmp_path, alg):
+    """--eab-file F: the same JSON as SacmeEAB file: gives kid, key and alg."""
+    content = {"kid": "kid-2", "hmac": pebble.eab["kid-2"]}
+    if alg:
+        content["alg"] = alg
+    path = _eab_file(tmp_path, json.dumps(content))
+    tag = (alg or "default").lower()
+    names = ["%s.eabfile.test" % tag, "www.%s.eabfile.test" % tag]
+    res = sacmectl.issue(pebble, account_dir=dirs.account, out=dirs.out, names=names,
+                         extra=["--eab-file", path])
+    expect.issued_ok(res, pebble, names, dirs.out, dirs.account,
+                     account_status="registered")
+    assert not any(pebble.eab["kid-2"] in a for a in res.argv)
+    _assert_secret_absent(res, pebble.eab["kid-2"])
+    with open(os.path.join(dirs.account, "account.json")) as f:
+        assert json.load(f).get("eab-kid") == "kid-2"
+
+
+def test_eab_file_that_is_malformed_is_a_configuration_error(pebble, dirs, tmp_path):
+    secret = pebble.eab["kid-2"]
+    path = _eab_file(tmp_path, '{"kid": "kid-2", "hmac": %s}' % secret)
+    before = _new_account_posts(pebble)
+    res = sacmectl.issue(pebble, account_dir=dirs.account, out=dirs.out,
+                         names=["badfile.eabfile.test"], extra=["--eab-file", path])
+    err = expect.failed(res, sacmectl.EXIT_CONFIG)
+    assert path in err["message"] and "not valid JSON" in err["message"], res.describe()
+    assert _new_account_posts(pebble) == before
+    for i in range(len(secret) - 5):
+        assert secret[i:i + 6] not in res.stdout + res.stderr, res.describe()
+
+
+def test_eab_hmac_from_standard_input(pebble, dirs):
+    """--eab-hmac -: the key is read from stdin (one line, blanks trimmed),
+    so it is in no process's command line."""
+    secret = pebble.eab["kid-3"]
+    names = ["stdin.eabfile.test", "www.stdin.eabfile.test"]
+    res = sacmectl.issue(pebble, kid="kid-3", hmac="-", account_dir=dirs.account,
+                         out=dirs.out, names=names, stdin_text="  %s \n" % secret)
+    expect.issued_ok(res, pebble, names, dirs.out, dirs.account,
+                     account_status="registered")
+    assert not any(secret in a for a in res.argv)
+    _assert_secret_absent(res, secret)
+
+
+def test_eab_hmac_from_empty_standard_input(pebble, dirs):
+    before = _new_account_posts(pebble)
+    res = sacmectl.issue(pebble, kid="kid-3", hmac="-", account_dir=dirs.account,
+                         out=dirs.out, names=["nostdin.eabfile.test"], stdin_text="")
+    err = expect.failed(res, sacmectl.EXIT_CONFIG)
+    assert "standard input" in err["message"], res.describe()
+    assert _new_account_posts(pebble) == before
+
+
+@pytest.mark.parametrize("more", [["--eab-kid", "kid-1", "--eab-hmac", "-"],
+                                  ["--eab-hmac", "-"],
+                                  ["--eab-kid", "kid-1"],
+                                  ["--eab-alg", "HS256"]])
+def test_eab_file_with_eab_options_is_a_usage_error(pebble, dirs, tmp_path, more):
+    secret = pebble.eab["kid-1"]
+    path = _eab_file(tmp_path, json.dumps({"kid": "kid-1", "hmac": secret}))
+    before = _new_account_posts(pebble)
+    res = sacmectl.issue(pebble, account_dir=dirs.account, out=dirs.out,
+                         names=["both.eabfile.test"], extra=["--eab-file", path] + more,
+                         stdin_text=secret + "\n")
+    err = expect.failed(res, sacmectl.EXIT_USAGE)
+    assert "--eab-file" in err["message"], res.describe()
+    assert _new_account_posts(pebble) == before
+    _assert_secret_absent(res, secret)
+
+
+def test_help_names_the_ways_to_give_the_key():
+    res = sacmectl.run(["issue", "--help"])
+    assert res.rc == 0, res.describe()
+    assert "--eab-file" in res.stdout, res.describe()
+    assert "standard input" in res.stdout, res.describe()

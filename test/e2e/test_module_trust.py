@@ -196,7 +196,7 @@ def test_self_made_chain_staged_by_the_user_is_refused(http01_pebble, httpds, tm
     assert leaf.serial_number == serial1
     assert live_chain(h, names[0])[0].serial_number == serial1
     assert not os.path.exists(os.path.join(staging, "fullchain.pem"))
-    kept = glob.glob(os.path.join(staging, "refused-*", "fullchain.pem"))
+    kept = glob.glob(h.store("archive", names[0], "refused-*", "fullchain.pem"))
     assert len(kept) == 1, "the refused set is not kept for inspection"
     assert certcheck.load_pem_chain(kept[0])[0].serial_number == foreign
 

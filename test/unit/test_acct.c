@@ -119,9 +119,9 @@ START_TEST(rollover_sends_inner_jws_of_new_key_inside_request_of_old_key)
     jws_parts_t outer, inner;
     struct stat st;
 
-    ck_assert_int_eq(sacme_acct_load(acme, dir, unit_pool, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_acct_load(acme, unit_sdir(dir), unit_pool, NULL, NULL), APR_SUCCESS);
     ck_assert_str_eq(acme->account_url, ACCT_URL);
-    ck_assert_int_eq(sacme_acct_rollover(acme, dir, SACME_KEY_P384, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_acct_rollover(acme, unit_sdir(dir), SACME_KEY_P384, NULL), APR_SUCCESS);
     ck_assert_int_eq(fake.next, 2);
     ck_assert_str_eq(fake.urls[1], KEYCHANGE_URL);
 
@@ -178,8 +178,8 @@ START_TEST(rollover_refused_keeps_the_old_key)
     sacme_acme_t *acme = make_acme(&fake, s, 3);
     sacme_result_t *res = sacme_result_make(unit_pool);
 
-    ck_assert_int_eq(sacme_acct_load(acme, dir, unit_pool, NULL, NULL), APR_SUCCESS);
-    ck_assert_int_ne(sacme_acct_rollover(acme, dir, SACME_KEY_NONE, res), APR_SUCCESS);
+    ck_assert_int_eq(sacme_acct_load(acme, unit_sdir(dir), unit_pool, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_ne(sacme_acct_rollover(acme, unit_sdir(dir), SACME_KEY_NONE, res), APR_SUCCESS);
     ck_assert_str_eq(res->problem, SACME_PROBLEM_NS "malformed");
     ck_assert_int_eq(fake.next, 3);
     ck_assert(json_is_true(json_object_get(parse_body(fake.bodies[2]).payload,
@@ -204,8 +204,8 @@ START_TEST(rollover_the_ca_carried_out_despite_an_error_is_kept)
     unit_fake_t fake;
     sacme_acme_t *acme = make_acme(&fake, s, 4);
 
-    ck_assert_int_eq(sacme_acct_load(acme, dir, unit_pool, NULL, NULL), APR_SUCCESS);
-    ck_assert_int_eq(sacme_acct_rollover(acme, dir, SACME_KEY_NONE, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_acct_load(acme, unit_sdir(dir), unit_pool, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_acct_rollover(acme, unit_sdir(dir), SACME_KEY_NONE, NULL), APR_SUCCESS);
     ck_assert_int_eq(fake.next, 4);
     now = key_in(dir, SACME_ACCT_KEY_FILE);
     ck_assert(!sacme_key_same_public(now, sacme_key_evp(old)));
@@ -233,7 +233,7 @@ START_TEST(interrupted_rollover_the_ca_took_is_finished)
     int registered;
 
     memset(&opts, 0, sizeof(opts));
-    opts.dir = dir;
+    opts.dir = unit_sdir(dir);
     ck_assert_int_eq(sacme_acct_ensure(acme, &opts, &registered, NULL), APR_SUCCESS);
     ck_assert_int_eq(registered, 0);
     ck_assert_int_eq(fake.next, 3);
@@ -260,7 +260,7 @@ START_TEST(interrupted_rollover_the_ca_never_took_is_dropped)
     sacme_acme_t *acme = make_acme(&fake, s, 2);
 
     /* the admin command's load settles it the same way */
-    ck_assert_int_eq(sacme_acct_load(acme, dir, unit_pool, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_acct_load(acme, unit_sdir(dir), unit_pool, NULL, NULL), APR_SUCCESS);
     ck_assert_int_eq(fake.next, 2);
     ck_assert(sacme_key_same_public(key_in(dir, SACME_ACCT_KEY_FILE), sacme_key_evp(old)));
     ck_assert(!exists(dir, SACME_ACCT_KEY_NEW_FILE));
@@ -285,16 +285,16 @@ START_TEST(deactivation_is_recorded_and_then_refused)
     sacme_eab_t *eab;
     jws_parts_t req;
 
-    ck_assert_int_eq(sacme_acct_load(acme, dir, unit_pool, NULL, NULL), APR_SUCCESS);
-    ck_assert(!sacme_acct_is_deactivated(dir, unit_pool));
-    ck_assert_int_eq(sacme_acct_deactivate(acme, dir, "sacmectl account deactivate", NULL),
+    ck_assert_int_eq(sacme_acct_load(acme, unit_sdir(dir), unit_pool, NULL, NULL), APR_SUCCESS);
+    ck_assert(!sacme_acct_is_deactivated(unit_sdir(dir), unit_pool));
+    ck_assert_int_eq(sacme_acct_deactivate(acme, unit_sdir(dir), "sacmectl account deactivate", NULL),
                      APR_SUCCESS);
     ck_assert_str_eq(fake.urls[1], ACCT_URL);
     req = parse_body(fake.bodies[1]);
     ck_assert_str_eq(sacme_json_str(req.header, "kid"), ACCT_URL);
     ck_assert_str_eq(sacme_json_str(req.payload, "status"), "deactivated");
     ck_assert_uint_eq(json_object_size(req.payload), 1);
-    ck_assert(sacme_acct_is_deactivated(dir, unit_pool));
+    ck_assert(sacme_acct_is_deactivated(unit_sdir(dir), unit_pool));
     ck_assert_str_eq(sacme_json_str(stored(dir), "deactivated-by"),
                      "sacmectl account deactivate");
     ck_assert_str_eq(sacme_json_str(stored(dir), "url"), ACCT_URL);
@@ -306,7 +306,7 @@ START_TEST(deactivation_is_recorded_and_then_refused)
     ck_assert_int_eq(sacme_eab_make(unit_pool, "kid-1", "c2VjcmV0LWtleS1vZi10aGUtdGVzdA",
                                     SACME_HMAC_HS256, &eab, NULL), APR_SUCCESS);
     memset(&opts, 0, sizeof(opts));
-    opts.dir = dir;
+    opts.dir = unit_sdir(dir);
     opts.eab = eab;
     opts.tos_agreed = 1;
     ck_assert_int_eq(sacme_acct_ensure(acme, &opts, NULL, res), SACME_ECONFIG);
@@ -315,7 +315,7 @@ START_TEST(deactivation_is_recorded_and_then_refused)
     ck_assert_ptr_nonnull(strstr(res->detail, dir));
     ck_assert_ptr_nonnull(strstr(res->detail, "EAB"));
     /* nor can it be deactivated or rolled over again */
-    ck_assert_int_eq(sacme_acct_rollover(acme, dir, SACME_KEY_NONE, NULL), SACME_ECONFIG);
+    ck_assert_int_eq(sacme_acct_rollover(acme, unit_sdir(dir), SACME_KEY_NONE, NULL), SACME_ECONFIG);
     ck_assert_int_eq(fake2.next, 1);
 }
 END_TEST
@@ -336,7 +336,7 @@ START_TEST(fetch_is_post_as_get_of_the_account)
     json_t *st;
     jws_parts_t req;
 
-    ck_assert_int_eq(sacme_acct_load(acme, dir, unit_pool, &st, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_acct_load(acme, unit_sdir(dir), unit_pool, &st, NULL), APR_SUCCESS);
     ck_assert_str_eq(sacme_json_str(st, "eab-kid"), "kid-1");
     ck_assert_int_eq(sacme_acct_fetch(acme, unit_pool, &info, NULL), APR_SUCCESS);
     req = parse_body(fake.bodies[1]);
@@ -356,8 +356,10 @@ START_TEST(load_without_account_is_enoent)
     sacme_acme_t *acme = make_acme(&fake, s, 1);
     sacme_result_t *res = sacme_result_make(unit_pool);
 
-    ck_assert(APR_STATUS_IS_ENOENT(sacme_acct_load(acme, apr_pstrcat(unit_pool, unit_tmpdir(),
-                                                                     "/none", NULL),
+    ck_assert(APR_STATUS_IS_ENOENT(sacme_acct_load(acme,
+                                                   unit_sdir(apr_pstrcat(unit_pool,
+                                                                         unit_tmpdir(),
+                                                                         "/none", NULL)),
                                                    unit_pool, NULL, res)));
     ck_assert_int_eq(fake.next, 0);
     ck_assert_ptr_nonnull(strstr(res->detail, "no ACME account"));

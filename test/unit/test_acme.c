@@ -287,7 +287,7 @@ START_TEST(eab_required_but_missing_fails_before_new_account)
     s[0].body = DIRECTORY;
     acme = make_acme(&fake, s, 1);
     memset(&opts, 0, sizeof(opts));
-    opts.dir = apr_pstrcat(unit_pool, unit_tmpdir(), "/acct", NULL);
+    opts.dir = unit_sdir(apr_pstrcat(unit_pool, unit_tmpdir(), "/acct", NULL));
     opts.tos_agreed = 1;
     ck_assert_int_eq(sacme_acct_ensure(acme, &opts, NULL, res), SACME_ECONFIG);
     ck_assert_int_eq(fake.next, 1);          /* only the directory was fetched */
@@ -325,7 +325,7 @@ START_TEST(register_with_eab_then_find_without)
                                     "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
                                     SACME_HMAC_HS256, &eab, NULL), APR_SUCCESS);
     memset(&opts, 0, sizeof(opts));
-    opts.dir = apr_pstrcat(unit_pool, unit_tmpdir(), "/acct", NULL);
+    opts.dir = unit_sdir(apr_pstrcat(unit_pool, unit_tmpdir(), "/acct", NULL));
     opts.eab = eab;
     opts.contacts = apr_array_make(unit_pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(opts.contacts, const char *) = "admin@example.org";
@@ -378,7 +378,7 @@ START_TEST(account_dir_of_another_ca_is_refused)
                                              other, strlen(other), SACME_FPROT_PUBLIC, unit_pool, NULL),
                      APR_SUCCESS);
     memset(&opts, 0, sizeof(opts));
-    opts.dir = dir;
+    opts.dir = unit_sdir(dir);
     ck_assert_int_eq(sacme_acct_ensure(acme, &opts, NULL, res), SACME_ECONFIG);
     ck_assert_ptr_nonnull(strstr(res->detail, "https://other.test/dir"));
 }

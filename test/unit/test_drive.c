@@ -81,7 +81,7 @@ static sacme_driver_t *new_driver(sacme_domain_t *dom)
     sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
                                                                    "/store", NULL));
 
-    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, NULL), APR_SUCCESS);
     d->p = unit_pool;
     d->store = store;
     d->server_url = DIR_URL;
@@ -323,7 +323,7 @@ START_TEST(test_drive_backoff)
 
     /* once the time has come, the work is there again */
     ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_RESUME);
-    sacme_store_remove(d->store, unit_pool, SACME_GROUP_STAGING, NAME, SACME_FILE_ORDER);
+    sacme_store_unstage(d->store, unit_pool, NAME, SACME_UNSTAGE_ORDER);
     ck_assert_int_eq(check(d, &dom, apr_time_from_sec(at + 1), &next), SACME_WHY_NO_CERT);
 }
 END_TEST
@@ -707,14 +707,84 @@ START_TEST(test_drive_run_eab_secret_stays_out_of_store)
 
     /* the account key was kept for the next attempt; the HMAC key is nowhere */
     ck_assert(sacme_file_exists(apr_pstrcat(unit_pool,
-                                            sacme_store_account_dir(d->store, unit_pool,
-                                                                    DIR_URL, EAB_KID),
+                                            sacme_store_path(d->store, unit_pool,
+                                                             SACME_GROUP_ACCOUNTS,
+                                                             sacme_store_account_name(
+                                                                 unit_pool, DIR_URL, EAB_KID),
+                                                             NULL),
                                             "/account.key", NULL), unit_pool));
     ck_assert_int_gt(assert_no_secret(d->store->base), 1);
     ck_assert_ptr_nonnull(logged(&cap, "SACME10024: ", NULL));
     assert_log_has_no_secret(&cap);
     ck_assert(strstr(sacme_result_message(res, unit_pool), HMAC_RAW) == NULL);
     ck_assert(strstr(sacme_result_message(res, unit_pool), HMAC_B64) == NULL);
+}
+END_TEST
+
+/* The driver forgets the EAB key once the account is there; a registration
+ * needed later in the same run fails with what to do, and sends nothing. */
+START_TEST(test_drive_run_wipes_eab_once_registered)
+{
+    static const unit_scripted_t script[] = {
+        { 200, "Content-Type: application/json\nReplay-Nonce: n1\n",
+          "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":\"https://ca.test/acct\","
+          "\"newOrder\":\"https://ca.test/order\",\"meta\":{\"externalAccountRequired\":true}}" },
+        { 201, "Content-Type: application/json\nReplay-Nonce: n2\n"
+               "Location: https://ca.test/acct/1\n", "{\"status\":\"valid\"}" },
+        { 403, "Content-Type: application/problem+json\nReplay-Nonce: n3\n",
+          "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+          "\"detail\":\"not today\"}" },
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    unit_fake_t fake;
+    captured_t cap;
+    const unsigned char *bytes;
+    const char *line, *dir;
+    apr_size_t len, i;
+    int level = 0, sent;
+
+    go_fake(d, &fake, script, 3, &cap);
+    bytes = d->eab->hmac;
+    len = d->eab->hmac_len;
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 3);
+    ck_assert_str_eq(fake.urls[2], "https://ca.test/order");
+    ck_assert_ptr_nonnull(logged(&cap, "SACME10007: ", NULL));
+
+    /* registered: the key is gone from memory, the kid stays */
+    ck_assert_ptr_null(d->eab->hmac);
+    ck_assert_uint_eq(d->eab->hmac_len, 0);
+    ck_assert_str_eq(d->eab->kid, EAB_KID);
+    for (i = 0; i < len; ++i) {
+        ck_assert_msg(bytes[i] == 0, "byte %d of the key survived", (int)i);
+    }
+    line = logged(&cap, "SACME10143: ", &level);
+    ck_assert_msg(line != NULL, "the wipe is not logged");
+    ck_assert_int_eq(level, SACME_LOG_INFO);
+    ck_assert_ptr_nonnull(strstr(line, EAB_KID));
+    assert_log_has_no_secret(&cap);
+
+    /* the account directory removed behind the driver's back: registering
+     * again would need the key; it says so, and asks the CA nothing */
+    dir = sacme_store_path(d->store, unit_pool, SACME_GROUP_ACCOUNTS,
+                           sacme_store_account_name(unit_pool, DIR_URL, EAB_KID), NULL);
+    ck_assert_int_eq(apr_file_remove(apr_pstrcat(unit_pool, dir, "/account.key", NULL),
+                                     unit_pool), APR_SUCCESS);
+    apr_file_remove(apr_pstrcat(unit_pool, dir, "/account.json", NULL), unit_pool);
+    d->account_url = NULL;
+    d->account_key = NULL;
+    sent = fake.next;
+    sacme_result_reset(res);
+    ck_assert_int_eq(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     SACME_ECONFIG);
+    ck_assert_int_eq(fake.next, sent);
+    ck_assert_ptr_nonnull(strstr(res->detail, "already used"));
+    ck_assert_ptr_nonnull(strstr(res->detail, "graceful"));
+    ck_assert(!sacme_file_exists(apr_pstrcat(unit_pool, dir, "/account.key", NULL),
+                                 unit_pool));
 }
 END_TEST
 
@@ -747,6 +817,7 @@ Suite *unit_suite_drive(void)
     tcase_add_test(tc, test_drive_run_backoff_capped);
     tcase_add_test(tc, test_drive_run_config_error_waits_long);
     tcase_add_test(tc, test_drive_run_eab_secret_stays_out_of_store);
+    tcase_add_test(tc, test_drive_run_wipes_eab_once_registered);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,6 +15,7 @@
 #include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_store.h"
+#include "sacme_trust.h"
 
 #define DAY apr_time_from_sec(86400)
 #define NAME "www.example.org"
@@ -69,7 +70,7 @@ static sacme_store_t *new_store(void)
                                                         "/store", NULL));
     sacme_result_t *res = sacme_result_make(unit_pool);
 
-    ck_assert_msg(sacme_store_setup(store, unit_pool, res) == APR_SUCCESS, "setup: %s",
+    ck_assert_msg(sacme_store_setup(store, unit_pool, NULL, res) == APR_SUCCESS, "setup: %s",
                   sacme_result_message(res, unit_pool));
     return store;
 }
@@ -145,6 +146,7 @@ static const char *stage_good(const sacme_store_t *store, const test_ca_t *ca,
     return pem;
 }
 
+/* Promoted, with ca as the trust anchor, as the parent does. */
 static sacme_certset_t *promote_ok(const sacme_store_t *store, const test_ca_t *ca,
                                    const apr_array_header_t *names)
 {
@@ -152,8 +154,8 @@ static sacme_certset_t *promote_ok(const sacme_store_t *store, const test_ca_t *
     sacme_certset_t *live = NULL;
     int promoted = -1;
 
-    ck_assert_msg(sacme_store_promote(store, unit_pool, NAME, names, ca->trust, &promoted,
-                                      &live, res) == APR_SUCCESS,
+    ck_assert_msg(sacme_store_promote(store, unit_pool, NAME, names, sacme_trust_verify_now,
+                                      ca->trust, &promoted, &live, res) == APR_SUCCESS,
                   "promote: %s", sacme_result_message(res, unit_pool));
     ck_assert_int_eq(promoted, 1);
     ck_assert_ptr_nonnull(live);
@@ -164,9 +166,13 @@ static sacme_certset_t *promote_ok(const sacme_store_t *store, const test_ca_t *
 
 START_TEST(test_store_setup_creates_groups)
 {
-    static const char *const groups[] = {
-        SACME_GROUP_ACCOUNTS, SACME_GROUP_STAGING, SACME_GROUP_CHALLENGES,
-        SACME_GROUP_DOMAINS, SACME_GROUP_ARCHIVE, SACME_GROUP_FALLBACK,
+    /* each part with its mode: the driver's private, the ones request
+     * children read setgid to the web group, root's */
+    static const struct { const char *name; unsigned mode; } groups[] = {
+        { SACME_GROUP_ACCOUNTS, 0700 }, { SACME_GROUP_STAGING, 02750 },
+        { SACME_GROUP_CHALLENGES, 02750 }, { SACME_GROUP_REQUESTS, 02750 },
+        { SACME_GROUP_DOMAINS, 0755 }, { SACME_GROUP_ARCHIVE, 0700 },
+        { SACME_GROUP_FALLBACK, 0755 },
     };
     /* a base whose parent does not exist yet either */
     sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
@@ -176,16 +182,16 @@ START_TEST(test_store_setup_creates_groups)
     const char *before;
     json_t *j;
     apr_size_t i;
-    mode_t um = umask(022);
-    unsigned mask = (unsigned)um;
+    mode_t um = umask(077);
 
-    umask(um);      /* directories get 0755 less the umask */
-    ck_assert_msg(sacme_store_setup(store, unit_pool, res) == APR_SUCCESS, "%s",
+    /* the modes are set, whatever the umask */
+    ck_assert_msg(sacme_store_setup(store, unit_pool, NULL, res) == APR_SUCCESS, "%s",
                   sacme_result_message(res, unit_pool));
+    umask(um);
     for (i = 0; i < sizeof(groups) / sizeof(groups[0]); ++i) {
-        const char *dir = sacme_store_path(store, unit_pool, groups[i], NULL, NULL);
+        const char *dir = sacme_store_path(store, unit_pool, groups[i].name, NULL, NULL);
         ck_assert_msg(is_dir(dir), "%s was not created", dir);
-        ck_assert_uint_eq(mode_of(dir), 0755u & ~mask);
+        ck_assert_msg(mode_of(dir) == groups[i].mode, "%s has mode %04o", dir, mode_of(dir));
     }
     ck_assert_str_eq(vpath, apr_pstrcat(unit_pool, store->base, "/store.json", NULL));
     j = sacme_json_read_file(unit_pool, vpath, 4096, NULL);
@@ -195,7 +201,7 @@ START_TEST(test_store_setup_creates_groups)
 
     /* again: fine, and the version file stays as it was */
     before = slurp(vpath);
-    ck_assert_int_eq(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, res), APR_SUCCESS);
     ck_assert_str_eq(slurp(vpath), before);
 }
 END_TEST
@@ -208,7 +214,7 @@ START_TEST(test_store_setup_refuses_newer_format)
     const char *msg;
 
     unit_write_text(vpath, "{\"version\": 2}\n", SACME_FPROT_PUBLIC);
-    ck_assert_int_ne(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
+    ck_assert_int_ne(sacme_store_setup(store, unit_pool, NULL, res), APR_SUCCESS);
     msg = sacme_result_message(res, unit_pool);
     ck_assert_msg(strstr(msg, "version") && strstr(msg, "2"), "message: %s", msg);
     /* the newer store is left alone */
@@ -217,12 +223,12 @@ START_TEST(test_store_setup_refuses_newer_format)
     /* the current version is accepted */
     unit_write_text(vpath, "{\"version\": 1}\n", SACME_FPROT_PUBLIC);
     sacme_result_reset(res);
-    ck_assert_int_eq(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, res), APR_SUCCESS);
 
     /* an unreadable version file is an error, not silently replaced */
     unit_write_text(vpath, "{\"version\": ", SACME_FPROT_PUBLIC);
     sacme_result_reset(res);
-    ck_assert_int_ne(sacme_store_setup(store, unit_pool, res), APR_SUCCESS);
+    ck_assert_int_ne(sacme_store_setup(store, unit_pool, NULL, res), APR_SUCCESS);
     ck_assert_str_eq(slurp(vpath), "{\"version\": ");
 }
 END_TEST
@@ -246,36 +252,38 @@ END_TEST
 
 START_TEST(test_store_account_dir)
 {
-    sacme_store_t *store = sacme_store_make(unit_pool, "/srv/store");
-    sacme_store_t *again = sacme_store_make(unit_pool, "/srv/store");
-    const char *accounts = "/srv/store/" SACME_GROUP_ACCOUNTS "/";
+    sacme_store_t *store = new_store();
+    sacme_sdir_t *dir;
     const char *d[5];
     int i, k;
 
-    d[0] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-one.test/dir", "kid-1");
-    d[1] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-one.test/dir", "kid-2");
-    d[2] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-two.test/dir", "kid-1");
-    d[3] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-one.test/dir", NULL);
-    d[4] = sacme_store_account_dir(store, unit_pool, "https://acme.ca-one.test/v2/dir",
-                                   "kid-1");
+    d[0] = sacme_store_account_name(unit_pool, "https://acme.ca-one.test/dir", "kid-1");
+    d[1] = sacme_store_account_name(unit_pool, "https://acme.ca-one.test/dir", "kid-2");
+    d[2] = sacme_store_account_name(unit_pool, "https://acme.ca-two.test/dir", "kid-1");
+    d[3] = sacme_store_account_name(unit_pool, "https://acme.ca-one.test/dir", NULL);
+    d[4] = sacme_store_account_name(unit_pool, "https://acme.ca-one.test/v2/dir", "kid-1");
     for (i = 0; i < 5; ++i) {
-        const char *base;
-        ck_assert_msg(!strncmp(d[i], accounts, strlen(accounts)), "%s not in accounts", d[i]);
-        base = d[i] + strlen(accounts);
-        ck_assert_msg(!strchr(base, '/') && base[0] && base[0] != '.', "bad name %s", base);
+        const char *base = d[i];
+        ck_assert_msg(sacme_sdir_name_ok(base), "bad name %s", base);
         ck_assert_msg(strstr(base, i == 2 ? "acme.ca-two.test" : "acme.ca-one.test"),
                       "%s lacks the host", base);
         for (k = 0; k < i; ++k) {
             ck_assert_msg(strcmp(d[i], d[k]), "%d and %d share %s", i, k, d[i]);
         }
     }
-    /* stable: same inputs, same directory, whichever store object or call */
-    ck_assert_str_eq(sacme_store_account_dir(again, unit_pool,
-                                             "https://acme.ca-one.test/dir", "kid-1"),
-                     d[0]);
-    ck_assert_str_eq(sacme_store_account_dir(store, unit_pool,
-                                             "https://acme.ca-two.test/dir", "kid-1"),
-                     d[2]);
+    /* stable: same inputs, same directory */
+    ck_assert_str_eq(sacme_store_account_name(unit_pool, "https://acme.ca-one.test/dir",
+                                              "kid-1"), d[0]);
+    /* opened (made 0700) under accounts/ */
+    ck_assert(APR_STATUS_IS_ENOENT(sacme_store_account_open(store, unit_pool,
+                                                            "https://acme.ca-one.test/dir",
+                                                            "kid-1", 0, &dir, NULL)));
+    ck_assert_int_eq(sacme_store_account_open(store, unit_pool,
+                                              "https://acme.ca-one.test/dir", "kid-1", 1,
+                                              &dir, NULL), APR_SUCCESS);
+    ck_assert_str_eq(dir->path, sacme_store_path(store, unit_pool, SACME_GROUP_ACCOUNTS,
+                                                 d[0], NULL));
+    ck_assert_uint_eq(mode_of(dir->path), 0700);
 }
 END_TEST
 
@@ -336,9 +344,6 @@ START_TEST(test_store_load_set)
     ck_assert(sacme_key_same_public(set->key, sacme_key_evp(key)));
     ck_assert_int_eq(set->chain->certs->nelts, 2);
     ck_assert_str_eq(sacme_chain_pem(set->chain, unit_pool), pem);
-    ck_assert_str_eq(set->key_file, file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY));
-    ck_assert_str_eq(set->chain_file, file_in(store, SACME_GROUP_DOMAINS, NAME,
-                                              SACME_FILE_CHAIN));
 
     ck_assert_int_eq(sacme_store_load_chain(store, unit_pool, SACME_GROUP_DOMAINS, NAME,
                                             &chain, res), APR_SUCCESS);
@@ -359,16 +364,21 @@ START_TEST(test_store_remove)
 {
     sacme_store_t *store = new_store();
     const char *path = file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_JOB);
+    json_t *j = sacme_json_own(unit_pool, json_object());
 
-    ck_assert_int_eq(sacme_store_remove(store, unit_pool, SACME_GROUP_STAGING, NAME,
-                                        SACME_FILE_JOB), APR_SUCCESS);
-    ck_assert_int_eq(sacme_file_mkdirs(file_in(store, SACME_GROUP_STAGING, NAME, NULL),
-                                       SACME_FPROT_DIR_PUBLIC, unit_pool, NULL),
+    ck_assert_int_eq(sacme_store_state_remove(store, unit_pool, SACME_STATE_JOB, NAME, NULL),
                      APR_SUCCESS);
-    unit_write_text(path, "{}", SACME_FPROT_PUBLIC);
-    ck_assert_int_eq(sacme_store_remove(store, unit_pool, SACME_GROUP_STAGING, NAME,
-                                        SACME_FILE_JOB), APR_SUCCESS);
+    json_object_set_new(j, "errors", json_integer(2));
+    ck_assert_int_eq(sacme_store_state_save(store, unit_pool, SACME_STATE_JOB, NAME, j, NULL),
+                     APR_SUCCESS);
+    /* what request children read: the web group's, never others' */
+    ck_assert_uint_eq(mode_of(path), 0640);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+        sacme_store_state_load(store, unit_pool, SACME_STATE_JOB, NAME, NULL), "errors")), 2);
+    ck_assert_int_eq(sacme_store_state_remove(store, unit_pool, SACME_STATE_JOB, NAME, NULL),
+                     APR_SUCCESS);
     ck_assert(!sacme_file_exists(path, unit_pool));
+    ck_assert_ptr_null(sacme_store_state_load(store, unit_pool, SACME_STATE_JOB, NAME, NULL));
 }
 END_TEST
 
@@ -385,8 +395,9 @@ START_TEST(test_store_promote_first)
     sacme_certset_t *live, *loaded;
 
     live = promote_ok(store, ca, unit_names(NAME, NULL));
-    ck_assert_str_eq(live->key_file, live_key);
-    ck_assert_str_eq(live->chain_file, live_chain);
+    ck_assert_str_eq(sacme_store_live_file(store, unit_pool, NAME, SACME_FILE_KEY), live_key);
+    ck_assert_str_eq(sacme_store_live_file(store, unit_pool, NAME, SACME_FILE_CHAIN),
+                     live_chain);
     ck_assert(sacme_key_same_public(live->key, sacme_key_evp(key)));
 
     ck_assert_str_eq(slurp(live_chain), pem);
@@ -466,7 +477,8 @@ typedef enum {
 
 /* Stages a bad set over an existing live one (if with_live) and checks
  * that promotion refuses it with a message containing needle, leaves the
- * live set byte for byte, and keeps the staged files under refused-*. */
+ * live set byte for byte, and keeps a copy of the staged files under
+ * archive/<name>/refused-*, root's (nothing is moved out of staging). */
 static void promote_refused(bad_t bad, int with_live, const char *needle)
 {
     sacme_store_t *store = new_store();
@@ -477,9 +489,9 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
     const char *live_key = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_KEY);
     const char *live_chain = file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN);
     const char *key_before = NULL, *chain_before = NULL, *pem, *staged_key, *msg;
-    const char *sdir = file_in(store, SACME_GROUP_STAGING, NAME, NULL), *rdir = NULL;
+    const char *adir = file_in(store, SACME_GROUP_ARCHIVE, NAME, NULL), *rdir = NULL;
     sacme_certset_t *live = NULL;
-    const sacme_trust_t *trust = ca->trust;
+    sacme_trust_t *trust = ca->trust;
     apr_time_t now = apr_time_now();
     int promoted = -1, i;
 
@@ -522,7 +534,7 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
     case BAD_OTHER_CA:      /* a complete chain from a CA of one's own */
         pem = chain_pem(make_ca("Rogue CA"), key, names, now - DAY, now + 89 * DAY);
         break;
-    case BAD_NO_TRUST:      /* a good set, but nothing to verify it against */
+    case BAD_NO_TRUST:      /* a good set, but no anchors to verify it against */
         pem = chain_pem(ca, key, names, now - DAY, now + 89 * DAY);
         trust = NULL;
         break;
@@ -533,8 +545,8 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
     put_set(store, SACME_GROUP_STAGING, NAME, key, pem);
     staged_key = slurp(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_KEY));
 
-    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, names, trust, &promoted,
-                                         &live, res), APR_SUCCESS);
+    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, names, sacme_trust_verify_now,
+                                         trust, &promoted, &live, res), APR_SUCCESS);
     ck_assert_int_eq(promoted, 0);
     ck_assert_int_ne(res->status, APR_SUCCESS);
     msg = sacme_result_message(res, unit_pool);
@@ -553,23 +565,22 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
     ck_assert(!sacme_file_exists(apr_pstrcat(unit_pool, file_in(store, SACME_GROUP_DOMAINS,
                                                                 NAME, NULL), ".new", NULL),
                                  unit_pool));
-    ck_assert_int_eq(entries(file_in(store, SACME_GROUP_ARCHIVE, NAME, NULL))->nelts, 0);
 
-    /* the staged files moved aside, to staging/<name>/refused-<stamp>/ */
+    /* the staged files are gone, their content kept in the archive */
     ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_KEY),
                                  unit_pool));
     ck_assert(!sacme_file_exists(file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_CHAIN),
                                  unit_pool));
     ck_assert(!sacme_store_has_set(store, unit_pool, SACME_GROUP_STAGING, NAME));
-    refused = entries(sdir);
+    refused = entries(adir);
+    ck_assert_int_eq(refused->nelts, 1);
     for (i = 0; i < refused->nelts; ++i) {
         const char *e = APR_ARRAY_IDX(refused, i, const char *);
-        if (!strncmp(e, "refused-", 8)) {
-            ck_assert_msg(rdir == NULL, "more than one refused directory");
-            rdir = apr_pstrcat(unit_pool, sdir, "/", e, NULL);
-        }
+        ck_assert_msg(!strncmp(e, "refused-", 8), "%s in the archive", e);
+        rdir = apr_pstrcat(unit_pool, adir, "/", e, NULL);
     }
-    ck_assert_msg(rdir != NULL, "no refused-* directory in %s", sdir);
+    ck_assert_msg(rdir != NULL, "no refused-* directory in %s", adir);
+    ck_assert_uint_eq(mode_of(rdir), 0700);
     ck_assert(is_dir(rdir));
     ck_assert_str_eq(slurp(apr_pstrcat(unit_pool, rdir, "/" SACME_FILE_CHAIN, NULL)), pem);
     ck_assert_str_eq(slurp(apr_pstrcat(unit_pool, rdir, "/" SACME_FILE_KEY, NULL)), staged_key);
@@ -643,7 +654,8 @@ START_TEST(test_store_promote_after_refusal)
     put_set(store, SACME_GROUP_STAGING, NAME, key,
             chain_pem(ca, key, unit_names(NAME, NULL), now - 100 * DAY, now - DAY));
     ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, unit_names(NAME, NULL),
-                                         ca->trust, &promoted, &live, NULL), APR_SUCCESS);
+                                         sacme_trust_verify_now, ca->trust, &promoted, &live,
+                                         NULL), APR_SUCCESS);
     pem = stage_good(store, ca, key);
     promote_ok(store, ca, unit_names(NAME, NULL));
     ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem);
@@ -751,7 +763,7 @@ START_TEST(test_store_lock_excludes_other_processes)
     apr_file_t *lock;
     struct stat st;
 
-    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, NULL), APR_SUCCESS);
     /* the parent makes it, private: the User gets it, others cannot hold it */
     ck_assert_int_eq(stat(sacme_store_path(store, unit_pool, SACME_FILE_LOCK, NULL, NULL),
                           &st), 0);

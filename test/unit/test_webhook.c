@@ -381,7 +381,7 @@ static sacme_webhook_t *held_sender_spool(held_t *h, unsigned int queue_size,
     ck_assert_int_eq(apr_thread_mutex_create(&h->gate, APR_THREAD_MUTEX_DEFAULT, unit_pool),
                      APR_SUCCESS);
     o.queue_size = queue_size;
-    o.spool_dir = spool;
+    o.spool = spool ? unit_sdir(spool) : NULL;
     ck_assert_int_eq(sacme_webhook_start(unit_pool, HOOK_URL,
                                          sacme_http_create(unit_pool, &HELD, h, NULL), &o, log,
                                          &wh, NULL), APR_SUCCESS);
@@ -552,7 +552,7 @@ START_TEST(test_drive_events_reach_the_webhook)
     d->p = unit_pool;
     d->store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(), "/store",
                                                        NULL));
-    ck_assert_int_eq(sacme_store_setup(d->store, unit_pool, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_setup(d->store, unit_pool, NULL, NULL), APR_SUCCESS);
     d->server_url = "https://ca.test/dir";
     d->http = unit_fake_http(&fake, script, 3);
     d->log = log;

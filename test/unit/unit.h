@@ -33,11 +33,16 @@ const char *unit_read_text(const char *path);
  * cannot. */
 void unit_write_text(const char *path, const char *text, apr_fileperms_t perms);
 
+/* Makes path (0700, with its parents) and opens it as a safe directory;
+ * fails the test if it cannot. */
+struct sacme_sdir_t;
+const struct sacme_sdir_t *unit_sdir(const char *path);
+
 #define SACME_SUITES(X) \
     X(b64) X(json) X(time) X(file) X(key) X(jws) X(eab) X(csr) X(chain) \
     X(trust) X(problem) X(directory) X(http) X(acme) X(hook) X(selfsigned) X(window) \
     X(store) X(drive) X(status) X(warn) X(webhook) X(acct) X(revoke) X(httpdconf) \
-    X(managed)
+    X(managed) X(sdir) X(eab_secret)
 
 #define SACME_DECLARE_SUITE(name) Suite *unit_suite_##name(void);
 SACME_SUITES(SACME_DECLARE_SUITE)

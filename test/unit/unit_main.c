@@ -11,6 +11,7 @@
 
 #include "unit.h"
 #include "sacme_file.h"
+#include "sacme_sdir.h"
 
 apr_pool_t *unit_pool;
 static const char *tmpdir;
@@ -124,6 +125,18 @@ void unit_write_text(const char *path, const char *text, apr_fileperms_t perms)
 {
     ck_assert_msg(sacme_file_write_atomic(path, text, strlen(text), perms, unit_pool, NULL)
                   == APR_SUCCESS, "cannot write %s", path);
+}
+
+const struct sacme_sdir_t *unit_sdir(const char *path)
+{
+    sacme_sdir_t *dir = NULL;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    ck_assert_msg(sacme_file_mkdirs(path, SACME_FPROT_DIR_PRIVATE, unit_pool, res)
+                  == APR_SUCCESS, "cannot make %s", path);
+    ck_assert_msg(sacme_sdir_open_path(unit_pool, path, 0, 0, &dir, res) == APR_SUCCESS,
+                  "cannot open %s: %s", path, sacme_result_message(res, unit_pool));
+    return dir;
 }
 
 int main(int argc, const char *const *argv)

@@ -64,8 +64,9 @@ class Result:
         return "<sacmectl rc=%s>" % self.rc
 
 
-def run(args, *, env=None, timeout=None):
-    """Run sacmectl with args (list of str)."""
+def run(args, *, env=None, timeout=None, stdin_text=None):
+    """Run sacmectl with args (list of str); stdin_text (str), if given, is
+    its standard input (otherwise /dev/null)."""
     exe = binary()
     if not os.access(exe, os.X_OK):
         raise FileNotFoundError("sacmectl not built: %s (set SACME_BUILD_DIR)" % exe)
@@ -73,8 +74,12 @@ def run(args, *, env=None, timeout=None):
     if env:
         full_env.update(env)
     argv = [exe] + [str(a) for a in args]
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                       env=full_env, timeout=timeout or RUN_TIMEOUT)
+    if stdin_text is None:
+        io = {"stdin": subprocess.DEVNULL}
+    else:
+        io = {"input": stdin_text.encode()}
+    p = subprocess.run(argv, capture_output=True, env=full_env,
+                       timeout=timeout or RUN_TIMEOUT, **io)
     return Result(argv, p.returncode,
                   p.stdout.decode("utf-8", "replace"),
                   p.stderr.decode("utf-8", "replace"))
@@ -87,7 +92,8 @@ def issue_args(pebble, *, account_dir, out, names, kid=None, hmac=None,
     """The argument list of `sacmectl issue` against a Pebble.
 
     kid selects the EAB kid; hmac defaults to that kid's key in the given
-    encoding (see pebble.eab_key_encodings).  kid=None: no EAB options."""
+    encoding (see pebble.eab_key_encodings).  kid=None: no EAB options
+    (give --eab-file through extra)."""
     args = ["issue", "--server", pebble.directory_url, "--ca-file", pebble.ca_file]
     if kid is not None:
         if hmac is None:
@@ -115,9 +121,11 @@ def issue_args(pebble, *, account_dir, out, names, kid=None, hmac=None,
 
 
 def issue(pebble, **kw):
-    """Run `sacmectl issue` against a Pebble; see issue_args."""
+    """Run `sacmectl issue` against a Pebble; see issue_args.  stdin_text:
+    its standard input."""
     env = kw.pop("env", None)
-    return run(issue_args(pebble, **kw), env=env)
+    stdin_text = kw.pop("stdin_text", None)
+    return run(issue_args(pebble, **kw), env=env, stdin_text=stdin_text)
 
 
 # --- the commands over a running server's store --------------------------------

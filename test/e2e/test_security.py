@@ -1,0 +1,277 @@
+"""A hostile web user gains nothing (issue 10).
+
+Code running as the httpd User (www-data: a compromised PHP application, a
+CGI script) is played here by commands run through setpriv as www-data.
+With SacmeDriverUser it cannot read the account key or any private key;
+without it (the driver is www-data), what it plants in the store (symbolic
+links, hard links, a directory swapped for a link) never makes root read,
+change, move or remove anything outside the store, and a store whose
+location others can change makes mod_sacme stand down."""
+
+import grp
+import hashlib
+import os
+import pwd
+import stat
+import subprocess
+
+import pytest
+
+from sacmetest.httpd import USER, process_uid, serial_in, _alive
+from sacmetest.module import (ACTIVATED, DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, STAGED,
+                              account_dirs, make_httpd, names_for)
+from sacmetest.sacmectl import EXIT_OK, store_cmd
+
+DRIVER_USER = "sacme"
+NO_DRIVER_USER = "SACME10110"     # the key is readable by the httpd User
+STANDS_DOWN = "SACME10111"        # the store's location cannot be trusted
+
+SETPRIV = ["setpriv", "--reuid=%s" % USER, "--regid=%s" % USER, "--clear-groups"]
+
+
+@pytest.fixture(scope="session")
+def driver_user():
+    """A system account of the driver's own, as the docs tell admins."""
+    try:
+        pwd.getpwnam(DRIVER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", DRIVER_USER], check=True)
+    return DRIVER_USER
+
+
+def as_web_user(*argv):
+    """Runs argv as www-data; returns the CompletedProcess."""
+    return subprocess.run(SETPRIV + list(argv), capture_output=True, text=True, timeout=60)
+
+
+def web_user_py(code, *args):
+    """Runs a Python snippet as www-data (sys.argv[1:] = args)."""
+    return as_web_user("/usr/bin/python3", "-c", code, *args)
+
+
+def web_user_can_read(path):
+    return as_web_user("cat", path).returncode == 0
+
+
+def owner_mode(path):
+    st = os.lstat(path)
+    return pwd.getpwuid(st.st_uid).pw_name, stat.S_IMODE(st.st_mode)
+
+
+# --- SacmeDriverUser --------------------------------------------------------------
+
+def test_driver_user_keeps_every_key_from_the_web_user(http01_pebble, httpds,
+                                                        driver_user):
+    names = names_for("drvuser")
+    h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False,
+                              more=["SacmeDriverUser %s" % driver_user]))
+    h.start()
+    staged = serial_in(h.wait_log(STAGED, limit=ISSUE_LIMIT))
+
+    # the driver runs as its own account; real HTTP-01 validation went
+    # through the request children, which read the challenges as www-data
+    drv = h.driver_pid()
+    assert process_uid(drv) == pwd.getpwnam(driver_user).pw_uid
+    assert not h.log_lines(NO_DRIVER_USER), "warned although SacmeDriverUser is set"
+
+    acct = account_dirs(h)[0]
+    key = os.path.join(acct, "account.key")
+    staged_key = h.store("staging", names[0], "privkey.pem")
+    assert owner_mode(h.store("accounts")) == (driver_user, 0o700)
+    assert owner_mode(key) == (driver_user, 0o600)
+    assert owner_mode(staged_key) == (driver_user, 0o600)
+    st = os.stat(h.store("staging"))
+    assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+            stat.S_IMODE(st.st_mode)) == (driver_user, USER, 0o2750)
+    for path in (key, staged_key, os.path.join(acct, "account.json")):
+        assert not web_user_can_read(path), "www-data can read %s" % path
+    # what request children need stays readable: the status of the domain
+    assert web_user_can_read(h.store("staging", names[0], "fullchain.pem"))
+
+    h.graceful()
+    assert serial_in(h.wait_log(ACTIVATED, limit=LOG_LIMIT)) == staged
+    served = h.wait_managed_cert(names[0], limit=LOG_LIMIT)
+    assert served.serial == staged
+    live_key = h.store("domains", names[0], "privkey.pem")
+    assert owner_mode(live_key) == ("root", 0o600)
+    assert not web_user_can_read(live_key)
+    # sacmectl (root) works in the driver's parts and leaves them the driver's
+    rc, out, err, _ = store_cmd(h, "renew", "--force", names[0])
+    assert rc == EXIT_OK, err
+    request = h.store("requests", names[0] + ".json")
+    assert owner_mode(request)[0] == driver_user
+
+
+def test_without_driver_user_the_admin_is_told_once(http01_pebble, httpds):
+    names = names_for("nodrv")
+    h = httpds.add(make_httpd(http01_pebble, [names]))
+    h.start()
+    line = h.wait_log(NO_DRIVER_USER, limit=LOG_LIMIT)
+    assert ":warn]" in line, line
+    assert "SacmeDriverUser" in line and USER in line, line
+    h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+    h.graceful()
+    assert len(h.log_lines(NO_DRIVER_USER)) == 1
+
+
+def test_driver_user_must_exist_and_not_be_root(http01_pebble, httpds):
+    h = httpds.add(make_httpd(http01_pebble, [names_for("badusr")],
+                              more=["SacmeDriverUser no-such-sacme-user"]))
+    r = h.check_config()
+    assert r.returncode != 0
+    assert "SacmeDriverUser" in r.stderr and "no-such-sacme-user" in r.stderr, r.stderr
+    h.configure(sacme=[l for l in h.sacme if not l.startswith("SacmeDriverUser")]
+                + ["SacmeDriverUser root"])
+    r = h.check_config()
+    assert r.returncode != 0 and "SacmeDriverUser" in r.stderr, r.stderr
+    h.configure(sacme=[l for l in h.sacme if not l.startswith("SacmeDriverUser")]
+                + ["SacmeDriverUser %s" % USER])
+    r = h.check_config()
+    assert r.returncode != 0 and "httpd User" in r.stderr, r.stderr
+
+
+# --- planted links ----------------------------------------------------------------
+
+def snapshot(top):
+    """Every entry under top with its type, owner, mode and content hash
+    (not its link count: an attacker's hard link that root's write replaced
+    by a file of its own changes that, and harms nothing)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            digest = None
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            out[p] = (stat.S_IFMT(st.st_mode), st.st_uid, stat.S_IMODE(st.st_mode),
+                      digest)
+    return out
+
+
+PLANT = """
+import os, sys
+target, links = sys.argv[1], sys.argv[2:]
+for l in links:
+    try:
+        if os.path.lexists(l):
+            os.unlink(l)
+        os.symlink(target, l)
+    except OSError as e:
+        print("cannot plant %s: %s" % (l, e))
+        sys.exit(1)
+"""
+
+HARDLINK = """
+import os, sys
+try:
+    os.link(sys.argv[1], sys.argv[2])
+    print("linked")
+except OSError as e:
+    print("refused: %s" % e)
+"""
+
+SWAP_DIR = """
+import os, shutil, sys
+d, target = sys.argv[1], sys.argv[2]
+shutil.rmtree(d, ignore_errors=True)
+os.symlink(target, d)
+"""
+
+
+def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_path):
+    names = names_for("planted")
+    primary = names[0]
+    h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False))
+    h.start()
+    h.wait_log(STAGED, limit=ISSUE_LIMIT)
+    h.graceful()
+    served = h.wait_managed_cert(primary, limit=LOG_LIMIT).serial
+
+    # root's things outside the store: a secret file, and a root-only
+    # directory holding a key pair for the managed names
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o755)
+    victim = outside / "victim"
+    victim.write_text("root's secret\n")
+    os.chmod(victim, 0o600)
+    rootdir = outside / "rootonly"
+    rootdir.mkdir(mode=0o700)
+    for f in ("privkey.pem", "fullchain.pem"):
+        with open(h.store("domains", primary, f), "rb") as src:
+            (rootdir / f).write_bytes(src.read())
+        os.chmod(rootdir / f, 0o600)
+    before = snapshot(str(outside))
+
+    acct = account_dirs(h)[0]
+    links = [
+        h.store("requests", primary + ".json"),
+        os.path.join(acct, "account.key.new"),
+        h.store("staging", primary, "order.json"),
+        h.store("staging", primary, "job.json"),
+        h.store("staging", primary, "alerts.json"),
+        h.store("staging", primary, "privkey.pem"),
+        h.store("staging", primary, "fullchain.pem"),
+    ]
+    r = web_user_py(PLANT, str(victim), *links)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # a hard link where the kernel lets www-data make one (Debian's
+    # fs.protected_hardlinks forbids it for a file it cannot write)
+    hard = web_user_py(HARDLINK, str(victim), h.store("requests", "hard.json"))
+    assert "linked" in hard.stdout or "refused" in hard.stdout, hard.stdout + hard.stderr
+
+    # every sacmectl command, as the admin (root)
+    for args in (("list",), ("show", primary), ("renew", "--force", primary),
+                 ("revoke", primary, "--reason", "superseded"),
+                 ("account", "show"), ("account", "rollover")):
+        store_cmd(h, *args)
+        assert snapshot(str(outside)) == before, "sacmectl %s touched root's files" \
+            % " ".join(args)
+    # the driver takes the requests up and stages a new set; meanwhile the
+    # web user swaps the domain's staging directory for a link to root's
+    h._wait(lambda: any(primary in l for l in h.log_lines(STAGED)[1:]),
+            "a new certificate staged after the revocation", ISSUE_LIMIT)
+    r = web_user_py(SWAP_DIR, h.store("staging", primary), str(rootdir))
+    assert r.returncode == 0, r.stdout + r.stderr
+    mark = h.mark()
+    h.graceful()
+    assert not h.log_lines(ACTIVATED, since=mark), \
+        "something was activated through a link to a root-only directory"
+    assert h.tls_get(primary).serial == served
+    store_cmd(h, "account", "deactivate", "--yes")
+    assert snapshot(str(outside)) == before, "root's files outside the store changed"
+    assert victim.read_text() == "root's secret\n"
+    assert owner_mode(str(victim)) == ("root", 0o600)
+
+
+# --- the store's location ---------------------------------------------------------
+
+def test_store_in_a_world_writable_directory_stands_down(http01_pebble, httpds):
+    names = names_for("standdown")
+    h = httpds.add(make_httpd(http01_pebble, [names]))
+    h.start()
+    served = h.wait_managed_cert(names[0], limit=ISSUE_LIMIT).serial
+    old_driver = h.driver_pid()
+
+    os.chmod(h.root, 0o777)       # the store's parent: anyone can swap the store
+    try:
+        r = h.check_config()
+        assert r.returncode == 0, r.stderr    # httpd itself still starts
+        assert STANDS_DOWN in r.stderr and h.root in r.stderr, r.stderr
+        mark = h.mark()
+        h.graceful()
+        line = h.wait_log(STANDS_DOWN, since=mark, limit=LOG_LIMIT)
+        assert h.root in line and "SacmeStoreDir" in line, line
+        # no driver: the old one was stopped, no new one was made
+        h._wait(lambda: not _alive(old_driver), "the old driver to stop", LOG_LIMIT)
+        assert h.driver_pid() == old_driver, "a driver was started for an unsafe store"
+        # what is in service keeps being served
+        assert h.tls_get(names[0]).serial == served
+    finally:
+        os.chmod(h.root, 0o755)
+    mark = h.mark()
+    h.graceful()
+    h.wait_log(DRIVER_STARTED, since=mark, limit=LOG_LIMIT)
+    assert h.driver_pid() != old_driver
