@@ -181,6 +181,82 @@ os.symlink(target, d)
 """
 
 
+# A racing attacker: as www-data, watches the given directories with inotify
+# and, the moment a file appears there (a temporary file, or one renamed
+# into place), swaps it for a symbolic link to the victim. A root that
+# chmods, chowns or opens by path after creating or renaming loses this
+# race sooner or later; one that works on descriptors never does.
+RACER = r"""
+import ctypes, os, struct, sys, time
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+victim, deadline, dirs = sys.argv[1], time.time() + float(sys.argv[2]), sys.argv[3:]
+fd = libc.inotify_init1(os.O_NONBLOCK)
+wds = {}
+for d in dirs:
+    wd = libc.inotify_add_watch(fd, d.encode(), IN_CREATE | IN_MOVED_TO)
+    if wd >= 0:
+        wds[wd] = d
+print("watching %d" % len(wds), flush=True)
+while time.time() < deadline:
+    try:
+        buf = os.read(fd, 65536)
+    except BlockingIOError:
+        time.sleep(0.0005)
+        continue
+    i = 0
+    while i < len(buf):
+        wd, mask, cookie, n = struct.unpack_from("iIII", buf, i)
+        name = buf[i + 16:i + 16 + n].rstrip(b"\0").decode()
+        i += 16 + n
+        path = os.path.join(wds.get(wd, ""), name)
+        try:
+            os.unlink(path)
+            os.symlink(victim, path)
+            print("swapped %s" % path, flush=True)
+        except OSError:
+            pass
+"""
+
+
+def test_racing_web_user_never_turns_root_against_a_file(http01_pebble, httpds,
+                                                          tmp_path):
+    names = names_for("racer")
+    primary = names[0]
+    h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False))
+    h.start()
+    h.wait_log(STAGED, limit=ISSUE_LIMIT)
+    h.graceful()
+    h.wait_managed_cert(primary, limit=LOG_LIMIT)
+
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o755)
+    victim = outside / "victim"
+    victim.write_text("root's secret\n")
+    os.chmod(victim, 0o600)
+    before = snapshot(str(outside))
+    acct = account_dirs(h)[0]
+    racer = subprocess.Popen(SETPRIV + ["/usr/bin/python3", "-c", RACER, str(victim), "60",
+                                        h.store("requests"), acct],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert racer.stdout.readline().startswith("watching 2")
+        # what root writes in the driver's parts: requests (renew --force)
+        # and the account's files (rollover), again and again
+        for _ in range(5):
+            store_cmd(h, "renew", "--force", primary)
+            store_cmd(h, "account", "rollover")
+            assert snapshot(str(outside)) == before, "root's file was changed"
+    finally:
+        racer.kill()
+        out = racer.communicate()[0]
+    # the attack did run: files root made were swapped under it
+    assert "swapped " in out, out
+    assert victim.read_text() == "root's secret\n"
+    assert owner_mode(str(victim)) == ("root", 0o600)
+    assert snapshot(str(outside)) == before, out
+
+
 def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_path):
     names = names_for("planted")
     primary = names[0]
