@@ -173,6 +173,28 @@ except OSError as e:
     print("refused: %s" % e)
 """
 
+# A link to the victim in every directory of the store www-data can write.
+PLANT_ALL = """
+import os, sys
+target, top = sys.argv[1], sys.argv[2]
+planted = []
+for dirpath, dirnames, filenames in os.walk(top):
+    if os.access(dirpath, os.W_OK):
+        os.symlink(target, os.path.join(dirpath, "planted-link"))
+        planted.append(dirpath)
+print("\\n".join(planted))
+"""
+
+
+def plant_hard_link(victim, path):
+    """A hard link to root's file at path: made by www-data where the kernel
+    allows it; Debian's fs.protected_hardlinks refuses it for a file
+    www-data cannot write, so then root makes it, as such a kernel would
+    have let www-data do."""
+    r = web_user_py(HARDLINK, str(victim), path)
+    if "linked" not in r.stdout:
+        os.link(str(victim), path)
+
 SWAP_DIR = """
 import os, shutil, sys
 d, target = sys.argv[1], sys.argv[2]
@@ -293,10 +315,15 @@ def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_p
     ]
     r = web_user_py(PLANT, str(victim), *links)
     assert r.returncode == 0, r.stdout + r.stderr
-    # a hard link where the kernel lets www-data make one (Debian's
-    # fs.protected_hardlinks forbids it for a file it cannot write)
-    hard = web_user_py(HARDLINK, str(victim), h.store("requests", "hard.json"))
-    assert "linked" in hard.stdout or "refused" in hard.stdout, hard.stdout + hard.stderr
+    r = web_user_py(PLANT_ALL, str(victim), h.store_dir)
+    assert r.returncode == 0, r.stdout + r.stderr
+    writable = set(r.stdout.split())
+    for d in (h.store("accounts"), acct, h.store("staging"), h.store("staging", primary),
+              h.store("challenges"), h.store("requests")):
+        assert d in writable, "www-data cannot write %s: %r" % (d, writable)
+    assert not any(d.startswith((h.store("domains"), h.store("archive"))) for d in writable)
+    plant_hard_link(victim, os.path.join(acct, "account.json.planted"))
+    before = snapshot(str(outside))
 
     # every sacmectl command, as the admin (root)
     for args in (("list",), ("show", primary), ("renew", "--force", primary),
@@ -305,10 +332,30 @@ def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_p
         store_cmd(h, *args)
         assert snapshot(str(outside)) == before, "sacmectl %s touched root's files" \
             % " ".join(args)
-    # the driver takes the requests up and stages a new set; meanwhile the
-    # web user swaps the domain's staging directory for a link to root's
+    # the driver takes the requests up and stages a new set: a graceful
+    # restart with it staged and links all around it activates it, and
+    # nothing else
     h._wait(lambda: any(primary in l for l in h.log_lines(STAGED)[1:]),
             "a new certificate staged after the revocation", ISSUE_LIMIT)
+    new = serial_in([l for l in h.log_lines(STAGED)[1:] if primary in l][-1])
+    r = web_user_py(PLANT, str(victim), h.store("staging", primary, "order.json"),
+                    h.store("staging", primary, "job.json"),
+                    h.store("staging", primary, "alerts.json"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    plant_hard_link(victim, h.store("staging", primary, "history.json"))
+    before = snapshot(str(outside))
+    mark = h.mark()
+    h.graceful()
+    assert serial_in(h.wait_log(ACTIVATED, since=mark, limit=LOG_LIMIT)) == new
+    served = h.wait_served(primary, lambda r: r.serial == new, "the new certificate",
+                           LOG_LIMIT).serial
+    assert snapshot(str(outside)) == before, "the graceful restart touched root's files"
+
+    # another one staged; the web user swaps the domain's staging directory
+    # for a link to a root-only directory with a key pair for the names
+    mark = h.mark()
+    store_cmd(h, "renew", "--force", primary)
+    h.wait_log(STAGED, since=mark, limit=ISSUE_LIMIT)
     r = web_user_py(SWAP_DIR, h.store("staging", primary), str(rootdir))
     assert r.returncode == 0, r.stdout + r.stderr
     mark = h.mark()
