@@ -173,12 +173,110 @@ except OSError as e:
     print("refused: %s" % e)
 """
 
+# A link to the victim in every directory of the store www-data can write.
+PLANT_ALL = """
+import os, sys
+target, top = sys.argv[1], sys.argv[2]
+planted = []
+for dirpath, dirnames, filenames in os.walk(top):
+    if os.access(dirpath, os.W_OK):
+        os.symlink(target, os.path.join(dirpath, "planted-link"))
+        planted.append(dirpath)
+print("\\n".join(planted))
+"""
+
+
+def plant_hard_link(victim, path):
+    """A hard link to root's file at path: made by www-data where the kernel
+    allows it; Debian's fs.protected_hardlinks refuses it for a file
+    www-data cannot write, so then root makes it, as such a kernel would
+    have let www-data do."""
+    r = web_user_py(HARDLINK, str(victim), path)
+    if "linked" not in r.stdout:
+        os.link(str(victim), path)
+
 SWAP_DIR = """
 import os, shutil, sys
 d, target = sys.argv[1], sys.argv[2]
 shutil.rmtree(d, ignore_errors=True)
 os.symlink(target, d)
 """
+
+
+# A racing attacker: as www-data, watches the given directories with inotify
+# and, the moment a file appears there (a temporary file, or one renamed
+# into place), swaps it for a symbolic link to the victim. A root that
+# chmods, chowns or opens by path after creating or renaming loses this
+# race sooner or later; one that works on descriptors never does.
+RACER = r"""
+import ctypes, os, struct, sys, time
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+victim, deadline, dirs = sys.argv[1], time.time() + float(sys.argv[2]), sys.argv[3:]
+fd = libc.inotify_init1(os.O_NONBLOCK)
+wds = {}
+for d in dirs:
+    wd = libc.inotify_add_watch(fd, d.encode(), IN_CREATE | IN_MOVED_TO)
+    if wd >= 0:
+        wds[wd] = d
+print("watching %d" % len(wds), flush=True)
+while time.time() < deadline:
+    try:
+        buf = os.read(fd, 65536)
+    except BlockingIOError:
+        time.sleep(0.0005)
+        continue
+    i = 0
+    while i < len(buf):
+        wd, mask, cookie, n = struct.unpack_from("iIII", buf, i)
+        name = buf[i + 16:i + 16 + n].rstrip(b"\0").decode()
+        i += 16 + n
+        path = os.path.join(wds.get(wd, ""), name)
+        try:
+            os.unlink(path)
+            os.symlink(victim, path)
+            print("swapped %s" % path, flush=True)
+        except OSError:
+            pass
+"""
+
+
+def test_racing_web_user_never_turns_root_against_a_file(http01_pebble, httpds,
+                                                          tmp_path):
+    names = names_for("racer")
+    primary = names[0]
+    h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False))
+    h.start()
+    h.wait_log(STAGED, limit=ISSUE_LIMIT)
+    h.graceful()
+    h.wait_managed_cert(primary, limit=LOG_LIMIT)
+
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o755)
+    victim = outside / "victim"
+    victim.write_text("root's secret\n")
+    os.chmod(victim, 0o600)
+    before = snapshot(str(outside))
+    acct = account_dirs(h)[0]
+    racer = subprocess.Popen(SETPRIV + ["/usr/bin/python3", "-c", RACER, str(victim), "60",
+                                        h.store("requests"), acct],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert racer.stdout.readline().startswith("watching 2")
+        # what root writes in the driver's parts: requests (renew --force)
+        # and the account's files (rollover), again and again
+        for _ in range(5):
+            store_cmd(h, "renew", "--force", primary)
+            store_cmd(h, "account", "rollover")
+            assert snapshot(str(outside)) == before, "root's file was changed"
+    finally:
+        racer.kill()
+        out = racer.communicate()[0]
+    # the attack did run: files root made were swapped under it
+    assert "swapped " in out, out
+    assert victim.read_text() == "root's secret\n"
+    assert owner_mode(str(victim)) == ("root", 0o600)
+    assert snapshot(str(outside)) == before, out
 
 
 def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_path):
@@ -217,10 +315,15 @@ def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_p
     ]
     r = web_user_py(PLANT, str(victim), *links)
     assert r.returncode == 0, r.stdout + r.stderr
-    # a hard link where the kernel lets www-data make one (Debian's
-    # fs.protected_hardlinks forbids it for a file it cannot write)
-    hard = web_user_py(HARDLINK, str(victim), h.store("requests", "hard.json"))
-    assert "linked" in hard.stdout or "refused" in hard.stdout, hard.stdout + hard.stderr
+    r = web_user_py(PLANT_ALL, str(victim), h.store_dir)
+    assert r.returncode == 0, r.stdout + r.stderr
+    writable = set(r.stdout.split())
+    for d in (h.store("accounts"), acct, h.store("staging"), h.store("staging", primary),
+              h.store("challenges"), h.store("requests")):
+        assert d in writable, "www-data cannot write %s: %r" % (d, writable)
+    assert not any(d.startswith((h.store("domains"), h.store("archive"))) for d in writable)
+    plant_hard_link(victim, os.path.join(acct, "account.json.planted"))
+    before = snapshot(str(outside))
 
     # every sacmectl command, as the admin (root)
     for args in (("list",), ("show", primary), ("renew", "--force", primary),
@@ -229,10 +332,30 @@ def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_p
         store_cmd(h, *args)
         assert snapshot(str(outside)) == before, "sacmectl %s touched root's files" \
             % " ".join(args)
-    # the driver takes the requests up and stages a new set; meanwhile the
-    # web user swaps the domain's staging directory for a link to root's
+    # the driver takes the requests up and stages a new set: a graceful
+    # restart with it staged and links all around it activates it, and
+    # nothing else
     h._wait(lambda: any(primary in l for l in h.log_lines(STAGED)[1:]),
             "a new certificate staged after the revocation", ISSUE_LIMIT)
+    new = serial_in([l for l in h.log_lines(STAGED)[1:] if primary in l][-1])
+    r = web_user_py(PLANT, str(victim), h.store("staging", primary, "order.json"),
+                    h.store("staging", primary, "job.json"),
+                    h.store("staging", primary, "alerts.json"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    plant_hard_link(victim, h.store("staging", primary, "history.json"))
+    before = snapshot(str(outside))
+    mark = h.mark()
+    h.graceful()
+    assert serial_in(h.wait_log(ACTIVATED, since=mark, limit=LOG_LIMIT)) == new
+    served = h.wait_served(primary, lambda r: r.serial == new, "the new certificate",
+                           LOG_LIMIT).serial
+    assert snapshot(str(outside)) == before, "the graceful restart touched root's files"
+
+    # another one staged; the web user swaps the domain's staging directory
+    # for a link to a root-only directory with a key pair for the names
+    mark = h.mark()
+    store_cmd(h, "renew", "--force", primary)
+    h.wait_log(STAGED, since=mark, limit=ISSUE_LIMIT)
     r = web_user_py(SWAP_DIR, h.store("staging", primary), str(rootdir))
     assert r.returncode == 0, r.stdout + r.stderr
     mark = h.mark()
