@@ -203,6 +203,26 @@ os.symlink(target, d)
 """
 
 
+def serving_manual_restart(pebble, httpds, tag):
+    """httpd with SacmeAutoRestart off, its first certificate activated by
+    our graceful restart: (h, primary name, serial served)."""
+    names = names_for(tag)
+    h = httpds.add(make_httpd(pebble, [names], auto_restart=False))
+    h.start()
+    h.wait_log(STAGED, limit=ISSUE_LIMIT)
+    h.graceful()
+    return h, names[0], h.wait_managed_cert(names[0], limit=LOG_LIMIT).serial
+
+
+def make_victim(outside):
+    """root's secret outside the store: outside/victim, 0600, known text."""
+    outside.mkdir(mode=0o755)
+    victim = outside / "victim"
+    victim.write_text("root's secret\n")
+    os.chmod(victim, 0o600)
+    return victim
+
+
 # A racing attacker: as www-data, watches the given directories with inotify
 # and, the moment a file appears there (a temporary file, or one renamed
 # into place), swaps it for a symbolic link to the victim. A root that
@@ -243,19 +263,9 @@ while time.time() < deadline:
 
 def test_racing_web_user_never_turns_root_against_a_file(http01_pebble, httpds,
                                                           tmp_path):
-    names = names_for("racer")
-    primary = names[0]
-    h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False))
-    h.start()
-    h.wait_log(STAGED, limit=ISSUE_LIMIT)
-    h.graceful()
-    h.wait_managed_cert(primary, limit=LOG_LIMIT)
-
-    outside = tmp_path / "outside"
-    outside.mkdir(mode=0o755)
-    victim = outside / "victim"
-    victim.write_text("root's secret\n")
-    os.chmod(victim, 0o600)
+    h, primary, _ = serving_manual_restart(http01_pebble, httpds, "racer")
+    victim = make_victim(tmp_path / "outside")
+    outside = victim.parent
     before = snapshot(str(outside))
     acct = account_dirs(h)[0]
     racer = subprocess.Popen(SETPRIV + ["/usr/bin/python3", "-c", RACER, str(victim), "60",
@@ -280,21 +290,11 @@ def test_racing_web_user_never_turns_root_against_a_file(http01_pebble, httpds,
 
 
 def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_path):
-    names = names_for("planted")
-    primary = names[0]
-    h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False))
-    h.start()
-    h.wait_log(STAGED, limit=ISSUE_LIMIT)
-    h.graceful()
-    served = h.wait_managed_cert(primary, limit=LOG_LIMIT).serial
-
+    h, primary, served = serving_manual_restart(http01_pebble, httpds, "planted")
     # root's things outside the store: a secret file, and a root-only
     # directory holding a key pair for the managed names
-    outside = tmp_path / "outside"
-    outside.mkdir(mode=0o755)
-    victim = outside / "victim"
-    victim.write_text("root's secret\n")
-    os.chmod(victim, 0o600)
+    victim = make_victim(tmp_path / "outside")
+    outside = victim.parent
     rootdir = outside / "rootonly"
     rootdir.mkdir(mode=0o700)
     for f in ("privkey.pem", "fullchain.pem"):
