@@ -10,6 +10,7 @@ location others can change makes mod_sacme stand down."""
 
 import grp
 import hashlib
+import json
 import os
 import pwd
 import stat
@@ -17,7 +18,7 @@ import subprocess
 
 import pytest
 
-from sacmetest.httpd import USER, process_uid, serial_in, _alive
+from sacmetest.httpd import MODULES, USER, process_uid, serial_in, _alive
 from sacmetest.module import (ACTIVATED, DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, STAGED,
                               account_dirs, make_httpd, names_for)
 from sacmetest.sacmectl import EXIT_OK, store_cmd
@@ -38,6 +39,23 @@ def driver_user():
         subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent",
                         "--shell", "/usr/sbin/nologin", DRIVER_USER], check=True)
     return DRIVER_USER
+
+
+STATUS_CONF = """
+LoadModule authz_host_module %s/mod_authz_host.so
+<Location /sacme-status>
+    SetHandler sacme-status
+    Require local
+</Location>
+""" % MODULES
+
+
+def status_of(h, name):
+    """The sacme-status handler's JSON for one domain (served by a request
+    child, running as www-data)."""
+    status, _, body = h.http_get("/sacme-status/%s" % name)
+    assert status == 200, (status, body[:300])
+    return json.loads(body)
 
 
 def as_web_user(*argv):
@@ -65,7 +83,8 @@ def test_driver_user_keeps_every_key_from_the_web_user(http01_pebble, httpds,
                                                         driver_user):
     names = names_for("drvuser")
     h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False,
-                              more=["SacmeDriverUser %s" % driver_user]))
+                              more=["SacmeDriverUser %s" % driver_user],
+                              extra=STATUS_CONF))
     h.start()
     staged = serial_in(h.wait_log(STAGED, limit=ISSUE_LIMIT))
 
@@ -86,8 +105,12 @@ def test_driver_user_keeps_every_key_from_the_web_user(http01_pebble, httpds,
             stat.S_IMODE(st.st_mode)) == (driver_user, USER, 0o2750)
     for path in (key, staged_key, os.path.join(acct, "account.json")):
         assert not web_user_can_read(path), "www-data can read %s" % path
-    # what request children need stays readable: the status of the domain
+    # what request children need stays readable: the status of the domain,
+    # which the sacme-status handler (a request child) reads from staging/
     assert web_user_can_read(h.store("staging", names[0], "fullchain.pem"))
+    dom = status_of(h, names[0])
+    assert dom["state"] == "pending-activation", dom
+    assert int(dom["staged"]["serial"], 16) == staged, dom
 
     h.graceful()
     assert serial_in(h.wait_log(ACTIVATED, limit=LOG_LIMIT)) == staged
@@ -101,6 +124,7 @@ def test_driver_user_keeps_every_key_from_the_web_user(http01_pebble, httpds,
     assert rc == EXIT_OK, err
     request = h.store("requests", names[0] + ".json")
     assert owner_mode(request)[0] == driver_user
+    assert status_of(h, names[0])["request"] is not None
 
 
 def test_without_driver_user_the_admin_is_told_once(http01_pebble, httpds):
