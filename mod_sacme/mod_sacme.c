@@ -104,9 +104,7 @@ static void write_managed(const sacme_conf_t *conf, const sacme_store_t *store,
     m.server_url = conf->server_url;
     m.ca_file = conf->ca_file;
     m.eab_kid = conf->eab ? conf->eab->kid : NULL;
-    m.account_dir = sacme_store_path(store, ptemp, SACME_GROUP_ACCOUNTS,
-                                     sacme_store_account_name(ptemp, conf->server_url,
-                                                              m.eab_kid), NULL);
+    m.account_dir = sacme_store_account_path(store, ptemp, conf->server_url, m.eab_kid);
     m.domains = conf->domains;
     if (sacme_managed_write(store, ptemp, &m, res) != APR_SUCCESS) {
         log_setup_error(s, 10056, "cannot record the managed domains for sacmectl",

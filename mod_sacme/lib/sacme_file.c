@@ -9,8 +9,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <apr_file_io.h>
 #include <apr_file_info.h>
+#include <apr_portable.h>
 
 #include "sacme_file.h"
 
@@ -51,12 +54,34 @@ static const char *dir_of(apr_pool_t *p, const char *path)
     return apr_pstrndup(p, path, (apr_size_t)(slash - path));
 }
 
+/* APR's permission flags as a mode_t (their bits are not octal). */
+static mode_t mode_of(apr_fileperms_t perms)
+{
+    static const struct { apr_fileperms_t apr; mode_t mode; } BITS[] = {
+        { APR_FPROT_UREAD, S_IRUSR }, { APR_FPROT_UWRITE, S_IWUSR },
+        { APR_FPROT_UEXECUTE, S_IXUSR }, { APR_FPROT_GREAD, S_IRGRP },
+        { APR_FPROT_GWRITE, S_IWGRP }, { APR_FPROT_GEXECUTE, S_IXGRP },
+        { APR_FPROT_WREAD, S_IROTH }, { APR_FPROT_WWRITE, S_IWOTH },
+        { APR_FPROT_WEXECUTE, S_IXOTH },
+    };
+    mode_t mode = 0;
+    apr_size_t i;
+
+    for (i = 0; i < SACME_ARRAY_LEN(BITS); ++i) {
+        if (perms & BITS[i].apr) {
+            mode |= BITS[i].mode;
+        }
+    }
+    return mode;
+}
+
 static apr_status_t write_atomic(const char *path, const void *data,
                                  apr_size_t len, apr_fileperms_t perms, int durable,
                                  apr_pool_t *p, sacme_result_t *res)
 {
     char *tmp = apr_pstrcat(p, path, ".tmp.XXXXXX", NULL);
     apr_file_t *f = NULL;
+    apr_os_file_t fd;
     apr_status_t rv;
     apr_size_t written;
 
@@ -66,8 +91,10 @@ static apr_status_t write_atomic(const char *path, const void *data,
     if (rv != APR_SUCCESS) {
         return fail(res, rv, "cannot create a temporary file for", path);
     }
-    if ((rv = apr_file_perms_set(tmp, perms)) != APR_SUCCESS
-        && rv != APR_INCOMPLETE) {
+    /* On the descriptor, not the name: a name can be swapped for a link
+     * between mkstemp and a chmod by path. */
+    if ((rv = apr_os_file_get(&fd, f)) != APR_SUCCESS
+        || (fchmod(fd, mode_of(perms)) != 0 && (rv = APR_FROM_OS_ERROR(errno)))) {
         fail(res, rv, "cannot set the mode of", tmp);
         goto leave;
     }

@@ -417,6 +417,13 @@ const char *sacme_store_account_name(apr_pool_t *p, const char *server_url,
     return apr_pstrcat(p, host, "-", hex, NULL);
 }
 
+const char *sacme_store_account_path(const sacme_store_t *store, apr_pool_t *p,
+                                     const char *server_url, const char *kid)
+{
+    return sacme_store_path(store, p, SACME_GROUP_ACCOUNTS,
+                            sacme_store_account_name(p, server_url, kid), NULL);
+}
+
 apr_status_t sacme_store_account_open(const sacme_store_t *store, apr_pool_t *p,
                                       const char *server_url, const char *kid,
                                       int create, sacme_sdir_t **dir,

@@ -218,6 +218,10 @@ apr_status_t sacme_store_challenge_get(const sacme_store_t *store, apr_pool_t *p
 const char *sacme_store_account_name(apr_pool_t *p, const char *server_url,
                                      const char *kid);
 
+/* Its path, for messages and what sacmectl shows. */
+const char *sacme_store_account_path(const sacme_store_t *store, apr_pool_t *p,
+                                     const char *server_url, const char *kid);
+
 /* Opens (with create: makes, 0700) the account directory of a CA + kid. */
 apr_status_t sacme_store_account_open(const sacme_store_t *store, apr_pool_t *p,
                                       const char *server_url, const char *kid,

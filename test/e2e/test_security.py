@@ -10,6 +10,7 @@ location others can change makes mod_sacme stand down."""
 
 import grp
 import hashlib
+import json
 import os
 import pwd
 import stat
@@ -17,7 +18,7 @@ import subprocess
 
 import pytest
 
-from sacmetest.httpd import USER, process_uid, serial_in, _alive
+from sacmetest.httpd import MODULES, USER, process_uid, serial_in, _alive
 from sacmetest.module import (ACTIVATED, DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, STAGED,
                               account_dirs, make_httpd, names_for)
 from sacmetest.sacmectl import EXIT_OK, store_cmd
@@ -38,6 +39,23 @@ def driver_user():
         subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent",
                         "--shell", "/usr/sbin/nologin", DRIVER_USER], check=True)
     return DRIVER_USER
+
+
+STATUS_CONF = """
+LoadModule authz_host_module %s/mod_authz_host.so
+<Location /sacme-status>
+    SetHandler sacme-status
+    Require local
+</Location>
+""" % MODULES
+
+
+def status_of(h, name):
+    """The sacme-status handler's JSON for one domain (served by a request
+    child, running as www-data)."""
+    status, _, body = h.http_get("/sacme-status/%s" % name)
+    assert status == 200, (status, body[:300])
+    return json.loads(body)
 
 
 def as_web_user(*argv):
@@ -65,7 +83,8 @@ def test_driver_user_keeps_every_key_from_the_web_user(http01_pebble, httpds,
                                                         driver_user):
     names = names_for("drvuser")
     h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False,
-                              more=["SacmeDriverUser %s" % driver_user]))
+                              more=["SacmeDriverUser %s" % driver_user],
+                              extra=STATUS_CONF))
     h.start()
     staged = serial_in(h.wait_log(STAGED, limit=ISSUE_LIMIT))
 
@@ -86,8 +105,12 @@ def test_driver_user_keeps_every_key_from_the_web_user(http01_pebble, httpds,
             stat.S_IMODE(st.st_mode)) == (driver_user, USER, 0o2750)
     for path in (key, staged_key, os.path.join(acct, "account.json")):
         assert not web_user_can_read(path), "www-data can read %s" % path
-    # what request children need stays readable: the status of the domain
+    # what request children need stays readable: the status of the domain,
+    # which the sacme-status handler (a request child) reads from staging/
     assert web_user_can_read(h.store("staging", names[0], "fullchain.pem"))
+    dom = status_of(h, names[0])
+    assert dom["state"] == "pending-activation", dom
+    assert int(dom["staged"]["serial"], 16) == staged, dom
 
     h.graceful()
     assert serial_in(h.wait_log(ACTIVATED, limit=LOG_LIMIT)) == staged
@@ -101,6 +124,7 @@ def test_driver_user_keeps_every_key_from_the_web_user(http01_pebble, httpds,
     assert rc == EXIT_OK, err
     request = h.store("requests", names[0] + ".json")
     assert owner_mode(request)[0] == driver_user
+    assert status_of(h, names[0])["request"] is not None
 
 
 def test_without_driver_user_the_admin_is_told_once(http01_pebble, httpds):
@@ -203,6 +227,26 @@ os.symlink(target, d)
 """
 
 
+def serving_manual_restart(pebble, httpds, tag):
+    """httpd with SacmeAutoRestart off, its first certificate activated by
+    our graceful restart: (h, primary name, serial served)."""
+    names = names_for(tag)
+    h = httpds.add(make_httpd(pebble, [names], auto_restart=False))
+    h.start()
+    h.wait_log(STAGED, limit=ISSUE_LIMIT)
+    h.graceful()
+    return h, names[0], h.wait_managed_cert(names[0], limit=LOG_LIMIT).serial
+
+
+def make_victim(outside):
+    """root's secret outside the store: outside/victim, 0600, known text."""
+    outside.mkdir(mode=0o755)
+    victim = outside / "victim"
+    victim.write_text("root's secret\n")
+    os.chmod(victim, 0o600)
+    return victim
+
+
 # A racing attacker: as www-data, watches the given directories with inotify
 # and, the moment a file appears there (a temporary file, or one renamed
 # into place), swaps it for a symbolic link to the victim. A root that
@@ -243,19 +287,9 @@ while time.time() < deadline:
 
 def test_racing_web_user_never_turns_root_against_a_file(http01_pebble, httpds,
                                                           tmp_path):
-    names = names_for("racer")
-    primary = names[0]
-    h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False))
-    h.start()
-    h.wait_log(STAGED, limit=ISSUE_LIMIT)
-    h.graceful()
-    h.wait_managed_cert(primary, limit=LOG_LIMIT)
-
-    outside = tmp_path / "outside"
-    outside.mkdir(mode=0o755)
-    victim = outside / "victim"
-    victim.write_text("root's secret\n")
-    os.chmod(victim, 0o600)
+    h, primary, _ = serving_manual_restart(http01_pebble, httpds, "racer")
+    victim = make_victim(tmp_path / "outside")
+    outside = victim.parent
     before = snapshot(str(outside))
     acct = account_dirs(h)[0]
     racer = subprocess.Popen(SETPRIV + ["/usr/bin/python3", "-c", RACER, str(victim), "60",
@@ -280,21 +314,11 @@ def test_racing_web_user_never_turns_root_against_a_file(http01_pebble, httpds,
 
 
 def test_links_planted_by_the_web_user_gain_nothing(http01_pebble, httpds, tmp_path):
-    names = names_for("planted")
-    primary = names[0]
-    h = httpds.add(make_httpd(http01_pebble, [names], auto_restart=False))
-    h.start()
-    h.wait_log(STAGED, limit=ISSUE_LIMIT)
-    h.graceful()
-    served = h.wait_managed_cert(primary, limit=LOG_LIMIT).serial
-
+    h, primary, served = serving_manual_restart(http01_pebble, httpds, "planted")
     # root's things outside the store: a secret file, and a root-only
     # directory holding a key pair for the managed names
-    outside = tmp_path / "outside"
-    outside.mkdir(mode=0o755)
-    victim = outside / "victim"
-    victim.write_text("root's secret\n")
-    os.chmod(victim, 0o600)
+    victim = make_victim(tmp_path / "outside")
+    outside = victim.parent
     rootdir = outside / "rootonly"
     rootdir.mkdir(mode=0o700)
     for f in ("privkey.pem", "fullchain.pem"):
