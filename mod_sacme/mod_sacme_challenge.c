@@ -13,23 +13,11 @@
 #include <http_log.h>
 
 #include "mod_sacme_config.h"
+#include "sacme_order.h"
 #include "sacme_store.h"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 #define MAX_KEY_AUTHZ 1024
-
-/* base64url only: nothing that could leave the challenges directory. */
-static int token_ok(const char *t)
-{
-    apr_size_t n = 0;
-
-    for (; *t; ++t, ++n) {
-        if (!apr_isalnum(*t) && *t != '-' && *t != '_') {
-            return 0;
-        }
-    }
-    return n > 0 && n <= 256;
-}
 
 int sacme_challenge_answer(request_rec *r)
 {
@@ -44,7 +32,8 @@ int sacme_challenge_answer(request_rec *r)
         return DECLINED;
     }
     token = path + sizeof(CHALLENGE_PREFIX) - 1;
-    if (!token_ok(token) || !r->hostname) {
+    /* base64url only: nothing that could leave the challenges directory */
+    if (!sacme_token_ok(token) || !r->hostname) {
         return DECLINED;
     }
     dom = sacme_conf_domain_of(conf, r->hostname);

@@ -22,12 +22,13 @@
 #include "sacme_http.h"
 #include "sacme_issue.h"
 #include "sacme_json.h"
+#include "sacme_order.h"
 #include "sacme_time.h"
 
 enum {
     OPT_SERVER = 256, OPT_CA_FILE, OPT_EAB_KID, OPT_EAB_HMAC, OPT_EAB_ALG,
     OPT_EAB_FILE, OPT_CONTACT, OPT_AGREE, OPT_ACCT_DIR, OPT_ACCT_KEY_TYPE, OPT_KEY_TYPE,
-    OPT_CHALLENGE, OPT_JSON, OPT_OUT, OPT_TIMEOUT
+    OPT_CHALLENGE, OPT_JSON, OPT_OUT, OPT_TIMEOUT, OPT_WEBROOT
 };
 
 static const apr_getopt_option_t ISSUE_OPTS[] = {
@@ -45,6 +46,8 @@ static const apr_getopt_option_t ISSUE_OPTS[] = {
     { "account-key-type", OPT_ACCT_KEY_TYPE, 1, "key type of a new account key (default p256)" },
     { "key-type",         OPT_KEY_TYPE,      1, "certificate key type (default p256)" },
     { "challenge",        OPT_CHALLENGE,     1, "http-01 (default) or none (pre-validated names)" },
+    { "webroot",          OPT_WEBROOT,       1, "http-01: the DocumentRoot that serves every NAME on port 80; the "
+                                                 "answers go to DIR/.well-known/acme-challenge/ while the CA checks" },
     { "json",             OPT_JSON,          0, "print the outcome as JSON" },
     { "out",              OPT_OUT,           1, "directory for privkey.pem, cert.pem, chain.pem, fullchain.pem" },
     { "timeout",          OPT_TIMEOUT,       1, "seconds to wait for the whole issuance (default 600)" },
@@ -55,7 +58,7 @@ static const apr_getopt_option_t ISSUE_OPTS[] = {
 
 typedef struct {
     const char *server, *ca_file, *eab_kid, *eab_hmac, *eab_alg, *eab_file, *acct_dir;
-    const char *out, *challenge;
+    const char *out, *challenge, *webroot;
     apr_array_header_t *contacts, *names;
     int agree, json, verbose;
     apr_interval_time_t timeout;
@@ -105,6 +108,7 @@ static int parse_issue(int argc, const char *const *argv, apr_pool_t *p,
         case OPT_OUT:      args->out = arg; break;
         case OPT_JSON:     args->json = 1; break;
         case OPT_CHALLENGE: args->challenge = arg; break;
+        case OPT_WEBROOT:  args->webroot = arg; break;
         case 'v':          args->verbose = 1; break;
         case 'h':          issue_usage(stdout); exit(EXIT_OK);
         case OPT_TIMEOUT:
@@ -140,6 +144,18 @@ static int parse_issue(int argc, const char *const *argv, apr_pool_t *p,
     }
     if (strcmp(args->challenge, "http-01") && strcmp(args->challenge, "none")) {
         fprintf(stderr, "sacmectl: --challenge must be http-01 or none\n");
+        return EXIT_USAGE;
+    }
+    /* Nothing else would publish the answer: the CA would find nothing. */
+    if (!strcmp(args->challenge, "http-01") && !args->webroot) {
+        fprintf(stderr, "sacmectl: --challenge http-01 needs --webroot DIR, the "
+                        "DocumentRoot of the web server that answers for every NAME on "
+                        "port 80 (or --challenge none for names pre-validated at the "
+                        "CA); the server under mod_sacme answers by itself\n");
+        return EXIT_USAGE;
+    }
+    if (args->webroot && strcmp(args->challenge, "http-01")) {
+        fprintf(stderr, "sacmectl: --webroot goes with --challenge http-01\n");
         return EXIT_USAGE;
     }
     return EXIT_OK;
@@ -327,6 +343,46 @@ static void print_human(const json_t *out)
            sacme_json_str(files, "fullchain"));
 }
 
+/* --webroot: each answer is a file the web server serves as it is, at
+ * DIR/.well-known/acme-challenge/<token> (readable by all, as the web
+ * server's user needs), removed once the CA has checked it. The token
+ * comes from the CA: only base64url is made a file name. */
+static apr_status_t webroot_publish(void *baton, int setup, const char *type,
+                                    const char *name, const char *token,
+                                    const char *key_authz)
+{
+    const char *webroot = baton;
+    const char *dir;
+    apr_pool_t *p;
+    apr_status_t rv;
+    sacme_result_t *res;
+
+    (void)name;
+    if (strcmp(type, "http-01") || !sacme_token_ok(token)) {
+        return APR_EINVAL;
+    }
+    apr_pool_create(&p, NULL);
+    res = sacme_result_make(p);
+    dir = apr_pstrcat(p, webroot, "/.well-known/acme-challenge", NULL);
+    if (setup) {
+        rv = sacme_file_mkdirs(dir, SACME_FPROT_DIR_PUBLIC, p, res);
+        if (rv == APR_SUCCESS) {
+            rv = sacme_file_write_ephemeral(apr_pstrcat(p, dir, "/", token, NULL),
+                                            key_authz, strlen(key_authz),
+                                            SACME_FPROT_PUBLIC, p, res);
+        }
+        if (rv != APR_SUCCESS) {
+            fprintf(stderr, "sacmectl: %s\n", sacme_result_message(res, p));
+        }
+    }
+    else {
+        rv = apr_file_remove(apr_pstrcat(p, dir, "/", token, NULL), p);
+        rv = APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
+    }
+    apr_pool_destroy(p);
+    return rv;
+}
+
 /* The account directory (made 0700 with its parents when missing): opened
  * once, every account file is then reached through it, never by path. */
 static apr_status_t open_account_dir(apr_pool_t *p, const char *path,
@@ -414,6 +470,10 @@ int cmd_issue(cli_t *cli, int argc, const char *const *argv)
     /* none: the names must be pre-validated at the CA; a pending
      * authorization is an error that says so, not a timeout. */
     iopts.challenge_none = !strcmp(args.challenge, "none");
+    if (args.webroot) {
+        iopts.challenge_fn = webroot_publish;
+        iopts.challenge_baton = (void *)args.webroot;
+    }
     if (sacme_issue(acme, &iopts, p, &chain, res) != APR_SUCCESS) {
         return cli_fail(cli, res);
     }

@@ -6,6 +6,7 @@
 #include "sacme_drive.h"
 #include "sacme_acct.h"
 #include "sacme_issue.h"
+#include "sacme_order.h"
 #include "sacme_json.h"
 #include "sacme_problem.h"
 #include "sacme_request.h"
@@ -335,25 +336,6 @@ typedef struct {
     apr_pool_t *p;
 } run_ctx_t;
 
-/* RFC 8555 tokens are base64url; anything else from a CA is refused before
- * it becomes part of a file name. */
-static int token_ok(const char *t)
-{
-    apr_size_t n = strlen(t), i;
-
-    if (n < 16 || n > 256) {
-        return 0;
-    }
-    for (i = 0; i < n; ++i) {
-        char c = t[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-              || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* Publishes an http-01 key authorization where the request hook of every
  * httpd child finds it: challenges/<name>/<token>. */
 static apr_status_t publish(void *baton, int setup, const char *type,
@@ -363,7 +345,7 @@ static apr_status_t publish(void *baton, int setup, const char *type,
     run_ctx_t *ctx = baton;
     const sacme_store_t *store = ctx->d->store;
 
-    if (strcmp(type, "http-01") || !token_ok(token) || !sacme_sdir_name_ok(name)) {
+    if (strcmp(type, "http-01") || !sacme_token_ok(token) || !sacme_sdir_name_ok(name)) {
         return APR_EINVAL;
     }
     if (!setup) {

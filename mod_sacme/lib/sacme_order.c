@@ -284,3 +284,20 @@ apr_status_t sacme_cert_download(sacme_acme_t *acme, const char *url,
     *pchain = chain;
     return APR_SUCCESS;
 }
+
+int sacme_token_ok(const char *t)
+{
+    apr_size_t n = t ? strlen(t) : 0, i;
+
+    if (n < 16 || n > 256) {
+        return 0;
+    }
+    for (i = 0; i < n; ++i) {
+        char c = t[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -79,4 +79,9 @@ apr_status_t sacme_cert_download(sacme_acme_t *acme, const char *url,
                                  apr_pool_t *p, sacme_chain_t **chain,
                                  sacme_result_t *res);
 
+/* A challenge token as RFC 8555 makes them: base64url, 16 to 256
+ * characters. Anything else from a CA is refused before it becomes part of
+ * a file name (it could leave the directory) or of a URL we answer. */
+int sacme_token_ok(const char *token);
+
 #endif /* SACME_ORDER_H */

@@ -83,3 +83,33 @@ def test_human_readable_output(pebble, dirs):
         assert n in text, res.describe()
     assert os.path.join(dirs.out, "fullchain.pem") in text, res.describe()
     certcheck.check_issued(dirs.out, names, pebble.root_pem())
+
+
+# --- http-01 through a web server's DocumentRoot ----------------------------------
+
+def test_webroot_answers_real_http01_validation(http01_pebble, dirs):
+    """Pebble validates for real here: it fetches each token from a plain
+    httpd (no mod_sacme configured) whose DocumentRoot is --webroot."""
+    from sacmetest.httpd import Httpd
+    names = ["webroot.test", "www.webroot.test"]
+    h = Httpd(http_port=http01_pebble.http_port, load_sacme=False)
+    with h:
+        r = sacmectl.issue(http01_pebble, kid="kid-1", account_dir=dirs.account,
+                           out=dirs.out, names=names, webroot=h.htdocs)
+        assert r.rc == sacmectl.EXIT_OK, r.describe()
+        leaf = certcheck.load_pem_chain(os.path.join(dirs.out, "fullchain.pem"))[0]
+        assert sorted(certcheck.dns_sans(leaf)) == sorted(names)
+        # the answers are gone once the CA has checked them
+        published = os.path.join(h.htdocs, ".well-known", "acme-challenge")
+        assert os.path.isdir(published)
+        assert os.listdir(published) == []
+
+
+def test_http01_without_a_webroot_is_refused(pebble, dirs):
+    """Nothing would publish the answer: said at once, nothing sent."""
+    r = sacmectl.run(sacmectl.issue_args(pebble, kid="kid-1", account_dir=dirs.account,
+                                         out=dirs.out, names=["nowebroot.test"],
+                                         webroot=False))
+    assert r.rc == sacmectl.EXIT_USAGE, r.describe()
+    assert "--webroot" in r.stderr and "--challenge none" in r.stderr, r.stderr
+    assert not os.path.exists(dirs.account), "an account was set up anyway"

@@ -88,12 +88,15 @@ def run(args, *, env=None, timeout=None, stdin_text=None):
 def issue_args(pebble, *, account_dir, out, names, kid=None, hmac=None,
                hmac_encoding="b64url", eab_alg=None, key_type=None,
                account_key_type=None, contact=None, agree_tos=True,
-               challenge=None, json_output=True, extra=()):
+               challenge=None, webroot=None, json_output=True, extra=()):
     """The argument list of `sacmectl issue` against a Pebble.
 
     kid selects the EAB kid; hmac defaults to that kid's key in the given
     encoding (see pebble.eab_key_encodings).  kid=None: no EAB options
-    (give --eab-file through extra)."""
+    (give --eab-file through extra).  http-01 (the default challenge)
+    publishes into webroot, by default a directory beside out (what an
+    always-valid Pebble never looks at); webroot=False leaves the option
+    out."""
     args = ["issue", "--server", pebble.directory_url, "--ca-file", pebble.ca_file]
     if kid is not None:
         if hmac is None:
@@ -112,6 +115,8 @@ def issue_args(pebble, *, account_dir, out, names, kid=None, hmac=None,
         args += ["--key-type", key_type]
     if challenge:
         args += ["--challenge", challenge]
+    if challenge in (None, "http-01") and webroot is not False:
+        args += ["--webroot", webroot or out.rstrip("/") + "-webroot"]
     if json_output:
         args.append("--json")
     args += list(extra)
