@@ -384,6 +384,29 @@ START_TEST(account_dir_of_another_ca_is_refused)
 }
 END_TEST
 
+/* A token from the CA becomes a file name: base64url of a sane length only. */
+START_TEST(token_check)
+{
+    char longest[258];
+
+    ck_assert(sacme_token_ok("evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"));
+    ck_assert(sacme_token_ok("0123456789abcdef"));
+    ck_assert(!sacme_token_ok("0123456789abcde"));            /* 15: too short */
+    ck_assert(!sacme_token_ok("../../../../etc/passwd-xxxx"));
+    ck_assert(!sacme_token_ok("abcdefghijklmnop/q"));
+    ck_assert(!sacme_token_ok("abcdefghijklmnop.q"));
+    ck_assert(!sacme_token_ok("abcdefghijklmnop q"));
+    ck_assert(!sacme_token_ok(""));
+    ck_assert(!sacme_token_ok(NULL));
+    memset(longest, 'A', sizeof(longest) - 1);
+    longest[256] = '\0';
+    ck_assert(sacme_token_ok(longest));
+    longest[256] = 'A';
+    longest[257] = '\0';
+    ck_assert(!sacme_token_ok(longest));
+}
+END_TEST
+
 START_TEST(authz_with_unknown_challenge_types)
 {
     const char *body =
@@ -485,6 +508,7 @@ Suite *unit_suite_acme(void)
     tcase_add_test(tc, register_with_eab_then_find_without);
     tcase_add_test(tc, account_dir_of_another_ca_is_refused);
     tcase_add_test(tc, authz_with_unknown_challenge_types);
+    tcase_add_test(tc, token_check);
     tcase_add_test(tc, order_parse);
     tcase_add_test(tc, finalize_201_without_location);
     suite_add_tcase(s, tc);
