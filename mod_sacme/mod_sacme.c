@@ -259,7 +259,23 @@ static int sacme_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     sacme_conf_t *conf = sacme_conf_get(s);
-    return conf ? sacme_conf_finish(conf, pconf, s) : OK;
+
+    if (!conf) {
+        return OK;
+    }
+    /* The driver is forked from the parent after the chroot, and the
+     * store, the CA file, the EAB file and the resolver live outside it:
+     * refused plainly rather than failing later in ways hard to read. */
+    if (conf->domains->nelts > 0 && ap_unixd_config.chroot_dir) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10114)
+                     "ChrootDir %s and SacmeDomain cannot be combined: the process "
+                     "that talks to the CA would be locked in the chroot, away from "
+                     "the store, the CA certificates and the resolver. Remove "
+                     "ChrootDir, or manage certificates outside httpd (sacmectl issue)",
+                     ap_unixd_config.chroot_dir);
+        return !OK;
+    }
+    return sacme_conf_finish(conf, pconf, s);
 }
 
 /* The managed domain a vhost serves: its ServerName or an alias. */

@@ -169,8 +169,8 @@ CASES = [
 ]
 
 
-def _check(lines, vhost_lines=()):
-    h = Httpd(ssl=True, sacme=lines, vhosts=[Vhost(NAMES, vhost_lines)])
+def _check(lines, vhost_lines=(), extra=""):
+    h = Httpd(ssl=True, sacme=lines, vhosts=[Vhost(NAMES, vhost_lines)], extra=extra)
     try:
         r = h.check_config()
         return r.returncode, r.stdout + r.stderr + h.log()
