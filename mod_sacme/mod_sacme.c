@@ -181,7 +181,9 @@ static void use_existing_fallback(const sacme_store_t *store, apr_pool_t *pconf,
  *      it gets what exists, but nothing changes and nothing is started;
  *   2. the store: its location trusted (else mod_sacme stands down and only
  *      serves what is live), directories, format version, each part given
- *      to its owner (the driver's account: SacmeDriverUser or the User);
+ *      to its owner (the driver's account: SacmeDriverUser or the User); a
+ *      store that cannot be set up (read-only, full) stands down the same
+ *      way: httpd always starts and serves what it has;
  *   3. activation: each staged set is checked and promoted, or refused;
  *   4. the fallback certificate, for domains still without one (one key and
  *      certificate for all of them: startup stays flat in their number);
@@ -217,8 +219,24 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     if (sacme_store_setup(store, ptemp, &taken_over, res) != APR_SUCCESS) {
-        log_setup_error(s, 10036, "cannot set up the store", res, ptemp);
-        return !OK;
+        /* A store that cannot be set up (a read-only or full filesystem, a
+         * part that cannot be trusted, a newer format) must not take the
+         * web server down with it: httpd serves what is live, and the
+         * fallback if one was made before; nothing is ordered or activated
+         * in this generation (an activation would write to the store). */
+        conf->store_down = apr_pstrdup(pconf, sacme_result_message(res, ptemp));
+        if (!dry_run) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, res->status, s, SACME_LOGNO(10170)
+                         "cannot set up the store %s: %s. Certificates are neither "
+                         "ordered nor activated until this is fixed (what is in "
+                         "service is still served): make the store writable by root "
+                         "(is its filesystem read-only or full?), then restart httpd "
+                         "gracefully (apachectl graceful)", conf->store_dir,
+                         conf->store_down);
+        }
+        live_conf = conf;
+        use_existing_fallback(store, pconf, ptemp);
+        return OK;
     }
     if (taken_over) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10112)
@@ -342,36 +360,31 @@ static int sacme_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
     return OK;
 }
 
-/* Runs in the parent about every ten seconds (mpm_common's monitor hook):
- * when the driver staged a set, activate it with a graceful restart (or say
- * that one is needed). Stat calls only: cheap for any number of domains. */
-static int sacme_monitor(apr_pool_t *p, server_rec *s)
+/* One round of the monitor: when the driver staged a set, activate it with
+ * a graceful restart (or say that one is needed). Everything it allocates,
+ * and every directory it opens, goes with p at the end of the round. */
+static void monitor_round(apr_pool_t *p, server_rec *s)
 {
     parent_state_t *st;
     const char *ready = NULL;
-    int i, n = 0;
+    int i;
     apr_time_t now = apr_time_now();
 
-    if (!live_conf || live_conf->domains->nelts == 0 || live_conf->store_unsafe) {
-        return DECLINED;
-    }
-    sacme_driver_maintain();
     for (i = 0; i < live_conf->domains->nelts; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(live_conf->domains, i, sacme_domain_t *);
         if (sacme_store_has_set(live_conf->store, p, SACME_GROUP_STAGING, dom->name)) {
             ready = ready ? apr_pstrcat(p, ready, ", ", dom->name, NULL) : dom->name;
-            ++n;
         }
     }
     if (!ready) {
-        return DECLINED;
+        return;
     }
     st = parent_state(s);
     if (live_conf->auto_restart) {
         /* At most once a minute: a set that keeps failing to activate must
          * not turn into a restart loop. */
         if (now - st->last_restart < apr_time_from_sec(60)) {
-            return DECLINED;
+            return;
         }
         st->last_restart = now;
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10025)
@@ -386,6 +399,30 @@ static int sacme_monitor(apr_pool_t *p, server_rec *s)
                      "(apachectl graceful) is needed to activate them "
                      "(SacmeAutoRestart is off)", ready);
     }
+}
+
+/* Runs in the parent about every ten seconds (mpm_common's monitor hook).
+ * Stat calls only: cheap for any number of domains. The pool httpd passes
+ * is the configuration pool, freed only at the next restart: a round
+ * working in it would keep every path it built and every directory it
+ * opened (a few per domain, every ten seconds) for the life of the
+ * generation. So each round works in a pool of its own, destroyed at its
+ * end (its memory goes back to the allocator and serves the next round). */
+static int sacme_monitor(apr_pool_t *p, server_rec *s)
+{
+    apr_pool_t *round;
+
+    if (!live_conf || live_conf->domains->nelts == 0 || live_conf->store_unsafe
+        || live_conf->store_down) {
+        return DECLINED;
+    }
+    sacme_driver_maintain();
+    if (apr_pool_create(&round, p) != APR_SUCCESS) {
+        return DECLINED;
+    }
+    apr_pool_tag(round, "sacme_monitor");
+    monitor_round(round, s);
+    apr_pool_destroy(round);
     return DECLINED;
 }
 

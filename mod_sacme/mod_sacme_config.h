@@ -39,6 +39,9 @@ typedef struct sacme_conf_t {
     sacme_store_t *store;            /* the store with its owners (after finish) */
     const char *store_unsafe;        /* why the store's location is not trusted:
                                         mod_sacme stands down; NULL: fine */
+    const char *store_down;          /* why the store could not be set up in
+                                        post_config (read-only, full...): it
+                                        stands down likewise; NULL: fine */
     int challenge_none;              /* SacmeChallenge none */
     int renew_window_set;
     sacme_window_t renew_window;     /* SacmeRenewWindow */
