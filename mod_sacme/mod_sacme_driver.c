@@ -489,6 +489,7 @@ static apr_status_t fork_driver(driver_t *drv)
     sacme_result_t *res;
     sacme_eab_t *eab;
     sacme_trust_t *trust;
+    apr_pool_t *ptemp;
 
     rv = apr_proc_fork(&drv->proc, drv->pconf);
     if (rv == APR_INCHILD) {
@@ -556,8 +557,13 @@ static apr_status_t fork_driver(driver_t *drv)
     drv->restart_at = 0;
     apr_proc_other_child_register(&drv->proc, driver_maint, drv, NULL, drv->pconf);
     drv->registered = 1;
-    /* For admins and tests: which process talks to the CA. */
-    sacme_store_pid_save(drv->conf->store, drv->pconf, (long)drv->proc.pid, NULL);
+    /* For admins and tests: which process talks to the CA. In a pool of its
+     * own: a driver restarted many times in one generation must not leave
+     * the store's descriptors open in the configuration pool. */
+    if (apr_pool_create(&ptemp, drv->pconf) == APR_SUCCESS) {
+        sacme_store_pid_save(drv->conf->store, ptemp, (long)drv->proc.pid, NULL);
+        apr_pool_destroy(ptemp);
+    }
     return APR_SUCCESS;
 }
 
