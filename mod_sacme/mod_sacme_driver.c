@@ -236,6 +236,8 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     wp->d = d;
     wp->hopts = *hopts;
     if (apr_thread_mutex_create(&d->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
+        || apr_thread_mutex_create(&d->unsaved_lock, APR_THREAD_MUTEX_DEFAULT, p)
+               != APR_SUCCESS
         || apr_thread_mutex_create(&wp->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
         || apr_queue_create(&wp->queue, (unsigned int)n + 1, p) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10039)
