@@ -451,16 +451,27 @@ apr_status_t sacme_store_sweep(const sacme_store_t *store, apr_pool_t *p,
     sacme_store_swept_t count = { 0, 0 };
     sacme_result_t *one = sacme_result_make(p);
     apr_status_t rv, first = APR_SUCCESS;
+    apr_file_t *lock = NULL;
     apr_pool_t *sp;
     size_t k;
     int i;
 
+    /* sacmectl changes the account under the store lock: a temporary file
+     * of its write in progress is not a leftover. Without the lock the
+     * accounts are left alone this time. */
+    if ((rv = sacme_store_lock(store, p, 1, &lock, one)) != APR_SUCCESS) {
+        sweep_note(rv, one, &first, res, p);
+        lock = NULL;
+    }
     for (k = 0; k < sizeof(PLACES) / sizeof(PLACES[0]); ++k) {
         const int challenges = PLACES[k].group == SACME_SG_CHALLENGES;
         apr_array_header_t *names;
         sacme_sdir_t *g;
 
         sacme_result_reset(one);
+        if (PLACES[k].group == SACME_SG_ACCOUNTS && !lock) {
+            continue;
+        }
         if ((rv = sacme_store_open_group(store, p, PLACES[k].group, &g, one))
                 != APR_SUCCESS) {
             sweep_note(rv, one, &first, res, p);
@@ -500,6 +511,7 @@ apr_status_t sacme_store_sweep(const sacme_store_t *store, apr_pool_t *p,
             apr_pool_destroy(sp);
         }
     }
+    sacme_store_unlock(lock);
     if (swept) {
         *swept = count;
     }

@@ -226,8 +226,10 @@ typedef struct sacme_store_swept_t {
  * challenges/<name>/ with the directories it empties. For the driver at its
  * start, before it drives anything: then no answer belongs to an order in
  * progress (a resumed order publishes its own again), and no write is under
- * way. Goes on past what it cannot open or remove; the first failure is
- * returned (res says what). *swept (may be NULL) counts what went. */
+ * way. The accounts are swept under the store lock (waiting for it), since
+ * sacmectl writes there too. Goes on past what it cannot open or remove;
+ * the first failure is returned (res says what). *swept (may be NULL)
+ * counts what went. */
 apr_status_t sacme_store_sweep(const sacme_store_t *store, apr_pool_t *p,
                                sacme_store_swept_t *swept, sacme_result_t *res);
 
