@@ -177,6 +177,31 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     return NULL;
 }
 
+/* What a driver killed in the middle of its work left behind: temporary
+ * files of interrupted writes (one may hold a key) and the challenge
+ * answers of orders that were abandoned since. Now, before any worker
+ * runs, none of it is in use (sacme_store_sweep). */
+static void sweep_store(driver_t *drv, const sacme_store_t *store, apr_pool_t *p)
+{
+    sacme_result_t *res = sacme_result_make(p);
+    sacme_store_swept_t swept;
+    apr_pool_t *sp;
+
+    apr_pool_create(&sp, p);
+    if (sacme_store_sweep(store, sp, &swept, res) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, res->status, drv->s, SACME_LOGNO(10202)
+                     "driver: could not remove everything left over in the store: "
+                     "%s", sacme_result_message(res, sp));
+    }
+    if (swept.temporaries || swept.challenges) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10201)
+                     "driver: removed %d temporary file(s) of interrupted writes and "
+                     "%d stale challenge answer(s) from the store", swept.temporaries,
+                     swept.challenges);
+    }
+    apr_pool_destroy(sp);
+}
+
 /* The loop of the driving process; never returns. */
 static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts,
                         sacme_eab_t *eab, const sacme_trust_t *trust)
@@ -236,12 +261,15 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     wp->d = d;
     wp->hopts = *hopts;
     if (apr_thread_mutex_create(&d->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
+        || apr_thread_mutex_create(&d->unsaved_lock, APR_THREAD_MUTEX_DEFAULT, p)
+               != APR_SUCCESS
         || apr_thread_mutex_create(&wp->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
         || apr_queue_create(&wp->queue, (unsigned int)n + 1, p) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10039)
                      "driver: cannot set up its threads");
         _exit(1);
     }
+    sweep_store(drv, d->store, p);
     slots = apr_pcalloc(p, sizeof(*slots) * (apr_size_t)n);
     for (i = 0; i < n; ++i) {
         slots[i].dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);

@@ -78,6 +78,92 @@ static apr_status_t write_json(sacme_driver_t *d, apr_pool_t *p, const char *nam
     return sacme_store_state_save(d->store, p, which, name, j, res);
 }
 
+/* --- the next attempt that job.json could not hold ------------------------- */
+
+/* When job.json cannot be written (a full disk, an unwritable directory),
+ * the backoff must still hold: without it the domain would be looked at
+ * again only after the check interval (12 h by default), or, with an admin
+ * request pending, at every pass. The driver keeps the time in memory
+ * instead; a driver restart forgets it, which only brings the next attempt
+ * forward. */
+typedef struct {
+    apr_time_t next;           /* 0: nothing kept, job.json is the truth */
+    apr_time_t updated;        /* when it was decided (job.json's "updated") */
+    int errors;
+} unsaved_t;
+
+static void unsaved_lock(sacme_driver_t *d)
+{
+    if (d->unsaved_lock) {
+        apr_thread_mutex_lock(d->unsaved_lock);
+    }
+}
+
+static void unsaved_unlock(sacme_driver_t *d)
+{
+    if (d->unsaved_lock) {
+        apr_thread_mutex_unlock(d->unsaved_lock);
+    }
+}
+
+/* A copy of what is kept for name (next 0: nothing). */
+static unsaved_t unsaved_get(sacme_driver_t *d, const char *name)
+{
+    unsaved_t copy = { 0, 0, 0 }, *u;
+
+    unsaved_lock(d);
+    if (d->unsaved && (u = apr_hash_get(d->unsaved, name, APR_HASH_KEY_STRING))) {
+        copy = *u;
+    }
+    unsaved_unlock(d);
+    return copy;
+}
+
+/* Keeps it (next > 0) or forgets it (next 0). An entry is made once per
+ * domain and reused, so a long stretch of failed writes costs no memory. */
+static void unsaved_set(sacme_driver_t *d, const char *name, apr_time_t next,
+                        apr_time_t updated, int errors)
+{
+    unsaved_t *u;
+
+    unsaved_lock(d);
+    if (!d->unsaved && next) {
+        d->unsaved = apr_hash_make(d->p);
+    }
+    u = d->unsaved ? apr_hash_get(d->unsaved, name, APR_HASH_KEY_STRING) : NULL;
+    if (!u && next) {
+        u = apr_pcalloc(d->p, sizeof(*u));
+        apr_hash_set(d->unsaved, apr_pstrdup(d->p, name), APR_HASH_KEY_STRING, u);
+    }
+    if (u) {
+        u->next = next;
+        u->updated = updated;
+        u->errors = errors;
+    }
+    unsaved_unlock(d);
+}
+
+/* Writes job.json; when that fails, the next attempt is kept in memory and
+ * the log says so, with the error, so the admin knows what to fix and that
+ * the backoff holds. */
+static void save_job(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p,
+                     json_t *job, apr_time_t next, apr_time_t updated, int errors)
+{
+    sacme_result_t *wres = sacme_result_make(p);
+
+    if (write_json(d, p, dom->name, SACME_STATE_JOB, job, wres) == APR_SUCCESS) {
+        unsaved_set(d, dom->name, 0, 0, 0);
+        return;
+    }
+    unsaved_set(d, dom->name, next, updated, errors);
+    sacme_log(d->log, SACME_LOG_ERR, wres->status, SACME_LOGNO(10200)
+              "%s: cannot record the next attempt in job.json (%s): it is kept in "
+              "the driver's memory (next attempt at %s; a driver restart forgets it "
+              "and tries at once); free space in the store or make the domain's "
+              "staging directory writable for the driver", dom->name,
+              sacme_result_message(wres, p), sacme_time_rfc3339(p, next));
+}
+
 /* --- deciding --------------------------------------------------------------- */
 
 /* A staged set that still fits the configuration waits for activation;
@@ -129,7 +215,8 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
     sacme_cert_info_t *info;
     X509 *leaf;
     json_t *job, *req;
-    apr_time_t renew_at, next_attempt;
+    apr_time_t renew_at, next_attempt, updated;
+    unsaved_t kept;
 
     *next_check = now + d->check_interval;
     if (staged_fits(d, dom, now, p)) {
@@ -138,12 +225,19 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
     req = sacme_request_get(d->store, p, dom->name);
     job = read_json(d, p, dom->name, SACME_STATE_JOB);
     next_attempt = apr_time_from_sec(json_integer_value(json_object_get(job, "next-attempt")));
+    updated = sacme_time_rfc3339_parse(sacme_json_str(job, "updated"));
+    /* The last attempt's outcome could not be written: what job.json says
+     * (if anything) is older than what the driver remembers. */
+    kept = unsaved_get(d, dom->name);
+    if (kept.next) {
+        next_attempt = kept.next;
+        updated = kept.updated;
+    }
     /* The admin's request goes past an error backoff once (someone is
      * waiting); an attempt for it that failed backs off like any other, so
      * a request the CA keeps refusing is not retried at every pass. */
     if (req && (next_attempt <= now
-                || sacme_time_rfc3339_parse(sacme_json_str(req, "requested"))
-                   >= sacme_time_rfc3339_parse(sacme_json_str(job, "updated")))) {
+                || sacme_time_rfc3339_parse(sacme_json_str(req, "requested")) >= updated)) {
         return SACME_WHY_REQUESTED;
     }
     if (next_attempt > now) {
@@ -524,18 +618,25 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
 {
     json_t *old = read_json(d, p, dom->name, SACME_STATE_JOB);
     json_t *job = sacme_json_own(p, json_object());
-    int errors = (int)json_integer_value(json_object_get(old, "errors")) + 1;
-    apr_time_t next = apr_time_now() + backoff(d, errors, res);
+    unsaved_t kept = unsaved_get(d, dom->name);
+    int errors = (int)json_integer_value(json_object_get(old, "errors"));
+    apr_time_t now = apr_time_now(), next;
     const char *msg = sacme_result_message(res, p);
 
+    /* The count goes on growing while job.json cannot be written. */
+    if (kept.next && kept.errors > errors) {
+        errors = kept.errors;
+    }
+    ++errors;
+    next = now + backoff(d, errors, res);
     json_object_set_new(job, "errors", json_integer(errors));
     json_object_set_new(job, "next-attempt", json_integer((json_int_t)apr_time_sec(next)));
     json_object_set_new(job, "last", sacme_result_to_json(res));
-    json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, apr_time_now())));
-    write_json(d, p, dom->name, SACME_STATE_JOB, job, NULL);
+    json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, now)));
     sacme_log(d->log, SACME_LOG_ERR, res->status, SACME_LOGNO(10024)
               "%s: %s; next attempt at %s", dom->name, msg,
               sacme_time_rfc3339(p, next));
+    save_job(d, dom, p, job, next, now, errors);
     sacme_drive_notify(d, dom, "errored", msg);
 }
 
@@ -547,16 +648,20 @@ static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
 {
     json_t *old = read_json(d, p, dom->name, SACME_STATE_JOB);
     json_t *job = sacme_json_own(p, json_object());
-    apr_time_t next = res->retry_after > apr_time_now() ? res->retry_after
-                                                        : apr_time_now() + d->retry_delay;
+    unsaved_t kept = unsaved_get(d, dom->name);
+    apr_time_t now = apr_time_now();
+    apr_time_t next = res->retry_after > now ? res->retry_after : now + d->retry_delay;
+    int errors = (int)json_integer_value(json_object_get(old, "errors"));
 
-    json_object_set_new(job, "errors",
-                        json_integer(json_integer_value(json_object_get(old, "errors"))));
+    if (kept.next && kept.errors > errors) {
+        errors = kept.errors;
+    }
+    json_object_set_new(job, "errors", json_integer(errors));
     json_object_set_new(job, "next-attempt", json_integer((json_int_t)apr_time_sec(next)));
     json_object_set_new(job, "waiting", json_string(res->detail ? res->detail : "the CA"));
     json_object_set_new(job, "waiting-pid", json_integer((json_int_t)getpid()));
-    json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, apr_time_now())));
-    write_json(d, p, dom->name, SACME_STATE_JOB, job, NULL);
+    json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, now)));
+    save_job(d, dom, p, job, next, now, errors);
     /* A CA that asks for a few seconds at a time would flood the log. */
     sacme_log(d->log, next - apr_time_now() >= apr_time_from_sec(60)
                       ? SACME_LOG_NOTICE : SACME_LOG_DEBUG, 0, SACME_LOGNO(10044)
@@ -729,6 +834,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     }
     sacme_store_unstage(d->store, p, dom->name, SACME_UNSTAGE_ORDER);
     sacme_store_state_remove(d->store, p, SACME_STATE_JOB, dom->name, NULL);
+    unsaved_set(d, dom->name, 0, 0, 0);
     sacme_request_done(d->store, p, dom->name);
     memset(&ev, 0, sizeof(ev));
     ev.event = "renewed";

@@ -9,6 +9,7 @@
 #ifndef SACME_DRIVE_H
 #define SACME_DRIVE_H
 
+#include <apr_hash.h>
 #include <apr_thread_mutex.h>
 #include "sacme.h"
 #include "sacme_acme.h"
@@ -102,11 +103,21 @@ typedef struct sacme_driver_t {
                                            the account from the store again.
                                            A dropped key stays allocated in p:
                                            a client may still be signing. */
+    apr_hash_t *unsaved;                /* domain name -> the next attempt that
+                                           job.json could not hold (a full
+                                           disk, an unwritable directory): kept
+                                           here so the backoff still holds.
+                                           Made in p on first use */
+    apr_thread_mutex_t *unsaved_lock;   /* guards unsaved when several threads
+                                           drive (not lock: that one is held
+                                           while the account is registered,
+                                           and deciding must not wait on it) */
 } sacme_driver_t;
 
 /* Looks at a domain without touching the network: what it needs now, and
  * when to look again (*next_check, absolute). Respects the backoff of a
- * previous error. A staged set that no longer fits the configuration is
+ * previous error: the one recorded in job.json, or the one kept in memory
+ * when job.json could not be written. A staged set that no longer fits the configuration is
  * dropped. */
 sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
                               apr_time_t now, apr_time_t *next_check,

@@ -8,17 +8,27 @@
  *     every poll, so a chatty command never stalls on a full pipe and the
  *     watchdog never stalls on a quiet one;
  *   - the end is found with a non-blocking wait, so a slow command delays
- *     no order.
+ *     no order;
+ *   - the command starts with every signal at its default disposition and
+ *     none blocked: the driver ignores SIGPIPE and httpd's restart signals,
+ *     and a thread may block others, and both would be inherited through
+ *     exec (a script whose pipe closes would go on writing, a "kill -USR1"
+ *     in it would do nothing). APR's process creation has no hook between
+ *     fork and exec for that, so the fork and exec are ours.
  * A runner is used by one thread (the watchdog's); it has no locks.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <apr_file_io.h>
 #include <apr_lib.h>
+#include <apr_portable.h>
 
 #include "sacme_hook.h"
 
@@ -86,23 +96,69 @@ static void log_long(const sacme_hooks_t *hooks, sacme_log_level_t level,
     hooks->log->fn(hooks->log->baton, level, rv, msg);
 }
 
-/* Runs in the child when exec fails after the fork. stderr is already the
- * pipe, so the reason ends up in the captured output and thus in the log
- * line of the exit (code 255). */
-static void child_errfn(apr_pool_t *p, apr_status_t err, const char *description)
+/* Appends text to buf (at *n, of size sz), as far as it fits. */
+static void child_append(char *buf, size_t *n, size_t sz, const char *text)
 {
-    char ebuf[256], line[512];
-    int n;
+    while (*text && *n + 1 < sz) {
+        buf[(*n)++] = *text++;
+    }
+}
+
+/* The child's half, from fork to exec. The driver has threads, whose locks
+ * (malloc's among them) may be held by a thread that does not exist here:
+ * only async-signal-safe calls, with what the parent prepared (dfl, none).
+ * When exec fails, the reason goes to stderr, which is the output pipe, so
+ * it ends up in the log line of the exit (code 255). */
+static void exec_child(const char *prog, char *const *argv, char *const *envp,
+                       int in, int out, const struct sigaction *dfl,
+                       const sigset_t *none)
+{
+    char line[512], num[16];
+    size_t n = 0, k = 0;
+    int sig, in2, out2, err;
     ssize_t ignored;
 
-    (void)p;
-    n = snprintf(line, sizeof(line), "%s: %s\n", description,
-                 apr_strerror(err, ebuf, sizeof(ebuf)));
-    if (n > 0) {
-        ignored = write(STDERR_FILENO, line,
-                        (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-        (void)ignored;
+    /* Handlers would be reset by exec anyway; an ignored signal would not. */
+    for (sig = 1; sig < NSIG; ++sig) {
+        if (sig != SIGKILL && sig != SIGSTOP) {
+            (void)sigaction(sig, dfl, NULL);    /* EINVAL for the libc's own: fine */
+        }
     }
+    /* Copies above 2 first: stdin or stdout of ours may be closed, so the
+     * pipe or /dev/null may sit on 0..2 themselves. */
+    in2 = fcntl(in, F_DUPFD_CLOEXEC, 3);
+    out2 = fcntl(out, F_DUPFD_CLOEXEC, 3);
+    if (in2 < 0 || out2 < 0 || dup2(in2, STDIN_FILENO) < 0
+        || dup2(out2, STDOUT_FILENO) < 0 || dup2(out2, STDERR_FILENO) < 0) {
+        _exit(255);
+    }
+    /* Last: a signal that was pending meets its default action now. */
+    (void)sigprocmask(SIG_SETMASK, none, NULL);
+    execve(prog, argv, envp);
+
+    err = errno;
+    child_append(line, &n, sizeof(line), "exec of '");
+    child_append(line, &n, sizeof(line), prog);
+    child_append(line, &n, sizeof(line), "' failed: ");
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    /* a table lookup, unlike strerror (no locale, no allocation) */
+    if (strerrordesc_np(err)) {
+        child_append(line, &n, sizeof(line), strerrordesc_np(err));
+        child_append(line, &n, sizeof(line), " ");
+    }
+#endif
+    child_append(line, &n, sizeof(line), "(errno ");
+    do {
+        num[k++] = (char)('0' + err % 10);
+        err /= 10;
+    } while (err > 0 && k < sizeof(num));
+    while (k > 0 && n + 1 < sizeof(line)) {
+        line[n++] = num[--k];
+    }
+    child_append(line, &n, sizeof(line), ")\n");
+    ignored = write(STDERR_FILENO, line, n);
+    (void)ignored;
+    _exit(255);
 }
 
 /* Only SACME_* names made of letters, digits and '_': the environment is a
@@ -294,8 +350,11 @@ apr_status_t sacme_hooks_start(sacme_hooks_t *hooks, const char *const *cmd,
 {
     apr_pool_t *rp;
     hook_run_t *run;
-    apr_procattr_t *attr;
     apr_file_t *wr = NULL, *devnull = NULL;
+    apr_os_file_t wr_fd, devnull_fd;
+    struct sigaction dfl;
+    sigset_t none;
+    pid_t pid;
     apr_array_header_t *argv, *envp;
     const apr_array_header_t *extra;
     const apr_table_entry_t *e;
@@ -377,31 +436,40 @@ apr_status_t sacme_hooks_start(sacme_hooks_t *hooks, const char *const *cmd,
         why = "cannot open /dev/null";
         goto fail;
     }
-    if ((rv = apr_procattr_create(&attr, rp)) != APR_SUCCESS
-        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
-        || (rv = apr_procattr_child_in_set(attr, devnull, NULL)) != APR_SUCCESS
-        || (rv = apr_procattr_child_out_set(attr, wr, NULL)) != APR_SUCCESS
-        || (rv = apr_procattr_child_err_set(attr, wr, NULL)) != APR_SUCCESS
-        /* access(X_OK) before the fork: a missing or non-executable file
-         * is an error here, with its reason, not an exit code 255 later. */
-        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
-        || (rv = apr_procattr_child_errfn_set(attr, child_errfn)) != APR_SUCCESS) {
+    /* access(X_OK) before the fork: a missing or non-executable file is an
+     * error here, with its reason, not an exit code 255 later. */
+    if (access(run->cmd, X_OK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        why = apr_pstrdup(rp, apr_strerror(rv, ebuf, sizeof(ebuf)));
+        goto fail;
+    }
+    if ((rv = apr_os_file_get(&wr_fd, wr)) != APR_SUCCESS
+        || (rv = apr_os_file_get(&devnull_fd, devnull)) != APR_SUCCESS) {
         why = "cannot set up the process attributes";
         goto fail;
     }
-    rv = apr_proc_create(&run->proc, run->cmd,
-                         (const char *const *)argv->elts,
-                         (const char *const *)envp->elts, attr, rp);
-    /* The child has its copies (dup'ed into attr); ours would keep the
-     * pipe open and hide the command's EOF. */
+    /* Everything the child needs is made before the fork (see exec_child). */
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigemptyset(&none);
+    pid = fork();
+    if (pid == 0) {
+        exec_child(run->cmd, (char *const *)argv->elts, (char *const *)envp->elts,
+                   devnull_fd, wr_fd, &dfl, &none);
+    }
+    rv = pid < 0 ? APR_FROM_OS_ERROR(errno) : APR_SUCCESS;
+    /* The child has its copies; ours would keep the pipe open and hide the
+     * command's EOF. */
     apr_file_close(wr);
     wr = NULL;
     apr_file_close(devnull);
     devnull = NULL;
     if (rv != APR_SUCCESS) {
-        why = apr_strerror(rv, ebuf, sizeof(ebuf));
+        why = apr_pstrdup(rp, apr_strerror(rv, ebuf, sizeof(ebuf)));
         goto fail;
     }
+    run->proc.pid = pid;
     /* Should the runner's pool go away with the command still running
      * (shutdown), APR terminates it rather than leaving it behind. */
     apr_pool_note_subprocess(rp, &run->proc, APR_KILL_AFTER_TIMEOUT);

@@ -24,7 +24,9 @@ sacme_hooks_t *sacme_hooks_make(apr_pool_t *p, const sacme_log_t *log,
  * plus env (a table of extra SACME_* variables, may be NULL). Returns at
  * once; the process is reaped by sacme_hooks_poll. A command that cannot be
  * started is logged and returned as an error. stdin is /dev/null; stdout and
- * stderr go to a pipe whose first 4 KiB are logged at INFO when it ends. */
+ * stderr go to a pipe whose first 4 KiB are logged at INFO when it ends.
+ * The command starts with every signal at its default disposition and an
+ * empty signal mask, whatever the caller ignores or blocks. */
 apr_status_t sacme_hooks_start(sacme_hooks_t *hooks, const char *const *cmd,
                                const char *event, const char *domain,
                                apr_table_t *env, sacme_result_t *res);

@@ -12,6 +12,10 @@
 
 #define BAD_WRITE (S_IWGRP | S_IWOTH)
 
+/* sacme_sdir_write's temporary files: "<name>" TMP_MARK "<TMP_HEX hex>". */
+#define TMP_MARK ".tmp."
+#define TMP_HEX  16
+
 static apr_status_t os_fail(sacme_result_t *res, int err, const char *what,
                             const char *path)
 {
@@ -305,7 +309,8 @@ apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
             apr_time_t t = apr_time_now() ^ (apr_time_t)getpid();
             memcpy(rnd, &t, sizeof(rnd));
         }
-        tmp = apr_psprintf(p, "%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", name, rnd[0],
+        /* This form is what sacme_sdir_is_temporary recognises. */
+        tmp = apr_psprintf(p, "%s" TMP_MARK "%02x%02x%02x%02x%02x%02x%02x%02x", name, rnd[0],
                            rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
         fd = openat(dir->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     S_IRUSR | S_IWUSR);
@@ -346,6 +351,24 @@ apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
         return os_fail(res, errno, "cannot sync the directory of", path);
     }
     return APR_SUCCESS;
+}
+
+int sacme_sdir_is_temporary(const char *name)
+{
+    size_t n = name ? strlen(name) : 0, i;
+    const size_t tail = sizeof(TMP_MARK) - 1 + TMP_HEX;
+
+    /* The exact form sacme_sdir_write makes: a name before the mark, and
+     * lowercase hex after it. */
+    if (n <= tail || strncmp(name + n - tail, TMP_MARK, sizeof(TMP_MARK) - 1)) {
+        return 0;
+    }
+    for (i = n - TMP_HEX; i < n; ++i) {
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* The same as os_fail for dir/name, without a pool. */

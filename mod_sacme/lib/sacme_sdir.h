@@ -83,6 +83,11 @@ apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
                               const void *data, apr_size_t len, mode_t mode,
                               int flags, apr_pool_t *p, sacme_result_t *res);
 
+/* True when name is one of sacme_sdir_write's temporary files
+ * ("<name>.tmp.<16 hex>"): left behind only by a process killed in the
+ * middle of a write, never a file anyone reads. */
+int sacme_sdir_is_temporary(const char *name);
+
 /* Removes dir/name (a file, or a link itself); missing is fine. */
 apr_status_t sacme_sdir_remove(const sacme_sdir_t *dir, const char *name,
                                sacme_result_t *res);

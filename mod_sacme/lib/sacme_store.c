@@ -392,6 +392,132 @@ apr_status_t sacme_store_challenge_get(const sacme_store_t *store, apr_pool_t *p
     return rv != APR_SUCCESS ? rv : sacme_sdir_read(dir, token, max, 0, p, data, len, res);
 }
 
+/* --- leftovers -------------------------------------------------------------- */
+
+/* Keeps the first failure of a sweep in res; the sweep goes on. */
+static void sweep_note(apr_status_t rv, const sacme_result_t *one, apr_status_t *first,
+                       sacme_result_t *res, apr_pool_t *p)
+{
+    if (rv != APR_SUCCESS && *first == APR_SUCCESS) {
+        *first = rv;
+        sacme_result_set(res, rv, "%s", sacme_result_message(one, p));
+    }
+}
+
+/* Removes from dir its temporary files, or with all every file (a
+ * directory inside is left alone: nothing of ours nests there). */
+static void sweep_dir(const sacme_sdir_t *dir, int all, apr_pool_t *p, int *count,
+                      apr_status_t *first, sacme_result_t *res)
+{
+    sacme_result_t *one = sacme_result_make(p);
+    apr_array_header_t *names;
+    struct stat st;
+    apr_status_t rv;
+    int i;
+
+    if ((rv = sacme_sdir_list(dir, p, 100000, &names, one)) != APR_SUCCESS) {
+        sweep_note(rv, one, first, res, p);
+        return;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+
+        if ((!all && !sacme_sdir_is_temporary(name)) || sacme_sdir_stat(dir, name, &st) != 0
+            || S_ISDIR(st.st_mode)) {
+            continue;
+        }
+        sacme_result_reset(one);
+        rv = sacme_sdir_remove(dir, name, one);
+        if (rv == APR_SUCCESS) {
+            ++*count;
+        }
+        sweep_note(rv, one, first, res, p);
+    }
+}
+
+apr_status_t sacme_store_sweep(const sacme_store_t *store, apr_pool_t *p,
+                               sacme_store_swept_t *swept, sacme_result_t *res)
+{
+    /* The driver's parts and how deep its files lie in each. */
+    static const struct {
+        sacme_sgroup_t group;
+        int nested;            /* in <part>/<name>/, else in <part>/ */
+    } PLACES[] = {
+        { SACME_SG_ACCOUNTS,   1 },
+        { SACME_SG_STAGING,    1 },
+        { SACME_SG_CHALLENGES, 1 },
+        { SACME_SG_REQUESTS,   0 },
+    };
+    sacme_store_swept_t count = { 0, 0 };
+    sacme_result_t *one = sacme_result_make(p);
+    apr_status_t rv, first = APR_SUCCESS;
+    apr_file_t *lock = NULL;
+    apr_pool_t *sp;
+    size_t k;
+    int i;
+
+    /* sacmectl changes the account under the store lock: a temporary file
+     * of its write in progress is not a leftover. Without the lock the
+     * accounts are left alone this time. */
+    if ((rv = sacme_store_lock(store, p, 1, &lock, one)) != APR_SUCCESS) {
+        sweep_note(rv, one, &first, res, p);
+        lock = NULL;
+    }
+    for (k = 0; k < sizeof(PLACES) / sizeof(PLACES[0]); ++k) {
+        const int challenges = PLACES[k].group == SACME_SG_CHALLENGES;
+        apr_array_header_t *names;
+        sacme_sdir_t *g;
+
+        sacme_result_reset(one);
+        if (PLACES[k].group == SACME_SG_ACCOUNTS && !lock) {
+            continue;
+        }
+        if ((rv = sacme_store_open_group(store, p, PLACES[k].group, &g, one))
+                != APR_SUCCESS) {
+            sweep_note(rv, one, &first, res, p);
+            continue;
+        }
+        /* Where the parts' own entries could have been written */
+        sweep_dir(g, 0, p, &count.temporaries, &first, res);
+        if (!PLACES[k].nested
+            || (rv = sacme_sdir_list(g, p, 100000, &names, one)) != APR_SUCCESS) {
+            sweep_note(PLACES[k].nested ? rv : APR_SUCCESS, one, &first, res, p);
+            continue;
+        }
+        for (i = 0; i < names->nelts; ++i) {
+            const char *name = APR_ARRAY_IDX(names, i, const char *);
+            struct stat st;
+            sacme_sdir_t *sub;
+
+            if (sacme_sdir_stat(g, name, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                continue;
+            }
+            /* One pool per directory: a store of many domains costs one
+             * descriptor at a time. */
+            apr_pool_create(&sp, p);
+            sacme_result_reset(one);
+            rv = sacme_sdir_open(g, name, 0, 0, SACME_SDIR_ANY_OWNER, sp, &sub, one);
+            if (rv == APR_SUCCESS) {
+                sweep_dir(sub, challenges, sp,
+                          challenges ? &count.challenges : &count.temporaries, &first,
+                          res);
+                /* An answer directory left empty goes too; one that is not
+                 * (something else lies there) stays, quietly. */
+                if (challenges) {
+                    sacme_sdir_rmdir(g, name, NULL);
+                }
+            }
+            sweep_note(rv, one, &first, res, p);
+            apr_pool_destroy(sp);
+        }
+    }
+    sacme_store_unlock(lock);
+    if (swept) {
+        *swept = count;
+    }
+    return first;
+}
+
 /* --- accounts, spool, fallback, pid ----------------------------------------- */
 
 const char *sacme_store_account_name(apr_pool_t *p, const char *server_url,

@@ -211,6 +211,28 @@ apr_status_t sacme_store_challenge_get(const sacme_store_t *store, apr_pool_t *p
                                        apr_size_t max, char **data, apr_size_t *len,
                                        sacme_result_t *res);
 
+/* --- leftovers --------------------------------------------------------------- */
+
+/* What sacme_store_sweep removed. */
+typedef struct sacme_store_swept_t {
+    int temporaries;           /* files of writes a killed process left */
+    int challenges;            /* published challenge answers */
+} sacme_store_swept_t;
+
+/* Removes what a driver killed in the middle of its work leaves in its
+ * parts: the temporary files of interrupted writes (sacme_sdir_is_temporary;
+ * some hold a key) in accounts/<id>/, staging/<name>/ (the webhook spool
+ * among them) and requests/, and every challenge answer in
+ * challenges/<name>/ with the directories it empties. For the driver at its
+ * start, before it drives anything: then no answer belongs to an order in
+ * progress (a resumed order publishes its own again), and no write is under
+ * way. The accounts are swept under the store lock (waiting for it), since
+ * sacmectl writes there too. Goes on past what it cannot open or remove;
+ * the first failure is returned (res says what). *swept (may be NULL)
+ * counts what went. */
+apr_status_t sacme_store_sweep(const sacme_store_t *store, apr_pool_t *p,
+                               sacme_store_swept_t *swept, sacme_result_t *res);
+
 /* --- accounts, the webhook spool, the fallback, the driver's pid -------------- */
 
 /* The account directory's name for a CA and EAB key id: "<host>-<hash>",

@@ -58,3 +58,46 @@ def test_notify_command_sees_renewing_renewed_installed(http01_pebble, httpds):
         assert e in events, "no %r notification: %r" % (e, lines)
     assert events.index("renewing") < events.index("renewed") < events.index("installed"), \
         lines
+
+
+SIGNALS_SCRIPT = """#!/bin/sh
+grep -E '^Sig(Ign|Blk):' /proc/$$/status > %s.tmp && mv %s.tmp %s
+"""
+
+
+def _settable(mask):
+    """The bits of a /proc signal mask that a program can set: 1..31 and the
+    real-time signals from 34; 32 and 33 are the C library's own, and
+    whatever started the tests may hold them ignored, out of reach."""
+    keep = 0
+    for sig in list(range(1, 32)) + list(range(34, 65)):
+        keep |= 1 << (sig - 1)
+    return mask & keep
+
+
+def test_notify_command_inherits_no_ignored_or_blocked_signal(http01_pebble, httpds):
+    """The driver ignores SIGPIPE, SIGUSR1 (httpd's graceful restart) and
+    SIGWINCH, and its threads may block signals: the command must start with
+    none of that."""
+    names = names_for("notify-signals")
+    h0 = make_httpd(http01_pebble, [names])
+    out_dir = os.path.join(h0.root, "notify-out")
+    os.makedirs(out_dir)
+    uid, gid = user_ids(USER)
+    os.chown(out_dir, uid, gid)
+    out = os.path.join(out_dir, "signals.txt")
+    script = os.path.join(h0.root, "signals.sh")
+    with open(script, "w") as f:
+        f.write(SIGNALS_SCRIPT % (out, out, out))
+    os.chmod(script, 0o755)
+    h0.configure(sacme=h0.sacme + ["SacmeNotifyCmd %s" % script])
+    h = httpds.add(h0)
+    h.start()
+
+    h._wait(lambda: os.path.exists(out), "the notify command's report in %s" % out, 60)
+    fields = dict(l.split(":", 1) for l in _lines(out))
+    assert set(fields) == {"SigIgn", "SigBlk"}, fields
+    assert _settable(int(fields["SigIgn"].strip(), 16)) == 0, \
+        "the command inherited ignored signals: %r" % fields
+    assert _settable(int(fields["SigBlk"].strip(), 16)) == 0, \
+        "the command inherited blocked signals: %r" % fields

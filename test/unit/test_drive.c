@@ -591,6 +591,77 @@ START_TEST(test_drive_run_failure_backs_off)
 }
 END_TEST
 
+/* job.json cannot be written (here: a directory is in its place, which
+ * stops the rename for root too): the backoff holds all the same, from the
+ * driver's memory, and the log says so with the write error. Before, the
+ * next look fell back to the check interval (12 h). */
+START_TEST(test_drive_run_unsaved_job_keeps_backoff)
+{
+    static const unit_scripted_t script[] = {
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+        { 500, "Content-Type: text/html\n", "<html>internal error</html>" },
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    const char *job_path;
+    unit_fake_t fake;
+    captured_t cap;
+    apr_time_t before, after, next, first;
+    const char *line;
+    int level = 0;
+
+    go_fake(d, &fake, script, 9, &cap);
+    job_path = file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_JOB);
+    ck_assert_int_eq(sacme_file_mkdirs(job_path, SACME_FPROT_DIR_PUBLIC, unit_pool, NULL),
+                     APR_SUCCESS);
+
+    before = apr_time_now();
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    after = apr_time_now();
+    ck_assert_ptr_nonnull(logged(&cap, "SACME10024: ", NULL));
+    line = logged(&cap, "SACME10200: ", &level);
+    ck_assert_msg(line != NULL, "no SACME10200 line logged");
+    ck_assert_int_eq(level, SACME_LOG_ERR);
+    ck_assert_ptr_nonnull(strstr(line, NAME));
+    ck_assert_ptr_nonnull(strstr(line, SACME_FILE_JOB));
+    ck_assert_ptr_nonnull(strstr(line, "memory"));
+
+    /* the next look is the backoff (60 s +-10%), not the 12 h interval */
+    ck_assert_int_eq(check(d, &dom, after, &next), SACME_WHY_NONE);
+    ck_assert_int_ge(next, before + apr_time_from_sec(54));
+    ck_assert_int_le(next, after + apr_time_from_sec(67));
+    first = next;
+    /* and once it has passed, the domain is due again */
+    ck_assert_int_eq(check(d, &dom, next + 1, &next), SACME_WHY_NO_CERT);
+
+    /* a second failure still counts: twice the delay */
+    sacme_result_reset(res);
+    before = apr_time_now();
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    after = apr_time_now();
+    ck_assert_int_eq(check(d, &dom, after, &next), SACME_WHY_NONE);
+    ck_assert_int_ge(next, before + apr_time_from_sec(108));
+    ck_assert_int_le(next, after + apr_time_from_sec(133));
+    ck_assert_int_gt(next, first);
+
+    /* once job.json can be written again, it is the truth again */
+    ck_assert_int_eq(apr_dir_remove(job_path, unit_pool), APR_SUCCESS);
+    ck_assert_int_eq(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool,
+                                     sacme_result_make(unit_pool)) != APR_SUCCESS, 1);
+    ck_assert_int_eq(job_int(read_job(d), "errors"), 3);
+}
+END_TEST
+
 START_TEST(test_drive_run_backoff_capped)
 {
     static const unit_scripted_t script[] = {
@@ -814,6 +885,7 @@ Suite *unit_suite_drive(void)
     tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, test_drive_run_failure_backs_off);
+    tcase_add_test(tc, test_drive_run_unsaved_job_keeps_backoff);
     tcase_add_test(tc, test_drive_run_backoff_capped);
     tcase_add_test(tc, test_drive_run_config_error_waits_long);
     tcase_add_test(tc, test_drive_run_eab_secret_stays_out_of_store);

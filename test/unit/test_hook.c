@@ -1,5 +1,6 @@
 /* Unit tests: sacme_hook (notify commands), with small shell scripts the
  * tests write into their temp directory. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,6 +480,73 @@ START_TEST(stdin_is_dev_null)
 }
 END_TEST
 
+/* The signals of a /proc status line ("SigIgn:\t<hex>") that a program
+ * can set: 1..31 and SIGRTMIN..SIGRTMAX. The two between are the C
+ * library's own (glibc's sigaction refuses them); whatever started the
+ * test run may have them ignored, out of anyone's reach. */
+static unsigned long long signal_bits(const char *text, const char *name)
+{
+    const char *at = strstr(text, name);
+    unsigned long long bits, mask = 0;
+    int sig;
+
+    ck_assert_msg(at != NULL, "no %s line in: %s", name, text);
+    bits = strtoull(at + strlen(name), NULL, 16);
+    for (sig = 1; sig <= 64; ++sig) {
+        if (sig < 32 || (sig >= SIGRTMIN && sig <= SIGRTMAX)) {
+            mask |= 1ULL << (sig - 1);
+        }
+    }
+    return bits & mask;
+}
+
+/* A command starts with no signal ignored and none blocked, whatever the
+ * process that starts it ignores (the driver: SIGPIPE, SIGUSR1 for httpd's
+ * graceful restart, SIGWINCH) or blocks (a thread's mask): both would pass
+ * through exec. The script reports its own /proc status lines. */
+START_TEST(signals_reset_for_the_command)
+{
+    sacme_hooks_t *hooks = sacme_hooks_make(unit_pool, &test_log, 0);
+    const char *out = tmp_path("signals.txt");
+    const char *path = script("signals.sh",
+                              apr_pstrcat(unit_pool, "grep -E '^Sig(Ign|Blk):' "
+                                          "/proc/$$/status > '", out, "'\n", NULL));
+    const char *cmd[] = { path, NULL };
+    const int ignored[] = { SIGPIPE, SIGUSR1, SIGWINCH };
+    struct sigaction ign, old[3];
+    sigset_t block, old_mask;
+    const char *text;
+    apr_status_t rv;
+    int i;
+
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    for (i = 0; i < 3; ++i) {
+        ck_assert_int_eq(sigaction(ignored[i], &ign, &old[i]), 0);
+    }
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR2);
+    sigaddset(&block, SIGHUP);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &block, &old_mask), 0);
+
+    rv = sacme_hooks_start(hooks, cmd, "renewed", "a.example", NULL, NULL);
+
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    for (i = 0; i < 3; ++i) {
+        sigaction(ignored[i], &old[i], NULL);
+    }
+    ck_assert_int_eq(rv, APR_SUCCESS);
+    sacme_hooks_drain(hooks);
+    ck_assert_ptr_nonnull(strstr(must_log("SACME10051")->msg, "exited with 0"));
+    text = unit_read_text(out);
+    ck_assert_msg(signal_bits(text, "SigIgn:") == 0,
+                  "the command inherited ignored signals: %s", text);
+    ck_assert_msg(signal_bits(text, "SigBlk:") == 0,
+                  "the command inherited blocked signals: %s", text);
+}
+END_TEST
+
 START_TEST(log_levels_respected)
 {
     sacme_log_t quiet = { capture, NULL, SACME_LOG_NOTICE };
@@ -520,6 +588,7 @@ Suite *unit_suite_hook(void)
     tcase_add_test(tc, drain_waits_for_all);
     tcase_add_test(tc, stdin_is_dev_null);
     tcase_add_test(tc, log_levels_respected);
+    tcase_add_test(tc, signals_reset_for_the_command);
     suite_add_tcase(s, tc);
     return s;
 }

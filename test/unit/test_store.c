@@ -382,6 +382,98 @@ START_TEST(test_store_remove)
 }
 END_TEST
 
+/* --- leftovers ------------------------------------------------------------------ */
+
+/* What a driver killed mid-write or mid-order leaves goes at the next
+ * driver's start: temporary files (a key among them) in every part of the
+ * driver's, and every published challenge answer; nothing else. */
+START_TEST(test_store_sweep_leftovers)
+{
+    sacme_store_t *store = new_store();
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_store_swept_t swept;
+    sacme_sdir_t *acct, *spool;
+    json_t *j = sacme_json_own(unit_pool, json_object());
+    const char *token1 = "tok1-aaaaaaaaaaaaaaaaaaaaaa", *token2 = "tok2-bbbbbbbbbbbbbbbbbbbbbb";
+    const char *gone[5], *kept[6];
+    int i;
+
+    /* the driver's state as it would be */
+    ck_assert_int_eq(sacme_store_state_save(store, unit_pool, SACME_STATE_JOB, NAME, j, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_state_save(store, unit_pool, SACME_STATE_REQUEST, NAME, j,
+                                            NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_account_open(store, unit_pool, "https://ca.test/dir", "kid",
+                                              1, &acct, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_spool_open(store, unit_pool, &spool, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_challenge_put(store, unit_pool, NAME, token1, "ka1", NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_challenge_put(store, unit_pool, NAME, token2, "ka2", NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_challenge_put(store, unit_pool, "shop.example.org", token1,
+                                               "ka3", NULL), APR_SUCCESS);
+
+    /* what interrupted writes leave ("<name>.tmp.<16 hex>") */
+    gone[0] = file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_KEY ".tmp.0123456789abcdef");
+    gone[1] = file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_JOB ".tmp.fedcba9876543210");
+    gone[2] = apr_pstrcat(unit_pool, spool->path, "/1-2-3.json.tmp.00112233445566aa", NULL);
+    gone[3] = apr_pstrcat(unit_pool, acct->path, "/account.key.tmp.aaaaaaaaaaaaaaaa", NULL);
+    gone[4] = file_in(store, SACME_GROUP_REQUESTS, NULL, NAME ".json.tmp.bbbbbbbbbbbbbbbb");
+    /* and what is not such a file */
+    kept[0] = file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_JOB);
+    kept[1] = file_in(store, SACME_GROUP_STAGING, NAME, "notes.tmp.0123456789ABCDEF");
+    kept[2] = file_in(store, SACME_GROUP_STAGING, NAME, "x.tmp.0123456789abcde");
+    kept[3] = file_in(store, SACME_GROUP_REQUESTS, NULL, NAME ".json");
+    kept[4] = apr_pstrcat(unit_pool, acct->path, "/account.json", NULL);
+    kept[5] = apr_pstrcat(unit_pool, spool->path, "/1-2-3.json", NULL);
+    for (i = 0; i < 5; ++i) {
+        unit_write_text(gone[i], "-----BEGIN PRIVATE KEY-----\n", SACME_FPROT_PRIVATE);
+    }
+    for (i = 1; i < 6; ++i) {
+        if (i != 3) {
+            unit_write_text(kept[i], "{}", SACME_FPROT_PRIVATE);
+        }
+    }
+
+    ck_assert_msg(sacme_store_sweep(store, unit_pool, &swept, res) == APR_SUCCESS, "%s",
+                  sacme_result_message(res, unit_pool));
+    ck_assert_int_eq(swept.temporaries, 5);
+    ck_assert_int_eq(swept.challenges, 3);
+    for (i = 0; i < 5; ++i) {
+        ck_assert_msg(!sacme_file_exists(gone[i], unit_pool), "%s is still there", gone[i]);
+    }
+    for (i = 0; i < 6; ++i) {
+        ck_assert_msg(sacme_file_exists(kept[i], unit_pool), "%s was removed", kept[i]);
+    }
+    /* the answers, and the directories they leave empty */
+    ck_assert_int_eq(entries(sacme_store_path(store, unit_pool, SACME_GROUP_CHALLENGES, NULL,
+                                              NULL))->nelts, 0);
+    ck_assert(is_dir(sacme_store_path(store, unit_pool, SACME_GROUP_CHALLENGES, NULL, NULL)));
+    /* the state itself is untouched */
+    ck_assert_ptr_nonnull(sacme_store_state_load(store, unit_pool, SACME_STATE_JOB, NAME,
+                                                 NULL));
+
+    /* nothing more to do the second time */
+    ck_assert_int_eq(sacme_store_sweep(store, unit_pool, &swept, NULL), APR_SUCCESS);
+    ck_assert_int_eq(swept.temporaries + swept.challenges, 0);
+}
+END_TEST
+
+START_TEST(test_store_temporary_names)
+{
+    ck_assert(sacme_sdir_is_temporary("privkey.pem.tmp.0123456789abcdef"));
+    ck_assert(sacme_sdir_is_temporary("a.tmp.ffffffffffffffff"));
+    ck_assert(!sacme_sdir_is_temporary(".tmp.0123456789abcdef"));
+    ck_assert(!sacme_sdir_is_temporary("a.tmp.0123456789abcdeg"));
+    ck_assert(!sacme_sdir_is_temporary("a.tmp.0123456789ABCDEF"));
+    ck_assert(!sacme_sdir_is_temporary("a.tmp.0123456789abcdef0"));
+    ck_assert(!sacme_sdir_is_temporary("a.tmq.0123456789abcdef"));
+    ck_assert(!sacme_sdir_is_temporary("job.json"));
+    ck_assert(!sacme_sdir_is_temporary(""));
+    ck_assert(!sacme_sdir_is_temporary(NULL));
+}
+END_TEST
+
 /* --- promotion ----------------------------------------------------------------- */
 
 START_TEST(test_store_promote_first)
@@ -794,6 +886,12 @@ Suite *unit_suite_store(void)
     tcase_add_test(tc, test_store_load_missing);
     tcase_add_test(tc, test_store_load_set);
     tcase_add_test(tc, test_store_remove);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("leftovers");
+    tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
+    tcase_add_test(tc, test_store_sweep_leftovers);
+    tcase_add_test(tc, test_store_temporary_names);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("promote");
