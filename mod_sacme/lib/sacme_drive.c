@@ -130,7 +130,7 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
     json_t *job, *req;
     apr_time_t renew_at, next_attempt;
 
-    *next_check = now + d->check_interval;
+    *next_check = sacme_time_add(now, d->check_interval);
     if (staged_fits(d, dom, now, p)) {
         return SACME_WHY_STAGED;
     }
@@ -527,7 +527,7 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
     if (delay > d->retry_max) {
         delay = d->retry_max;
     }
-    if (res->retry_after > apr_time_now() + delay) {
+    if (res->retry_after > sacme_time_add(apr_time_now(), delay)) {
         /* the CA's Retry-After (429, 503), within the configured bounds */
         delay = res->retry_after - apr_time_now();
         if (d->retry_after_max && delay > d->retry_after_max) {
@@ -543,7 +543,7 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
     json_t *old = read_json(d, p, dom->name, SACME_STATE_JOB);
     json_t *job = sacme_json_own(p, json_object());
     int errors = (int)json_integer_value(json_object_get(old, "errors")) + 1;
-    apr_time_t next = apr_time_now() + backoff(d, errors, res);
+    apr_time_t next = sacme_time_add(apr_time_now(), backoff(d, errors, res));
     const char *msg = sacme_result_message(res, p);
 
     json_object_set_new(job, "errors", json_integer(errors));
@@ -565,8 +565,9 @@ static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
 {
     json_t *old = read_json(d, p, dom->name, SACME_STATE_JOB);
     json_t *job = sacme_json_own(p, json_object());
-    apr_time_t next = res->retry_after > apr_time_now() ? res->retry_after
-                                                        : apr_time_now() + d->retry_delay;
+    apr_time_t now = apr_time_now();
+    apr_time_t next = res->retry_after > now ? res->retry_after
+                                             : sacme_time_add(now, d->retry_delay);
 
     json_object_set_new(job, "errors",
                         json_integer(json_integer_value(json_object_get(old, "errors"))));
