@@ -316,6 +316,39 @@ static sacme_domain_t *domain_of_server(server_rec *s)
     return NULL;
 }
 
+/* A managed vhost that has certificate files already keeps them: said once
+ * per vhost and httpd process (a flag in the process pool, which outlives
+ * the configuration), not at every graceful restart. The files are often
+ * not the vhost's own but inherited from an SSLCertificateFile of the main
+ * server, which is easy to miss: without this line the vhost would just go
+ * on serving that certificate while mod_sacme renews one nobody sees. */
+static void tell_own_cert(server_rec *s, const sacme_domain_t *dom,
+                          apr_array_header_t *cert_files, apr_pool_t *p)
+{
+    const char *key = apr_psprintf(p, "mod_sacme-own-cert:%s:%u:%s:%d",
+                                   s->server_hostname ? s->server_hostname : "",
+                                   (unsigned)s->port, s->defn_name ? s->defn_name : "",
+                                   s->defn_line_number);
+    void *told = NULL;
+
+    apr_pool_userdata_get(&told, key, s->process->pool);
+    if (told) {
+        return;
+    }
+    apr_pool_userdata_set((void *)1, apr_pstrdup(s->process->pool, key),
+                          apr_pool_cleanup_null, s->process->pool);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SACME_LOGNO(10181)
+                 "vhost %s (%s:%d) serves names of SacmeDomain %s but has an "
+                 "SSLCertificateFile (%s, its own or inherited from the main server "
+                 "configuration): it keeps that certificate and mod_sacme does not "
+                 "supply one. To let mod_sacme supply it, remove SSLCertificateFile "
+                 "and SSLCertificateKeyFile from this vhost and from the server "
+                 "configuration outside <VirtualHost>",
+                 s->server_hostname ? s->server_hostname : "?",
+                 s->defn_name ? s->defn_name : "?", s->defn_line_number, dom->name,
+                 APR_ARRAY_IDX(cert_files, 0, const char *));
+}
+
 /* mod_ssl (or mod_tls) asks for a vhost's certificate files. A vhost with
  * its own SSLCertificateFile keeps it: the admin's explicit choice wins. */
 static int sacme_add_cert_files(server_rec *s, apr_pool_t *p,
@@ -326,7 +359,11 @@ static int sacme_add_cert_files(server_rec *s, apr_pool_t *p,
     const sacme_store_t *store;
     int given = 0;
 
-    if (!dom || cert_files->nelts > 0) {
+    if (!dom) {
+        return DECLINED;
+    }
+    if (cert_files->nelts > 0) {
+        tell_own_cert(s, dom, cert_files, p);
         return DECLINED;
     }
     store = live_conf->store;

@@ -5,6 +5,8 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 #include <apr_uri.h>
@@ -29,6 +31,7 @@ void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
     conf->contacts = apr_array_make(p, 2, sizeof(const char *));
     conf->domains = apr_array_make(p, 4, sizeof(sacme_domain_t *));
     conf->names = apr_hash_make(p);
+    conf->seen = apr_hash_make(p);
     conf->agreement = SACME_UNSET;
     conf->challenge_none = SACME_UNSET;
     conf->auto_restart = SACME_UNSET;
@@ -48,6 +51,32 @@ static sacme_conf_t *global_conf(cmd_parms *cmd, const char **err)
     return *err ? NULL : sacme_conf_get(cmd->server);
 }
 
+/* A directive that takes one value, given twice (say, in two included
+ * files), is a mistake: the last one used to win silently, so the admin
+ * could be looking at the line that does not count. Remembers where each
+ * was first given, for the message. */
+static sacme_conf_t *single_conf(cmd_parms *cmd, const char **err)
+{
+    sacme_conf_t *conf = global_conf(cmd, err);
+    const char *name = cmd->cmd->name, *first;
+
+    if (!conf) {
+        return NULL;
+    }
+    first = apr_hash_get(conf->seen, name, APR_HASH_KEY_STRING);
+    if (first) {
+        *err = apr_psprintf(cmd->pool, "%s is given twice (first on %s); it takes "
+                            "one value: remove one of the lines", name, first);
+        return NULL;
+    }
+    apr_hash_set(conf->seen, name, APR_HASH_KEY_STRING,
+                 cmd->directive
+                 ? apr_psprintf(cmd->pool, "line %d of %s", cmd->directive->line_num,
+                                cmd->directive->filename)
+                 : "an earlier line");
+    return conf;
+}
+
 /* An absolute https URL with a host: everything the module talks to is
  * reached over TLS. */
 static int https_url_ok(apr_pool_t *p, const char *url)
@@ -62,7 +91,7 @@ static int https_url_ok(apr_pool_t *p, const char *url)
 static const char *cmd_server(cmd_parms *cmd, void *dc, const char *url)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
@@ -100,6 +129,18 @@ static const char *eab_from_file(cmd_parms *cmd, sacme_conf_t *conf, const char 
                            sacme_result_message(res, cmd->temp_pool));
     }
     else {
+        struct stat st;
+        /* A warning, not an error: the key works, but whoever can read the
+         * file can register accounts billed to the admin's organisation. */
+        if (stat(path, &st) == 0 && ((st.st_mode & 077) || st.st_uid != 0)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, SACME_LOGNO(10180)
+                         "SacmeEAB: the EAB file %s is %s: it holds the HMAC key; "
+                         "make it root's and readable by root only "
+                         "('chown root:root %s; chmod 0600 %s')", path,
+                         st.st_uid != 0 ? "not owned by root"
+                                        : "readable or writable by group or others",
+                         path, path);
+        }
         conf->eab = apr_pcalloc(cmd->pool, sizeof(*conf->eab));
         conf->eab->kid = apr_pstrdup(cmd->pool, eab->kid);
         conf->eab->alg = eab->alg;
@@ -114,7 +155,7 @@ static const char *cmd_eab(cmd_parms *cmd, void *dc, const char *a1,
                            const char *a2, const char *a3)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
     sacme_result_t *res = sacme_result_make(cmd->temp_pool);
     sacme_hmac_alg_t alg = SACME_HMAC_HS256;
 
@@ -180,22 +221,55 @@ static int name_ok(const char *name)
     return label > 0 && s[-1] != '-';
 }
 
-static const char *cmd_domain(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+/* Whether a syntactically valid name (name_ok) can be in a public
+ * certificate: it has a dot, and its last label is not all digits. That
+ * refuses 'localhost', an IPv4 address written as a name ('192.0.2.1') and
+ * 'example.123': no CA issues for them, and an order would only fail at
+ * the CA, hours after `apachectl -t` said all was well. */
+static int name_public(const char *name)
+{
+    const char *s = strncmp(name, "*.", 2) ? name : name + 2;
+    const char *last = strrchr(s, '.'), *c;
+
+    if (!last) {
+        return 0;
+    }
+    for (c = last + 1; *c; ++c) {
+        if (!isdigit((unsigned char)*c)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* SacmeDomain NAME...: the arguments are split here, not by httpd, which
+ * hands a TAKE_ARGV directive at most 64 words and drops the rest without a
+ * word; a certificate may carry SACME_MAX_NAMES. */
+static const char *cmd_domain(cmd_parms *cmd, void *dc, const char *args)
 {
     const char *err;
     sacme_conf_t *conf = global_conf(cmd, &err);
     sacme_domain_t *dom;
-    int i;
+    const char *argv[SACME_MAX_NAMES];
+    int argc = 0, i;
 
     if (!conf) {
         return err;
     }
+    while (*args) {
+        const char *w = ap_getword_conf(cmd->temp_pool, &args);
+        if (!*w && !*args) {
+            break;              /* trailing blanks */
+        }
+        if (argc == SACME_MAX_NAMES) {
+            return apr_psprintf(cmd->pool, "SacmeDomain: more than %d names, the most "
+                                "one certificate may carry; split them into several "
+                                "SacmeDomain lines", SACME_MAX_NAMES);
+        }
+        argv[argc++] = w;
+    }
     if (argc < 1) {
         return "SacmeDomain: give at least one name";
-    }
-    if (argc > SACME_MAX_NAMES) {
-        return apr_psprintf(cmd->pool, "SacmeDomain: %d names, more than the %d one "
-                            "certificate may carry", argc, SACME_MAX_NAMES);
     }
     dom = apr_pcalloc(cmd->pool, sizeof(*dom));
     dom->names = apr_array_make(cmd->pool, argc, sizeof(const char *));
@@ -207,6 +281,12 @@ static const char *cmd_domain(cmd_parms *cmd, void *dc, int argc, char *const ar
         if (!name_ok(name)) {
             return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is not a valid DNS name",
                                 argv[i]);
+        }
+        if (!name_public(name)) {
+            return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is not a public DNS name "
+                                "(it needs a dot and a last label that is not a "
+                                "number; a CA issues neither for 'localhost' nor for "
+                                "an IP address)", argv[i]);
         }
         other = apr_hash_get(conf->names, name, APR_HASH_KEY_STRING);
         if (other == dom) {
@@ -251,7 +331,7 @@ static const char *cmd_contact(cmd_parms *cmd, void *dc, const char *email)
 static const char *cmd_agreement(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
@@ -268,7 +348,7 @@ static const char *cmd_key_type(cmd_parms *cmd, void *dc, const char *value,
                                 const char *value2)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
     const char *bad = NULL;
 
     if (!conf) {
@@ -298,20 +378,55 @@ static const char *cmd_key_type(cmd_parms *cmd, void *dc, const char *value,
     return NULL;
 }
 
+/* The TLS trust towards the CA must hold a certificate: a file of
+ * something else (a key, a CSR, an empty file) would make every connection
+ * fail, far from the configuration. A bundle within SACME_MAX_RESPONSE is
+ * checked block by block; a larger one (no CA needs that many) only for
+ * one certificate. */
+#define CA_FILE_MAX (16 * 1024 * 1024)
+
+static const char *ca_file_check(cmd_parms *cmd, const char *path)
+{
+    sacme_result_t *res = sacme_result_make(cmd->temp_pool);
+    sacme_trust_t *trust;
+    apr_size_t len;
+    char *pem;
+
+    if (sacme_file_read(path, CA_FILE_MAX, cmd->temp_pool, &pem, &len, res)
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "SacmeCACertificate: %s",
+                            sacme_result_message(res, cmd->temp_pool));
+    }
+    if (len <= SACME_MAX_RESPONSE
+        ? sacme_trust_make(cmd->temp_pool, pem, len, path, 0, &trust, res) != APR_SUCCESS
+        : !strstr(pem, "-----BEGIN CERTIFICATE-----")) {
+        return apr_psprintf(cmd->pool, "SacmeCACertificate: %s holds no usable "
+                            "certificate%s%s (give a PEM file of the CA certificates "
+                            "that issued the ACME server's TLS certificate)", path,
+                            len <= SACME_MAX_RESPONSE ? ": " : "",
+                            len <= SACME_MAX_RESPONSE
+                            ? sacme_result_message(res, cmd->temp_pool) : "");
+    }
+    return NULL;
+}
+
 static const char *cmd_ca_cert(cmd_parms *cmd, void *dc, const char *path)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
     apr_finfo_t fi;
 
     if (!conf) {
         return err;
     }
     path = ap_server_root_relative(cmd->pool, path);
-    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
         || fi.filetype != APR_REG) {
         return apr_psprintf(cmd->pool, "SacmeCACertificate: '%s' is not a readable file",
                             path);
+    }
+    if ((err = ca_file_check(cmd, path))) {
+        return err;
     }
     conf->ca_file = path;
     return NULL;
@@ -326,7 +441,7 @@ static const char *cmd_ca_cert(cmd_parms *cmd, void *dc, const char *path)
 static const char *cmd_trusted_roots(cmd_parms *cmd, void *dc, const char *path)
 {
     const char *err, *abs;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
     sacme_result_t *res = sacme_result_make(cmd->temp_pool);
     sacme_trust_t *trust;
     apr_size_t len;
@@ -354,7 +469,7 @@ static const char *cmd_trusted_roots(cmd_parms *cmd, void *dc, const char *path)
 static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
@@ -371,7 +486,7 @@ static const char *cmd_store_dir(cmd_parms *cmd, void *dc, const char *path)
 static const char *cmd_driver_user(cmd_parms *cmd, void *dc, const char *user)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
     struct passwd *pw;
 
     if (!conf) {
@@ -395,7 +510,7 @@ static const char *cmd_driver_user(cmd_parms *cmd, void *dc, const char *user)
 static const char *cmd_challenge(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
@@ -414,15 +529,29 @@ static const char *cmd_challenge(cmd_parms *cmd, void *dc, const char *value)
     return NULL;
 }
 
+/* The text of a limit for messages ("7d", "1h"). */
+static const char *duration_str(apr_pool_t *p, apr_interval_time_t d)
+{
+    sacme_window_t w = { 0, d };
+    return sacme_window_str(p, &w);
+}
+
 static const char *cmd_renew_window(cmd_parms *cmd, void *dc, const char *value)
 {
+    apr_status_t rv;
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
     }
-    if (sacme_window_parse(value, &conf->renew_window) != APR_SUCCESS) {
+    rv = sacme_window_parse(value, &conf->renew_window);
+    if (rv == APR_ERANGE) {
+        return apr_psprintf(cmd->pool, "SacmeRenewWindow: '%s' is longer than the most "
+                            "it may be, %s", value,
+                            duration_str(cmd->temp_pool, SACME_MAX_WINDOW));
+    }
+    if (rv != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "SacmeRenewWindow: '%s' is neither a duration "
                             "(30d, 12h, 90m, 45s) nor a percentage of the lifetime "
                             "(1%%..100%%)", value);
@@ -434,7 +563,7 @@ static const char *cmd_renew_window(cmd_parms *cmd, void *dc, const char *value)
 static const char *cmd_auto_restart(cmd_parms *cmd, void *dc, int flag)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
@@ -446,7 +575,7 @@ static const char *cmd_auto_restart(cmd_parms *cmd, void *dc, int flag)
 static const char *cmd_notify(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
     apr_finfo_t fi;
     int i;
 
@@ -465,6 +594,17 @@ static const char *cmd_notify(cmd_parms *cmd, void *dc, int argc, char *const ar
         || fi.filetype != APR_REG) {
         return apr_psprintf(cmd->pool, "SacmeNotifyCmd: '%s' is not a file", argv[0]);
     }
+    /* Else every event would fail at exec, long after start. The driver
+     * runs it as another user, but root's access() passes for a file
+     * without any execute bit, so the bits are checked too. */
+    {
+        struct stat st;
+        if (stat(argv[0], &st) != 0 || !(st.st_mode & 0111)
+            || access(argv[0], X_OK) != 0) {
+            return apr_psprintf(cmd->pool, "SacmeNotifyCmd: '%s' is not executable "
+                                "(chmod +x it)", argv[0]);
+        }
+    }
     conf->notify_cmd = apr_pcalloc(cmd->pool, sizeof(char *) * (size_t)(argc + 1));
     for (i = 0; i < argc; ++i) {
         conf->notify_cmd[i] = argv[i];
@@ -477,7 +617,7 @@ static const char *cmd_notify(cmd_parms *cmd, void *dc, int argc, char *const ar
 static const char *cmd_notify_url(cmd_parms *cmd, void *dc, const char *url)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
@@ -495,7 +635,7 @@ static const char *cmd_warn_window(cmd_parms *cmd, void *dc, int argc,
                                    char *const argv[])
 {
     const char *err, *why;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
@@ -512,42 +652,56 @@ static const char *cmd_warn_window(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
+/* A positive duration of at most max: a value of years would be added to
+ * now later and is never meant (a typo, a unit forgotten). */
 static const char *duration_arg(cmd_parms *cmd, const char *directive,
-                                 const char *value, apr_interval_time_t *out)
+                                const char *value, apr_interval_time_t max,
+                                apr_interval_time_t *out)
 {
-    if (sacme_duration_parse(value, out) != APR_SUCCESS || *out <= 0) {
+    apr_interval_time_t d = 0;
+    apr_status_t rv = sacme_duration_parse_max(value, max, &d);
+
+    if (rv == APR_ERANGE) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is longer than the most it may be, %s",
+                            directive, value, duration_str(cmd->temp_pool, max));
+    }
+    if (rv != APR_SUCCESS || d <= 0) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a duration (30d, 12h, 90m, 45s)",
                             directive, value);
     }
+    *out = d;
     return NULL;
 }
 
 static const char *cmd_retry_delay(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
-    return conf ? duration_arg(cmd, "SacmeRetryDelay", value, &conf->retry_delay) : err;
+    sacme_conf_t *conf = single_conf(cmd, &err);
+    return conf ? duration_arg(cmd, "SacmeRetryDelay", value,
+                               SACME_MAX_RETRY_DELAY, &conf->retry_delay) : err;
 }
 
 static const char *cmd_check_interval(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
-    return conf ? duration_arg(cmd, "SacmeCheckInterval", value, &conf->check_interval)
+    sacme_conf_t *conf = single_conf(cmd, &err);
+    return conf ? duration_arg(cmd, "SacmeCheckInterval", value,
+                               SACME_MAX_CHECK_INTERVAL, &conf->check_interval)
                 : err;
 }
 
 static const char *cmd_http_timeout(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
-    return conf ? duration_arg(cmd, "SacmeHttpTimeout", value, &conf->http_timeout) : err;
+    sacme_conf_t *conf = single_conf(cmd, &err);
+    return conf ? duration_arg(cmd, "SacmeHttpTimeout", value,
+                               SACME_MAX_HTTP_TIMEOUT, &conf->http_timeout) : err;
 }
 
 static const char *cmd_max_parallel(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
     char *end;
     long n;
 
@@ -567,13 +721,15 @@ static const char *cmd_retry_after_bounds(cmd_parms *cmd, void *dc,
                                           const char *min, const char *max)
 {
     const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
+    sacme_conf_t *conf = single_conf(cmd, &err);
 
     if (!conf) {
         return err;
     }
-    if ((err = duration_arg(cmd, "SacmeRetryAfterBounds", min, &conf->retry_after_min))
-        || (err = duration_arg(cmd, "SacmeRetryAfterBounds", max, &conf->retry_after_max))) {
+    if ((err = duration_arg(cmd, "SacmeRetryAfterBounds", min, SACME_MAX_RETRY_AFTER,
+                                &conf->retry_after_min))
+        || (err = duration_arg(cmd, "SacmeRetryAfterBounds", max, SACME_MAX_RETRY_AFTER,
+                                &conf->retry_after_max))) {
         return err;
     }
     if (conf->retry_after_min > conf->retry_after_max) {
@@ -588,8 +744,9 @@ const command_rec sacme_cmds[] = {
     AP_INIT_TAKE123("SacmeEAB", cmd_eab, NULL, RSRC_CONF,
                     "External Account Binding: KID HMAC [HS256|HS384|HS512], "
                     "file:PATH, or none"),
-    AP_INIT_TAKE_ARGV("SacmeDomain", cmd_domain, NULL, RSRC_CONF,
-                      "names of one certificate, the first being the primary"),
+    AP_INIT_RAW_ARGS("SacmeDomain", cmd_domain, NULL, RSRC_CONF,
+                     "names of one certificate (at most 100), the first being the "
+                     "primary"),
     AP_INIT_TAKE1("SacmeContact", cmd_contact, NULL, RSRC_CONF,
                   "contact e-mail address for the ACME account"),
     AP_INIT_TAKE1("SacmeAgreement", cmd_agreement, NULL, RSRC_CONF,

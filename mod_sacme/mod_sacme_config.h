@@ -58,6 +58,7 @@ typedef struct sacme_conf_t {
     apr_interval_time_t retry_after_max;
     apr_array_header_t *domains;     /* sacme_domain_t *, from SacmeDomain */
     apr_hash_t *names;               /* lower-case name -> sacme_domain_t * */
+    apr_hash_t *seen;                /* single-valued directive -> where first given */
 } sacme_conf_t;
 
 extern const command_rec sacme_cmds[];

@@ -24,6 +24,7 @@
 #include "sacme_json.h"
 #include "sacme_order.h"
 #include "sacme_time.h"
+#include "sacme_window.h"
 
 enum {
     OPT_SERVER = 256, OPT_CA_FILE, OPT_EAB_KID, OPT_EAB_HMAC, OPT_EAB_ALG,
@@ -111,13 +112,22 @@ static int parse_issue(int argc, const char *const *argv, apr_pool_t *p,
         case OPT_WEBROOT:  args->webroot = arg; break;
         case 'v':          args->verbose = 1; break;
         case 'h':          issue_usage(stdout); exit(EXIT_OK);
-        case OPT_TIMEOUT:
-            args->timeout = apr_time_from_sec(apr_atoi64(arg));
-            if (args->timeout <= 0) {
-                fprintf(stderr, "sacmectl: --timeout needs a positive number of seconds\n");
+        case OPT_TIMEOUT: {
+            /* Whole seconds, at most SACME_MAX_ISSUE_TIMEOUT: a larger value
+             * is a typo, and it is added to now for the deadline. */
+            char *end;
+            apr_int64_t secs;
+            errno = 0;
+            secs = apr_strtoi64(arg, &end, 10);
+            if (errno || end == arg || *end || secs <= 0
+                || secs > apr_time_sec(SACME_MAX_ISSUE_TIMEOUT)) {
+                fprintf(stderr, "sacmectl: --timeout needs a number of seconds from 1 "
+                        "to %" APR_INT64_T_FMT "\n", apr_time_sec(SACME_MAX_ISSUE_TIMEOUT));
                 return EXIT_USAGE;
             }
+            args->timeout = apr_time_from_sec(secs);
             break;
+        }
         case OPT_KEY_TYPE:
         case OPT_ACCT_KEY_TYPE:
             if (sacme_key_type_parse(arg, code == OPT_KEY_TYPE ? &args->key_type

@@ -218,7 +218,7 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
     apr_time_t renew_at, next_attempt, updated;
     unsaved_t kept;
 
-    *next_check = now + d->check_interval;
+    *next_check = sacme_time_add(now, d->check_interval);
     if (staged_fits(d, dom, now, p)) {
         return SACME_WHY_STAGED;
     }
@@ -603,7 +603,7 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
     if (delay > d->retry_max) {
         delay = d->retry_max;
     }
-    if (res->retry_after > apr_time_now() + delay) {
+    if (res->retry_after > sacme_time_add(apr_time_now(), delay)) {
         /* the CA's Retry-After (429, 503), within the configured bounds */
         delay = res->retry_after - apr_time_now();
         if (d->retry_after_max && delay > d->retry_after_max) {
@@ -628,7 +628,7 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
         errors = kept.errors;
     }
     ++errors;
-    next = now + backoff(d, errors, res);
+    next = sacme_time_add(now, backoff(d, errors, res));
     json_object_set_new(job, "errors", json_integer(errors));
     json_object_set_new(job, "next-attempt", json_integer((json_int_t)apr_time_sec(next)));
     json_object_set_new(job, "last", sacme_result_to_json(res));
@@ -650,7 +650,8 @@ static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
     json_t *job = sacme_json_own(p, json_object());
     unsaved_t kept = unsaved_get(d, dom->name);
     apr_time_t now = apr_time_now();
-    apr_time_t next = res->retry_after > now ? res->retry_after : now + d->retry_delay;
+    apr_time_t next = res->retry_after > now ? res->retry_after
+                                             : sacme_time_add(now, d->retry_delay);
     int errors = (int)json_integer_value(json_object_get(old, "errors"));
 
     if (kept.next && kept.errors > errors) {

@@ -141,6 +141,14 @@ apr_status_t sacme_eab_make(apr_pool_t *p, const char *kid,
                                 "the EAB HMAC key for kid '%s' is not base64url or "
                                 "base64: it %s", kid, why_not_base64(p, hmac_b64));
     }
+    if (key_len < SACME_EAB_MIN_HMAC) {
+        OPENSSL_cleanse(key, key_len);
+        return sacme_result_set(res, APR_EINVAL,
+                                "the EAB HMAC key for kid '%s' is %" APR_SIZE_T_FMT
+                                " bytes long once decoded, less than the %d a CA "
+                                "gives; copy the whole key", kid, key_len,
+                                SACME_EAB_MIN_HMAC);
+    }
     eab = apr_pcalloc(p, sizeof(*eab));
     eab->kid = apr_pstrdup(p, kid);
     eab->hmac = key;

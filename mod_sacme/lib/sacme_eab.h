@@ -36,9 +36,15 @@ typedef struct sacme_eab_t {
 apr_status_t sacme_hmac_alg_parse(const char *s, sacme_hmac_alg_t *alg);
 const char *sacme_hmac_alg_name(sacme_hmac_alg_t alg);
 
+/* The shortest HMAC key accepted, in bytes once decoded. CAs hand out 32
+ * bytes or more; a shorter one is a key cut short when copied (or a key id
+ * pasted in its place), and an HMAC key that short is guessable. */
+#define SACME_EAB_MIN_HMAC 16
+
 /* Builds an EAB from the strings an admin configures: the HMAC key is
  * decoded leniently (base64url or base64, padded or not). On a key that does
- * not decode, APR_EINVAL with a message that never repeats the key. */
+ * not decode or decodes to fewer than SACME_EAB_MIN_HMAC bytes, APR_EINVAL
+ * with a message that never repeats the key. */
 apr_status_t sacme_eab_make(apr_pool_t *p, const char *kid,
                             const char *hmac_b64, sacme_hmac_alg_t alg,
                             sacme_eab_t **eab, sacme_result_t *res);

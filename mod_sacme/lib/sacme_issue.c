@@ -45,11 +45,11 @@ static apr_status_t wait_poll(issue_ctx_t *ctx, apr_time_t retry_after,
         ctx->backoff = sacme_time_clamp(ctx->backoff * 2, ctx->opts->poll_start,
                                         ctx->opts->poll_max);
     }
-    if (now + wait > ctx->deadline
+    if (sacme_time_add(now, wait) > ctx->deadline
         || (ctx->opts->release_after && wait >= ctx->opts->release_after)) {
         sacme_result_set(res, SACME_EWAITING, "still waiting for %s", what);
         if (res) {
-            res->retry_after = now + wait;
+            res->retry_after = sacme_time_add(now, wait);
         }
         return SACME_EWAITING;
     }
@@ -256,7 +256,7 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
     ctx.acme = acme;
     ctx.p = p;
     ctx.opts = &opts;
-    ctx.deadline = apr_time_now() + opts.timeout;
+    ctx.deadline = sacme_time_add(apr_time_now(), opts.timeout);
     ctx.published = apr_array_make(p, 4, sizeof(published_t *));
 
     /*1: the order (resumed or new), persisted before anything else */

@@ -53,7 +53,18 @@ apr_time_t sacme_time_retry_after(const char *value, apr_time_t now)
     if (secs > MAX_DELTA_SEC) {
         secs = MAX_DELTA_SEC;
     }
-    return now + apr_time_from_sec(secs);
+    return sacme_time_add(now, apr_time_from_sec(secs));
+}
+
+apr_time_t sacme_time_add(apr_time_t t, apr_interval_time_t d)
+{
+    if (d > 0 && t > APR_INT64_MAX - d) {
+        return APR_INT64_MAX;
+    }
+    if (d < 0 && t < APR_INT64_MIN - d) {
+        return APR_INT64_MIN;
+    }
+    return t + d;
 }
 
 /* Reads exactly n digits; 0 when they are not all there. */

@@ -20,4 +20,10 @@ apr_interval_time_t sacme_time_clamp(apr_interval_time_t v,
                                      apr_interval_time_t lo,
                                      apr_interval_time_t hi);
 
+/* t + d, saturated: APR_INT64_MAX (or APR_INT64_MIN) instead of an
+ * overflow, which would be undefined and in practice a time in the past,
+ * i.e. "due now" in a loop. Every "now + a configured or received delay"
+ * goes through this. */
+apr_time_t sacme_time_add(apr_time_t t, apr_interval_time_t d);
+
 #endif /* SACME_TIME_H */

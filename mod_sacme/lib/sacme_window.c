@@ -78,9 +78,25 @@ apr_status_t sacme_duration_parse(const char *s, apr_interval_time_t *d)
     return APR_SUCCESS;
 }
 
+apr_status_t sacme_duration_parse_max(const char *s, apr_interval_time_t max,
+                                      apr_interval_time_t *d)
+{
+    apr_interval_time_t v;
+
+    if (sacme_duration_parse(s, &v) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (v > max) {
+        return APR_ERANGE;
+    }
+    *d = v;
+    return APR_SUCCESS;
+}
+
 apr_status_t sacme_window_parse(const char *s, sacme_window_t *w)
 {
     apr_interval_time_t d;
+    apr_status_t rv;
     apr_int64_t n;
     const char *end;
 
@@ -95,8 +111,8 @@ apr_status_t sacme_window_parse(const char *s, sacme_window_t *w)
         w->duration = 0;
         return APR_SUCCESS;
     }
-    if (sacme_duration_parse(s, &d) != APR_SUCCESS) {
-        return APR_EINVAL;
+    if ((rv = sacme_duration_parse_max(s, SACME_MAX_WINDOW, &d)) != APR_SUCCESS) {
+        return rv;
     }
     /* A zero window would mean "renew at expiry", which is never what an
      * admin wants, and {0, 0} is also what an unset window looks like. */

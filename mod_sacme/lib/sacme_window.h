@@ -21,7 +21,25 @@ typedef struct sacme_window_t {
  * (negative, overflow, unknown unit). */
 apr_status_t sacme_duration_parse(const char *s, apr_interval_time_t *d);
 
-/* Parses a window: a duration, or a percentage "N%" with 1 <= N <= 100. */
+/* The largest value each duration setting takes. Parsing alone allows
+ * ~292,000 years, which is never meant and which overflows apr_time_t once
+ * added to now; each limit is far above any sensible value and documented
+ * in docs/directives.md. */
+#define SACME_MAX_RETRY_DELAY    apr_time_from_sec(86400)          /* 1d: the backoff's cap */
+#define SACME_MAX_CHECK_INTERVAL apr_time_from_sec(7 * 86400)      /* 7d */
+#define SACME_MAX_HTTP_TIMEOUT   apr_time_from_sec(3600)           /* 1h */
+#define SACME_MAX_RETRY_AFTER    apr_time_from_sec(7 * 86400)      /* 7d */
+#define SACME_MAX_WINDOW         apr_time_from_sec(3650 * 86400)   /* ten years */
+#define SACME_MAX_ISSUE_TIMEOUT  apr_time_from_sec(86400)          /* 1d */
+
+/* sacme_duration_parse, then a bound: APR_ERANGE when the duration is
+ * larger than max (APR_EINVAL when it is no duration at all), so the
+ * caller can tell the admin which limit was crossed. */
+apr_status_t sacme_duration_parse_max(const char *s, apr_interval_time_t max,
+                                      apr_interval_time_t *d);
+
+/* Parses a window: a duration of at most SACME_MAX_WINDOW (APR_ERANGE
+ * above it), or a percentage "N%" with 1 <= N <= 100. */
 apr_status_t sacme_window_parse(const char *s, sacme_window_t *w);
 
 /* The window as text ("33%", "30d", "36h", "90s"), for logs and status. */

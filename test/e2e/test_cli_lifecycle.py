@@ -7,6 +7,8 @@ for the account)."""
 
 import os
 
+import pytest
+
 from sacmetest import certcheck, sacmectl
 from sacmetest.httpd import USER, serial_in, user_ids
 from sacmetest.module import (ACCOUNT_FOUND, ACCOUNT_REGISTERED, ACTIVATED, ERRORED,
@@ -112,6 +114,21 @@ def test_a_store_without_server_is_a_clear_error(tmp_path):
     res = sacmectl.run(["list", "--store", str(tmp_path), "--json"])
     assert res.rc == EXIT_CONFIG, res.describe()
     assert "managed.json" in res.error["message"] and "SacmeStoreDir" in res.error["message"]
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("99999999999", False), ("86401", False), ("9223372036854775807", False),
+    ("0", False), ("10s", False), ("600", True), ("86400", True),
+])
+def test_issue_timeout_is_bounded(value, ok):
+    """--timeout is added to now for the deadline: at most a day, a whole
+    number of seconds (it took ~292,000 years before)."""
+    res = sacmectl.run(["issue", "--timeout", value, "--server", "https://127.0.0.1:9/dir"])
+    limit_said = "from 1 to 86400" in res.stderr
+    if ok:
+        assert not limit_said, res.describe()
+    else:
+        assert res.rc == EXIT_USAGE and limit_said, res.describe()
 
 
 # --- renew --force ----------------------------------------------------------------

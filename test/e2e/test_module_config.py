@@ -60,8 +60,110 @@ def _good_roots():
     return "SacmeTrustedRoots " + _roots_file(_fixture("root.pem") + _fixture("int.pem"))
 
 
+def _many_names(n, bad_last=False):
+    """A SacmeDomain of n names (none of NAMES); the last one invalid when
+    bad_last."""
+    names = ["n%d.many.test" % i for i in range(n)]
+    if bad_last:
+        names[-1] = "not_a_name!"
+    return names
+
+
+SHORT_HMAC = "MDEyMzQ1Njc4OWFiY2Rl"     # 15 bytes once decoded
+
+
+def _script(mode):
+    """A notify command: a shell script with this mode."""
+    fd, path = tempfile.mkstemp(prefix="sacme-notify-", suffix=".sh")
+    with os.fdopen(fd, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(path, mode)
+    return path
+
+
 # (id, the directive(s) the message must name, bad lines, good lines)
 CASES = [
+    # httpd hands a TAKE_ARGV directive 64 words and dropped the rest
+    ("domain-65th-name-invalid", ["SacmeDomain"],
+     lambda: _base(domains=[NAMES, _many_names(65, bad_last=True)]),
+     lambda: _base(domains=[NAMES, _many_names(65)])),
+    ("domain-101-names", ["SacmeDomain"],
+     lambda: _base(domains=[NAMES, _many_names(101)]),
+     lambda: _base(domains=[NAMES, _many_names(100)])),
+    ("domain-101st-name-invalid", ["SacmeDomain"],
+     lambda: _base(domains=[NAMES, _many_names(101, bad_last=True)]),
+     lambda: _base(domains=[NAMES, _many_names(100)])),
+    # durations of years (added to now in the driver)
+    ("retry-delay-years", ["SacmeRetryDelay"],
+     lambda: _base(more=["SacmeRetryDelay 3650d"]),
+     lambda: _base(more=["SacmeRetryDelay 1d"])),
+    ("retry-delay-overflow", ["SacmeRetryDelay"],
+     lambda: _base(more=["SacmeRetryDelay 106751991d"]),
+     lambda: _base(more=["SacmeRetryDelay 24h"])),
+    ("check-interval-years", ["SacmeCheckInterval"],
+     lambda: _base(more=["SacmeCheckInterval 365d"]),
+     lambda: _base(more=["SacmeCheckInterval 7d"])),
+    ("http-timeout-days", ["SacmeHttpTimeout"],
+     lambda: _base(more=["SacmeHttpTimeout 2d"]),
+     lambda: _base(more=["SacmeHttpTimeout 1h"])),
+    ("retry-after-bounds-years", ["SacmeRetryAfterBounds"],
+     lambda: _base(more=["SacmeRetryAfterBounds 1s 3650d"]),
+     lambda: _base(more=["SacmeRetryAfterBounds 1s 7d"])),
+    ("renew-window-centuries", ["SacmeRenewWindow"],
+     lambda: _base(more=["SacmeRenewWindow 36500d"]),
+     lambda: _base(more=["SacmeRenewWindow 3650d"])),
+    ("warn-window-centuries", ["SacmeWarnWindow"],
+     lambda: _base(more=["SacmeWarnWindow 36500d"]),
+     lambda: _base(more=["SacmeWarnWindow 3650d"])),
+    # names no CA issues for
+    ("name-localhost", ["SacmeDomain"],
+     lambda: _base(domains=[NAMES, ["localhost"]]),
+     lambda: _base(domains=[NAMES, ["local.test"]])),
+    ("name-ipv4", ["SacmeDomain"],
+     lambda: _base(domains=[NAMES, ["192.0.2.1"]]),
+     lambda: _base(domains=[NAMES, ["ip.test"]])),
+    ("name-numeric-last-label", ["SacmeDomain"],
+     lambda: _base(domains=[NAMES, ["example.123"]]),
+     lambda: _base(domains=[NAMES, ["example.l23"]])),
+    ("name-wildcard-of-a-tld", ["SacmeDomain"],
+     lambda: _base(domains=[NAMES, ["tld.test", "*.test"]], more=["SacmeChallenge none"]),
+     lambda: _base(domains=[NAMES, ["tld.test", "*.tld.test"]],
+                   more=["SacmeChallenge none"])),
+    ("eab-hmac-short", ["SacmeEAB"],
+     lambda: _base(eab="kid-1 " + SHORT_HMAC),
+     lambda: _base(eab="kid-1 " + HMAC)),
+    ("eab-file-hmac-short", ["SacmeEAB"],
+     lambda: _base(eab="file:" + _eab_file(json.dumps({"kid": "kid-1",
+                                                       "hmac": SHORT_HMAC}))),
+     lambda: _base(eab=_good_eab_file())),
+    # single-valued directives given twice (the last one used to win)
+    ("server-twice", ["SacmeServer"],
+     lambda: _base(more=["SacmeServer https://127.0.0.1:9/other"]),
+     lambda: _base()),
+    ("eab-twice", ["SacmeEAB"],
+     lambda: _base(more=["SacmeEAB none"]),
+     lambda: _base()),
+    ("key-type-twice", ["SacmeKeyType"],
+     lambda: _base(more=["SacmeKeyType p256", "SacmeKeyType rsa2048"]),
+     lambda: _base(more=["SacmeKeyType rsa2048"])),
+    ("retry-delay-twice", ["SacmeRetryDelay"],
+     lambda: _base(more=["SacmeRetryDelay 60s", "SacmeRetryDelay 5m"]),
+     lambda: _base(more=["SacmeRetryDelay 5m"])),
+    ("auto-restart-twice", ["SacmeAutoRestart"],
+     lambda: _base(more=["SacmeAutoRestart on", "SacmeAutoRestart off"]),
+     lambda: _base(more=["SacmeAutoRestart off"])),
+    ("notify-not-executable", ["SacmeNotifyCmd"],
+     lambda: _base(more=["SacmeNotifyCmd " + _script(0o644)]),
+     lambda: _base(more=["SacmeNotifyCmd " + _script(0o755)])),
+    ("ca-certificate-no-certificate", ["SacmeCACertificate"],
+     lambda: _base(more=["SacmeCACertificate " + _roots_file("the CA of the ACME server\n")]),
+     lambda: _base(more=["SacmeCACertificate " + _roots_file(_fixture("root.pem"))])),
+    ("ca-certificate-a-key", ["SacmeCACertificate"],
+     lambda: _base(more=["SacmeCACertificate " + _roots_file(_fixture("leaf.key"))]),
+     lambda: _base(more=["SacmeCACertificate /etc/ssl/certs/ca-certificates.crt"])),
+    ("ca-certificate-empty", ["SacmeCACertificate"],
+     lambda: _base(more=["SacmeCACertificate " + _roots_file("")]),
+     lambda: _base(more=["SacmeCACertificate " + _roots_file(_fixture("root.pem"))])),
     ("server-http", ["SacmeServer"],
      lambda: _base(server=False, more=["SacmeServer http://127.0.0.1:9/dir"]),
      lambda: _base()),
@@ -247,3 +349,70 @@ def test_full_configuration_is_accepted():
 def test_no_eab_is_accepted():
     rc, out = _check(_base(eab="none"))
     assert rc == 0, out
+
+
+def test_limits_are_named_in_the_message():
+    """A duration over its limit says the limit, not just "not a duration"."""
+    rc, out = _check(_base(more=["SacmeCheckInterval 365d"]))
+    assert rc != 0 and "SacmeCheckInterval" in out and "7d" in out, out
+    rc, out = _check(_base(domains=[NAMES, _many_names(101)]))
+    assert rc != 0 and "SacmeDomain" in out and "100" in out, out
+    rc, out = _check(_base(more=["SacmeServer https://127.0.0.1:9/other"]))
+    assert rc != 0 and "twice" in out, out
+
+
+EAB_FILE_MODE = "SACME10180"
+
+
+@pytest.mark.parametrize("mode,owner,warned", [
+    (0o600, 0, False), (0o400, 0, False),
+    (0o640, 0, True), (0o604, 0, True), (0o644, 0, True),
+    (0o600, 65534, True),
+])
+def test_eab_file_open_to_others_is_a_warning(mode, owner, warned):
+    """An EAB file readable by group or others, or not root's, passes -t
+    with a tagged warning naming SacmeEAB and the file."""
+    path = _eab_file(json.dumps({"kid": "kid-1", "hmac": HMAC}))
+    os.chmod(path, mode)
+    os.chown(path, owner, 0)
+    try:
+        rc, out = _check(_base(eab="file:" + path))
+    finally:
+        os.unlink(path)
+    assert rc == 0, out
+    if warned:
+        assert EAB_FILE_MODE in out and "SacmeEAB" in out and path in out, out
+    else:
+        assert EAB_FILE_MODE not in out, out
+    assert HMAC not in out
+
+
+OWN_CERT = "SACME10181"
+
+
+def test_managed_vhost_with_inherited_certificate_is_logged_once():
+    """A managed vhost that inherits the main server's SSLCertificateFile
+    keeps that certificate: said once per vhost (not at each of the two
+    start-up passes, nor at a graceful restart), naming the vhost, the
+    domain and how to let mod_sacme supply one. A vhost without it gets no
+    such line."""
+    extra = "SSLCertificateFile %s\nSSLCertificateKeyFile %s\n" % (
+        os.path.join(FIXTURES, "leaf.pem"), os.path.join(FIXTURES, "leaf.key"))
+    h = Httpd(ssl=True, sacme=_base(), vhosts=[Vhost(NAMES)], extra=extra)
+    try:
+        h.start()
+        h.wait_log(OWN_CERT)
+        h.graceful()
+        lines = h.log_lines(OWN_CERT)
+        assert len(lines) == 1, h.log()
+        assert NAMES[0] in lines[0] and "SSLCertificateFile" in lines[0], lines[0]
+        assert "inherited" in lines[0], lines[0]
+    finally:
+        h.stop()
+    h = Httpd(ssl=True, sacme=_base(), vhosts=[Vhost(NAMES)])
+    try:
+        h.start()
+        h.graceful()
+        assert OWN_CERT not in h.log(), h.log()
+    finally:
+        h.stop()

@@ -121,6 +121,23 @@ START_TEST(test_drive_no_cert)
 }
 END_TEST
 
+/* A check interval of centuries (as the engine took before the directive
+ * had a limit, and as an unchecked caller could still pass) saturates: the
+ * next look is far ahead, never wrapped into the past, which would make
+ * the domain due at once, again and again. */
+START_TEST(test_drive_check_interval_saturates)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    d->check_interval = APR_INT64_MAX;
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NO_CERT);
+    ck_assert(next > now);
+    ck_assert(next == APR_INT64_MAX);
+}
+END_TEST
+
 START_TEST(test_drive_fresh)
 {
     sacme_domain_t dom;
@@ -866,6 +883,7 @@ Suite *unit_suite_drive(void)
 
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, test_drive_no_cert);
+    tcase_add_test(tc, test_drive_check_interval_saturates);
     tcase_add_test(tc, test_drive_fresh);
     tcase_add_test(tc, test_drive_jitter_spreads);
     tcase_add_test(tc, test_drive_names);

@@ -352,6 +352,23 @@ START_TEST(bad_keys_refused_without_leaking)
 }
 END_TEST
 
+/* An HMAC key that decodes to fewer than SACME_EAB_MIN_HMAC bytes is a key
+ * cut short: refused, without repeating it; 16 bytes pass. */
+START_TEST(short_hmac_refused)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_eab_t *eab = NULL;
+
+    /* 15 bytes "0123456789abcde", base64url */
+    check_bad_key("MDEyMzQ1Njc4OWFiY2Rl", "15 bytes");
+    check_bad_key("c2hvcnQ", "5 bytes");
+    /* 16 bytes "0123456789abcdef" */
+    ck_assert_int_eq(sacme_eab_make(unit_pool, "kid", "MDEyMzQ1Njc4OWFiY2RlZg", SACME_HMAC_HS256,
+                                    &eab, res), APR_SUCCESS);
+    ck_assert_int_eq(eab->hmac_len, 16);
+}
+END_TEST
+
 START_TEST(bad_kid_refused)
 {
     sacme_result_t *res = sacme_result_make(unit_pool);
@@ -388,6 +405,7 @@ Suite *unit_suite_eab(void)
     tcase_add_test(tc, eab_make_fields);
     tcase_add_test(tc, bad_keys_refused_without_leaking);
     tcase_add_test(tc, bad_kid_refused);
+    tcase_add_test(tc, short_hmac_refused);
     suite_add_tcase(s, tc);
     return s;
 }

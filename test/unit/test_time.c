@@ -125,6 +125,26 @@ START_TEST(clamp)
 }
 END_TEST
 
+/* A configured or received delay added to now never wraps into the past
+ * (which would make a domain due at once, in a loop). */
+START_TEST(add_saturates)
+{
+    apr_time_t now = T_2026_11_25_17;
+
+    ck_assert_int_eq(sacme_time_add(now, apr_time_from_sec(60)), now + apr_time_from_sec(60));
+    ck_assert_int_eq(sacme_time_add(now, -apr_time_from_sec(60)), now - apr_time_from_sec(60));
+    ck_assert_int_eq(sacme_time_add(now, 0), now);
+    ck_assert_int_eq(sacme_time_add(now, APR_INT64_MAX), APR_INT64_MAX);
+    ck_assert_int_eq(sacme_time_add(APR_INT64_MAX, 1), APR_INT64_MAX);
+    ck_assert_int_eq(sacme_time_add(APR_INT64_MAX - 5, 5), APR_INT64_MAX);
+    ck_assert_int_eq(sacme_time_add(APR_INT64_MAX - 5, 6), APR_INT64_MAX);
+    ck_assert_int_eq(sacme_time_add(-now, APR_INT64_MIN), APR_INT64_MIN);
+    ck_assert_int_eq(sacme_time_add(APR_INT64_MIN, -1), APR_INT64_MIN);
+    ck_assert_int_eq(sacme_time_add(APR_INT64_MIN + 5, -5), APR_INT64_MIN);
+    ck_assert_int_eq(sacme_time_add(APR_INT64_MIN + 5, -6), APR_INT64_MIN);
+}
+END_TEST
+
 Suite *unit_suite_time(void)
 {
     Suite *s = suite_create("time");
@@ -140,6 +160,7 @@ Suite *unit_suite_time(void)
     tcase_add_test(tc, rfc3339_parse_malformed);
     tcase_add_test(tc, rfc3339_format_round_trip);
     tcase_add_test(tc, clamp);
+    tcase_add_test(tc, add_saturates);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -176,6 +176,58 @@ START_TEST(start_duration)
 }
 END_TEST
 
+/* Each setting's limit: the largest value passes, one second more is
+ * APR_ERANGE (so the message can name the limit), and what is no duration
+ * stays APR_EINVAL. Without the caps, values up to ~292,000 years passed. */
+START_TEST(duration_parse_max_caps)
+{
+    static const struct {
+        apr_interval_time_t max;
+        const char *ok, *over;
+    } cases[] = {
+        { SACME_MAX_RETRY_DELAY,    "1d",    "86401s" },
+        { SACME_MAX_CHECK_INTERVAL, "7d",    "604801s" },
+        { SACME_MAX_HTTP_TIMEOUT,   "60m",   "3601s" },
+        { SACME_MAX_RETRY_AFTER,    "168h",  "604801s" },
+        { SACME_MAX_WINDOW,         "3650d", "315360001s" },
+        { SACME_MAX_ISSUE_TIMEOUT,  "86400s", "2d" },
+    };
+    apr_interval_time_t d;
+    apr_size_t i;
+
+    for (i = 0; i < SACME_ARRAY_LEN(cases); ++i) {
+        d = 0;
+        ck_assert_msg(sacme_duration_parse_max(cases[i].ok, cases[i].max, &d)
+                      == APR_SUCCESS, "'%s' refused", cases[i].ok);
+        ck_assert_int_eq(d, cases[i].max);
+        d = 42;
+        ck_assert_msg(sacme_duration_parse_max(cases[i].over, cases[i].max, &d)
+                      == APR_ERANGE, "'%s' accepted", cases[i].over);
+        ck_assert_int_eq(d, 42);
+        ck_assert_int_eq(sacme_duration_parse_max("106751991d", cases[i].max, &d),
+                         APR_ERANGE);
+        ck_assert_int_eq(sacme_duration_parse_max("soon", cases[i].max, &d),
+                         APR_EINVAL);
+    }
+    ck_assert_int_eq(sacme_duration_parse_max("169h", SACME_MAX_CHECK_INTERVAL, &d),
+                     APR_ERANGE);
+}
+END_TEST
+
+START_TEST(window_parse_capped)
+{
+    sacme_window_t w = { 7, 0 };
+
+    ck_assert_int_eq(sacme_window_parse("3650d", &w), APR_SUCCESS);
+    ck_assert_int_eq(w.duration, SACME_MAX_WINDOW);
+    ck_assert_int_eq(sacme_window_parse("3651d", &w), APR_ERANGE);
+    ck_assert_int_eq(sacme_window_parse("106751991d", &w), APR_ERANGE);
+    ck_assert_int_eq(sacme_window_parse("100%", &w), APR_SUCCESS);
+    ck_assert_int_eq(w.percent, 100);
+    ck_assert_int_eq(sacme_window_parse("101%", &w), APR_EINVAL);
+}
+END_TEST
+
 START_TEST(start_clamped)
 {
     sacme_window_t w;
@@ -186,7 +238,7 @@ START_TEST(start_clamped)
     ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB);
     ck_assert_int_eq(sacme_window_parse("30d", &w), APR_SUCCESS);
     ck_assert_int_eq(sacme_window_start(&w, NB, NB + 7 * DAY), NB);
-    ck_assert_int_eq(sacme_window_parse("106751991d", &w), APR_SUCCESS);
+    ck_assert_int_eq(sacme_window_parse("3650d", &w), APR_SUCCESS);
     ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB);
 
     /* Nonsense validity (notAfter not after notBefore). */
@@ -288,6 +340,8 @@ Suite *unit_suite_window(void)
     tcase_add_test(tc, start_percent);
     tcase_add_test(tc, start_duration);
     tcase_add_test(tc, start_clamped);
+    tcase_add_test(tc, duration_parse_max_caps);
+    tcase_add_test(tc, window_parse_capped);
     tcase_add_test(tc, jitter_stable_and_bounded);
     tcase_add_test(tc, jitter_spreads_names);
     suite_add_tcase(s, tc);
