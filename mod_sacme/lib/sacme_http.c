@@ -124,21 +124,31 @@ static int is_tchar(char c)
 }
 
 /* Reads a token or a quoted-string at *ps into a pool string; NULL when
- * neither is there. Quoted-pairs are unescaped. */
+ * neither is there. Quoted-pairs are unescaped. The quoted-string is
+ * measured before it is copied: sizing the copy by the rest of the header
+ * made a header of n quoted values cost O(n * size) bytes of pool. */
 static const char *read_value(const char **ps, apr_pool_t *p)
 {
     const char *s = *ps, *start;
 
     if (*s == '"') {
-        char *buf = apr_palloc(p, strlen(s) + 1), *o = buf;
-        for (++s; *s && *s != '"'; ++s) {
+        apr_size_t len = 0;
+        char *buf, *o;
+
+        for (start = ++s; *s && *s != '"'; ++s, ++len) {
+            if (*s == '\\' && s[1]) {
+                ++s;
+            }
+        }
+        if (*s != '"') {
+            return NULL;        /* unterminated */
+        }
+        buf = o = apr_palloc(p, len + 1);
+        for (s = start; *s != '"'; ++s) {
             if (*s == '\\' && s[1]) {
                 ++s;
             }
             *o++ = *s;
-        }
-        if (*s != '"') {
-            return NULL;        /* unterminated */
         }
         *o = '\0';
         *ps = s + 1;
