@@ -302,6 +302,39 @@ START_TEST(links_large_header_linear)
 }
 END_TEST
 
+/* Issue 11, defect 11: what counts as the directory's origin. */
+START_TEST(same_origin)
+{
+    static const struct { const char *a, *b; int same; } cases[] = {
+        { "https://ca.example/dir", "https://ca.example/acme/order/1", 1 },
+        { "https://ca.example/dir", "https://CA.Example:443/x?y#z", 1 },
+        { "HTTPS://ca.example:443/dir", "https://ca.example/x", 1 },
+        { "http://ca.example/dir", "http://ca.example:80/x", 1 },
+        { "https://ca.example:14000/dir", "https://ca.example:14000/x", 1 },
+        { "https://[::1]:14000/dir", "https://[::1]:14000/x", 1 },
+        { "https://ca.example/dir", "https://user@ca.example/x", 1 },
+        { "https://ca.example/dir", "https://evil.example/x", 0 },
+        { "https://ca.example/dir", "https://ca.example.evil.example/x", 0 },
+        { "https://ca.example/dir", "https://ca.example@evil.example/x", 0 },
+        { "https://ca.example/dir", "http://ca.example/x", 0 },
+        { "https://ca.example/dir", "https://ca.example:8443/x", 0 },
+        { "https://ca.example:14000/dir", "https://ca.example/x", 0 },
+        { "https://[::1]:14000/dir", "https://[::2]:14000/x", 0 },
+        { "https://ca.example/dir", "/acme/order/1", 0 },
+        { "https://ca.example/dir", "//ca.example/x", 0 },
+        { "https://ca.example/dir", "", 0 },
+        { "https://ca.example/dir", NULL, 0 },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        ck_assert_msg(sacme_http_same_origin(unit_pool, cases[i].a, cases[i].b)
+                      == cases[i].same, "%s vs %s", cases[i].a,
+                      cases[i].b ? cases[i].b : "NULL");
+    }
+}
+END_TEST
+
 START_TEST(resolve_references)
 {
     /* RFC 3986 §5.4 examples, plus the forms CAs send. */
@@ -784,6 +817,7 @@ Suite *unit_suite_http(void)
     tcase_add_test(tc, links_multiple_rels_and_case);
     tcase_add_test(tc, links_malformed_skipped);
     tcase_add_test(tc, links_large_header_linear);
+    tcase_add_test(tc, same_origin);
     tcase_add_test(tc, resolve_references);
     suite_add_tcase(s, tc);
 
