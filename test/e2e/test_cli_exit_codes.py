@@ -77,13 +77,14 @@ def test_read_only_store_is_a_local_error(tmpfs):
 def test_full_store_is_a_local_error(tmpfs):
     store = make_store(os.path.join(tmpfs, "store"))
     # fill the filesystem up to the last block
-    with open(os.path.join(tmpfs, "filler"), "wb") as f:
-        try:
-            while True:
-                f.write(b"x" * 1024)
-                f.flush()
-        except OSError:
-            pass
+    fd = os.open(os.path.join(tmpfs, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"x" * 512)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
     res = renew(store)
     assert_local(res)
     assert "cannot write" in res.error["message"], res.describe()
