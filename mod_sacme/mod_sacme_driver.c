@@ -145,7 +145,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     if (sacme_http_curl_create(tp, &wp->hopts, &http, res) != APR_SUCCESS
         || sacme_acme_create(tp, wp->d->server_url, http, wp->d->log, &acme,
                              res) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(res), wp->drv->s, SACME_LOGNO(10031)
+        ap_log_error(APLOG_MARK, APLOG_ERR,
+                     sacme_result_log_status(res), wp->drv->s, SACME_LOGNO(10031)
                      "cannot set up a client for the CA: %s",
                      sacme_result_message(res, tp));
         _exit(1);
@@ -350,7 +351,8 @@ static sacme_eab_t *driver_eab(driver_t *drv, apr_pool_t *p)
     }
     res = sacme_result_make(p);
     if (sacme_eab_read_file(p, conf_eab->file, &eab, res) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(res), drv->s, SACME_LOGNO(10140)
+        ap_log_error(APLOG_MARK, APLOG_ERR,
+                     sacme_result_log_status(res), drv->s, SACME_LOGNO(10140)
                      "SacmeEAB: the driver cannot read its EAB key, so it does not "
                      "drive: %s. Restore %s ({\"kid\": ..., \"hmac\": ...}, mode "
                      "0600, owned by root), then run 'apachectl -t' and "
@@ -534,7 +536,8 @@ static apr_status_t fork_driver(driver_t *drv)
          * (the system's CA files are world-readable; the admin's file was
          * read with the configuration). */
         if (sacme_conf_trust(drv->conf, pchild, &trust, res) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(res), drv->s, SACME_LOGNO(10151)
+            ap_log_error(APLOG_MARK, APLOG_ERR,
+                         sacme_result_log_status(res), drv->s, SACME_LOGNO(10151)
                          "driver: cannot load the trust anchors (system CAs, "
                          "SacmeTrustedRoots): %s", sacme_result_message(res, pchild));
             _exit(1);

@@ -188,7 +188,8 @@ static void save_alerts(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t
 
     if (write_json(d, p, dom->name, SACME_STATE_ALERTS, state, res) != APR_SUCCESS) {
         /* Raised all the same: an alert repeated is better than one lost. */
-        sacme_log(d->log, SACME_LOG_WARNING, sacme_result_log_status(res), SACME_LOGNO(10092)
+        sacme_log(d->log, SACME_LOG_WARNING,
+                  sacme_result_log_status(res), SACME_LOGNO(10092)
                   "%s: cannot record the alerts raised, they may be raised again: %s",
                   dom->name, sacme_result_message(res, p));
     }
