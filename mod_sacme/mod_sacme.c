@@ -43,7 +43,8 @@ sacme_conf_t *sacme_live_conf(void)
 static void log_setup_error(server_rec *s, int no, const char *what,
                             const sacme_result_t *res, apr_pool_t *p)
 {
-    ap_log_error(APLOG_MARK, APLOG_ERR, res->status, s, "SACME%05d: %s: %s", no, what,
+    ap_log_error(APLOG_MARK, APLOG_ERR,
+                 sacme_result_log_status(res), s, "SACME%05d: %s: %s", no, what,
                  sacme_result_message(res, p));
 }
 
@@ -144,7 +145,8 @@ static apr_array_header_t *activate_staged(sacme_conf_t *conf, const sacme_store
          * anchor: the User can write staging, and make a well-formed chain. */
         if (sacme_store_promote(store, ptemp, dom->name, dom->names, sacme_trust_verify_now,
                                 trust, &promoted, &live, res) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, res->status, s, SACME_LOGNO(10028)
+            ap_log_error(APLOG_MARK, APLOG_ERR,
+                         sacme_result_log_status(res), s, SACME_LOGNO(10028)
                          "%s: staged certificate refused: %s; the current certificate "
                          "stays in service", dom->name, sacme_result_message(res, ptemp));
             continue;

@@ -145,7 +145,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     if (sacme_http_curl_create(tp, &wp->hopts, &http, res) != APR_SUCCESS
         || sacme_acme_create(tp, wp->d->server_url, http, wp->d->log, &acme,
                              res) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, res->status, wp->drv->s, SACME_LOGNO(10031)
+        ap_log_error(APLOG_MARK, APLOG_ERR,
+                     sacme_result_log_status(res), wp->drv->s, SACME_LOGNO(10031)
                      "cannot set up a client for the CA: %s",
                      sacme_result_message(res, tp));
         _exit(1);
@@ -243,7 +244,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         sacme_result_t *wres = sacme_result_make(p);
         sacme_sdir_t *spool = NULL;
         if (sacme_store_spool_open(d->store, p, &spool, wres) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, wres->status, drv->s,
+            ap_log_error(APLOG_MARK, APLOG_WARNING, sacme_result_log_status(wres), drv->s,
                          SACME_LOGNO(10116) "SacmeNotifyURL: no spool for events (%s): "
                          "events not yet sent are lost at a restart",
                          sacme_result_message(wres, p));
@@ -252,8 +253,8 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         }
         if (sacme_webhook_create(p, conf->notify_url, hopts, spool, log, &d->webhook,
                                  wres) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, wres->status, drv->s, SACME_LOGNO(10099)
-                         "SacmeNotifyURL: cannot set up the webhook, events are not "
+            ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(wres), drv->s,
+                         SACME_LOGNO(10099) "SacmeNotifyURL: cannot set up the webhook, events are not "
                          "sent there: %s", sacme_result_message(wres, p));
         }
     }
@@ -378,7 +379,8 @@ static sacme_eab_t *driver_eab(driver_t *drv, apr_pool_t *p)
     }
     res = sacme_result_make(p);
     if (sacme_eab_read_file(p, conf_eab->file, &eab, res) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10140)
+        ap_log_error(APLOG_MARK, APLOG_ERR,
+                     sacme_result_log_status(res), drv->s, SACME_LOGNO(10140)
                      "SacmeEAB: the driver cannot read its EAB key, so it does not "
                      "drive: %s. Restore %s ({\"kid\": ..., \"hmac\": ...}, mode "
                      "0600, owned by root), then run 'apachectl -t' and "
@@ -550,7 +552,7 @@ static apr_status_t fork_driver(driver_t *drv)
             char *pem;
             if (sacme_file_read(hopts.ca_file, SACME_MAX_RESPONSE, pchild, &pem,
                                 &hopts.ca_pem_len, res) != APR_SUCCESS) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s,
+                ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(res), drv->s,
                              SACME_LOGNO(10043) "cannot read SacmeCACertificate: %s",
                              sacme_result_message(res, pchild));
                 _exit(1);
@@ -563,7 +565,8 @@ static apr_status_t fork_driver(driver_t *drv)
          * (the system's CA files are world-readable; the admin's file was
          * read with the configuration). */
         if (sacme_conf_trust(drv->conf, pchild, &trust, res) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, res->status, drv->s, SACME_LOGNO(10151)
+            ap_log_error(APLOG_MARK, APLOG_ERR,
+                         sacme_result_log_status(res), drv->s, SACME_LOGNO(10151)
                          "driver: cannot load the trust anchors (system CAs, "
                          "SacmeTrustedRoots): %s", sacme_result_message(res, pchild));
             _exit(1);

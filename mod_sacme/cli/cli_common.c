@@ -13,6 +13,7 @@
 #include "sacme_http.h"
 #include "sacme_httpdconf.h"
 #include "sacme_json.h"
+#include "sacme_sdir.h"
 
 void cli_log_stderr(void *baton, sacme_log_level_t level, apr_status_t rv,
                     const char *msg)
@@ -93,6 +94,35 @@ int cli_parse(cli_t *cli, int argc, const char *const *argv,
     return EXIT_OK;
 }
 
+/* Errors of this machine, not of the CA: a script must not be told "the CA
+ * refused" (and perhaps wait out a rate limit) when the disk is full. */
+static int is_local_error(apr_status_t rv)
+{
+    switch (rv) {
+    case SACME_EUNSAFE:
+    case APR_FROM_OS_ERROR(EACCES):
+    case APR_FROM_OS_ERROR(EPERM):
+    case APR_FROM_OS_ERROR(ENOSPC):
+#ifdef EDQUOT
+    case APR_FROM_OS_ERROR(EDQUOT):
+#endif
+    case APR_FROM_OS_ERROR(EROFS):
+    case APR_FROM_OS_ERROR(EIO):
+    case APR_FROM_OS_ERROR(ENOTDIR):
+    case APR_FROM_OS_ERROR(EISDIR):
+    case APR_FROM_OS_ERROR(EEXIST):
+    case APR_FROM_OS_ERROR(ELOOP):
+    case APR_FROM_OS_ERROR(EMFILE):
+    case APR_FROM_OS_ERROR(ENFILE):
+    case APR_FROM_OS_ERROR(EFBIG):
+    case APR_FROM_OS_ERROR(EBUSY):
+    case APR_FROM_OS_ERROR(EXDEV):
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int cli_exit_code(const sacme_result_t *res)
 {
     apr_status_t rv = res->status;
@@ -109,6 +139,16 @@ int cli_exit_code(const sacme_result_t *res)
         || APR_STATUS_IS_ENETUNREACH(rv) || rv == APR_EGENERAL) {
         return EXIT_NET;
     }
+    /* A file that is not there (no store, no account yet) is state the
+     * admin must create, as documented for EXIT_CONFIG. */
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return EXIT_CONFIG;
+    }
+    if (is_local_error(rv)) {
+        return EXIT_LOCAL;
+    }
+    /* What remains is the CA's answer we could not use (APR_EINVAL for a
+     * malformed response, above all). */
     return EXIT_CA;
 }
 
@@ -169,8 +209,11 @@ int cli_open(cli_t *cli)
     }
     cli->store = sacme_store_make(cli->p, dir);
     if (sacme_managed_read(cli->store, cli->p, &cli->managed, res) != APR_SUCCESS) {
-        if (res->status != SACME_EUNSAFE) {
-            res->status = SACME_ECONFIG;     /* the wrong store, or none yet */
+        /* The wrong store, or none yet, is the admin's to fix; a store
+         * that cannot be read (permissions, an unsafe file, I/O) keeps its
+         * cause, for a local error's exit code. */
+        if (!is_local_error(res->status)) {
+            res->status = SACME_ECONFIG;
         }
         return cli_fail(cli, res);
     }

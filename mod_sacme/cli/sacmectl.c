@@ -47,7 +47,8 @@ static void usage(FILE *out)
         fprintf(out, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     }
     fprintf(out, "\nexit codes: 0 ok, 1 usage, 2 configuration or state to change, "
-                 "3 the CA refused, 4 the CA could not be reached\n");
+                 "3 the CA refused, 4 the CA could not be reached,\n"
+                 "5 a local error (store or file unreadable, unwritable, unsafe)\n");
 }
 
 int main(int argc, const char *const *argv)

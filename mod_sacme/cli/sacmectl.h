@@ -28,7 +28,10 @@ enum {
     EXIT_USAGE = 1,      /* the command line is wrong, or asks for confirmation */
     EXIT_CONFIG = 2,     /* configuration or state the admin must change */
     EXIT_CA = 3,         /* the CA refused (or answered nonsense) */
-    EXIT_NET = 4         /* the CA could not be reached: network, TLS, timeout */
+    EXIT_NET = 4,        /* the CA could not be reached: network, TLS, timeout */
+    EXIT_LOCAL = 5       /* this machine failed us: a file or the store could not
+                            be read or written (permissions, disk full, read-only,
+                            an unsafe file); nothing to do with the CA */
 };
 
 /* The store used without --store or --config: Debian's ServerRoot. */

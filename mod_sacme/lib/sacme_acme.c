@@ -118,7 +118,7 @@ static void quick_pause(sacme_acme_t *acme, int n, const char *url,
     apr_interval_time_t wait = apr_time_from_msec(n == 1 ? 500 : 1500);
 
     wait += apr_time_from_msec(rand() % 200);
-    sacme_log(acme->log, SACME_LOG_INFO, res ? res->status : 0, SACME_LOGNO(10014)
+    sacme_log(acme->log, SACME_LOG_INFO, sacme_result_log_status(res), SACME_LOGNO(10014)
               "%s: transient fault (%s); trying again in %" APR_TIME_T_FMT " ms",
               url, res && res->detail ? res->detail : "no detail",
               apr_time_as_msec(wait));
@@ -267,6 +267,18 @@ static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
     }
     if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
         return rv;
+    }
+    /* Every URL we sign for came from the CA (the directory, a Location,
+     * an order, a Link): one that leaves the directory's origin would have
+     * us send signed requests, and follow answers, wherever a response
+     * (or whoever altered it) pointed. */
+    if (!url || !sacme_http_same_origin(p, acme->url, url)) {
+        sacme_log(acme->log, SACME_LOG_ERR, 0, SACME_LOGNO(10191)
+                  "refusing to send a signed request to %s: not on the origin of "
+                  "the CA's directory %s", url ? url : "(no URL)", acme->url);
+        return sacme_result_set(res, SACME_EFOREIGN, "the CA named %s, which is not on "
+                                "the origin (scheme, host, port) of its directory %s: "
+                                "refused", url ? url : "(no URL)", acme->url);
     }
     if (!key) {
         return sacme_result_set(res, APR_EINVAL, "no account key to sign %s", url);

@@ -41,6 +41,11 @@ typedef struct sacme_acme_response_t {
     const char *location;    /* Location header resolved, or NULL */
 } sacme_acme_response_t;
 
+/* A URL a signed request was to go to is not on the directory's origin
+ * (scheme, host, port): the CA's answer is not trusted that far. Every CA
+ * we know serves its whole API from the directory's origin. */
+#define SACME_EFOREIGN (APR_OS_START_USERERR + 20)
+
 /* A signed POST (RFC 8555 §6.2). payload: a JSON value to send, or NULL for
  * POST-as-GET. With use_jwk the header carries the account key's JWK
  * (newAccount, revocation by cert key); otherwise "kid" = account URL.
@@ -48,7 +53,8 @@ typedef struct sacme_acme_response_t {
  * nonce from the error response, up to max_nonce_retries. A problem
  * document becomes a non-success status with res filled (sacme_problem.h);
  * a non-2xx without a problem document is reported with its status and
- * body excerpt. 401 is treated like 403 (Sectigo answers 401). */
+ * body excerpt. 401 is treated like 403 (Sectigo answers 401). A url not on
+ * the directory's origin is not signed nor sent: SACME_EFOREIGN, logged. */
 apr_status_t sacme_acme_post(sacme_acme_t *acme, const char *url,
                              json_t *payload, int use_jwk, apr_pool_t *p,
                              sacme_acme_response_t **resp, sacme_result_t *res);

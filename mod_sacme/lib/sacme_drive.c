@@ -283,7 +283,8 @@ static void save_alerts(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t
 
     if (write_json(d, p, dom->name, SACME_STATE_ALERTS, state, res) != APR_SUCCESS) {
         /* Raised all the same: an alert repeated is better than one lost. */
-        sacme_log(d->log, SACME_LOG_WARNING, res->status, SACME_LOGNO(10092)
+        sacme_log(d->log, SACME_LOG_WARNING,
+                  sacme_result_log_status(res), SACME_LOGNO(10092)
                   "%s: cannot record the alerts raised, they may be raised again: %s",
                   dom->name, sacme_result_message(res, p));
     }
@@ -580,6 +581,15 @@ static apr_status_t staged_key(sacme_driver_t *d, const sacme_domain_t *dom,
     return rv;
 }
 
+/* Whether the CA refused the certificate key itself (badPublicKey) or the
+ * CSR made with it (badCSR), rather than anything else of the order. */
+static int key_refused(const sacme_result_t *res)
+{
+    const char *type = res->problem ? sacme_problem_short(res->problem) : NULL;
+
+    return type && (!strcmp(type, "badPublicKey") || !strcmp(type, "badCSR"));
+}
+
 static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
                                    const sacme_result_t *res)
 {
@@ -633,7 +643,7 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
     json_object_set_new(job, "next-attempt", json_integer((json_int_t)apr_time_sec(next)));
     json_object_set_new(job, "last", sacme_result_to_json(res));
     json_object_set_new(job, "updated", json_string(sacme_time_rfc3339(p, now)));
-    sacme_log(d->log, SACME_LOG_ERR, res->status, SACME_LOGNO(10024)
+    sacme_log(d->log, SACME_LOG_ERR, sacme_result_log_status(res), SACME_LOGNO(10024)
               "%s: %s; next attempt at %s", dom->name, msg,
               sacme_time_rfc3339(p, next));
     save_job(d, dom, p, job, next, now, errors);
@@ -810,6 +820,18 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         /* The order would give the same certificate again: forget it, so
          * the next attempt orders anew (after the backoff). */
         sacme_store_unstage(d->store, p, dom->name, SACME_UNSTAGE_ORDER);
+    }
+    if (rv != APR_SUCCESS && key_refused(res)) {
+        /* The CA will not certify this key (weak, blocklisted, of a type
+         * it refuses) or the request made with it: the same key would be
+         * refused at every attempt, forever. A new key, in a new order (the
+         * old one is tied to the refused finalize), at the next attempt. */
+        sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10190)
+                  "%s: the CA refused the certificate key or its request (%s); the "
+                  "next attempt uses a new key", dom->name,
+                  sacme_problem_short(res->problem));
+        sacme_store_unstage(d->store, p, dom->name,
+                            SACME_UNSTAGE_KEY | SACME_UNSTAGE_ORDER);
     }
     if (rv != APR_SUCCESS) {
         record_failure(d, dom, p, res);

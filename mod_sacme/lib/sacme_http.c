@@ -124,21 +124,31 @@ static int is_tchar(char c)
 }
 
 /* Reads a token or a quoted-string at *ps into a pool string; NULL when
- * neither is there. Quoted-pairs are unescaped. */
+ * neither is there. Quoted-pairs are unescaped. The quoted-string is
+ * measured before it is copied: sizing the copy by the rest of the header
+ * made a header of n quoted values cost O(n * size) bytes of pool. */
 static const char *read_value(const char **ps, apr_pool_t *p)
 {
     const char *s = *ps, *start;
 
     if (*s == '"') {
-        char *buf = apr_palloc(p, strlen(s) + 1), *o = buf;
-        for (++s; *s && *s != '"'; ++s) {
+        apr_size_t len = 0;
+        char *buf, *o;
+
+        for (start = ++s; *s && *s != '"'; ++s, ++len) {
+            if (*s == '\\' && s[1]) {
+                ++s;
+            }
+        }
+        if (*s != '"') {
+            return NULL;        /* unterminated */
+        }
+        buf = o = apr_palloc(p, len + 1);
+        for (s = start; *s != '"'; ++s) {
             if (*s == '\\' && s[1]) {
                 ++s;
             }
             *o++ = *s;
-        }
-        if (*s != '"') {
-            return NULL;        /* unterminated */
         }
         *o = '\0';
         *ps = s + 1;
@@ -348,6 +358,52 @@ static void split_uri(apr_pool_t *p, const char *s, uri_parts_t *u)
     if (*s == '#') {
         u->fragment = apr_pstrdup(p, s + 1);
     }
+}
+
+/* The origin of an absolute URL as "scheme://host:port", lower-cased, the
+ * default port filled in; NULL when the URL has no scheme or no host. */
+static const char *origin_of(apr_pool_t *p, const char *url)
+{
+    uri_parts_t u;
+    const char *host, *port = NULL, *at, *end;
+    char *o, *c;
+
+    split_uri(p, url, &u);
+    if (!u.scheme || !u.authority) {
+        return NULL;
+    }
+    host = (at = strrchr(u.authority, '@')) ? at + 1 : u.authority;
+    if (*host == '[') {                     /* IPv6 literal: [::1]:443 */
+        if (!(end = strchr(host, ']'))) {
+            return NULL;
+        }
+        ++end;
+        port = *end == ':' ? end + 1 : NULL;
+    }
+    else {
+        end = strchr(host, ':');
+        port = end ? end + 1 : NULL;
+        end = end ? end : host + strlen(host);
+    }
+    if (end == host) {
+        return NULL;
+    }
+    if (!port || !*port) {
+        port = !strcasecmp(u.scheme, "https") ? "443"
+               : !strcasecmp(u.scheme, "http") ? "80" : "";
+    }
+    o = apr_psprintf(p, "%s://%.*s:%s", u.scheme, (int)(end - host), host, port);
+    for (c = o; *c; ++c) {
+        *c = (char)apr_tolower(*c);
+    }
+    return o;
+}
+
+int sacme_http_same_origin(apr_pool_t *p, const char *a, const char *b)
+{
+    const char *oa = a ? origin_of(p, a) : NULL, *ob = b ? origin_of(p, b) : NULL;
+
+    return oa && ob && !strcmp(oa, ob);
 }
 
 /* RFC 3986 §5.2.4, done on a segment stack instead of string surgery. */

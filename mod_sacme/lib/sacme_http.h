@@ -86,6 +86,12 @@ apr_array_header_t *sacme_http_links(const sacme_http_response_t *resp,
                                      const char *rel, const char *base_url,
                                      apr_pool_t *p);
 
+/* Whether two absolute URLs have the same origin: scheme and host compared
+ * without regard to case, ports with the scheme's default filled in
+ * (https 443, http 80), userinfo ignored. A URL without scheme or host has
+ * no origin and matches nothing. */
+int sacme_http_same_origin(apr_pool_t *p, const char *a, const char *b);
+
 /* Resolves a possibly relative URL reference against a base URL. */
 const char *sacme_http_resolve(apr_pool_t *p, const char *base,
                                const char *ref);

@@ -49,6 +49,19 @@ void sacme_result_prefix(sacme_result_t *r, const char *fmt, ...)
     r->detail = r->detail ? apr_pstrcat(r->p, ctx, ": ", r->detail, NULL) : ctx;
 }
 
+apr_status_t sacme_result_log_status(const sacme_result_t *r)
+{
+    if (!r || r->problem || r->http_status) {
+        return 0;
+    }
+    /* SACME_E* (and any other code of a user range) mean nothing to
+     * apr_strerror: "APR does not understand this error code". */
+    if (r->status >= APR_OS_START_USERERR) {
+        return 0;
+    }
+    return r->status;
+}
+
 const char *sacme_result_message(const sacme_result_t *r, apr_pool_t *p)
 {
     const char *msg;

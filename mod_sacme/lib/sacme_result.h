@@ -36,6 +36,14 @@ apr_status_t sacme_result_set(sacme_result_t *r, apr_status_t rv,
 void sacme_result_prefix(sacme_result_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The status to give a log call next to sacme_result_message(): the
+ * failure's own status when an OS or APR error is its cause, 0 when the
+ * result speaks for itself (an ACME problem, an HTTP status from the CA,
+ * one of our SACME_E* codes). httpd prints a non-zero status as
+ * "(13)Permission denied: " before the message, which for a CA's refusal
+ * only misleads. */
+apr_status_t sacme_result_log_status(const sacme_result_t *r);
+
 /* One line for a log: "detail [problem type] subproblems (hint: ...)". */
 const char *sacme_result_message(const sacme_result_t *r, apr_pool_t *p);
 

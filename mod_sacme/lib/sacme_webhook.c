@@ -228,7 +228,8 @@ static const char *spool_put(sacme_webhook_t *wh, const char *body, const char *
     text = sacme_json_dump(p, j);
     if (!text || sacme_sdir_write(wh->opts.spool, name, text, strlen(text), 0600,
                                   SACME_SDIR_DURABLE, p, res) != APR_SUCCESS) {
-        sacme_log(wh->log, SACME_LOG_WARNING, res->status, SACME_LOGNO(10057)
+        sacme_log(wh->log, SACME_LOG_WARNING,
+                  sacme_result_log_status(res), SACME_LOGNO(10057)
                   "webhook %s: cannot keep event %s in the spool (%s); it is sent "
                   "from memory only", wh->url_log, what, sacme_result_message(res, p));
         return NULL;

@@ -4,6 +4,7 @@ site answers, the managed vhost answers 503 with the fallback certificate."""
 
 import json
 import os
+import re
 
 from sacmetest.httpd import INDEX_TEXT, _alive
 from sacmetest.module import ERRORED, ISSUE_LIMIT, make_httpd, names_for
@@ -23,6 +24,10 @@ def test_wrong_eab_hmac_is_reported_and_httpd_keeps_serving(http01_pebble, httpd
     assert names[0] in line
     assert "unauthorized" in line, "the ACME problem type is not named: " + line
     assert "next attempt at" in line, line
+    # the CA's refusal speaks for itself: no OS error before the tag, such as
+    # the "(13)Permission denied: " the APR status of the problem made
+    # (issue 11, defect 18)
+    assert not re.search(r"\(-?\d+\)[^\]]*: SACME10024", line), line
     for secret in (wrong, pebble.eab["kid-2"]):
         assert secret not in h.log(), "an HMAC key is in the error log"
 

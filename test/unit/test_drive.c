@@ -11,6 +11,7 @@
 #include "unit_cert.h"
 #include "unit_fake.h"
 #include "sacme_b64.h"
+#include "sacme_acme.h"
 #include "sacme_drive.h"
 #include "sacme_request.h"
 #include "sacme_file.h"
@@ -414,6 +415,7 @@ END_TEST
 typedef struct {
     apr_array_header_t *lines;   /* const char * */
     apr_array_header_t *levels;  /* int */
+    apr_array_header_t *rvs;     /* apr_status_t: what httpd would print first */
 } captured_t;
 
 static void capture(void *baton, sacme_log_level_t level, apr_status_t rv,
@@ -421,9 +423,24 @@ static void capture(void *baton, sacme_log_level_t level, apr_status_t rv,
 {
     captured_t *c = baton;
 
-    (void)rv;
     APR_ARRAY_PUSH(c->lines, const char *) = apr_pstrdup(unit_pool, msg);
     APR_ARRAY_PUSH(c->levels, int) = (int)level;
+    APR_ARRAY_PUSH(c->rvs, apr_status_t) = rv;
+}
+
+/* The status given with the first captured line containing needle (the
+ * line must be there). */
+static apr_status_t logged_rv(const captured_t *c, const char *needle)
+{
+    int i;
+
+    for (i = 0; i < c->lines->nelts; ++i) {
+        if (strstr(APR_ARRAY_IDX(c->lines, i, const char *), needle)) {
+            return APR_ARRAY_IDX(c->rvs, i, apr_status_t);
+        }
+    }
+    ck_abort_msg("no line with %s logged", needle);
+    return APR_EGENERAL;
 }
 
 /* The first captured line containing needle, or NULL. */
@@ -442,6 +459,17 @@ static const char *logged(const captured_t *c, const char *needle, int *level)
     return NULL;
 }
 
+/* How many captured lines contain needle. */
+static int count_logged(const captured_t *c, const char *needle)
+{
+    int i, n = 0;
+
+    for (i = 0; i < c->lines->nelts; ++i) {
+        n += strstr(APR_ARRAY_IDX(c->lines, i, const char *), needle) != NULL;
+    }
+    return n;
+}
+
 /* Wires a driver to the fake CA, an EAB with the distinctive HMAC key, and
  * a log that keeps every line. */
 static void go_fake(sacme_driver_t *d, unit_fake_t *fake, const unit_scripted_t *script, int n,
@@ -458,6 +486,7 @@ static void go_fake(sacme_driver_t *d, unit_fake_t *fake, const unit_scripted_t 
     d->eab = eab;
     cap->lines = apr_array_make(unit_pool, 8, sizeof(const char *));
     cap->levels = apr_array_make(unit_pool, 8, sizeof(int));
+    cap->rvs = apr_array_make(unit_pool, 8, sizeof(apr_status_t));
     log->fn = capture;
     log->baton = cap;
     log->max = SACME_LOG_TRACE;
@@ -583,6 +612,9 @@ START_TEST(test_drive_run_failure_backs_off)
     ck_assert_int_eq(level, SACME_LOG_ERR);
     ck_assert_ptr_nonnull(strstr(line, NAME));
     ck_assert_ptr_nonnull(strstr(line, "500"));
+    /* the CA's 500 speaks for itself: no "(NN)...: " prefix before the tag
+     * (issue 11, defect 18) */
+    ck_assert_int_eq(logged_rv(&cap, "SACME10024: "), 0);
 
     /* the decision honours the backoff */
     ck_assert_int_eq(check(d, &dom, after, &next), SACME_WHY_NONE);
@@ -738,6 +770,8 @@ START_TEST(test_drive_run_config_error_waits_long)
     ck_assert_ptr_nonnull(strstr(sacme_json_str(json_object_get(job, "last"), "detail"),
                                  "External Account Binding"));
     ck_assert_ptr_nonnull(logged(&cap, "SACME10024: ", NULL));
+    /* SACME_ECONFIG means nothing to apr_strerror: not printed */
+    ck_assert_int_eq(logged_rv(&cap, "SACME10024: "), 0);
 }
 END_TEST
 
@@ -803,6 +837,9 @@ START_TEST(test_drive_run_eab_secret_stays_out_of_store)
                                             "/account.key", NULL), unit_pool));
     ck_assert_int_gt(assert_no_secret(d->store->base), 1);
     ck_assert_ptr_nonnull(logged(&cap, "SACME10024: ", NULL));
+    /* an ACME problem is the cause, not the APR status it was mapped to */
+    ck_assert_int_ne(res->status, 0);
+    ck_assert_int_eq(logged_rv(&cap, "SACME10024: "), 0);
     assert_log_has_no_secret(&cap);
     ck_assert(strstr(sacme_result_message(res, unit_pool), HMAC_RAW) == NULL);
     ck_assert(strstr(sacme_result_message(res, unit_pool), HMAC_B64) == NULL);
@@ -876,6 +913,150 @@ START_TEST(test_drive_run_wipes_eab_once_registered)
 }
 END_TEST
 
+/* The directory, a registration, and a new order that is ready at once
+ * (authorizations already valid): the fake CA's first three answers. */
+#define DIR_ANSWER \
+    { 200, "Content-Type: application/json\nReplay-Nonce: n1\n", \
+      "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":\"https://ca.test/acct\"," \
+      "\"newOrder\":\"https://ca.test/order\"}" }
+#define ACCOUNT_ANSWER \
+    { 201, "Content-Type: application/json\nReplay-Nonce: n2\n" \
+           "Location: https://ca.test/acct/1\n", "{\"status\":\"valid\"}" }
+#define READY_ORDER(n, finalize) \
+    { 201, "Content-Type: application/json\nReplay-Nonce: o" #n "\n" \
+           "Location: https://ca.test/order/" #n "\n", \
+      "{\"status\":\"ready\",\"identifiers\":[],\"authorizations\":[]," \
+      "\"finalize\":\"" finalize "\"}" }
+
+/* Issue 11, defect 6: after badPublicKey or badCSR the staged key (and the
+ * order made for it) are dropped, so the next attempt makes a new key
+ * instead of being refused forever. Any other refusal keeps both. */
+START_TEST(test_drive_run_refused_key_is_dropped)
+{
+    static const unit_scripted_t script[] = {
+        DIR_ANSWER,
+        ACCOUNT_ANSWER,
+        READY_ORDER(1, "https://ca.test/order/1/finalize"),
+        { 400, "Content-Type: application/problem+json\nReplay-Nonce: n3\n",
+          "{\"type\":\"urn:ietf:params:acme:error:badPublicKey\","
+          "\"detail\":\"key is on the blocklist\"}" },
+        /* the next attempt: a new order, a CSR of a new key, refused again */
+        READY_ORDER(2, "https://ca.test/order/2/finalize"),
+        { 400, "Content-Type: application/problem+json\nReplay-Nonce: n4\n",
+          "{\"type\":\"urn:ietf:params:acme:error:badCSR\","
+          "\"detail\":\"CSR is unacceptable\"}" },
+        /* then a refusal that is not about the key: it stays */
+        READY_ORDER(3, "https://ca.test/order/3/finalize"),
+        { 403, "Content-Type: application/problem+json\nReplay-Nonce: n5\n",
+          "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+          "\"detail\":\"not this name\"}" },
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    const char *key_file = file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_KEY);
+    const char *order_file = file_in(d->store, SACME_GROUP_STAGING, SACME_FILE_ORDER);
+    unit_fake_t fake;
+    captured_t cap;
+    const char *line;
+
+    go_fake(d, &fake, script, (int)SACME_ARRAY_LEN(script), &cap);
+
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 4);
+    ck_assert_str_eq(fake.urls[3], "https://ca.test/order/1/finalize");
+    ck_assert_str_eq(res->problem, "urn:ietf:params:acme:error:badPublicKey");
+    ck_assert_msg(!sacme_file_exists(key_file, unit_pool),
+                  "the refused key is still staged");
+    ck_assert_msg(!sacme_file_exists(order_file, unit_pool),
+                  "the order of the refused key is still recorded");
+    line = logged(&cap, "SACME10190: ", NULL);
+    ck_assert_msg(line != NULL, "dropping the key is not logged");
+    ck_assert_ptr_nonnull(strstr(line, "badPublicKey"));
+    ck_assert_ptr_nonnull(logged(&cap, "SACME10024: ", NULL));
+
+    /* the next attempt orders anew (not the old order) with a new key */
+    sacme_result_reset(res);
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 6);
+    ck_assert_str_eq(fake.urls[4], "https://ca.test/order");
+    ck_assert_str_eq(res->problem, "urn:ietf:params:acme:error:badCSR");
+    ck_assert(!sacme_file_exists(key_file, unit_pool));
+    ck_assert(!sacme_file_exists(order_file, unit_pool));
+
+    /* another refusal: the key and the order are kept for the next attempt */
+    sacme_result_reset(res);
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 8);
+    ck_assert_str_eq(res->problem, "urn:ietf:params:acme:error:rejectedIdentifier");
+    ck_assert(sacme_file_exists(key_file, unit_pool));
+    ck_assert_int_eq(count_logged(&cap, "SACME10190: "), 2);
+}
+END_TEST
+
+/* Issue 11, defect 11: a URL of the CA's answers that leaves the
+ * directory's origin (another host, port or scheme) is neither signed for
+ * nor sent to; the failure names it, with its own tag. */
+START_TEST(test_drive_run_foreign_url_refused)
+{
+    static const char *const foreign[] = {
+        "https://evil.test/order/1/finalize",       /* another host */
+        "https://ca.test:8443/order/2/finalize",    /* another port */
+        "http://ca.test/order/3/finalize",          /* another scheme */
+    };
+    static const unit_scripted_t script[] = {
+        DIR_ANSWER,
+        ACCOUNT_ANSWER,
+        READY_ORDER(1, "https://evil.test/order/1/finalize"),
+        READY_ORDER(2, "https://ca.test:8443/order/2/finalize"),
+        READY_ORDER(3, "http://ca.test/order/3/finalize"),
+        /* the same origin, spelt differently, is the same origin */
+        READY_ORDER(4, "HTTPS://CA.test:443/order/4/finalize"),
+        { 403, "Content-Type: application/problem+json\nReplay-Nonce: n5\n",
+          "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+          "\"detail\":\"not this name\"}" },
+    };
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    unit_fake_t fake;
+    captured_t cap;
+    apr_size_t i;
+    int sent = 3;
+
+    go_fake(d, &fake, script, (int)SACME_ARRAY_LEN(script), &cap);
+    for (i = 0; i < SACME_ARRAY_LEN(foreign); ++i) {
+        const char *line;
+
+        sacme_result_reset(res);
+        ck_assert_int_eq(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                         SACME_EFOREIGN);
+        /* the order was made; nothing went to the foreign URL */
+        ck_assert_int_eq(fake.next, sent);
+        ck_assert_str_eq(fake.urls[sent - 1], "https://ca.test/order");
+        ck_assert_msg(strstr(res->detail, foreign[i]) != NULL,
+                      "the failure does not name %s: %s", foreign[i], res->detail);
+        line = logged(&cap, foreign[i], NULL);
+        ck_assert_ptr_nonnull(line);
+        ck_assert_ptr_nonnull(strstr(line, "SACME10191: "));
+        ck_assert_int_eq(logged_rv(&cap, "SACME10024: "), 0);
+        /* start over with a new order (an order URL on the CA's origin is
+         * resumed otherwise) */
+        sacme_store_unstage(d->store, unit_pool, NAME, SACME_UNSTAGE_ORDER);
+        ++sent;
+    }
+    sacme_result_reset(res);
+    ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake.next, sent + 1);
+    ck_assert_str_eq(fake.urls[sent], "HTTPS://CA.test:443/order/4/finalize");
+    ck_assert_str_eq(res->problem, "urn:ietf:params:acme:error:rejectedIdentifier");
+}
+END_TEST
+
 Suite *unit_suite_drive(void)
 {
     Suite *s = suite_create("drive");
@@ -908,6 +1089,8 @@ Suite *unit_suite_drive(void)
     tcase_add_test(tc, test_drive_run_config_error_waits_long);
     tcase_add_test(tc, test_drive_run_eab_secret_stays_out_of_store);
     tcase_add_test(tc, test_drive_run_wipes_eab_once_registered);
+    tcase_add_test(tc, test_drive_run_refused_key_is_dropped);
+    tcase_add_test(tc, test_drive_run_foreign_url_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,6 +16,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <apr_allocator.h>
+#include <apr_strings.h>
+
 #include "unit.h"
 #include "unit_tls_server.h"
 #include "sacme_http.h"
@@ -231,6 +234,104 @@ START_TEST(links_malformed_skipped)
     ck_assert_str_eq(link_at(a, 1), "https://ca.example/ok2");
     ck_assert_int_eq(sacme_http_links(response_with(NULL), "up", NULL, unit_pool)->nelts, 0);
     ck_assert_int_eq(sacme_http_links(NULL, "up", NULL, unit_pool)->nelts, 0);
+}
+END_TEST
+
+/* Issue 11, defect 10: every quoted value used to be copied into a buffer
+ * sized by the rest of the header, so n quoted values in a header of s
+ * bytes cost about n * s / 2 bytes of pool (here some 200 MB for 200 KiB).
+ * The parse must stay within a small multiple of the header. The measure
+ * is the growth of the process's address space (Linux: /proc/self/statm)
+ * over the parse, in a pool of its own allocator: pool memory comes from
+ * malloc or mmap, and either grows it; nothing else allocates meanwhile. */
+#if defined(__linux__)
+static apr_size_t vm_size(void)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+    fclose(f);
+    return (apr_size_t)pages * (apr_size_t)sysconf(_SC_PAGESIZE);
+}
+#endif
+
+START_TEST(links_large_header_linear)
+{
+#if defined(__linux__)
+    enum { LINKS = 2000 };
+    apr_size_t cap = 256 * 1024, len = 0, used;
+    char *hdr = apr_palloc(unit_pool, cap);
+    sacme_http_response_t *r;
+    apr_allocator_t *alloc;
+    apr_array_header_t *a;
+    apr_pool_t *p;
+    apr_size_t before;
+    int i;
+
+    len = (apr_size_t)snprintf(hdr, cap, "Link: ");
+    for (i = 0; i < LINKS; ++i) {
+        /* ~100 bytes a link, its title quoted with an escaped quote */
+        len += (apr_size_t)snprintf(hdr + len, cap - len,
+            "%s<https://ca.example/acme/chain/%05d>;rel=up;"
+            "title=\"chain %05d of the \\\"test\\\" CA, padded out to size\"",
+            i ? ", " : "", i, i);
+        ck_assert_uint_lt(len, cap);
+    }
+    ck_assert_uint_gt(len, 190 * 1024);
+    r = response_with(hdr, NULL);
+
+    ck_assert_int_eq(apr_allocator_create(&alloc), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create_ex(&p, NULL, NULL, alloc), APR_SUCCESS);
+    apr_allocator_owner_set(alloc, p);
+    before = vm_size();
+    a = sacme_http_links(r, "up", NULL, p);
+    used = vm_size() - before;
+
+    ck_assert_int_eq(a->nelts, LINKS);
+    ck_assert_str_eq(link_at(a, 0), "https://ca.example/acme/chain/00000");
+    ck_assert_str_eq(link_at(a, LINKS - 1), "https://ca.example/acme/chain/01999");
+    /* what the answer holds (2000 URLs, their array) plus the titles read:
+     * well under 4 MiB even if an arena had to grow; the quadratic copy
+     * needed hundreds */
+    ck_assert_msg(used < 4 * 1024 * 1024, "parsing a %lu-byte Link header used %lu bytes",
+                  (unsigned long)len, (unsigned long)used);
+    apr_pool_destroy(p);
+#endif
+}
+END_TEST
+
+/* Issue 11, defect 11: what counts as the directory's origin. */
+START_TEST(same_origin)
+{
+    static const struct { const char *a, *b; int same; } cases[] = {
+        { "https://ca.example/dir", "https://ca.example/acme/order/1", 1 },
+        { "https://ca.example/dir", "https://CA.Example:443/x?y#z", 1 },
+        { "HTTPS://ca.example:443/dir", "https://ca.example/x", 1 },
+        { "http://ca.example/dir", "http://ca.example:80/x", 1 },
+        { "https://ca.example:14000/dir", "https://ca.example:14000/x", 1 },
+        { "https://[::1]:14000/dir", "https://[::1]:14000/x", 1 },
+        { "https://ca.example/dir", "https://user@ca.example/x", 1 },
+        { "https://ca.example/dir", "https://evil.example/x", 0 },
+        { "https://ca.example/dir", "https://ca.example.evil.example/x", 0 },
+        { "https://ca.example/dir", "https://ca.example@evil.example/x", 0 },
+        { "https://ca.example/dir", "http://ca.example/x", 0 },
+        { "https://ca.example/dir", "https://ca.example:8443/x", 0 },
+        { "https://ca.example:14000/dir", "https://ca.example/x", 0 },
+        { "https://[::1]:14000/dir", "https://[::2]:14000/x", 0 },
+        { "https://ca.example/dir", "/acme/order/1", 0 },
+        { "https://ca.example/dir", "//ca.example/x", 0 },
+        { "https://ca.example/dir", "", 0 },
+        { "https://ca.example/dir", NULL, 0 },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        ck_assert_msg(sacme_http_same_origin(unit_pool, cases[i].a, cases[i].b)
+                      == cases[i].same, "%s vs %s", cases[i].a,
+                      cases[i].b ? cases[i].b : "NULL");
+    }
 }
 END_TEST
 
@@ -715,6 +816,8 @@ Suite *unit_suite_http(void)
     tcase_add_test(tc, links_several_headers_relative);
     tcase_add_test(tc, links_multiple_rels_and_case);
     tcase_add_test(tc, links_malformed_skipped);
+    tcase_add_test(tc, links_large_header_linear);
+    tcase_add_test(tc, same_origin);
     tcase_add_test(tc, resolve_references);
     suite_add_tcase(s, tc);
 

@@ -135,6 +135,31 @@ START_TEST(eab_already_bound)
 }
 END_TEST
 
+/* Issue 11, defect 18: a log line carries a status (httpd prints it as
+ * "(13)Permission denied: ") only when an OS or APR error is the cause. */
+START_TEST(result_log_status)
+{
+    sacme_result_t *r = sacme_result_make(unit_pool);
+    json_t *prob = sacme_json_own(unit_pool, json_pack("{s:s}", "type",
+                                                       SACME_PROBLEM_NS "unauthorized"));
+
+    ck_assert_int_eq(sacme_result_log_status(NULL), 0);
+    ck_assert_int_eq(sacme_result_log_status(r), 0);
+    sacme_result_set(r, APR_EACCES, "cannot write staging/x/job.json");
+    ck_assert_int_eq(sacme_result_log_status(r), APR_EACCES);
+    sacme_result_set(r, APR_ECONNREFUSED, "cannot reach the CA");
+    ck_assert_int_eq(sacme_result_log_status(r), APR_ECONNREFUSED);
+    sacme_problem_apply(r, prob, 403);          /* mapped to APR_EACCES */
+    ck_assert_int_ne(r->status, 0);
+    ck_assert_int_eq(sacme_result_log_status(r), 0);
+    sacme_result_set(r, SACME_ECONFIG, "the CA requires EAB");
+    ck_assert_int_eq(sacme_result_log_status(r), 0);
+    sacme_result_set(r, APR_EGENERAL, "the CA answered 500");
+    r->http_status = 500;
+    ck_assert_int_eq(sacme_result_log_status(r), 0);
+}
+END_TEST
+
 START_TEST(result_json_has_no_surprises)
 {
     sacme_result_t *res = sacme_result_make(unit_pool);
@@ -164,6 +189,7 @@ Suite *unit_suite_problem(void)
     tcase_add_test(tc, apply_subproblems);
     tcase_add_test(tc, eab_already_bound);
     tcase_add_test(tc, result_json_has_no_surprises);
+    tcase_add_test(tc, result_log_status);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -17,6 +17,7 @@ EXIT_USAGE = 1
 EXIT_CONFIG = 2
 EXIT_CA_REFUSED = 3
 EXIT_TRANSPORT = 4
+EXIT_LOCAL = 5
 
 # A guard against a hung run, not a timing assertion.
 RUN_TIMEOUT = float(os.environ.get("SACME_RUN_TIMEOUT", "300"))
