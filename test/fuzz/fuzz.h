@@ -22,6 +22,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     apr_initialize();
+#ifdef FUZZ_INIT
+    /* A target's one-time setup (a key): done before the first input, so
+     * libFuzzer's per-input leak check does not count it. */
+    FUZZ_INIT();
+#endif
     return 0;
 }
 

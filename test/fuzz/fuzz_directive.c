@@ -1,7 +1,8 @@
 /* Directive values as an admin writes them in httpd.conf (and sacmectl on
  * its command line): durations, renewal windows (durations or
  * percentages), warning thresholds, key types, HMAC algorithm names, store
- * path components, challenge tokens and the webhook URL's log form.
+ * path components, challenge tokens, the webhook URL's log form and the
+ * account directory named after SacmeServer's URL.
  * Input: the value; for SacmeWarnWindow the value split at blanks. */
 #include "fuzz.h"
 #include "sacme_window.h"
@@ -11,6 +12,7 @@
 #include "sacme_sdir.h"
 #include "sacme_order.h"
 #include "sacme_webhook.h"
+#include "sacme_store.h"
 
 #define MAX_ARGS (SACME_WARN_MAX + 2)
 
@@ -61,6 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)sacme_sdir_name_ok(s);
     (void)sacme_token_ok(s);
     (void)sacme_webhook_url_for_log(p, s);
+    /* The account directory's name comes from the CA's URL: whatever the
+     * URL, it must stay one path component. */
+    if (!sacme_sdir_name_ok(sacme_store_account_name(p, s, NULL))) {
+        abort();
+    }
 
     /* SacmeWarnWindow takes several arguments: split a copy at blanks. */
     w = apr_pstrdup(p, s);
