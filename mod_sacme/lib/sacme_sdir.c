@@ -53,7 +53,7 @@ int sacme_sdir_name_ok(const char *name)
 {
     const unsigned char *c;
 
-    if (!name || !*name || *name == '.' || strlen(name) > 255) {
+    if (!name || !*name || *name == '.' || strlen(name) > SACME_NAME_MAX) {
         return 0;
     }
     for (c = (const unsigned char *)name; *c; ++c) {

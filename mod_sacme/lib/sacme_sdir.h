@@ -122,8 +122,12 @@ apr_status_t sacme_sdir_own(sacme_sdir_t *dir, uid_t uid, gid_t gid, mode_t mode
 apr_status_t sacme_sdir_own_tree(const sacme_sdir_t *dir, int depth, apr_pool_t *p,
                                  sacme_result_t *res);
 
+/* The longest path component (NAME_MAX of Linux file systems). */
+#define SACME_NAME_MAX 255
+
 /* A name fit for a single path component: not empty, no '/', not "." or
- * "..", not starting with '.', no control characters. */
+ * "..", not starting with '.', no control characters, at most
+ * SACME_NAME_MAX bytes. */
 int sacme_sdir_name_ok(const char *name);
 
 /* Checks a directory path before it is trusted (the store's location):

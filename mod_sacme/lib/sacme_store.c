@@ -536,8 +536,11 @@ const char *sacme_store_account_name(apr_pool_t *p, const char *server_url,
     for (i = 0; i < 8; ++i) {
         apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
     }
+    /* The host must leave room for "-" and the hash: a name over 255 bytes
+     * is no directory name (ENAMETOOLONG), found by fuzzing. */
     if (apr_uri_parse(p, server_url, &uri) == APR_SUCCESS && uri.hostname
-        && sacme_sdir_name_ok(uri.hostname)) {
+        && sacme_sdir_name_ok(uri.hostname)
+        && strlen(uri.hostname) + 1 + sizeof(hex) - 1 <= SACME_NAME_MAX) {
         host = uri.hostname;
     }
     return apr_pstrcat(p, host, "-", hex, NULL);

@@ -287,6 +287,31 @@ START_TEST(test_store_account_dir)
 }
 END_TEST
 
+/* Found by fuzzing (test/fuzz/corpus/directive/long-host): a host that is
+ * itself a fine path component left no room for "-" and the hash, so the
+ * account directory's name went over 255 bytes and could not be made. */
+START_TEST(test_store_account_dir_long_host)
+{
+    sacme_store_t *store = new_store();
+    sacme_sdir_t *dir;
+    char host[250];
+    const char *url, *name;
+
+    memset(host, 'a', sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    url = apr_pstrcat(unit_pool, "https://", host, "/dir", NULL);
+    name = sacme_store_account_name(unit_pool, url, "kid-1");
+    ck_assert_msg(sacme_sdir_name_ok(name), "bad name %s (%lu bytes)", name,
+                  (unsigned long)strlen(name));
+    ck_assert_int_eq(sacme_store_account_open(store, unit_pool, url, "kid-1", 1,
+                                              &dir, NULL), APR_SUCCESS);
+    /* distinct CAs with such hosts still get distinct directories */
+    ck_assert_str_ne(name, sacme_store_account_name(unit_pool,
+                                                    apr_pstrcat(unit_pool, url, "2", NULL),
+                                                    "kid-1"));
+}
+END_TEST
+
 /* --- sets -------------------------------------------------------------------- */
 
 START_TEST(test_store_load_missing)
@@ -878,6 +903,7 @@ Suite *unit_suite_store(void)
     tcase_add_test(tc, test_store_setup_refuses_newer_format);
     tcase_add_test(tc, test_store_path);
     tcase_add_test(tc, test_store_account_dir);
+    tcase_add_test(tc, test_store_account_dir_long_host);
     tcase_add_test(tc, test_store_lock_excludes_other_processes);
     suite_add_tcase(s, tc);
 
