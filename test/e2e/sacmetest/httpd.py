@@ -235,11 +235,17 @@ class Httpd:
         return self.run("-t")
 
     def start(self):
+        """apache2 -k start, and wait until the server runs: the listening
+        socket alone is not enough (it is bound by the first configuration
+        pass, while the daemon is still in its second one, where a signal
+        such as a graceful restart would be lost)."""
+        before = self.restarts()
         r = self.run("-k", "start")
         if r.returncode != 0:
             raise RuntimeError("httpd did not start: %s%s%s"
                                % (r.stdout, r.stderr, self.log()))
         self.started = True
+        self._wait(lambda: self.restarts() > before, "httpd to run")
         self._wait(lambda: self._listening(), "httpd to listen")
         return self
 
