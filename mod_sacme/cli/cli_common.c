@@ -13,6 +13,7 @@
 #include "sacme_http.h"
 #include "sacme_httpdconf.h"
 #include "sacme_json.h"
+#include "sacme_request.h"
 #include "sacme_sdir.h"
 
 void cli_log_stderr(void *baton, sacme_log_level_t level, apr_status_t rv,
@@ -297,6 +298,22 @@ int cli_lock(cli_t *cli, apr_file_t **lock)
         rv = sacme_store_lock(cli->store, cli->p, 1, lock, res);
     }
     return rv == APR_SUCCESS ? EXIT_OK : cli_fail(cli, res);
+}
+
+apr_status_t cli_request_renew(cli_t *cli, const char *domain, const char *reason,
+                               const char *detail, sacme_result_t *res)
+{
+    apr_file_t *lock;
+    apr_status_t rv;
+
+    /* The driver holds the lock for a sweep or an account change: moments,
+     * so wait for it without a word. */
+    if ((rv = sacme_store_lock(cli->store, cli->p, 1, &lock, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = sacme_request_renew(cli->store, cli->p, domain, reason, detail, res);
+    sacme_store_unlock(lock);
+    return rv;
 }
 
 int cli_driver_running(cli_t *cli, long *pid)

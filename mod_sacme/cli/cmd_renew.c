@@ -57,8 +57,7 @@ int cmd_renew(cli_t *cli, int argc, const char *const *argv)
     }
     /* Every key type's certificate of the domain (dual keys). */
     for (unit = dom; unit; unit = unit->next_key) {
-        if (sacme_request_renew(cli->store, cli->p, unit->name, "forced", NULL,
-                                res) != APR_SUCCESS) {
+        if (cli_request_renew(cli, unit->name, "forced", NULL, res) != APR_SUCCESS) {
             return cli_fail(cli, res);
         }
     }

@@ -70,8 +70,8 @@ static int revoke_unit(cli_t *cli, sacme_acme_t **acme, const sacme_domain_t *un
         return cli_fail(cli, res);
     }
     drop_revoked_key(cli, unit, leaf);
-    if (sacme_request_renew(cli->store, cli->p, unit->name, "revoked",
-                            sacme_revoke_reason_name(reason), res) != APR_SUCCESS) {
+    if (cli_request_renew(cli, unit->name, "revoked", sacme_revoke_reason_name(reason),
+                          res) != APR_SUCCESS) {
         sacme_result_prefix(res, "the certificate is revoked, but the request for a "
                             "new one failed (run: sacmectl renew --force %s)",
                             unit->primary ? unit->primary->name : unit->name);

@@ -103,6 +103,12 @@ int cli_account(cli_t *cli, sacme_acme_t **acme, json_t **stored);
  * server holds it and we wait. Returns an exit code. */
 int cli_lock(cli_t *cli, apr_file_t **lock);
 
+/* Writes a renewal request (sacme_request_renew) under the store lock:
+ * a driver starting meanwhile sweeps requests/ for leftovers under that
+ * lock, and must not take the temporary file of this write for one. */
+apr_status_t cli_request_renew(cli_t *cli, const char *domain, const char *reason,
+                               const char *detail, sacme_result_t *res);
+
 /* True when the store's driver process is alive (driver.pid). */
 int cli_driver_running(cli_t *cli, long *pid);
 

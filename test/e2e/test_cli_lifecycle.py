@@ -5,7 +5,9 @@ checked where it matters: what httpd serves, what the store holds, what
 Pebble says (its management port for revocation, a POST-as-GET of our own
 for the account)."""
 
+import fcntl
 import os
+import subprocess
 
 import pytest
 
@@ -162,6 +164,31 @@ def test_renew_force_renews_now_and_the_restart_serves_it(pebble, httpds):
     # the status counts it as a renewal of the domain
     cert = store_cmd(h, "show", names[0]).json["certificates"][0]
     assert serial_int(cert["serial"]) == serial2 and cert["renewals"] == 1, cert
+
+
+def test_renew_force_writes_its_request_under_the_store_lock(pebble, httpds):
+    """A driver starting sweeps requests/ for temporary files of interrupted
+    writes, under the store lock: sacmectl must write its request under the
+    same lock, or the sweep could remove the file it is about to rename."""
+    h, names, _ = serving(pebble, httpds, "cli-renew-lock")
+    request = h.store("requests", names[0] + ".json")
+    with open(h.store("sacme.lock"), "r+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # what the sweeping driver holds (APR: flock)
+        p = subprocess.Popen([sacmectl.binary(), "renew", "--force", names[0],
+                              "--store", h.store_dir],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            # An absence, so a bounded look: sacmectl waits for the lock
+            # and writes nothing meanwhile.
+            with pytest.raises(subprocess.TimeoutExpired):
+                p.wait(timeout=3)
+            assert not os.path.exists(request), "the request was written without the lock"
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == EXIT_OK, (out, err)
+    assert b"renewal requested" in out, (out, err)
 
 
 # --- revoke -----------------------------------------------------------------------
