@@ -81,7 +81,7 @@ static json_t *fail_response(sacme_acme_t *acme, const char *method,
     }
     else {
         problem = NULL;
-        sacme_result_set(res, resp->status >= 500 ? APR_EAGAIN : APR_EINVAL,
+        sacme_result_set(res, resp->status >= 500 ? APR_EAGAIN : SACME_EPROTO,
                          "%s %s: HTTP %d without a problem document: %s",
                          method, url, resp->status, body_excerpt(p, resp));
         if (res) {
@@ -199,7 +199,7 @@ static apr_status_t fetch_nonce(sacme_acme_t *acme, apr_pool_t *p,
             break;
         }
     }
-    return sacme_result_set(res, APR_EINVAL, "%s gave no Replay-Nonce",
+    return sacme_result_set(res, SACME_EPROTO, "%s gave no Replay-Nonce",
                             acme->dir->new_nonce);
 }
 
@@ -326,7 +326,8 @@ static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
         out->json = sacme_json_parse(p, resp->body, resp->body_len, 0, res);
         if (!out->json) {
             sacme_result_prefix(res, "POST %s", url);
-            return res ? res->status : APR_EINVAL;
+            res->status = SACME_EPROTO;     /* the CA's body, not our input */
+            return SACME_EPROTO;
         }
     }
     if (sacme_http_header(resp, "Location")) {

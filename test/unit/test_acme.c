@@ -452,7 +452,7 @@ START_TEST(order_parse)
     ck_assert_ptr_null(order->certificate);
     j = sacme_json_parse(unit_pool, "{\"status\":\"pending\"}", 20, 0, NULL);
     ck_assert_int_eq(sacme_order_parse(unit_pool, j, "https://ca.test/o/2",
-                                       "https://ca.test/o/2", &order, res), APR_EINVAL);
+                                       "https://ca.test/o/2", &order, res), SACME_EPROTO);
     ck_assert_ptr_nonnull(strstr(res->detail, "finalize"));
 }
 END_TEST
