@@ -22,7 +22,12 @@
 #define SACME_MAX_JSON_DEPTH    32             /* nesting of arrays/objects */
 #define SACME_MAX_CHAIN         10             /* certificates in one chain */
 #define SACME_MAX_NAMES         100            /* identifiers in one order */
-#define SACME_MAX_NONCE_RETRIES 5              /* badNonce retries per request */
+#define SACME_MAX_NONCE_RETRIES 25             /* badNonce retries per request:
+                                                  a CA rejecting half its nonces
+                                                  runs out of 25 once in 2^26 */
+#define SACME_MAX_NONCE_ATTEMPTS 3             /* attempts in a row ended by
+                                                  badNonce alone that are
+                                                  retried without backoff */
 #define SACME_MAX_QUICK_RETRIES 2              /* retries of a transient fault
                                                   (reset, truncation, 5xx) */
 
