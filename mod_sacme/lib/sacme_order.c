@@ -212,13 +212,30 @@ apr_status_t sacme_order_finalize(sacme_acme_t *acme, sacme_order_t *order,
     json_t *payload = sacme_json_own(p, json_object());
     sacme_acme_response_t *resp;
     apr_status_t rv;
+    int lost = 0;
 
     json_object_set_new(payload, "csr",
                         json_string(sacme_b64url_encode(p, csr, csr_len)));
-    rv = sacme_acme_post(acme, order->finalize, payload, 0, p, &resp, res);
-    if (rv != APR_SUCCESS) {
-        sacme_result_prefix(res, "finalizing the order %s", order->url);
-        return rv;
+    for (;;) {
+        rv = sacme_acme_post_unrepeated(acme, order->finalize, payload, p, &resp, res);
+        if (rv == APR_SUCCESS) {
+            break;
+        }
+        if (!sacme_acme_answer_lost(rv, res) || lost++ >= SACME_MAX_QUICK_RETRIES) {
+            sacme_result_prefix(res, "finalizing the order %s", order->url);
+            return rv;
+        }
+        /* The CA may have taken the CSR before the answer was lost: sent
+         * again, it would refuse the finalize (orderNotReady) of an order
+         * that is on its way. Its state says whether to send it again. */
+        sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10210)
+                  "finalizing the order %s: no complete answer (%s); asking the "
+                  "CA for the order's state", order->url,
+                  res && res->detail ? res->detail : "no detail");
+        rv = sacme_order_get(acme, order->url, p, updated, res);
+        if (rv != APR_SUCCESS || strcmp((*updated)->status, "ready")) {
+            return rv;
+        }
     }
     /* 200 or 201, Location or not: the order URL we already have stays the
      * one to poll (RFC 8555 §7.4; Sectigo and others differ here). */
