@@ -41,9 +41,10 @@
  * needs the admin (SacmeTrustedRoots), so it is retried as rarely. */
 #define SACME_EUNTRUSTED (APR_OS_START_USERERR + 5)
 
-/* The CA answered something the protocol does not allow and gave no
- * problem document to say why (no Replay-Nonce, an order without status,
- * a body that is not JSON). The fault is the CA's answer, not an OS call:
+/* The CA answered something the protocol does not allow, or this client
+ * cannot use, and gave no problem document to say why (no Replay-Nonce, an
+ * order without status, a body that is not JSON, no challenge of a type we
+ * answer). The fault is the CA's answer, not an OS call:
  * its log line must not start with "(22)Invalid argument". Retried like
  * any other failure. */
 #define SACME_EPROTO (APR_OS_START_USERERR + 6)

@@ -113,7 +113,7 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
         return authz_failed(authz, res);
     }
     if (ctx->opts->challenge_none) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "%s is not pre-validated for this ACME account "
                                 "(its authorization is '%s', and challenges are "
                                 "turned off): validate the domain at the CA "
@@ -123,7 +123,7 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
     }
     chal = sacme_authz_pick(authz, ctx->opts->challenge_types);
     if (!chal) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "%s: the CA offers no challenge this server can "
                                 "answer (offered: %s)", authz->identifier,
                                 offered_types(p, authz));
