@@ -148,7 +148,7 @@ int cli_exit_code(const sacme_result_t *res)
     if (is_local_error(rv)) {
         return EXIT_LOCAL;
     }
-    /* What remains is the CA's answer we could not use (APR_EINVAL for a
+    /* What remains is the CA's answer we could not use (SACME_EPROTO for a
      * malformed response, above all). */
     return EXIT_CA;
 }

@@ -22,7 +22,12 @@
 #define SACME_MAX_JSON_DEPTH    32             /* nesting of arrays/objects */
 #define SACME_MAX_CHAIN         10             /* certificates in one chain */
 #define SACME_MAX_NAMES         100            /* identifiers in one order */
-#define SACME_MAX_NONCE_RETRIES 5              /* badNonce retries per request */
+#define SACME_MAX_NONCE_RETRIES 25             /* badNonce retries per request:
+                                                  a CA rejecting half its nonces
+                                                  runs out of 25 once in 2^26 */
+#define SACME_MAX_NONCE_ATTEMPTS 3             /* attempts in a row ended by
+                                                  badNonce alone that are
+                                                  retried without backoff */
 #define SACME_MAX_QUICK_RETRIES 2              /* retries of a transient fault
                                                   (reset, truncation, 5xx) */
 
@@ -35,6 +40,14 @@
  * anchor (sacme_trust.h): not activated, not staged. Like SACME_ECONFIG it
  * needs the admin (SacmeTrustedRoots), so it is retried as rarely. */
 #define SACME_EUNTRUSTED (APR_OS_START_USERERR + 5)
+
+/* The CA answered something the protocol does not allow, or this client
+ * cannot use, and gave no problem document to say why (no Replay-Nonce, an
+ * order without status, a body that is not JSON, no challenge of a type we
+ * answer). The fault is the CA's answer, not an OS call:
+ * its log line must not start with "(22)Invalid argument". Retried like
+ * any other failure. */
+#define SACME_EPROTO (APR_OS_START_USERERR + 6)
 
 /* Counts the elements of a static array. */
 #define SACME_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

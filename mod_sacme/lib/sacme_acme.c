@@ -81,7 +81,7 @@ static json_t *fail_response(sacme_acme_t *acme, const char *method,
     }
     else {
         problem = NULL;
-        sacme_result_set(res, resp->status >= 500 ? APR_EAGAIN : APR_EINVAL,
+        sacme_result_set(res, resp->status >= 500 ? APR_EAGAIN : SACME_EPROTO,
                          "%s %s: HTTP %d without a problem document: %s",
                          method, url, resp->status, body_excerpt(p, resp));
         if (res) {
@@ -109,6 +109,12 @@ static int is_transient(apr_status_t rv, const sacme_result_t *res, int http_fai
     }
     return res && res->http_status >= 500
         && (!res->retry_after || res->retry_after - apr_time_now() <= apr_time_from_sec(3));
+}
+
+int sacme_acme_answer_lost(apr_status_t rv, const sacme_result_t *res)
+{
+    return rv != APR_SUCCESS && is_transient(rv, res, 0)
+        && !(res && (res->http_status || res->problem));
 }
 
 /* Waits before quick retry n (1, 2, ...): 0.5 s, 1.5 s, with jitter. */
@@ -175,8 +181,8 @@ apr_status_t sacme_acme_setup(sacme_acme_t *acme, sacme_result_t *res)
 
 /* Fetches a nonce from newNonce (HEAD, as RFC 8555 §7.2 prefers; GET if
  * a server refuses HEAD). */
-static apr_status_t fetch_nonce(sacme_acme_t *acme, apr_pool_t *p,
-                                sacme_result_t *res)
+static apr_status_t fetch_nonce_once(sacme_acme_t *acme, apr_pool_t *p,
+                                     sacme_result_t *res)
 {
     static const char *const methods[] = { "HEAD", "GET" };
     apr_size_t i;
@@ -199,8 +205,25 @@ static apr_status_t fetch_nonce(sacme_acme_t *acme, apr_pool_t *p,
             break;
         }
     }
-    return sacme_result_set(res, APR_EINVAL, "%s gave no Replay-Nonce",
+    return sacme_result_set(res, SACME_EPROTO, "%s gave no Replay-Nonce",
                             acme->dir->new_nonce);
+}
+
+/* An answer without a nonce is the CA's passing trouble (a proxy that
+ * dropped the header, a node that had none at hand): another one a moment
+ * later comes with a nonce, where failing the attempt would cost a whole
+ * retry delay. Broken connections are retried by the caller. */
+static apr_status_t fetch_nonce(sacme_acme_t *acme, apr_pool_t *p,
+                                sacme_result_t *res)
+{
+    apr_status_t rv;
+    int quick = 0;
+
+    while ((rv = fetch_nonce_once(acme, p, res)) == SACME_EPROTO
+           && quick < SACME_MAX_QUICK_RETRIES) {
+        quick_pause(acme, ++quick, acme->dir->new_nonce, res);
+    }
+    return rv;
 }
 
 /* One signed POST: header {url, nonce, kid|jwk} over payload. */
@@ -251,9 +274,11 @@ static apr_status_t post_once(sacme_acme_t *acme, const char *url,
     return rv;
 }
 
+/* resend: whether a request whose answer was lost (reset, truncated,
+ * timed out) may simply be sent again. */
 static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
                                 json_t *payload, const sacme_key_t *key,
-                                int use_jwk, apr_pool_t *p,
+                                int use_jwk, int resend, apr_pool_t *p,
                                 sacme_acme_response_t **presp,
                                 sacme_result_t *res)
 {
@@ -291,8 +316,8 @@ static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
 
         rv = post_once(acme, url, payload, key, use_jwk, p, &resp, res);
         if (rv != APR_SUCCESS) {
-            if (is_transient(rv, res, 0) && quick < SACME_MAX_QUICK_RETRIES) {
-                acme->nonce = NULL;     /* the request may have used it up */
+            acme->nonce = NULL;         /* the request may have used it up */
+            if (resend && is_transient(rv, res, 0) && quick < SACME_MAX_QUICK_RETRIES) {
                 quick_pause(acme, ++quick, url, res);
                 continue;
             }
@@ -326,7 +351,8 @@ static apr_status_t post_signed(sacme_acme_t *acme, const char *url,
         out->json = sacme_json_parse(p, resp->body, resp->body_len, 0, res);
         if (!out->json) {
             sacme_result_prefix(res, "POST %s", url);
-            return res ? res->status : APR_EINVAL;
+            res->status = SACME_EPROTO;     /* the CA's body, not our input */
+            return SACME_EPROTO;
         }
     }
     if (sacme_http_header(resp, "Location")) {
@@ -340,8 +366,16 @@ apr_status_t sacme_acme_post(sacme_acme_t *acme, const char *url,
                              json_t *payload, int use_jwk, apr_pool_t *p,
                              sacme_acme_response_t **resp, sacme_result_t *res)
 {
-    return post_signed(acme, url, payload, acme->account_key, use_jwk, p,
+    return post_signed(acme, url, payload, acme->account_key, use_jwk, 1, p,
                        resp, res);
+}
+
+apr_status_t sacme_acme_post_unrepeated(sacme_acme_t *acme, const char *url,
+                                        json_t *payload, apr_pool_t *p,
+                                        sacme_acme_response_t **resp,
+                                        sacme_result_t *res)
+{
+    return post_signed(acme, url, payload, acme->account_key, 0, 0, p, resp, res);
 }
 
 apr_status_t sacme_acme_post_with_key(sacme_acme_t *acme, const char *url,
@@ -350,7 +384,7 @@ apr_status_t sacme_acme_post_with_key(sacme_acme_t *acme, const char *url,
                                       sacme_acme_response_t **resp,
                                       sacme_result_t *res)
 {
-    return post_signed(acme, url, payload, key, 1, p, resp, res);
+    return post_signed(acme, url, payload, key, 1, 1, p, resp, res);
 }
 
 apr_time_t sacme_acme_retry_after(const sacme_acme_response_t *resp)

@@ -49,8 +49,11 @@ typedef struct sacme_acme_response_t {
 /* A signed POST (RFC 8555 §6.2). payload: a JSON value to send, or NULL for
  * POST-as-GET. With use_jwk the header carries the account key's JWK
  * (newAccount, revocation by cert key); otherwise "kid" = account URL.
- * A fresh nonce is fetched when none is held; badNonce is retried with the
- * nonce from the error response, up to max_nonce_retries. A problem
+ * A fresh nonce is fetched when none is held (a newNonce answer without
+ * one is asked again twice, quickly); badNonce is retried at once with the
+ * nonce from the error response, up to max_nonce_retries. A broken
+ * connection or a passing 5xx is sent again twice, after 0.5 s and 1.5 s. A
+ * malformed answer without a problem document is SACME_EPROTO. A problem
  * document becomes a non-success status with res filled (sacme_problem.h);
  * a non-2xx without a problem document is reported with its status and
  * body excerpt. 401 is treated like 403 (Sectigo answers 401). A url not on
@@ -58,6 +61,20 @@ typedef struct sacme_acme_response_t {
 apr_status_t sacme_acme_post(sacme_acme_t *acme, const char *url,
                              json_t *payload, int use_jwk, apr_pool_t *p,
                              sacme_acme_response_t **resp, sacme_result_t *res);
+
+/* Like sacme_acme_post (kid, payload), but a request whose answer was lost
+ * (reset, truncated, timed out) is not sent again: the CA may have carried
+ * it out. The caller finds out from the CA what became of it (finalize:
+ * the order's state) before deciding to send it again. */
+apr_status_t sacme_acme_post_unrepeated(sacme_acme_t *acme, const char *url,
+                                        json_t *payload, apr_pool_t *p,
+                                        sacme_acme_response_t **resp,
+                                        sacme_result_t *res);
+
+/* Whether a failed request ended without a complete answer (connection
+ * refused, reset, cut short, timed out), so the CA may or may not have
+ * carried it out. */
+int sacme_acme_answer_lost(apr_status_t rv, const sacme_result_t *res);
 
 /* Like sacme_acme_post, but signs with another key (revocation with the
  * certificate key, key rollover); always sends the jwk. */

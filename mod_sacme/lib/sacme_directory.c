@@ -34,10 +34,13 @@ apr_status_t sacme_directory_parse(apr_pool_t *p, const char *body,
     if (!j) {
         sacme_result_prefix(res, "the directory is not JSON (is the server URL "
                             "the ACME directory URL?)");
-        return APR_EINVAL;
+        if (res) {
+            res->status = SACME_EPROTO;
+        }
+        return SACME_EPROTO;
     }
     if (!json_is_object(j)) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "the directory is not a JSON object (is the server "
                                 "URL the ACME directory URL?)");
     }
@@ -54,7 +57,7 @@ apr_status_t sacme_directory_parse(apr_pool_t *p, const char *body,
     else if (!dir->new_account) missing = "newAccount";
     else if (!dir->new_order) missing = "newOrder";
     if (missing) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "the directory has no '%s' URL (is the server URL "
                                 "the ACME directory URL?)", missing);
     }

@@ -24,7 +24,7 @@ typedef struct sacme_directory_t {
 } sacme_directory_t;
 
 /* Parses a directory body. A body that is not a JSON object, or lacks
- * newNonce/newAccount/newOrder, is APR_EINVAL with a message that names what
+ * newNonce/newAccount/newOrder, is SACME_EPROTO with a message that names what
  * is missing and quotes the start of the body (a CA answering HTML at the
  * directory URL is a common misconfiguration). */
 apr_status_t sacme_directory_parse(apr_pool_t *p, const char *body,

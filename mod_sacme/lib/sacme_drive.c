@@ -590,12 +590,38 @@ static int key_refused(const sacme_result_t *res)
     return type && (!strcmp(type, "badPublicKey") || !strcmp(type, "badCSR"));
 }
 
+/* The least wait before the next attempt: the CA's bound on its own
+ * Retry-After (SacmeRetryAfterBounds MIN), at least a second. */
+static apr_interval_time_t least_wait(const sacme_driver_t *d)
+{
+    return d->retry_after_min > apr_time_from_sec(1) ? d->retry_after_min
+                                                     : apr_time_from_sec(1);
+}
+
 static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
                                    const sacme_result_t *res)
 {
     apr_interval_time_t delay = d->retry_delay;
+    int fatal = res->status == SACME_ECONFIG || res->status == SACME_EUNTRUSTED
+        || (res->problem && sacme_problem_class(res->problem) == SACME_PROBLEM_FATAL);
     int i;
 
+    /* A run of badNonce answers long enough to use up a request's retries
+     * is the CA's noise (a node restarted, a nonce store lost), not a
+     * failure of ours: the next attempt comes promptly, the first few
+     * times. A CA that never takes a nonce gets the backoff after that. */
+    if (res->problem && sacme_problem_class(res->problem) == SACME_PROBLEM_NONCE
+        && errors <= SACME_MAX_NONCE_ATTEMPTS) {
+        return least_wait(d);
+    }
+    /* The CA said when to come back (429, 503): that, within the bounds
+     * of SacmeRetryAfterBounds, rather than our own guess, shorter or
+     * longer. A problem retrying cannot fix keeps its long wait. */
+    if (res->retry_after && !fatal) {
+        delay = res->retry_after - apr_time_now();
+        return sacme_time_clamp(delay, least_wait(d), d->retry_after_max
+                                ? d->retry_after_max : apr_time_from_sec(3600));
+    }
     for (i = 1; i < errors && delay < d->retry_max; ++i) {
         delay *= 2;
     }
@@ -604,17 +630,14 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
     delay += (apr_interval_time_t)((rand() % 21 - 10) * (delay / 100));
     /* Input errors (bad EAB, rejected names, bad CSR) will not fix
      * themselves: retrying soon only burns the CA's patience. */
-    if (res->status == SACME_ECONFIG || res->status == SACME_EUNTRUSTED
-        || (res->problem && sacme_problem_class(res->problem) == SACME_PROBLEM_FATAL)) {
-        if (delay < apr_time_from_sec(3600)) {
-            delay = apr_time_from_sec(3600);
-        }
+    if (fatal && delay < apr_time_from_sec(3600)) {
+        delay = apr_time_from_sec(3600);
     }
     if (delay > d->retry_max) {
         delay = d->retry_max;
     }
     if (res->retry_after > sacme_time_add(apr_time_now(), delay)) {
-        /* the CA's Retry-After (429, 503), within the configured bounds */
+        /* never before the CA's Retry-After, within the configured bounds */
         delay = res->retry_after - apr_time_now();
         if (d->retry_after_max && delay > d->retry_after_max) {
             delay = d->retry_after_max;

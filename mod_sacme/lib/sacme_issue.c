@@ -73,7 +73,7 @@ static apr_status_t authz_failed(const sacme_authz_t *authz, sacme_result_t *res
             return res ? res->status : APR_EINVAL;
         }
     }
-    return sacme_result_set(res, APR_EINVAL, "authorization of %s is %s",
+    return sacme_result_set(res, SACME_EPROTO, "authorization of %s is %s",
                             authz->identifier, authz->status);
 }
 
@@ -113,7 +113,7 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
         return authz_failed(authz, res);
     }
     if (ctx->opts->challenge_none) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "%s is not pre-validated for this ACME account "
                                 "(its authorization is '%s', and challenges are "
                                 "turned off): validate the domain at the CA "
@@ -123,7 +123,7 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
     }
     chal = sacme_authz_pick(authz, ctx->opts->challenge_types);
     if (!chal) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "%s: the CA offers no challenge this server can "
                                 "answer (offered: %s)", authz->identifier,
                                 offered_types(p, authz));
@@ -209,7 +209,7 @@ static apr_status_t await_order(issue_ctx_t *ctx, sacme_order_t **porder,
             sacme_result_prefix(res, "the order %s became invalid", order->url);
             return res ? res->status : APR_EINVAL;
         }
-        return sacme_result_set(res, APR_EINVAL, "the order %s became invalid",
+        return sacme_result_set(res, SACME_EPROTO, "the order %s became invalid",
                                 order->url);
     }
     return APR_SUCCESS;
@@ -335,7 +335,7 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
         goto leave;
     }
     if (strcmp(order->status, "valid") || !order->certificate) {
-        rv = sacme_result_set(res, APR_EINVAL,
+        rv = sacme_result_set(res, SACME_EPROTO,
                               "the order %s is '%s' without a certificate URL",
                               order->url, order->status);
         goto leave;

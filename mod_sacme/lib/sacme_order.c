@@ -32,7 +32,7 @@ apr_status_t sacme_order_parse(apr_pool_t *p, const json_t *json,
     size_t i;
 
     if (!json_is_object(json)) {
-        return sacme_result_set(res, APR_EINVAL, "the order %s is not a JSON object",
+        return sacme_result_set(res, SACME_EPROTO, "the order %s is not a JSON object",
                                 url ? url : "");
     }
     order = apr_pcalloc(p, sizeof(*order));
@@ -50,11 +50,11 @@ apr_status_t sacme_order_parse(apr_pool_t *p, const json_t *json,
         }
     }
     if (!order->status) {
-        return sacme_result_set(res, APR_EINVAL, "the order %s has no status",
+        return sacme_result_set(res, SACME_EPROTO, "the order %s has no status",
                                 url ? url : "");
     }
     if (!order->finalize) {
-        return sacme_result_set(res, APR_EINVAL, "the order %s has no finalize URL",
+        return sacme_result_set(res, SACME_EPROTO, "the order %s has no finalize URL",
                                 url ? url : "");
     }
     *porder = order;
@@ -91,7 +91,7 @@ apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names
         return rv;
     }
     if (!resp->location) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "the CA created an order but gave no order URL "
                                 "(no Location header)");
     }
@@ -128,7 +128,7 @@ apr_status_t sacme_authz_parse(apr_pool_t *p, const json_t *json,
     size_t i;
 
     if (!json_is_object(json)) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "the authorization %s is not a JSON object", url);
     }
     authz = apr_pcalloc(p, sizeof(*authz));
@@ -152,7 +152,7 @@ apr_status_t sacme_authz_parse(apr_pool_t *p, const json_t *json,
         }
     }
     if (!authz->status || !authz->identifier) {
-        return sacme_result_set(res, APR_EINVAL,
+        return sacme_result_set(res, SACME_EPROTO,
                                 "the authorization %s lacks status or identifier", url);
     }
     *pauthz = authz;
@@ -212,13 +212,30 @@ apr_status_t sacme_order_finalize(sacme_acme_t *acme, sacme_order_t *order,
     json_t *payload = sacme_json_own(p, json_object());
     sacme_acme_response_t *resp;
     apr_status_t rv;
+    int lost = 0;
 
     json_object_set_new(payload, "csr",
                         json_string(sacme_b64url_encode(p, csr, csr_len)));
-    rv = sacme_acme_post(acme, order->finalize, payload, 0, p, &resp, res);
-    if (rv != APR_SUCCESS) {
-        sacme_result_prefix(res, "finalizing the order %s", order->url);
-        return rv;
+    for (;;) {
+        rv = sacme_acme_post_unrepeated(acme, order->finalize, payload, p, &resp, res);
+        if (rv == APR_SUCCESS) {
+            break;
+        }
+        if (!sacme_acme_answer_lost(rv, res) || lost++ >= SACME_MAX_QUICK_RETRIES) {
+            sacme_result_prefix(res, "finalizing the order %s", order->url);
+            return rv;
+        }
+        /* The CA may have taken the CSR before the answer was lost: sent
+         * again, it would refuse the finalize (orderNotReady) of an order
+         * that is on its way. Its state says whether to send it again. */
+        sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10210)
+                  "finalizing the order %s: no complete answer (%s); asking the "
+                  "CA for the order's state", order->url,
+                  res && res->detail ? res->detail : "no detail");
+        rv = sacme_order_get(acme, order->url, p, updated, res);
+        if (rv != APR_SUCCESS || strcmp((*updated)->status, "ready")) {
+            return rv;
+        }
     }
     /* 200 or 201, Location or not: the order URL we already have stays the
      * one to poll (RFC 8555 §7.4; Sectigo and others differ here). */
@@ -250,6 +267,12 @@ apr_status_t sacme_cert_download(sacme_acme_t *acme, const char *url,
     if (rv != APR_SUCCESS) {
         sacme_result_prefix(res, "the certificate at %s (Content-Type '%s')", url,
                             sacme_http_media_type(resp->http, p));
+        if (rv == APR_EINVAL) {
+            rv = SACME_EPROTO;      /* the CA's download, not our input */
+            if (res) {
+                res->status = rv;
+            }
+        }
         return rv;
     }
     /* Only a leaf: collect issuers along rel="up" (RFC 8555 §7.4.2), bounded

@@ -68,6 +68,9 @@ def test_challenge_none_with_names_not_prevalidated(http01_pebble, httpds):
     assert names[0] in line
     assert "not pre-validated for this ACME account" in line, line
     assert "next attempt at" in line, line
+    # the CA's answer speaks for itself: no "(22)Invalid argument: " before
+    # the tag (issue 11, defect 18)
+    assert not re.search(r"\(-?\d+\)[^\]]*: SACME10024", line), line
     # nothing was published or answered for the CA
     challenges = h.store("challenges")
     assert not any(files for _, _, files in os.walk(challenges)), \

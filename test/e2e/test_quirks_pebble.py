@@ -52,10 +52,15 @@ def reuse_pebble():
 
 
 def test_half_the_nonces_rejected(nonce_pebble, httpds, tmp_path):
+    """Pebble rejects half the nonces: the certificates come all the same,
+    without waiting out SacmeRetryDelay (10 minutes here): badNonce is
+    retried with fresh nonces, not turned into a failed attempt and a
+    backoff (issue 11, defect 17a; it used to happen about once in three
+    runs, see test_quirks_proxy.py for the deterministic run of badNonce)."""
     pebble = nonce_pebble
     alpha, beta = names_for("nonce-a"), names_for("nonce-b")
     h = httpds.add(make_httpd(pebble, [alpha, beta], vhosts=[Vhost(alpha), Vhost(beta)],
-                              log_level=DEBUG, more=["SacmeRetryDelay 2s"]))
+                              log_level=DEBUG, more=["SacmeRetryDelay 10m"]))
     h.start()
     h.wait_managed_cert(alpha[0], limit=ISSUE_LIMIT)
     h.wait_managed_cert(beta[0], limit=ISSUE_LIMIT)

@@ -7,6 +7,7 @@ proxy and one httpd (own ServerRoot) per test.  SacmeRetryDelay is short so
 that injected failures are retried within the bounds of the waits."""
 
 import os
+import re
 import sys
 
 import pytest
@@ -19,6 +20,10 @@ from sacmetest.pebble import Pebble
 from sacmetest.quirkproxy import QuirkProxy, proxied_httpd
 
 RETRY = "SacmeRetryDelay 2s"
+# A retry delay far beyond the tests' waits: a certificate obtained all the
+# same was not waited for through the backoff
+LONG_RETRY = "SacmeRetryDelay 10m"
+LOST_FINALIZE = "SACME10210"   # finalize without a complete answer: the order asked
 ORDER_GONE = "SACME10030"
 QUICK_RETRY = "SACME10014"     # the engine's immediate retry of a transient fault
 
@@ -68,13 +73,13 @@ def proxies():
         px.stop()
 
 
-def issue_through(proxy, httpds, tmp_path, tag, more=(), names=None):
+def issue_through(proxy, httpds, tmp_path, tag, more=(), names=None, retry=RETRY):
     """An httpd whose SacmeServer is the proxy; waits for the managed
     certificate and checks what a verifying TLS client sees.  Returns
     (httpd, leaf)."""
     pebble = proxy.pebble
     names = names or names_for(tag)
-    h = httpds.add(proxied_httpd(proxy, [names], more=[RETRY] + list(more)))
+    h = httpds.add(proxied_httpd(proxy, [names], more=[retry] + list(more)))
     h.start()
     h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
     leaf = check_served(h, pebble, names, tmp_path)
@@ -175,11 +180,102 @@ def test_server_internal_on_new_order(qpebble, proxies, httpds, tmp_path):
 
 
 def test_rate_limited_new_order(qpebble, proxies, httpds, tmp_path):
+    """429 with Retry-After: 3 on newOrder: the order is sent again when the
+    CA said, not after SacmeRetryDelay (10 minutes here; issue 11, defect
+    17b)."""
     proxy = proxies.start(qpebble, {"rate_limited_once": 3})
-    h, _ = issue_through(proxy, httpds, tmp_path, "qrate")
+    h, _ = issue_through(proxy, httpds, tmp_path, "qrate", retry=LONG_RETRY)
     assert proxy.stats["rate_limited_once"] == 1
     err = h.log_lines(ERRORED)
-    assert err and "rateLimited" in err[0], err
+    assert len(err) == 1 and "rateLimited" in err[0], err
+    assert proxy.request_count("POST", proxy.new_order_path, 429) == 1, proxy.requests
+    assert proxy.request_count("POST", proxy.new_order_path, 201) == 1, proxy.requests
+
+
+def test_run_of_bad_nonces(qpebble, proxies, httpds, tmp_path):
+    """Ten badNonce answers in a row (more than the few retries a request
+    used to have): the CA's noise, retried with fresh nonces, no failed
+    attempt and no backoff (issue 11, defect 17a)."""
+    proxy = proxies.start(qpebble, {"bad_nonce_run": 10})
+    h, _ = issue_through(proxy, httpds, tmp_path, "qnonce", retry=LONG_RETRY)
+    assert proxy.stats["bad_nonce_run"] == 10, dict(proxy.stats)
+    assert not h.log_lines(ERRORED), h.log_lines(ERRORED)
+
+
+def test_bad_nonces_beyond_a_requests_retries(qpebble, proxies, httpds, tmp_path):
+    """Thirty badNonce answers in a row use up even the generous retries of
+    one request: the attempt fails on badNonce alone, and the next one comes
+    promptly instead of after SacmeRetryDelay (issue 11, defect 17a)."""
+    proxy = proxies.start(qpebble, {"bad_nonce_run": 30})
+    h, _ = issue_through(proxy, httpds, tmp_path, "qnonce30", retry=LONG_RETRY)
+    assert proxy.stats["bad_nonce_run"] == 30, dict(proxy.stats)
+    err = h.log_lines(ERRORED)
+    assert len(err) == 1 and "badNonce" in err[0], err
+
+
+def test_nonce_answer_without_replay_nonce(qpebble, proxies, httpds, tmp_path):
+    """A newNonce answer without its Replay-Nonce header is a passing fault:
+    another nonce is fetched at once, the attempt does not fail (issue 11,
+    defect 17c)."""
+    proxy = proxies.start(qpebble, {"no_nonce": 1})
+    h, _ = issue_through(proxy, httpds, tmp_path, "qnononce", retry=LONG_RETRY,
+                         more=["LogLevel sacme:info"])
+    assert proxy.stats["no_nonce"] == 1, dict(proxy.stats)
+    quick = h.log_lines(QUICK_RETRY)
+    assert quick and "Replay-Nonce" in quick[0], quick
+    assert not h.log_lines(ERRORED), h.log_lines(ERRORED)
+
+
+def test_finalize_answer_cut_short(qpebble, proxies, httpds, tmp_path):
+    """The finalize answer is cut short after Pebble took the CSR: the
+    module asks the CA for the order before any second finalize (which the
+    CA would refuse, orderNotReady), and goes on from the order's state
+    (issue 11, defect 17d)."""
+    proxy = proxies.start(qpebble, {"truncate_once": "/finalize-order/"})
+    h, _ = issue_through(proxy, httpds, tmp_path, "qfintrunc", retry=LONG_RETRY,
+                         more=["LogLevel sacme:info"])
+    assert proxy.stats["truncate_once"] == 1
+    assert h.log_lines(LOST_FINALIZE), "the lost finalize answer was not reported"
+    assert not h.log_lines(ERRORED), h.log_lines(ERRORED)
+    with proxy._lock:
+        reqs = list(proxy.requests)
+    cut = [i for i, (m, p, st) in enumerate(reqs)
+           if m == "POST" and "/finalize-order/" in p and st == "truncated 200"]
+    assert len(cut) == 1, reqs
+    after = reqs[cut[0] + 1:]
+    finalize_again = [i for i, (m, p, st) in enumerate(after)
+                      if m == "POST" and "/finalize-order/" in p]
+    order_asked = [i for i, (m, p, st) in enumerate(after)
+                   if m == "POST" and "/my-order/" in p]
+    assert order_asked, reqs
+    assert not finalize_again or order_asked[0] < finalize_again[0], reqs
+    assert proxy.request_count("POST", "/finalize-order/", 403) == 0, reqs
+    assert proxy.request_count("POST", proxy.new_order_path, 201) == 1, reqs
+
+
+# the start of an error line up to its tag: no "(22)Invalid argument: " or
+# other OS error before the message (issue 11, defect 18)
+OS_PREFIX = re.compile(r"\(-?\d+\)[^\]]*: SACME10024")
+
+
+@pytest.mark.parametrize("quirk,cause", [
+    ("no_nonce", "gave no Replay-Nonce"),
+    ("garbage_order", "invalid JSON"),
+])
+def test_malformed_answer_is_logged_without_os_error(qpebble, proxies, httpds,
+                                                    quirk, cause):
+    """A CA that keeps answering what the protocol does not allow: the failed
+    attempt is logged with its tag and cause, and without an OS error such
+    as "(22)Invalid argument" in front (issue 11, defect 18)."""
+    proxy = proxies.start(qpebble, {quirk: True})
+    names = names_for("qproto-" + quirk.replace("_", ""))
+    h = httpds.add(proxied_httpd(proxy, [names], more=[LONG_RETRY]))
+    h.start()
+    line = h.wait_log(ERRORED, limit=ISSUE_LIMIT)
+    assert cause in line, line
+    assert names[0] in line, line
+    assert not OS_PREFIX.search(line), line
+    assert "Invalid argument" not in line, line
 
 
 def test_connection_reset_on_finalize(qpebble, proxies, httpds, tmp_path):

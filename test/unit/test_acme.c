@@ -452,7 +452,7 @@ START_TEST(order_parse)
     ck_assert_ptr_null(order->certificate);
     j = sacme_json_parse(unit_pool, "{\"status\":\"pending\"}", 20, 0, NULL);
     ck_assert_int_eq(sacme_order_parse(unit_pool, j, "https://ca.test/o/2",
-                                       "https://ca.test/o/2", &order, res), APR_EINVAL);
+                                       "https://ca.test/o/2", &order, res), SACME_EPROTO);
     ck_assert_ptr_nonnull(strstr(res->detail, "finalize"));
 }
 END_TEST
@@ -489,6 +489,138 @@ START_TEST(finalize_201_without_location)
 }
 END_TEST
 
+/* A client of the scripted CA (script[0] is given the directory) with an
+ * account: key and URL. */
+static sacme_acme_t *account_acme(unit_fake_t *fake, unit_scripted_t *script, int n)
+{
+    sacme_acme_t *acme;
+
+    script[0].body = DIRECTORY;
+    acme = make_acme(fake, script, n);
+    sacme_key_generate(unit_pool, SACME_KEY_P256, &acme->account_key, NULL);
+    acme->account_url = "https://ca.test/acct/1";
+    return acme;
+}
+
+/* Issue 11, defect 17c: a newNonce answer without Replay-Nonce is asked
+ * again at once; the request goes out with the next one's nonce. */
+START_TEST(nonce_answer_without_nonce_is_asked_again)
+{
+    static const unit_scripted_t script[] = {
+        { 200, JSON_HDR, NULL },                   /* directory, no nonce */
+        { 200, "Cache-Control: no-store\n", "" },  /* HEAD newNonce, none */
+        { 200, "Replay-Nonce: second\n", "" },     /* HEAD newNonce */
+        { 200, JSON_HDR "Replay-Nonce: n3\n", "{\"status\":\"valid\"}" },
+    };
+    unit_scripted_t s[4];
+    unit_fake_t fake;
+    sacme_acme_response_t *resp;
+
+    memcpy(s, script, sizeof(s));
+    ck_assert_int_eq(sacme_acme_post(account_acme(&fake, s, 4), "https://ca.test/x",
+                                     NULL, 0, unit_pool, &resp, NULL), APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 4);
+    ck_assert_str_eq(sacme_json_str(protected_of(fake.bodies[3]), "nonce"), "second");
+}
+END_TEST
+
+/* Issue 11, defect 18: a CA that never gives a nonce is a protocol error
+ * of the CA (SACME_EPROTO, logged without an OS error), after the quick
+ * retries. */
+START_TEST(nonce_never_given_is_a_protocol_error)
+{
+    unit_scripted_t s[1 + 1 + SACME_MAX_QUICK_RETRIES];
+    unit_fake_t fake;
+    sacme_acme_response_t *resp;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    int i;
+
+    s[0].status = 200; s[0].headers = JSON_HDR;
+    for (i = 1; i < (int)SACME_ARRAY_LEN(s); ++i) {
+        s[i].status = 200;
+        s[i].headers = "";
+        s[i].body = "";
+    }
+    ck_assert_int_eq(sacme_acme_post(account_acme(&fake, s, (int)SACME_ARRAY_LEN(s)),
+                                     "https://ca.test/x", NULL, 0, unit_pool, &resp, res),
+                     SACME_EPROTO);
+    ck_assert_int_eq(fake.next, (int)SACME_ARRAY_LEN(s));
+    ck_assert_ptr_nonnull(strstr(res->detail, "gave no Replay-Nonce"));
+    ck_assert_int_eq(sacme_result_log_status(res), 0);
+}
+END_TEST
+
+/* A body that is not JSON where the CA must send JSON: SACME_EPROTO. */
+START_TEST(garbage_json_is_a_protocol_error)
+{
+    static const unit_scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 200, JSON_HDR "Replay-Nonce: n2\n", "{not json" },
+    };
+    unit_scripted_t s[2];
+    unit_fake_t fake;
+    sacme_acme_response_t *resp;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    memcpy(s, script, sizeof(s));
+    ck_assert_int_eq(sacme_acme_post(account_acme(&fake, s, 2), "https://ca.test/o/1",
+                                     NULL, 0, unit_pool, &resp, res), SACME_EPROTO);
+    ck_assert_ptr_nonnull(strstr(res->detail, "invalid JSON"));
+    ck_assert_int_eq(sacme_result_log_status(res), 0);
+}
+END_TEST
+
+#define ORDER_JSON(status) \
+    "{\"status\":\"" status "\",\"finalize\":\"https://ca.test/o/1/fin\"," \
+    "\"authorizations\":[]}"
+
+/* Issue 11, defect 17d: the finalize's answer is lost. The order is asked
+ * before anything else: `processing` (the CA had taken the CSR) is where
+ * the issue goes on, no second finalize (the CA would refuse it); `ready`
+ * (the finalize never reached the CA) has it sent again. */
+START_TEST(lost_finalize_answer_asks_the_order)
+{
+    static const unsigned char csr[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+    static const struct {
+        const char *state;      /* the order after the lost finalize */
+        int requests;           /* all the client sends */
+        const char *ends;       /* the order's status returned */
+    } cases[] = {
+        { ORDER_JSON("processing"), 4, "processing" },
+        { ORDER_JSON("ready"), 5, "valid" },
+    };
+    size_t i;
+
+    for (i = 0; i < SACME_ARRAY_LEN(cases); ++i) {
+        unit_scripted_t s[] = {
+            { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+            { 0, NULL, NULL },                                  /* finalize: lost */
+            { 200, "Replay-Nonce: n2\n", "" },                  /* HEAD newNonce */
+            { 200, JSON_HDR "Replay-Nonce: n3\n", cases[i].state },
+            { 200, JSON_HDR "Replay-Nonce: n4\n", ORDER_JSON("valid") },
+        };
+        unit_fake_t fake;
+        sacme_order_t order, *updated;
+
+        memset(&order, 0, sizeof(order));
+        order.url = "https://ca.test/o/1";
+        order.finalize = "https://ca.test/o/1/fin";
+        ck_assert_int_eq(sacme_order_finalize(account_acme(&fake, s, (int)SACME_ARRAY_LEN(s)),
+                                              &order, csr, sizeof(csr), unit_pool,
+                                              &updated, NULL), APR_SUCCESS);
+        ck_assert_int_eq(fake.next, cases[i].requests);
+        ck_assert_str_eq(fake.urls[1], "https://ca.test/o/1/fin");
+        ck_assert_str_eq(fake.urls[3], "https://ca.test/o/1");
+        ck_assert_ptr_null(payload_of(fake.bodies[3]));      /* POST-as-GET */
+        if (cases[i].requests == 5) {
+            ck_assert_str_eq(fake.urls[4], "https://ca.test/o/1/fin");
+            ck_assert_str_eq(sacme_json_str(payload_of(fake.bodies[4]), "csr"), "MAMCAQA");
+        }
+        ck_assert_str_eq(updated->status, cases[i].ends);
+    }
+}
+END_TEST
+
 Suite *unit_suite_acme(void)
 {
     Suite *s = suite_create("acme");
@@ -511,6 +643,10 @@ Suite *unit_suite_acme(void)
     tcase_add_test(tc, token_check);
     tcase_add_test(tc, order_parse);
     tcase_add_test(tc, finalize_201_without_location);
+    tcase_add_test(tc, nonce_answer_without_nonce_is_asked_again);
+    tcase_add_test(tc, nonce_never_given_is_a_protocol_error);
+    tcase_add_test(tc, garbage_json_is_a_protocol_error);
+    tcase_add_test(tc, lost_finalize_answer_asks_the_order);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -68,7 +68,7 @@ START_TEST(missing_required_url)
     sacme_directory_t *dir = NULL;
     sacme_result_t *res = sacme_result_make(unit_pool);
 
-    ck_assert_int_eq(parse("acme/directory-no-neworder.json", &dir, res), APR_EINVAL);
+    ck_assert_int_eq(parse("acme/directory-no-neworder.json", &dir, res), SACME_EPROTO);
     ck_assert_ptr_nonnull(strstr(res->detail, "newOrder"));
 }
 END_TEST
@@ -78,7 +78,7 @@ START_TEST(html_instead_of_json)
     sacme_directory_t *dir = NULL;
     sacme_result_t *res = sacme_result_make(unit_pool);
 
-    ck_assert_int_eq(parse("acme/directory-html.txt", &dir, res), APR_EINVAL);
+    ck_assert_int_eq(parse("acme/directory-html.txt", &dir, res), SACME_EPROTO);
     ck_assert_ptr_nonnull(strstr(res->detail, "not JSON"));
     /* the start of the body is quoted so the admin sees what came back */
     ck_assert_ptr_nonnull(strstr(res->detail, "403 Forbidden"));
@@ -90,7 +90,7 @@ START_TEST(not_an_object)
     sacme_directory_t *dir = NULL;
     sacme_result_t *res = sacme_result_make(unit_pool);
 
-    ck_assert_int_eq(sacme_directory_parse(unit_pool, "[1,2]", 5, &dir, res), APR_EINVAL);
+    ck_assert_int_eq(sacme_directory_parse(unit_pool, "[1,2]", 5, &dir, res), SACME_EPROTO);
     ck_assert_ptr_nonnull(strstr(res->detail, "not a JSON object"));
 }
 END_TEST
@@ -104,7 +104,7 @@ START_TEST(nesting_bound)
 
     for (i = 0; i < 60; ++i) body[i] = '[';
     for (i = 60; i < 120; ++i) body[i] = ']';
-    ck_assert_int_eq(sacme_directory_parse(unit_pool, body, 120, &dir, res), APR_EINVAL);
+    ck_assert_int_eq(sacme_directory_parse(unit_pool, body, 120, &dir, res), SACME_EPROTO);
     ck_assert_ptr_nonnull(strstr(res->detail, "nested"));
 }
 END_TEST

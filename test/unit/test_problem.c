@@ -157,6 +157,14 @@ START_TEST(result_log_status)
     sacme_result_set(r, APR_EGENERAL, "the CA answered 500");
     r->http_status = 500;
     ck_assert_int_eq(sacme_result_log_status(r), 0);
+    /* a malformed CA answer without a problem document: no "(22)" */
+    sacme_result_set(r, SACME_EPROTO, "https://ca.test/nonce gave no Replay-Nonce");
+    ck_assert_int_eq(sacme_result_log_status(r), 0);
+    ck_assert_str_eq(sacme_result_message(r, unit_pool),
+                     "https://ca.test/nonce gave no Replay-Nonce");
+    /* a local invalid argument keeps its status */
+    sacme_result_set(r, APR_EINVAL, "an order needs 1 to 100 names");
+    ck_assert_int_eq(sacme_result_log_status(r), APR_EINVAL);
 }
 END_TEST
 

@@ -53,6 +53,13 @@ firing is counted in proxy.stats[quirk]):
                            but half the body, then the connection is closed
   stall_once=(PATHPART, SECONDS) or "PATHPART,SECONDS"
                            the response is held back SECONDS
+  bad_nonce_run=N          the next N signed POSTs are answered 400 badNonce
+                           (not forwarded; each with a fresh Replay-Nonce),
+                           a run of rejected nonces longer than a handful
+  no_nonce=N               the next N newNonce answers come without their
+                           Replay-Nonce header (N=True: every one)
+  garbage_order=N          the next N order POST-as-GET answers (200) carry
+                           a body that is not JSON, labelled application/json
   bad_cert=wrong_key|missing_name
                            the certificate download is replaced by a chain of a
                            throwaway CA whose leaf has another key (same names),
@@ -88,8 +95,10 @@ QUIRKS = (
     "sectigo_directory", "retry_after", "processing_polls", "hold_processing_for",
     "finalize_201_no_location", "cert_octet_stream", "cert_der", "extra_challenge",
     "status_401_for_403", "server_internal_once_on_neworder", "rate_limited_once",
-    "reset_once", "truncate_once", "stall_once", "bad_cert",
+    "reset_once", "truncate_once", "stall_once", "bad_cert", "bad_nonce_run",
+    "no_nonce", "garbage_order",
 )
+COUNTED = ("bad_nonce_run", "no_nonce", "garbage_order")
 ONCE = ("server_internal_once_on_neworder", "rate_limited_once", "reset_once",
         "truncate_once", "stall_once")
 
@@ -235,6 +244,8 @@ class QuirkProxy:
                 if name == "stall_once" and isinstance(value, str):
                     part, _, secs = value.rpartition(",")
                     value = (part, float(secs))
+                if name in COUNTED and value is not True and not isinstance(value, int):
+                    raise ValueError("%s is a count or True" % name)
                 self._quirks[name] = value
                 self._fired.discard(name)
         return self
@@ -268,6 +279,18 @@ class QuirkProxy:
             self._fired.add(name)
             self.stats[name] += 1
             return value
+
+    def _take_counted(self, name):
+        """Whether counted quirk `name` (N more times, or True for always)
+        applies to this request; counts it down."""
+        with self._lock:
+            left = self._quirks.get(name)
+            if left is None or left is False or left == 0:
+                return False
+            if left is not True:
+                self._quirks[name] = left - 1
+            self.stats[name] += 1
+            return True
 
     def _note_error(self, text):
         with self._lock:
@@ -413,6 +436,12 @@ class QuirkProxy:
             return self._serve_directory(h)
         if path.split("?")[0] == "/new-nonce":
             upstream = self._pebble_nonce_path
+        is_newnonce = method in ("HEAD", "GET") and \
+            upstream.split("?")[0] == self._pebble_nonce_path
+
+        if method == "POST" and self._take_counted("bad_nonce_run"):
+            return self._problem(h, 400, "badNonce",
+                                 "quirkproxy: JWS has an invalid anti-replay nonce (injected)")
 
         is_neworder = method == "POST" and path == self._pebble_neworder_path
         if is_neworder:
@@ -427,6 +456,8 @@ class QuirkProxy:
 
         status, headers, data = self._forward(method, upstream, body or None, h.headers)
         headers = list(headers)
+        if is_newnonce and self._take_counted("no_nonce"):
+            headers = [(k, v) for k, v in headers if k.lower() != "replay-nonce"]
 
         if status == 403 and self.quirk("status_401_for_403"):
             status = 401
@@ -517,6 +548,10 @@ class QuirkProxy:
 
         if changed:
             data = json.dumps(doc).encode()
+        if order_path and post_as_get and not is_finalize and status == 200 \
+                and self._take_counted("garbage_order"):
+            data = b"<html>quirkproxy: not JSON</html>"
+            headers = _set_header(headers, "Content-Type", "application/json")
 
         # the certificate download
         is_cert = method == "POST" and (path in self._cert_to_order or path.startswith(PEBBLE_CERT))
