@@ -30,12 +30,15 @@ import pytest
 from sacmetest import faults
 from sacmetest.faults import new_orders, read_bytes, registrations
 from sacmetest.httpd import _alive
-from sacmetest.module import (ACCOUNT_REGISTERED, DRIVER_DIED, DRIVER_DIED_EARLY, RESUMING,
+from sacmetest.module import (ACCOUNT_REGISTERED, DRIVER_DIED, DRIVER_DIED_EARLY,
+                              DRIVER_STARTED, RESUMING,
                               account_dirs, assert_served_verified, names_for, order_url_in,
                               root_file)
+from sacmetest.pebble import free_port
 from sacmetest.quirkproxy import QuirkProxy, proxied_httpd
 
 LIMIT = 120    # bounds of the waits, not timing claims
+ORDER_GONE = "SACME10030"     # the recorded order cannot be used any more
 
 # step -> (path part of the held exchange, "request" | "response")
 STEPS = {
@@ -101,3 +104,45 @@ def test_driver_killed_at_a_step_resumes_the_same_order(step, exact_pebble, http
     finally:
         proxy.stop()
 
+
+def test_restart_while_the_ca_validates_keeps_the_challenge_answers(exact_pebble, httpds):
+    """The driver answered the challenges and handed its worker back while
+    the CA validates (job.json "waiting"); then the driver is replaced (a
+    graceful restart: the admin's, or mod_sacme's own to activate another
+    domain). The new driver must not remove the answers of the order in
+    progress: the CA fetching them meanwhile would fail the validation, and
+    the order with it. Pebble's validation requests are held (GatedRelay on
+    its httpPort) until the new driver runs."""
+    names = names_for("kill-validating")
+    proxy = QuirkProxy(exact_pebble).start()
+    relay = None
+    try:
+        h = httpds.add(proxied_httpd(proxy, [names], more=["SacmeRetryDelay 10s"]))
+        h.port = free_port()                   # Pebble's httpPort is the relay's
+        h.configure()
+        relay = faults.GatedRelay(exact_pebble.http_port, h.port)
+        h.start()
+        job = h.store("staging", names[0], "job.json")
+        h._wait(lambda: b'"waiting"' in read_bytes(job),
+                "the driver to wait for the CA's validation", LIMIT)
+        assert relay.held() >= 1, "the CA is not validating"
+        order_url = order_url_in(read_bytes(h.store("staging", names[0],
+                                                    "order.json")).decode())
+        assert order_url
+
+        mark = h.mark()
+        h.graceful()
+        h.wait_log(DRIVER_STARTED, since=mark, limit=LIMIT)
+        relay.open()                           # the CA fetches the answers now
+
+        h.wait_managed_cert(names[0], limit=LIMIT)
+        after = h.log()[mark:]
+        assert ORDER_GONE not in after, "the order failed: " + \
+            "\n".join(l for l in after.splitlines() if ORDER_GONE in l)
+        assert new_orders(proxy) == 1, "%d orders made" % new_orders(proxy)
+        resumed = [l for l in after.splitlines() if RESUMING in l]
+        assert resumed and order_url_in(resumed[0]) == order_url, resumed
+    finally:
+        if relay:
+            relay.close()
+        proxy.stop()
