@@ -3,10 +3,12 @@ moments; recovery needs no admin action beyond fixing the disk.
 
   full at the first registration   the store is a small tmpfs, filled up
                                    (by a root-owned file) after httpd
-                                   started and before the account key is
-                                   written
+                                   started: before the account key is
+                                   written, or once the CA registered the
+                                   account, before account.json is
   full at staging                  the renewal's certificate arrives while
                                    the store is full
+  read-only while driving          the store turns read-only under the driver
   read-only at activation          a set is staged (SacmeAutoRestart off),
                                    the store turns read-only, the admin
                                    restarts gracefully
@@ -209,3 +211,33 @@ def test_store_read_only_at_activation_keeps_serving_then_activates(pebble_own, 
     assert served.serial == staged
     assert_served_verified(h, names, root_file(pebble_own, str(tmp_path)))
     assert _account_key(h) == key1
+
+
+def test_store_read_only_while_driving_then_issues(pebble_own, httpds, mounts, tmp_path):
+    """The store turns read-only under a running driver (no restart): its
+    attempts fail and say why, and once the store is writable again the
+    next attempt issues, without a restart."""
+    names = names_for("ro-driving")
+    proxy = QuirkProxy(pebble_own, quirks={"hold": ("/dir", "request")}).start()
+    try:
+        h = httpds.add(proxied_httpd(proxy, [names], more=RETRY))
+        h.start()
+        assert proxy.wait_held(LOG_LIMIT), "the driver never asked for the directory"
+        faults.mount_read_only(h.store_dir)
+        mounts.append(h.store_dir)
+        proxy.release(deliver=True)
+
+        h._wait(lambda: _errors_naming(h, names[0], READ_ONLY),
+                "an attempt failing on the read-only store", ISSUE_LIMIT)
+        assert faults.registrations(proxy) == 0
+        r = h.tls_get(names[0])
+        assert r.is_fallback, r.describe()
+
+        mounts.remove(h.store_dir)
+        faults.umount(h.store_dir)
+        h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+        assert_served_verified(h, names, root_file(pebble_own, str(tmp_path)))
+        assert faults.registrations(proxy) == 1
+        assert _account_key(h)
+    finally:
+        proxy.stop()
