@@ -18,6 +18,7 @@
 #include "mod_sacme_private.h"
 #include <grp.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -178,18 +179,52 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     return NULL;
 }
 
+/* Whether name is one of the names of a domain with an order recorded in
+ * staging/: the answers for it may be what the CA is fetching right now,
+ * while the order waits for its validation (the driver that published
+ * them gave its worker back, then was replaced). The order publishes them
+ * again when it is resumed, but that may be minutes away (its next
+ * attempt, a Retry-After): a validation finding nothing fails the order. */
+typedef struct {
+    const sacme_conf_t *conf;
+    apr_pool_t *p;
+} keep_ctx_t;
+
+static int order_may_need(void *baton, const char *name)
+{
+    keep_ctx_t *k = baton;
+    int i, j;
+
+    for (i = 0; i < k->conf->domains->nelts; ++i) {
+        const sacme_domain_t *dom = APR_ARRAY_IDX(k->conf->domains, i, sacme_domain_t *);
+        for (j = 0; j < dom->names->nelts; ++j) {
+            if (!strcasecmp(name, APR_ARRAY_IDX(dom->names, j, const char *))
+                && sacme_store_state_load(k->conf->store, k->p, SACME_STATE_ORDER,
+                                          dom->name, NULL)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* What a driver killed in the middle of its work left behind: temporary
  * files of interrupted writes (one may hold a key) and the challenge
  * answers of orders that were abandoned since. Now, before any worker
- * runs, none of it is in use (sacme_store_sweep). */
+ * runs, none of it is in use (sacme_store_sweep_except), but the answers
+ * of an order in progress may still be (order_may_need). */
 static void sweep_store(driver_t *drv, const sacme_store_t *store, apr_pool_t *p)
 {
     sacme_result_t *res = sacme_result_make(p);
     sacme_store_swept_t swept;
+    keep_ctx_t keep;
     apr_pool_t *sp;
 
     apr_pool_create(&sp, p);
-    if (sacme_store_sweep(store, sp, &swept, res) != APR_SUCCESS) {
+    keep.conf = drv->conf;
+    keep.p = sp;
+    if (sacme_store_sweep_except(store, sp, order_may_need, &keep, &swept, res)
+            != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, res->status, drv->s, SACME_LOGNO(10202)
                      "driver: could not remove everything left over in the store: "
                      "%s", sacme_result_message(res, sp));

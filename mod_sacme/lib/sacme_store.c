@@ -438,6 +438,13 @@ static void sweep_dir(const sacme_sdir_t *dir, int all, apr_pool_t *p, int *coun
 apr_status_t sacme_store_sweep(const sacme_store_t *store, apr_pool_t *p,
                                sacme_store_swept_t *swept, sacme_result_t *res)
 {
+    return sacme_store_sweep_except(store, p, NULL, NULL, swept, res);
+}
+
+apr_status_t sacme_store_sweep_except(const sacme_store_t *store, apr_pool_t *p,
+                                      sacme_store_keep_fn *keep, void *baton,
+                                      sacme_store_swept_t *swept, sacme_result_t *res)
+{
     /* The driver's parts and how deep its files lie in each. */
     static const struct {
         sacme_sgroup_t group;
@@ -489,7 +496,8 @@ apr_status_t sacme_store_sweep(const sacme_store_t *store, apr_pool_t *p,
             struct stat st;
             sacme_sdir_t *sub;
 
-            if (sacme_sdir_stat(g, name, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            if (sacme_sdir_stat(g, name, &st) != 0 || !S_ISDIR(st.st_mode)
+                || (challenges && keep && keep(baton, name))) {
                 continue;
             }
             /* One pool per directory: a store of many domains costs one

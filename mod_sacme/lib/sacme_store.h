@@ -219,17 +219,27 @@ typedef struct sacme_store_swept_t {
     int challenges;            /* published challenge answers */
 } sacme_store_swept_t;
 
+/* Whether the challenge answers published for name (an identifier) must
+ * stay: they may belong to an order in progress. */
+typedef int sacme_store_keep_fn(void *baton, const char *name);
+
 /* Removes what a driver killed in the middle of its work leaves in its
  * parts: the temporary files of interrupted writes (sacme_sdir_is_temporary;
  * some hold a key) in accounts/<id>/, staging/<name>/ (the webhook spool
- * among them) and requests/, and every challenge answer in
- * challenges/<name>/ with the directories it empties. For the driver at its
- * start, before it drives anything: then no answer belongs to an order in
- * progress (a resumed order publishes its own again), and no write is under
- * way. The accounts are swept under the store lock (waiting for it), since
- * sacmectl writes there too. Goes on past what it cannot open or remove;
- * the first failure is returned (res says what). *swept (may be NULL)
- * counts what went. */
+ * among them) and requests/, and the challenge answers in challenges/<name>/
+ * with the directories it empties, except those of the names keep (may be
+ * NULL) says to keep: an order in progress may have them fetched by the CA
+ * right now, before the resumed order publishes them again (a validation
+ * that finds nothing fails the order). For the driver at its start, before
+ * it drives anything: then no write is under way. The accounts are swept
+ * under the store lock (waiting for it), since sacmectl writes there too.
+ * Goes on past what it cannot open or remove; the first failure is
+ * returned (res says what). *swept (may be NULL) counts what went. */
+apr_status_t sacme_store_sweep_except(const sacme_store_t *store, apr_pool_t *p,
+                                      sacme_store_keep_fn *keep, void *baton,
+                                      sacme_store_swept_t *swept, sacme_result_t *res);
+
+/* sacme_store_sweep_except keeping no answer. */
 apr_status_t sacme_store_sweep(const sacme_store_t *store, apr_pool_t *p,
                                sacme_store_swept_t *swept, sacme_result_t *res);
 

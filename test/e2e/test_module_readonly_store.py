@@ -7,29 +7,14 @@ no driver and activates nothing, and keeps serving the live certificate.
 Once the store is writable again, a graceful restart brings the driver
 back."""
 
-import subprocess
 import time
 
+from sacmetest.faults import mount_read_only, umount
 from sacmetest.httpd import _alive
 from sacmetest.module import DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, make_httpd, names_for
 
 STORE_DOWN = "SACME10170"       # the store cannot be set up: mod_sacme stands down
 SETUP_FAILED = "SACME10036"     # what a read-only store used to stop httpd with
-
-
-def mount_read_only(path):
-    subprocess.run(["mount", "--bind", path, path], check=True)
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", path], check=True)
-    except subprocess.CalledProcessError:
-        subprocess.run(["umount", path], check=False)
-        raise
-
-
-def umount(path):
-    # lazy: the running parent holds directories of the store open for its
-    # generation (mod_ssl's look-ups); they go at the next restart
-    subprocess.run(["umount", "--lazy", path], check=True)
 
 
 def assert_stood_down(h, mark):

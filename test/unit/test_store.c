@@ -484,6 +484,37 @@ START_TEST(test_store_sweep_leftovers)
 }
 END_TEST
 
+/* The answers of the names the caller keeps (an order in progress may have
+ * them fetched by the CA now) stay; the others go. */
+static int keep_name(void *baton, const char *name)
+{
+    return !strcmp(name, (const char *)baton);
+}
+
+START_TEST(test_store_sweep_keeps_answers_of_orders_in_progress)
+{
+    sacme_store_t *store = new_store();
+    sacme_store_swept_t swept;
+    const char *token = "tok1-aaaaaaaaaaaaaaaaaaaaaa";
+    char *data;
+    apr_size_t len;
+
+    ck_assert_int_eq(sacme_store_challenge_put(store, unit_pool, NAME, token, "ka1", NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_challenge_put(store, unit_pool, "shop.example.org", token,
+                                               "ka2", NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_sweep_except(store, unit_pool, keep_name, (void *)NAME,
+                                              &swept, NULL), APR_SUCCESS);
+    ck_assert_int_eq(swept.challenges, 1);
+    ck_assert_int_eq(sacme_store_challenge_get(store, unit_pool, NAME, token, 100, &data,
+                                               &len, NULL), APR_SUCCESS);
+    ck_assert_int_eq(len, 3);
+    ck_assert(memcmp(data, "ka1", 3) == 0);
+    ck_assert_int_ne(sacme_store_challenge_get(store, unit_pool, "shop.example.org", token,
+                                               100, &data, &len, NULL), APR_SUCCESS);
+}
+END_TEST
+
 START_TEST(test_store_temporary_names)
 {
     ck_assert(sacme_sdir_is_temporary("privkey.pem.tmp.0123456789abcdef"));
@@ -917,6 +948,7 @@ Suite *unit_suite_store(void)
     tc = tcase_create("leftovers");
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, test_store_sweep_leftovers);
+    tcase_add_test(tc, test_store_sweep_keeps_answers_of_orders_in_progress);
     tcase_add_test(tc, test_store_temporary_names);
     suite_add_tcase(s, tc);
 

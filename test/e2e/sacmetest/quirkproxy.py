@@ -64,6 +64,19 @@ firing is counted in proxy.stats[quirk]):
                            the certificate download is replaced by a chain of a
                            throwaway CA whose leaf has another key (same names),
                            or the right key but one configured name fewer
+  hold=(PATHPART, WHEN)    the first request whose path contains PATHPART is
+                           held until the test calls release(): WHEN "request"
+                           holds it before it is forwarded (the CA never sees
+                           it), "response" after Pebble answered (the CA did the
+                           work, the client does not know yet). wait_held()
+                           waits until it is held. release() resets its
+                           connection (the client it was held for is meant to
+                           be gone by then, killed); release(deliver=True) lets
+                           it go on as if nothing happened.
+
+stop() closes the connections still open as well (a client's keep-alive
+connection included), so a stopped proxy is a CA nobody can reach; a new
+QuirkProxy(pebble, port=old.port) brings it back on the same port.
 """
 
 import base64
@@ -96,11 +109,12 @@ QUIRKS = (
     "finalize_201_no_location", "cert_octet_stream", "cert_der", "extra_challenge",
     "status_401_for_403", "server_internal_once_on_neworder", "rate_limited_once",
     "reset_once", "truncate_once", "stall_once", "bad_cert", "bad_nonce_run",
-    "no_nonce", "garbage_order",
+    "no_nonce", "garbage_order", "hold",
 )
 COUNTED = ("bad_nonce_run", "no_nonce", "garbage_order")
 ONCE = ("server_internal_once_on_neworder", "rate_limited_once", "reset_once",
-        "truncate_once", "stall_once")
+        "truncate_once", "stall_once", "hold")
+HOLD_WHEN = ("request", "response")
 
 # hop-by-hop or recomputed: never copied from Pebble's response
 _SKIP_RESPONSE_HEADERS = {"connection", "keep-alive", "transfer-encoding",
@@ -149,9 +163,29 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def __init__(self, addr, handler, proxy, ctx):
         self.proxy = proxy
         self.ctx = ctx
+        self.open_sockets = set()      # client connections, closed by stop()
+        self.sockets_lock = threading.Lock()
         super().__init__(addr, handler)
 
     def finish_request(self, request, client_address):
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        try:
+            self._finish_request(request, client_address)
+        finally:
+            with self.sockets_lock:
+                self.open_sockets.discard(request)
+
+    def close_connections(self):
+        with self.sockets_lock:
+            socks = list(self.open_sockets)
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _finish_request(self, request, client_address):
         # the TLS handshake runs in the request's thread, not in the accept loop
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
@@ -227,6 +261,9 @@ class QuirkProxy:
         self._server = None
         self._thread = None
         self.dir = None
+        self._held = threading.Event()      # a request is held (hold quirk)
+        self._release = threading.Event()   # the test let it go
+        self._deliver = False               # ... to go on (not reset)
         if quirks:
             self.set(**quirks)
 
@@ -241,6 +278,12 @@ class QuirkProxy:
                     raise ValueError("unknown quirk %r" % name)
                 if name == "bad_cert" and value not in ("wrong_key", "missing_name"):
                     raise ValueError("bad_cert is wrong_key or missing_name")
+                if name == "hold":
+                    if not (isinstance(value, tuple) and len(value) == 2
+                            and value[1] in HOLD_WHEN):
+                        raise ValueError("hold is (PATHPART, 'request'|'response')")
+                    self._held.clear()
+                    self._release.clear()
                 if name == "stall_once" and isinstance(value, str):
                     part, _, secs = value.rpartition(",")
                     value = (part, float(secs))
@@ -338,9 +381,11 @@ class QuirkProxy:
         return self
 
     def stop(self):
+        self._release.set()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
             self._server = None
         if self._thread:
             self._thread.join(timeout=10)
@@ -355,6 +400,31 @@ class QuirkProxy:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+    # -- the hold quirk --
+
+    def wait_held(self, limit=60):
+        """Wait until the request of the hold quirk is held; False if it
+        was not within limit seconds."""
+        return self._held.wait(limit)
+
+    def release(self, deliver=False):
+        """Let the held request go: its connection is reset, or with
+        deliver it is forwarded / answered as usual."""
+        self._deliver = deliver
+        self._release.set()
+
+    def _hold_here(self, path, when):
+        """Holds the request if the hold quirk is for it; True when it is
+        to be dropped afterwards."""
+        value = self.quirk("hold")
+        if not value or value[1] != when or value[0] not in path:
+            return False
+        if self._take_once("hold", path) is None:
+            return False
+        self._held.set()
+        self._release.wait()
+        return not self._deliver
 
     # -- what it saw --
 
@@ -420,6 +490,10 @@ class QuirkProxy:
             if self._take_once("reset_once", path):
                 self._reset(h)
                 status_sent = "reset"
+                return
+            if self._hold_here(path, "request"):
+                self._reset(h)
+                status_sent = "held"
                 return
             status_sent = self._serve(h, method, path, body)
         except _Aborted as e:
@@ -558,6 +632,9 @@ class QuirkProxy:
         if is_cert and status == 200 and data.startswith(b"-----BEGIN"):
             data, headers = self._cert_quirks(path, data, headers)
 
+        if self._hold_here(path, "response"):
+            self._reset(h)
+            raise _Aborted("held %d" % status)
         stall = self._take_once("stall_once", path)
         if stall:
             time.sleep(stall[1])
