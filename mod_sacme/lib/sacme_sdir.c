@@ -331,7 +331,10 @@ apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
         rv = os_fail(res, errno, "cannot set the mode of", path);
     }
     if (rv == APR_SUCCESS && (rv = write_all(fd, data, len)) != APR_SUCCESS) {
-        sacme_result_set(res, rv, "cannot write %s", path);
+        /* The OS's word (a full filesystem, a quota) is what the admin acts on. */
+        char ebuf[256];
+        sacme_result_set(res, rv, "cannot write %s: %s", path,
+                         apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     if (rv == APR_SUCCESS && (flags & SACME_SDIR_DURABLE) && fsync(fd) != 0) {
         rv = os_fail(res, errno, "cannot sync", path);
