@@ -62,6 +62,13 @@ static driver_t *current;
 #define MIN_RESTART     apr_time_from_sec(10)
 #define MAX_RESTART     apr_time_from_sec(600)
 
+/* The exit status of a driver that staged a set (SacmeAutoRestart on): the
+ * parent restarts gracefully at once to activate it, rather than at its
+ * next monitor round, up to ten seconds later. Above every signal number
+ * (a death by signal reaches driver_maint as the signal's number) and none
+ * of httpd's own APEXIT_ codes, which its MPM would act on. */
+#define STAGED_EXIT     83
+
 static void log_to_httpd(void *baton, sacme_log_level_t level, apr_status_t rv,
                          const char *msg)
 {
@@ -85,7 +92,8 @@ typedef struct {
     driver_t *drv;
     sacme_driver_t *d;
     apr_queue_t *queue;              /* slot_t * to drive */
-    apr_thread_mutex_t *lock;        /* guards the slots' busy/next */
+    apr_thread_mutex_t *lock;        /* guards the slots' busy/next, staged */
+    int staged;                      /* a worker staged a set */
     sacme_http_options_t hopts;
 } pool_t;
 
@@ -165,6 +173,12 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
                     != APR_SUCCESS) {
                 tell_deactivated(wp, slot, outcome, iter);
             }
+            else {
+                /* Staged, every file of it written. */
+                apr_thread_mutex_lock(wp->lock);
+                wp->staged = 1;
+                apr_thread_mutex_unlock(wp->lock);
+            }
             /* Also after a success: the certificate in service keeps
              * ageing until the new one is activated (expiry alerts). */
             sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
@@ -201,6 +215,30 @@ static void sweep_store(driver_t *drv, const sacme_store_t *store, apr_pool_t *p
                      swept.challenges);
     }
     apr_pool_destroy(sp);
+}
+
+/* A set is staged and SacmeAutoRestart is on: this driver ends with
+ * STAGED_EXIT, which the parent reaps within a second and answers with the
+ * graceful restart that activates the set (and starts the next driver).
+ * What it leaves is what a restart always leaves: the orders of the other
+ * workers are persisted at every step and resumed by the next driver from
+ * their stored URLs; the webhook's events wait in its spool. The notify
+ * commands it started ("renewed") are waited for, up to their timeout:
+ * their output comes through this process. */
+static void exit_staged(driver_t *drv, sacme_driver_t *d, pid_t parent)
+{
+    if (d->hooks) {
+        apr_thread_mutex_lock(d->lock);
+        sacme_hooks_drain(d->hooks);
+        apr_thread_mutex_unlock(d->lock);
+    }
+    if (getppid() != parent) {
+        _exit(0);                    /* nobody to activate it: said by no one */
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s, SACME_LOGNO(10234)
+                 "driver: certificate(s) staged; exiting so that httpd activates "
+                 "them now");
+    _exit(STAGED_EXIT);
 }
 
 /* The loop of the driving process; never returns. */
@@ -351,6 +389,15 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
             sacme_hooks_poll(d->hooks);
             apr_thread_mutex_unlock(d->lock);
         }
+        if (conf->auto_restart) {
+            int staged;
+            apr_thread_mutex_lock(wp->lock);
+            staged = wp->staged;
+            apr_thread_mutex_unlock(wp->lock);
+            if (staged) {
+                exit_staged(drv, d, parent);
+            }
+        }
         /* Short steps: a domain a worker released for a few seconds is
          * handed out again close to its time. The pass is cheap: memory,
          * and the store only for domains whose time has come. */
@@ -419,6 +466,16 @@ static void driver_maint(int reason, void *data, int status)
         }
         ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
         if (state == AP_MPMQ_STOPPING) {
+            break;
+        }
+        if (reason == APR_OC_REASON_DEATH && status == STAGED_EXIT) {
+            /* Its work done, not a crash: no backoff. The restart starts
+             * the next driver; without one (every staged set is held back
+             * after a failed activation), it is started here. */
+            drv->restart_delay = 0;
+            if (!sacme_restart_for_staged(drv->s, drv->pconf, 1)) {
+                fork_driver(drv);
+            }
             break;
         }
         if (apr_time_now() - drv->started < QUICK_DEATH) {

@@ -24,6 +24,13 @@ int sacme_challenge_answer(request_rec *r);
  * when nothing is managed), mod_sacme.c. */
 struct sacme_conf_t *sacme_live_conf(void);
 
+/* Triggers the graceful restart that activates what is staged, unless
+ * SacmeAutoRestart is off or every staged set is held back after a failed
+ * activation; by_driver: the driver exited for a set it staged (else the
+ * monitor looked). Works in a pool of its own under pool. Returns whether
+ * it triggered the restart. mod_sacme.c. */
+int sacme_restart_for_staged(server_rec *s, apr_pool_t *pool, int by_driver);
+
 /* The sacme-status handler and the server-status section,
  * mod_sacme_status.c. */
 void sacme_status_register_hooks(void);
