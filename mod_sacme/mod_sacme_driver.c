@@ -92,8 +92,8 @@ typedef struct {
     driver_t *drv;
     sacme_driver_t *d;
     apr_queue_t *queue;              /* slot_t * to drive */
-    apr_thread_mutex_t *lock;        /* guards the slots' busy/next, staged */
-    int staged;                      /* a worker staged a set */
+    apr_thread_mutex_t *lock;        /* guards the slots' busy/next */
+    pid_t parent;                    /* the httpd parent, at the start */
     sacme_http_options_t hopts;
 } pool_t;
 
@@ -138,6 +138,31 @@ static void take_account_request(driver_t *drv, sacme_driver_t *d, apr_pool_t *p
     sacme_request_done(d->store, p, SACME_REQUEST_ACCOUNT);
 }
 
+/* A worker staged a set and SacmeAutoRestart is on: this driver ends with
+ * STAGED_EXIT, right from that worker, and the parent reaps it within a
+ * second and answers with the graceful restart that activates the set
+ * (and starts the next driver). A parent gone meanwhile gets nothing.
+ * What it leaves is what a restart always leaves: the orders of the other
+ * workers are persisted at every step and resumed by the next driver from
+ * their stored URLs; the webhook's events wait in its spool. The notify
+ * commands it started ("renewed") are waited for, up to their timeout:
+ * their output comes through this process. */
+static void exit_staged(driver_t *drv, sacme_driver_t *d, pid_t parent)
+{
+    if (d->hooks) {
+        apr_thread_mutex_lock(d->lock);
+        sacme_hooks_drain(d->hooks);
+        apr_thread_mutex_unlock(d->lock);
+    }
+    if (getppid() != parent) {
+        _exit(0);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s, SACME_LOGNO(10234)
+                 "driver: certificate(s) staged; exiting so that httpd activates "
+                 "them now");
+    _exit(STAGED_EXIT);
+}
+
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 {
     pool_t *wp = data;
@@ -173,11 +198,10 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
                     != APR_SUCCESS) {
                 tell_deactivated(wp, slot, outcome, iter);
             }
-            else {
-                /* Staged, every file of it written. */
-                apr_thread_mutex_lock(wp->lock);
-                wp->staged = 1;
-                apr_thread_mutex_unlock(wp->lock);
+            else if (wp->drv->conf->auto_restart) {
+                /* Staged, every file of it written: straight from here,
+                 * not at the main loop's next pass. */
+                exit_staged(wp->drv, wp->d, wp->parent);
             }
             /* Also after a success: the certificate in service keeps
              * ageing until the new one is activated (expiry alerts). */
@@ -215,30 +239,6 @@ static void sweep_store(driver_t *drv, const sacme_store_t *store, apr_pool_t *p
                      swept.challenges);
     }
     apr_pool_destroy(sp);
-}
-
-/* A set is staged and SacmeAutoRestart is on: this driver ends with
- * STAGED_EXIT, which the parent reaps within a second and answers with the
- * graceful restart that activates the set (and starts the next driver).
- * What it leaves is what a restart always leaves: the orders of the other
- * workers are persisted at every step and resumed by the next driver from
- * their stored URLs; the webhook's events wait in its spool. The notify
- * commands it started ("renewed") are waited for, up to their timeout:
- * their output comes through this process. */
-static void exit_staged(driver_t *drv, sacme_driver_t *d, pid_t parent)
-{
-    if (d->hooks) {
-        apr_thread_mutex_lock(d->lock);
-        sacme_hooks_drain(d->hooks);
-        apr_thread_mutex_unlock(d->lock);
-    }
-    if (getppid() != parent) {
-        _exit(0);                    /* nobody to activate it: said by no one */
-    }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s, SACME_LOGNO(10234)
-                 "driver: certificate(s) staged; exiting so that httpd activates "
-                 "them now");
-    _exit(STAGED_EXIT);
 }
 
 /* The loop of the driving process; never returns. */
@@ -298,6 +298,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     }
     wp->drv = drv;
     wp->d = d;
+    wp->parent = parent;
     wp->hopts = *hopts;
     if (apr_thread_mutex_create(&d->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
         || apr_thread_mutex_create(&d->unsaved_lock, APR_THREAD_MUTEX_DEFAULT, p)
@@ -389,15 +390,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
             sacme_hooks_poll(d->hooks);
             apr_thread_mutex_unlock(d->lock);
         }
-        if (conf->auto_restart) {
-            int staged;
-            apr_thread_mutex_lock(wp->lock);
-            staged = wp->staged;
-            apr_thread_mutex_unlock(wp->lock);
-            if (staged) {
-                exit_staged(drv, d, parent);
-            }
-        }
+
         /* Short steps: a domain a worker released for a few seconds is
          * handed out again close to its time. The pass is cheap: memory,
          * and the store only for domains whose time has come. */
