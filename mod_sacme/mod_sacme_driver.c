@@ -25,6 +25,7 @@
 #include <apr_queue.h>
 #include <apr_signal.h>
 #include <apr_thread_mutex.h>
+#include <apr_thread_rwlock.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_proc.h>
 #include <ap_listen.h>
@@ -154,6 +155,9 @@ static void exit_staged(driver_t *drv, sacme_driver_t *d, pid_t parent)
         sacme_hooks_drain(d->hooks);
         apr_thread_mutex_unlock(d->lock);
     }
+    /* Never between a chain staged and its order forgotten (d->commit):
+     * held until the end, so no run starts such a pair again. */
+    apr_thread_rwlock_wrlock(d->commit);
     if (getppid() != parent) {
         _exit(0);
     }
@@ -304,6 +308,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         || apr_thread_mutex_create(&d->unsaved_lock, APR_THREAD_MUTEX_DEFAULT, p)
                != APR_SUCCESS
         || apr_thread_mutex_create(&wp->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
+        || apr_thread_rwlock_create(&d->commit, p) != APR_SUCCESS
         || apr_queue_create(&wp->queue, (unsigned int)n + 1, p) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10039)
                      "driver: cannot set up its threads");

@@ -522,6 +522,33 @@ def run_serve(pebble):
     return out
 
 
+def run_serve_many(pebble, n):
+    """n domains from an empty store, SacmeAutoRestart on: seconds from
+    `apache2 -k start` to the first and to the last domain served, and how
+    many graceful restarts it took (each staged set makes one, unless
+    several are staged together)."""
+    doms = names("sm", n, 1)
+    r = Run("sacme", pebble, doms, auto_restart=True)
+    out = {"domains": n}
+    try:
+        r.start()
+        pending = [d[0] for d in doms]
+        deadline = r.t0 + STAGE_LIMIT
+        while pending and time.monotonic() < deadline:
+            pending = [d for d in pending if served_serial(r.h.https_port, d) is None]
+            if len(pending) < n and "first" not in out:
+                out["first"] = time.monotonic() - r.t0
+            if pending:
+                time.sleep(POLL)
+        out["all"] = time.monotonic() - r.t0 if not pending else None
+        log = r.h.log()
+        out["restarts"] = log.count("SIGUSR1 received")
+        out["errors"] = log.count("SACME10024")
+    finally:
+        r.stop()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -657,9 +684,23 @@ def main():
             pebble.stop()
         for label, runs in serve.items():
             vals = sorted(x["served"] for x in runs)
+            if not vals:
+                continue
             print("%-34s median %s, max %s" % (label, fmt(vals[len(vals) // 2]),
                                                 fmt(vals[-1])))
-        all_results.append({"scenario": "serve", "runs": serve})
+        print("%-34s %9s %9s %9s %7s" % ("from an empty store", "first", "all",
+                                            "restarts", "errors"))
+        pebble = new_pebble()
+        try:
+            many = [run_serve_many(pebble, n) for n in (10, 50)]
+        finally:
+            pebble.stop()
+        for m in many:
+            print("%-34s %9s %9s %9d %7d" % ("%d domains, served" % m["domains"],
+                                              fmt(m.get("first"), width=9),
+                                              fmt(m["all"], width=9), m["restarts"],
+                                              m["errors"]))
+        all_results.append({"scenario": "serve", "runs": serve, "many": many})
 
     if "listen" in only:
         print()
