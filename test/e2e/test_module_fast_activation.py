@@ -20,12 +20,11 @@ import time
 
 from sacmetest import sacmectl
 from sacmetest.httpd import _alive, serial_in
-from sacmetest.module import (ACTIVATED, DRIVER_DIED, DRIVER_DIED_EARLY, DRIVER_STARTED,
-                              ISSUE_LIMIT, LOG_LIMIT, RESTART_NEEDED, RESTARTING, STAGED,
-                              make_httpd, names_for)
+from sacmetest.module import (ACTIVATED, DRIVER_DIED, DRIVER_DIED_EARLY, DRIVER_STAGED,
+                              DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, RESTART_NEEDED,
+                              RESTARTING, STAGED, make_httpd, names_for)
 
 DRIVER_EXITS = "SACME10234"      # the driver: staged, exiting for the restart
-DRIVER_STAGED = "SACME10232"     # the parent: the driver staged, restarting now
 NOT_ACTIVATED = "SACME10230"
 GRACEFUL = "SIGUSR1 received"
 # The old guard let one restart of the monitor's follow another after 60 s
