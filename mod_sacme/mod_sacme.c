@@ -19,7 +19,6 @@
 #include <unixd.h>
 
 #include <pwd.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "mod_sacme_private.h"
@@ -29,7 +28,6 @@
 #include "sacme_managed.h"
 #include "sacme_selfsigned.h"
 #include "sacme_store.h"
-#include "sacme_time.h"
 
 /* What post_config learned, for the hooks of this generation. */
 static sacme_conf_t *live_conf;

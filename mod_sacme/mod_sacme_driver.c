@@ -395,7 +395,6 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
             sacme_hooks_poll(d->hooks);
             apr_thread_mutex_unlock(d->lock);
         }
-
         /* Short steps: a domain a worker released for a few seconds is
          * handed out again close to its time. The pass is cheap: memory,
          * and the store only for domains whose time has come. */
