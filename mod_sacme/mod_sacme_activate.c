@@ -213,12 +213,16 @@ apr_array_header_t *sacme_activate_staged(sacme_conf_t *conf, const sacme_store_
                          dom->name, info->serial, sacme_time_rfc3339(ptemp, info->not_after));
             APR_ARRAY_PUSH(installed, sacme_domain_t *) = dom;
         }
-        if ((id = sacme_store_staged_id(store, ptemp, dom->name, NULL))) {
-            hold_staged(conf, s, dom->name, id,
-                        outcome == SACME_PROMOTE_FAILED ? res : NULL, ptemp);
+        if (!(id = sacme_store_staged_id(store, ptemp, dom->name, NULL))) {
+            release_set(s, dom->name);
+        }
+        else if (outcome == SACME_PROMOTE_REFUSED) {
+            /* refused (said above), but its files could not be removed */
+            hold_set(s, dom->name, id, conf->retry_delay);
         }
         else {
-            release_set(s, dom->name);
+            hold_staged(conf, s, dom->name, id,
+                        outcome == SACME_PROMOTE_FAILED ? res : NULL, ptemp);
         }
     }
     return installed;
