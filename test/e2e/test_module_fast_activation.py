@@ -21,8 +21,8 @@ import time
 from sacmetest import sacmectl
 from sacmetest.httpd import _alive, serial_in
 from sacmetest.module import (ACTIVATED, DRIVER_DIED, DRIVER_DIED_EARLY, DRIVER_STAGED,
-                              DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, RESTART_NEEDED,
-                              RESTARTING, STAGED, make_httpd, names_for)
+                              DRIVER_STARTED, ERRORED, ISSUE_LIMIT, LOG_LIMIT, ORDERING,
+                              RESTART_NEEDED, RESTARTING, STAGED, make_httpd, names_for)
 
 DRIVER_EXITS = "SACME10234"      # the driver: staged, exiting for the restart
 NOT_ACTIVATED = "SACME10230"
@@ -123,3 +123,23 @@ def test_without_auto_restart_the_driver_keeps_running(pebble, httpds):
     log = h.log()
     assert DRIVER_EXITS not in log and DRIVER_STAGED not in log and GRACEFUL not in log, log
     assert h.tls_get(names[0]).is_fallback
+
+
+def test_many_domains_at_once_each_activated_once(pebble, httpds):
+    # Ten orders in flight at once: every staged set ends its driver, whose
+    # other orders the next driver resumes. None may be cut between its
+    # chain staged and its order forgotten (the next driver would resume
+    # that order after the activation and refuse its certificate for the
+    # wrong key): each domain is ordered once, activated once, no error.
+    domains = [names_for("fastmany%d" % i)[:1] for i in range(10)]
+    h = httpds.add(make_httpd(pebble, domains, more=["SacmeMaxParallel 10"]))
+    h.start()
+    for d in domains:
+        h.wait_managed_cert(d[0], limit=ISSUE_LIMIT)
+    log = h.log()
+    assert ERRORED not in log, "\n".join(h.log_lines(ERRORED))
+    for d in domains:
+        ordered = [l for l in h.log_lines(ORDERING) if "%s:" % d[0] in l]
+        activated = [l for l in h.log_lines(ACTIVATED) if "%s:" % d[0] in l]
+        assert len(ordered) == 1 and len(activated) == 1, "\n".join(ordered + activated)
+    assert log.count(DRIVER_STAGED) >= 1
