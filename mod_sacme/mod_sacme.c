@@ -19,7 +19,6 @@
 #include <unixd.h>
 
 #include <pwd.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "mod_sacme_private.h"
@@ -29,7 +28,6 @@
 #include "sacme_managed.h"
 #include "sacme_selfsigned.h"
 #include "sacme_store.h"
-#include "sacme_time.h"
 
 /* What post_config learned, for the hooks of this generation. */
 static sacme_conf_t *live_conf;
@@ -48,35 +46,13 @@ static void log_setup_error(server_rec *s, int no, const char *what,
                  sacme_result_message(res, p));
 }
 
-/* Kept across restarts in the process pool (the module itself is unloaded
- * and reloaded): when a staged set was last announced, so the parent
- * neither restarts in a loop nor repeats itself; whether the start-up
- * warnings were given. */
-typedef struct {
-    apr_time_t last_restart;
-    apr_time_t last_notice;
-    int warned_driver_user;
-} parent_state_t;
-
-static parent_state_t *parent_state(server_rec *s)
-{
-    apr_pool_t *pp = s->process->pool;
-    void *data = NULL;
-
-    apr_pool_userdata_get(&data, "sacme-parent-state", pp);
-    if (!data) {
-        data = apr_pcalloc(pp, sizeof(parent_state_t));
-        apr_pool_userdata_set(data, "sacme-parent-state", apr_pool_cleanup_null, pp);
-    }
-    return data;
-}
 
 /* Without SacmeDriverUser the driver is the httpd User, and so is the code
  * of every web application: said once per start of httpd, not at every
  * graceful restart. */
 static void warn_driver_user(const sacme_conf_t *conf, server_rec *s)
 {
-    parent_state_t *st = parent_state(s);
+    parent_state_t *st = sacme_parent_state(s);
     struct passwd *pw;
 
     if (conf->driver_user || st->warned_driver_user) {
@@ -113,54 +89,6 @@ static void write_managed(const sacme_conf_t *conf, const sacme_store_t *store,
     }
 }
 
-/* Promotes each staged set that passes the checks; a refused one is logged
- * and the live set stays. Returns the domains activated now. The trust
- * anchors are loaded only when a set is staged, i.e. rarely. */
-static apr_array_header_t *activate_staged(sacme_conf_t *conf, const sacme_store_t *store,
-                                           apr_pool_t *pconf, apr_pool_t *ptemp,
-                                           server_rec *s)
-{
-    apr_array_header_t *installed = apr_array_make(pconf, 2, sizeof(sacme_domain_t *));
-    sacme_trust_t *trust = NULL;
-    int i;
-
-    for (i = 0; i < conf->domains->nelts; ++i) {
-        sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
-        sacme_result_t *res = sacme_result_make(ptemp);
-        sacme_certset_t *live;
-        sacme_cert_info_t *info;
-        int promoted;
-
-        sacme_store_recover(store, ptemp, dom->name);
-        if (!sacme_store_has_set(store, ptemp, SACME_GROUP_STAGING, dom->name)) {
-            continue;
-        }
-        /* Our failure, not the sets': they stay staged for the next start. */
-        if (!trust && sacme_conf_trust(conf, ptemp, &trust, res) != APR_SUCCESS) {
-            log_setup_error(s, 10150, "cannot load the trust anchors; staged "
-                            "certificates are not activated", res, ptemp);
-            break;
-        }
-        /* Beyond the set's own consistency, its chain must reach an
-         * anchor: the User can write staging, and make a well-formed chain. */
-        if (sacme_store_promote(store, ptemp, dom->name, dom->names, sacme_trust_verify_now,
-                                trust, &promoted, &live, res) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR,
-                         sacme_result_log_status(res), s, SACME_LOGNO(10028)
-                         "%s: staged certificate refused: %s; the current certificate "
-                         "stays in service", dom->name, sacme_result_message(res, ptemp));
-            continue;
-        }
-        if (promoted && sacme_cert_info(ptemp, APR_ARRAY_IDX(live->chain->certs, 0, X509 *),
-                                        &info) == APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10027)
-                         "%s: activated certificate (serial %s, valid until %s)",
-                         dom->name, info->serial, sacme_time_rfc3339(ptemp, info->not_after));
-            APR_ARRAY_PUSH(installed, sacme_domain_t *) = dom;
-        }
-    }
-    return installed;
-}
 
 /* A store that stands down makes nothing: a fallback made earlier is still
  * offered (root's own part of the store). */
@@ -253,7 +181,7 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         write_managed(conf, store, ptemp, s);
     }
     /*3*/
-    installed = dry_run ? NULL : activate_staged(conf, store, pconf, ptemp, s);
+    installed = dry_run ? NULL : sacme_activate_staged(conf, store, pconf, ptemp, s);
     /*4*/
     for (i = 0; i < conf->domains->nelts; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
@@ -399,46 +327,6 @@ static int sacme_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
     return OK;
 }
 
-/* One round of the monitor: when the driver staged a set, activate it with
- * a graceful restart (or say that one is needed). Everything it allocates,
- * and every directory it opens, goes with p at the end of the round. */
-static void monitor_round(apr_pool_t *p, server_rec *s)
-{
-    parent_state_t *st;
-    const char *ready = NULL;
-    int i;
-    apr_time_t now = apr_time_now();
-
-    for (i = 0; i < live_conf->domains->nelts; ++i) {
-        sacme_domain_t *dom = APR_ARRAY_IDX(live_conf->domains, i, sacme_domain_t *);
-        if (sacme_store_has_set(live_conf->store, p, SACME_GROUP_STAGING, dom->name)) {
-            ready = ready ? apr_pstrcat(p, ready, ", ", dom->name, NULL) : dom->name;
-        }
-    }
-    if (!ready) {
-        return;
-    }
-    st = parent_state(s);
-    if (live_conf->auto_restart) {
-        /* At most once a minute: a set that keeps failing to activate must
-         * not turn into a restart loop. */
-        if (now - st->last_restart < apr_time_from_sec(60)) {
-            return;
-        }
-        st->last_restart = now;
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10025)
-                     "new certificate(s) staged for %s: triggering a graceful "
-                     "restart to activate them", ready);
-        kill(getpid(), AP_SIG_GRACEFUL);
-    }
-    else if (now - st->last_notice > apr_time_from_sec(3600)) {
-        st->last_notice = now;
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SACME_LOGNO(10026)
-                     "new certificate(s) staged for %s: a graceful restart "
-                     "(apachectl graceful) is needed to activate them "
-                     "(SacmeAutoRestart is off)", ready);
-    }
-}
 
 /* Runs in the parent about every ten seconds (mpm_common's monitor hook).
  * Stat calls only: cheap for any number of domains. The pool httpd passes
@@ -460,7 +348,7 @@ static int sacme_monitor(apr_pool_t *p, server_rec *s)
         return DECLINED;
     }
     apr_pool_tag(round, "sacme_monitor");
-    monitor_round(round, s);
+    sacme_monitor_round(round, s);
     apr_pool_destroy(round);
     return DECLINED;
 }

@@ -26,6 +26,7 @@
 #include <apr_queue.h>
 #include <apr_signal.h>
 #include <apr_thread_mutex.h>
+#include <apr_thread_rwlock.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_proc.h>
 #include <ap_listen.h>
@@ -63,6 +64,13 @@ static driver_t *current;
 #define MIN_RESTART     apr_time_from_sec(10)
 #define MAX_RESTART     apr_time_from_sec(600)
 
+/* The exit status of a driver that staged a set (SacmeAutoRestart on): the
+ * parent restarts gracefully at once to activate it, rather than at its
+ * next monitor round, up to ten seconds later. Above every signal number
+ * (a death by signal reaches driver_maint as the signal's number) and none
+ * of httpd's own APEXIT_ codes, which its MPM would act on. */
+#define STAGED_EXIT     83
+
 static void log_to_httpd(void *baton, sacme_log_level_t level, apr_status_t rv,
                          const char *msg)
 {
@@ -87,6 +95,7 @@ typedef struct {
     sacme_driver_t *d;
     apr_queue_t *queue;              /* slot_t * to drive */
     apr_thread_mutex_t *lock;        /* guards the slots' busy/next */
+    pid_t parent;                    /* the httpd parent, at the start */
     sacme_http_options_t hopts;
 } pool_t;
 
@@ -131,6 +140,34 @@ static void take_account_request(driver_t *drv, sacme_driver_t *d, apr_pool_t *p
     sacme_request_done(d->store, p, SACME_REQUEST_ACCOUNT);
 }
 
+/* A worker staged a set and SacmeAutoRestart is on: this driver ends with
+ * STAGED_EXIT, right from that worker, and the parent reaps it within a
+ * second and answers with the graceful restart that activates the set
+ * (and starts the next driver). A parent gone meanwhile gets nothing.
+ * What it leaves is what a restart always leaves: the orders of the other
+ * workers are persisted at every step and resumed by the next driver from
+ * their stored URLs; the webhook's events wait in its spool. The notify
+ * commands it started ("renewed") are waited for, up to their timeout:
+ * their output comes through this process. */
+static void exit_staged(driver_t *drv, sacme_driver_t *d, pid_t parent)
+{
+    if (d->hooks) {
+        apr_thread_mutex_lock(d->lock);
+        sacme_hooks_drain(d->hooks);
+        apr_thread_mutex_unlock(d->lock);
+    }
+    /* Never between a chain staged and its order forgotten (d->commit):
+     * held until the end, so no run starts such a pair again. */
+    apr_thread_rwlock_wrlock(d->commit);
+    if (getppid() != parent) {
+        _exit(0);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s, SACME_LOGNO(10234)
+                 "driver: certificate(s) staged; exiting so that httpd activates "
+                 "them now");
+    _exit(STAGED_EXIT);
+}
+
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 {
     pool_t *wp = data;
@@ -165,6 +202,11 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
             if (sacme_drive_run_with(wp->d, acme, slot->dom, why, iter, outcome)
                     != APR_SUCCESS) {
                 tell_deactivated(wp, slot, outcome, iter);
+            }
+            else if (wp->drv->conf->auto_restart) {
+                /* Staged, every file of it written: straight from here,
+                 * not at the main loop's next pass. */
+                exit_staged(wp->drv, wp->d, wp->parent);
             }
             /* Also after a success: the certificate in service keeps
              * ageing until the new one is activated (expiry alerts). */
@@ -295,11 +337,13 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     }
     wp->drv = drv;
     wp->d = d;
+    wp->parent = parent;
     wp->hopts = *hopts;
     if (apr_thread_mutex_create(&d->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
         || apr_thread_mutex_create(&d->unsaved_lock, APR_THREAD_MUTEX_DEFAULT, p)
                != APR_SUCCESS
         || apr_thread_mutex_create(&wp->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
+        || apr_thread_rwlock_create(&d->commit, p) != APR_SUCCESS
         || apr_queue_create(&wp->queue, (unsigned int)n + 1, p) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, drv->s, SACME_LOGNO(10039)
                      "driver: cannot set up its threads");
@@ -454,6 +498,16 @@ static void driver_maint(int reason, void *data, int status)
         }
         ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
         if (state == AP_MPMQ_STOPPING) {
+            break;
+        }
+        if (reason == APR_OC_REASON_DEATH && status == STAGED_EXIT) {
+            /* Its work done, not a crash: no backoff. The restart starts
+             * the next driver; without one (every staged set is held back
+             * after a failed activation), it is started here. */
+            drv->restart_delay = 0;
+            if (!sacme_restart_for_staged(drv->s, drv->pconf, 1)) {
+                fork_driver(drv);
+            }
             break;
         }
         if (apr_time_now() - drv->started < QUICK_DEATH) {

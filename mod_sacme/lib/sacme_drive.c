@@ -740,6 +740,20 @@ static void notify_revoked(sacme_driver_t *d, const sacme_domain_t *dom, apr_poo
     sacme_drive_raise(d, dom, &ev);
 }
 
+static void commit_begin(sacme_driver_t *d)
+{
+    if (d->commit) {
+        apr_thread_rwlock_rdlock(d->commit);
+    }
+}
+
+static void commit_end(sacme_driver_t *d)
+{
+    if (d->commit) {
+        apr_thread_rwlock_unlock(d->commit);
+    }
+}
+
 apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                              sacme_why_t why, apr_pool_t *p, sacme_result_t *res)
 {
@@ -853,8 +867,10 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
                   "%s: the CA refused the certificate key or its request (%s); the "
                   "next attempt uses a new key", dom->name,
                   sacme_problem_short(res->problem));
+        commit_begin(d);
         sacme_store_unstage(d->store, p, dom->name,
                             SACME_UNSTAGE_KEY | SACME_UNSTAGE_ORDER);
+        commit_end(d);
     }
     if (rv != APR_SUCCESS) {
         record_failure(d, dom, p, res);
@@ -872,9 +888,14 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         record_failure(d, dom, p, res);
         return rv;
     }
-    /* Staged: the chain goes last, so a complete pair means "ready". */
+    /* Staged: the chain goes last, so a complete pair means "ready". The
+     * order, the job and the admin's request go with it: a set activated
+     * with its order still recorded would have that order resumed, and its
+     * certificate refused for the key the activation took away. */
+    commit_begin(d);
     rv = sacme_store_stage_chain(d->store, p, dom->name, chain, res);
     if (rv != APR_SUCCESS) {
+        commit_end(d);
         record_failure(d, dom, p, res);
         return rv;
     }
@@ -882,6 +903,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     sacme_store_state_remove(d->store, p, SACME_STATE_JOB, dom->name, NULL);
     unsaved_set(d, dom->name, 0, 0, 0);
     sacme_request_done(d->store, p, dom->name);
+    commit_end(d);
     memset(&ev, 0, sizeof(ev));
     ev.event = "renewed";
     if (sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info) == APR_SUCCESS) {

@@ -11,6 +11,7 @@
 
 #include <apr_hash.h>
 #include <apr_thread_mutex.h>
+#include <apr_thread_rwlock.h>
 #include "sacme.h"
 #include "sacme_acme.h"
 #include "sacme_eab.h"
@@ -108,6 +109,12 @@ typedef struct sacme_driver_t {
                                            disk, an unwritable directory): kept
                                            here so the backoff still holds.
                                            Made in p on first use */
+    apr_thread_rwlock_t *commit;        /* NULL, or read-held by a run while it
+                                           writes what belongs together (a chain
+                                           staged and its order forgotten; a key
+                                           and its order dropped): whoever ends
+                                           the process at once takes it to write
+                                           first, so no such pair is cut in two */
     apr_thread_mutex_t *unsaved_lock;   /* guards unsaved when several threads
                                            drive (not lock: that one is held
                                            while the account is registered,

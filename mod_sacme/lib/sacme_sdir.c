@@ -290,9 +290,12 @@ static apr_status_t write_all(int fd, const void *data, apr_size_t len)
     return APR_SUCCESS;
 }
 
-apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
-                              const void *data, apr_size_t len, mode_t mode,
-                              int flags, apr_pool_t *p, sacme_result_t *res)
+/* One attempt of sacme_sdir_write; *vanished: the temporary file was gone
+ * when it was to be renamed into place. */
+static apr_status_t write_once(const sacme_sdir_t *dir, const char *name,
+                               const void *data, apr_size_t len, mode_t mode,
+                               int flags, apr_pool_t *p, int *vanished,
+                               sacme_result_t *res)
 {
     const char *path = join(p, dir, name), *tmp = NULL;
     unsigned char rnd[8];
@@ -331,7 +334,10 @@ apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
         rv = os_fail(res, errno, "cannot set the mode of", path);
     }
     if (rv == APR_SUCCESS && (rv = write_all(fd, data, len)) != APR_SUCCESS) {
-        sacme_result_set(res, rv, "cannot write %s", path);
+        /* The OS's word (a full filesystem, a quota) is what the admin acts on. */
+        char ebuf[256];
+        sacme_result_set(res, rv, "cannot write %s: %s", path,
+                         apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     if (rv == APR_SUCCESS && (flags & SACME_SDIR_DURABLE) && fsync(fd) != 0) {
         rv = os_fail(res, errno, "cannot sync", path);
@@ -340,6 +346,7 @@ apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
         rv = os_fail(res, errno, "cannot close", path);
     }
     if (rv == APR_SUCCESS && renameat(dir->fd, tmp, dir->fd, name) != 0) {
+        *vanished = errno == ENOENT;
         rv = os_fail(res, errno, "cannot rename into place", path);
     }
     if (rv != APR_SUCCESS) {
@@ -351,6 +358,27 @@ apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
         return os_fail(res, errno, "cannot sync the directory of", path);
     }
     return APR_SUCCESS;
+}
+
+apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
+                              const void *data, apr_size_t len, mode_t mode,
+                              int flags, apr_pool_t *p, sacme_result_t *res)
+{
+    apr_status_t rv;
+    int tries = 0, vanished;
+
+    /* A driver that starts removes the temporary files it finds in its
+     * parts of the store (sacme_store_sweep), those of interrupted writes;
+     * the one of a process writing there at that moment (sacmectl, root)
+     * goes too, and its rename fails: such a write is made again. */
+    do {
+        vanished = 0;
+        if (tries && res) {
+            sacme_result_reset(res);
+        }
+        rv = write_once(dir, name, data, len, mode, flags, p, &vanished, res);
+    } while (rv != APR_SUCCESS && vanished && ++tries < 3);
+    return rv;
 }
 
 int sacme_sdir_is_temporary(const char *name)

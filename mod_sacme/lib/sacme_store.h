@@ -173,21 +173,39 @@ const char *sacme_store_live_file(const sacme_store_t *store, apr_pool_t *p,
 typedef apr_status_t sacme_store_verify_fn(void *baton, const sacme_chain_t *chain,
                                            sacme_result_t *res);
 
+/* What became of a staged set at sacme_store_promote. */
+typedef enum {
+    SACME_PROMOTE_FAILED = 0,   /* the store failed (no space, a read-only or
+                                   immutable directory, ...): the set stays
+                                   staged, to be promoted again */
+    SACME_PROMOTE_DONE,         /* in service */
+    SACME_PROMOTE_REFUSED       /* it failed the checks: moved aside */
+} sacme_promote_t;
+
 /* Makes the staged set of name live (the parent, at a restart). Nothing
  * staged is trusted: both files are read through the driver's directory
  * (no link, one link count, the driver's, the key 0600), then checked (key
  * matches, names covered, valid now, chain issued in order, and verify).
  * Only a set that passes is written anew by this process into domains/
- * (the key 0600) and swapped in, the old set going to the archive. The
- * staged files are removed either way; a refused set's content is kept in
- * archive/<name>/refused-<time>/ for inspection. *promoted tells what
- * happened; *live (may be NULL) gets the set now in service. */
+ * (the key 0600) and swapped in, the old set going to the archive, and the
+ * staged files are removed. A refused set's content is kept in
+ * archive/<name>/refused-<time>/ and its staged files removed; a set the
+ * store could not take stays staged. *outcome tells which; *live (may be
+ * NULL) gets the set now in service. */
 apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
                                  const char *name,
                                  const apr_array_header_t *names,
                                  sacme_store_verify_fn *verify, void *baton,
-                                 int *promoted, sacme_certset_t **live,
+                                 sacme_promote_t *outcome, sacme_certset_t **live,
                                  sacme_result_t *res);
+
+/* Which staged set of name waits (its chain file's inode, time and size, a
+ * string), or NULL when none does: a set staged anew has another one, so
+ * the parent tells a set it failed to activate from a newer one with a
+ * stat, not by reading certificates. *staged_at (may be NULL) gets when it
+ * was staged. */
+const char *sacme_store_staged_id(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *name, apr_time_t *staged_at);
 
 /* Finishes a promotion a crash interrupted: domains/<name>.new becomes
  * the live set if there is none, and is dropped otherwise (the staged set

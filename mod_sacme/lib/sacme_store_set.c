@@ -307,7 +307,7 @@ apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
                                  const char *name,
                                  const apr_array_header_t *names,
                                  sacme_store_verify_fn *verify, void *baton,
-                                 int *promoted, sacme_certset_t **live,
+                                 sacme_promote_t *outcome, sacme_certset_t **live,
                                  sacme_result_t *res)
 {
     const char *new_name = apr_pstrcat(p, name, ".new", NULL);
@@ -315,7 +315,7 @@ apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
     sacme_certset_t *set = NULL;
     apr_status_t rv;
 
-    *promoted = 0;
+    *outcome = SACME_PROMOTE_FAILED;
     rv = sacme_store_open_in(store, p, SACME_SG_STAGING, name, 0, &staged, res);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -332,6 +332,7 @@ apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
          * would otherwise restart for it again and again. */
         keep_refused(store, p, name, staged);
         sacme_store_unstage(store, p, name, SACME_UNSTAGE_CHAIN | SACME_UNSTAGE_KEY);
+        *outcome = SACME_PROMOTE_REFUSED;
         return rv;
     }
     /* New set complete in domains/<name>.new, written by this process from
@@ -353,14 +354,35 @@ apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
         rv = swap_in(store, p, domains, name, new_name, res);
     }
     if (rv != APR_SUCCESS) {
+        /* The store's failure, not the set's: it stays staged. */
         return rv;
     }
     sacme_store_unstage(store, p, name, SACME_UNSTAGE_CHAIN | SACME_UNSTAGE_KEY);
-    *promoted = 1;
+    *outcome = SACME_PROMOTE_DONE;
     if (live) {
         *live = set;
     }
     return APR_SUCCESS;
+}
+
+const char *sacme_store_staged_id(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *name, apr_time_t *staged_at)
+{
+    sacme_sdir_t *dir;
+    struct stat st;
+
+    if (!sacme_store_has_set(store, p, SACME_GROUP_STAGING, name)
+        || sacme_store_open_in(store, p, SACME_SG_STAGING, name, 0, &dir, NULL)
+               != APR_SUCCESS
+        || sacme_sdir_stat(dir, SACME_FILE_CHAIN, &st) != 0) {
+        return NULL;
+    }
+    if (staged_at) {
+        *staged_at = apr_time_from_sec(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1000;
+    }
+    return apr_psprintf(p, "%lu:%ld.%09ld:%ld", (unsigned long)st.st_ino,
+                        (long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
+                        (long)st.st_size);
 }
 
 void sacme_store_recover(const sacme_store_t *store, apr_pool_t *p,

@@ -14,14 +14,23 @@ Debian apache2 in a fresh ServerRoot (fresh store) per run, and prints:
   httpd    CPU time of the httpd processes (all of the process group, plus
            the children the parent reaped), for what it is worth
 
+and, in scenario (serve), mod_sacme alone with SacmeAutoRestart on:
+
+  served   seconds from a certificate staged (the driver's SACME10023 line)
+           to the first TLS handshake that gets it, for the first issuance
+           and for replacements started right after an activation
+           (sacmectl renew --force, sacmectl revoke)
+
 Both clients use P-256 certificate keys, HTTP-01, a retry delay of 1 s, and
 one HTTPS virtual host per domain.  mod_sacme runs with SacmeAutoRestart off
-(the measurement ends at staging; mod_md never restarts by itself either).
+(the measurement ends at staging; mod_md never restarts by itself either),
+except in (serve).
 
-Usage: test/bench/run [--only a,b,c,d,d16,e,e16,listen] [--json FILE]
+Usage: test/bench/run [--only a,b,c,d,d16,e,e16,serve,listen] [--json FILE]
 
 Environment: SACME_BENCH_LIMIT (s, default 180) and SACME_BENCH_E_LIMIT (s,
-default 480, mod_md in (e)) bound the wait for staging; SACME_BENCH_KEEP=1
+default 480, mod_md in (e)) bound the wait for staging; SACME_BENCH_SERVE_REPS
+(default 3) sets the runs of (serve); SACME_BENCH_KEEP=1
 keeps every ServerRoot (a run that does not finish is always kept);
 SACME_BENCH_LOGLEVEL sets httpd's LogLevel (default "info ssl:warn").
 """
@@ -43,7 +52,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "test", "e2e"))
 
-from sacmetest.httpd import APACHE, LOOPBACK, Httpd, Vhost, module_path  # noqa: E402
+from sacmetest.httpd import (APACHE, LOOPBACK, Httpd, Vhost, is_fallback,  # noqa: E402
+                             module_path)
+from sacmetest import sacmectl  # noqa: E402
 from sacmetest.module import readable_ca_file, trusted_roots_file  # noqa: E402
 from sacmetest.pebble import Pebble  # noqa: E402
 
@@ -157,7 +168,7 @@ class Run:
     all certificates staged (or only to listening)."""
 
     def __init__(self, kind, pebble, domains, directory_url=None, more=(),
-                 vhosts=True):
+                 vhosts=True, auto_restart=False):
         self.kind = kind
         self.pebble = pebble
         self.domains = domains
@@ -193,7 +204,7 @@ class Run:
                 "SacmeKeyType p256",
                 "SacmeChallenge http-01",
                 "SacmeRetryDelay 1s",
-                "SacmeAutoRestart off",
+                "SacmeAutoRestart %s" % ("on" if auto_restart else "off"),
             ] + list(more)
             lines += ["SacmeDomain %s" % " ".join(d) for d in domains]
             self.h.configure(sacme=lines)
@@ -429,11 +440,120 @@ def ratio(a, b):
     return a / b
 
 
+# --- (serve) staged -> served -------------------------------------------------
+
+SERVE_REPS = int(os.environ.get("SACME_BENCH_SERVE_REPS", "3"))
+
+
+def served_serial(port, sni):
+    """The serial of the managed certificate served for sni, or None (no
+    handshake, or the fallback)."""
+    from cryptography import x509
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=2) as raw:
+            with ctx.wrap_socket(raw, server_hostname=sni) as s:
+                cert = x509.load_der_x509_certificate(s.getpeercert(binary_form=True))
+    except (OSError, ssl.SSLError):
+        return None
+    return None if is_fallback(cert) else cert.serial_number
+
+
+def wait_new_serial(port, sni, old, limit=STAGE_LIMIT):
+    """Polls until a managed certificate other than old is served; returns
+    (its serial, the wall-clock time it was first seen)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        serial = served_serial(port, sni)
+        if serial is not None and serial != old:
+            return serial, time.time()
+        time.sleep(POLL)
+    raise RuntimeError("no new certificate served for %s within %d s" % (sni, limit))
+
+
+def tagged_times(h, tag):
+    return [_log_time(l) for l in h.log().splitlines() if tag in l and _log_time(l)]
+
+
+def serve_case(r, sni, action):
+    """One staged -> served measure: action() (None for the first issuance)
+    leads to a new certificate, which is waited for on the HTTPS port.
+    Returns (staged -> served by the poll, staged -> activated by the log)."""
+    h = r.h
+    old = served_serial(h.https_port, sni)
+    before = len(tagged_times(h, "SACME10023"))
+    if action:
+        res = sacmectl.store_cmd(h, *action)
+        if res.rc != sacmectl.EXIT_OK:
+            raise RuntimeError("sacmectl %s: %s" % (" ".join(action), res.describe()))
+    serial, seen = wait_new_serial(h.https_port, sni, old)
+    staged = tagged_times(h, "SACME10023")[before]
+    activated = [t for t in tagged_times(h, "SACME10027") if t >= staged]
+    return seen - staged, (activated[0] - staged) if activated else None
+
+
+def run_serve(pebble):
+    """Staged -> served with SacmeAutoRestart on: the first issuance, then
+    a replacement right after it (renew --force), then one after a
+    revocation (revoke), each as soon as the one before is served."""
+    cases = [("first issuance", None), ("renew --force right after", "renew"),
+             ("revoke right after", "revoke")]
+    out = {label: [] for label, _ in cases}
+    for rep in range(SERVE_REPS):
+        dom = names("s%d" % rep, 1, 1)[0]
+        r = Run("sacme", pebble, [dom], auto_restart=True)
+        try:
+            r.start()
+            for label, what in cases:
+                action = None
+                if what == "renew":
+                    action = ("renew", "--force", dom[0])
+                elif what == "revoke":
+                    action = ("revoke", dom[0])
+                served, activated = serve_case(r, dom[0], action)
+                out[label].append({"served": served, "activated": activated})
+                print("%-34s %9s %9s" % (label, fmt(served, width=9),
+                                          fmt(activated, width=9)))
+                sys.stdout.flush()
+        finally:
+            r.stop()
+    return out
+
+
+def run_serve_many(pebble, n):
+    """n domains from an empty store, SacmeAutoRestart on: seconds from
+    `apache2 -k start` to the first and to the last domain served, and how
+    many graceful restarts it took (each staged set makes one, unless
+    several are staged together)."""
+    doms = names("sm", n, 1)
+    r = Run("sacme", pebble, doms, auto_restart=True)
+    out = {"domains": n}
+    try:
+        r.start()
+        pending = [d[0] for d in doms]
+        deadline = r.t0 + STAGE_LIMIT
+        while pending and time.monotonic() < deadline:
+            pending = [d for d in pending if served_serial(r.h.https_port, d) is None]
+            if len(pending) < n and "first" not in out:
+                out["first"] = time.monotonic() - r.t0
+            if pending:
+                time.sleep(POLL)
+        out["all"] = time.monotonic() - r.t0 if not pending else None
+        log = r.h.log()
+        out["restarts"] = log.count("SIGUSR1 received")
+        out["errors"] = log.count("SACME10024")
+    finally:
+        r.stop()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="a,b,c,d,d16,e,listen",
-                    help="comma-separated scenarios (a,b,c,d,d16,e,listen; "
+    ap.add_argument("--only", default="a,b,c,d,d16,e,serve,listen",
+                    help="comma-separated scenarios (a,b,c,d,d16,e,serve,listen; "
                          "e16: (e) for mod_sacme with SacmeMaxParallel 16, not run by default)")
     ap.add_argument("--json", help="also write all results to this file")
     args = ap.parse_args()
@@ -549,6 +669,38 @@ def main():
                 fmt(r_sm, "x", 10), fmt(r_ms, "x", 10),
                 fmt(ratio(rs["staged"], floor), "x", 12),
                 fmt(ratio(zero_client_bound(rs), floor), "x", 12)))
+
+    if "serve" in only:
+        print()
+        print("== (serve) staged -> served, SacmeAutoRestart on, 1 domain of 1 name, "
+              "%d runs (staged: the driver's SACME10023 line; served: the first TLS "
+              "handshake, polled every %d ms, with the new serial; activated: the "
+              "parent's SACME10027 line) ==" % (SERVE_REPS, POLL * 1000))
+        print("%-34s %9s %9s" % ("case", "served", "activated"))
+        pebble = new_pebble()
+        try:
+            serve = run_serve(pebble)
+        finally:
+            pebble.stop()
+        for label, runs in serve.items():
+            vals = sorted(x["served"] for x in runs)
+            if not vals:
+                continue
+            print("%-34s median %s, max %s" % (label, fmt(vals[len(vals) // 2]),
+                                                fmt(vals[-1])))
+        print("%-34s %9s %9s %9s %7s" % ("from an empty store", "first", "all",
+                                            "restarts", "errors"))
+        pebble = new_pebble()
+        try:
+            many = [run_serve_many(pebble, n) for n in (10, 50)]
+        finally:
+            pebble.stop()
+        for m in many:
+            print("%-34s %9s %9s %9d %7d" % ("%d domains, served" % m["domains"],
+                                              fmt(m.get("first"), width=9),
+                                              fmt(m["all"], width=9), m["restarts"],
+                                              m["errors"]))
+        all_results.append({"scenario": "serve", "runs": serve, "many": many})
 
     if "listen" in only:
         print()

@@ -394,7 +394,7 @@ START_TEST(test_store_promote_refuses_planted_links)
     const char *v = victim();
     sacme_store_t *store = new_store();
     sacme_result_t *res = sacme_result_make(unit_pool);
-    int promoted = -1;
+    sacme_promote_t promoted = SACME_PROMOTE_FAILED;
 
     /* a staged "key" that is a hard link to root's file: refused, and
      * neither read into the archive nor harmed */
@@ -402,7 +402,7 @@ START_TEST(test_store_promote_refuses_planted_links)
     unit_write_text(staged(store, SACME_FILE_CHAIN), "not a chain", SACME_FPROT_PUBLIC);
     ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, unit_names(NAME, NULL),
                                          NULL, NULL, &promoted, NULL, res), APR_SUCCESS);
-    ck_assert_int_eq(promoted, 0);
+    ck_assert_int_eq(promoted, SACME_PROMOTE_REFUSED);
     ck_assert_int_eq(res->status, SACME_EUNSAFE);
     ck_assert_ptr_nonnull(strstr(res->detail, "hard link"));
     ck_assert_int_ne(access(staged(store, SACME_FILE_KEY), F_OK), 0);

@@ -152,12 +152,12 @@ static sacme_certset_t *promote_ok(const sacme_store_t *store, const test_ca_t *
 {
     sacme_result_t *res = sacme_result_make(unit_pool);
     sacme_certset_t *live = NULL;
-    int promoted = -1;
+    sacme_promote_t promoted = SACME_PROMOTE_FAILED;
 
     ck_assert_msg(sacme_store_promote(store, unit_pool, NAME, names, sacme_trust_verify_now,
                                       ca->trust, &promoted, &live, res) == APR_SUCCESS,
                   "promote: %s", sacme_result_message(res, unit_pool));
-    ck_assert_int_eq(promoted, 1);
+    ck_assert_int_eq(promoted, SACME_PROMOTE_DONE);
     ck_assert_ptr_nonnull(live);
     return live;
 }
@@ -641,7 +641,8 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
     sacme_certset_t *live = NULL;
     sacme_trust_t *trust = ca->trust;
     apr_time_t now = apr_time_now();
-    int promoted = -1, i;
+    sacme_promote_t promoted = SACME_PROMOTE_FAILED;
+    int i;
 
     if (with_live) {
         stage_good(store, ca, unit_key(SACME_KEY_P256));
@@ -695,7 +696,7 @@ static void promote_refused(bad_t bad, int with_live, const char *needle)
 
     ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, names, sacme_trust_verify_now,
                                          trust, &promoted, &live, res), APR_SUCCESS);
-    ck_assert_int_eq(promoted, 0);
+    ck_assert_int_eq(promoted, SACME_PROMOTE_REFUSED);
     ck_assert_int_ne(res->status, APR_SUCCESS);
     msg = sacme_result_message(res, unit_pool);
     ck_assert_msg(strstr(msg, needle) != NULL, "message '%s' lacks '%s'", msg, needle);
@@ -796,7 +797,7 @@ START_TEST(test_store_promote_after_refusal)
     sacme_key_t *key = unit_key(SACME_KEY_P256);
     apr_time_t now = apr_time_now();
     const char *pem;
-    int promoted = -1;
+    sacme_promote_t promoted = SACME_PROMOTE_FAILED;
     sacme_certset_t *live = NULL;
 
     put_set(store, SACME_GROUP_STAGING, NAME, key,
@@ -807,6 +808,59 @@ START_TEST(test_store_promote_after_refusal)
     pem = stage_good(store, ca, key);
     promote_ok(store, ca, unit_names(NAME, NULL));
     ck_assert_str_eq(slurp(file_in(store, SACME_GROUP_DOMAINS, NAME, SACME_FILE_CHAIN)), pem);
+}
+END_TEST
+
+START_TEST(test_store_promote_failure_keeps_staged)
+{
+    /* the store cannot take the set (here a file where domains/<name>.new
+     * must be made): not a refusal, the set stays staged as it was, to be
+     * promoted again once the store is fixed */
+    sacme_store_t *store = new_store();
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_promote_t promoted = SACME_PROMOTE_DONE;
+    const char *blocker = apr_pstrcat(unit_pool, store->base, "/" SACME_GROUP_DOMAINS "/",
+                                      NAME, ".new", NULL);
+    const char *id;
+
+    stage_good(store, ca, key);
+    id = sacme_store_staged_id(store, unit_pool, NAME, NULL);
+    ck_assert_ptr_nonnull(id);
+    unit_write_text(blocker, "in the way", SACME_FPROT_PUBLIC);
+    ck_assert_int_ne(sacme_store_promote(store, unit_pool, NAME, unit_names(NAME, NULL),
+                                         sacme_trust_verify_now, ca->trust, &promoted, NULL,
+                                         res), APR_SUCCESS);
+    ck_assert_int_eq(promoted, SACME_PROMOTE_FAILED);
+    ck_assert_str_eq(sacme_store_staged_id(store, unit_pool, NAME, NULL), id);
+    ck_assert(!sacme_store_has_set(store, unit_pool, SACME_GROUP_DOMAINS, NAME));
+
+    /* fixed: the same set goes into service; nothing is staged any more */
+    ck_assert_int_eq(unlink(blocker), 0);
+    promote_ok(store, ca, unit_names(NAME, NULL));
+    ck_assert_ptr_null(sacme_store_staged_id(store, unit_pool, NAME, NULL));
+}
+END_TEST
+
+START_TEST(test_store_staged_id_changes_with_a_new_set)
+{
+    sacme_store_t *store = new_store();
+    test_ca_t *ca = make_ca("Store Test CA");
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
+    const char *first, *chain;
+
+    ck_assert_ptr_null(sacme_store_staged_id(store, unit_pool, NAME, NULL));
+    stage_good(store, ca, key);
+    first = sacme_store_staged_id(store, unit_pool, NAME, NULL);
+    ck_assert_ptr_nonnull(first);
+    ck_assert_str_eq(sacme_store_staged_id(store, unit_pool, NAME, NULL), first);
+    /* staged anew the driver's way: a new file renamed over the old one */
+    chain = file_in(store, SACME_GROUP_STAGING, NAME, SACME_FILE_CHAIN);
+    unit_write_text(apr_pstrcat(unit_pool, chain, ".x", NULL), slurp(chain),
+                    SACME_FPROT_PUBLIC);
+    ck_assert_int_eq(rename(apr_pstrcat(unit_pool, chain, ".x", NULL), chain), 0);
+    ck_assert_str_ne(sacme_store_staged_id(store, unit_pool, NAME, NULL), first);
 }
 END_TEST
 
@@ -966,6 +1020,8 @@ Suite *unit_suite_store(void)
     tcase_add_test(tc, test_store_promote_refuses_without_trust);
     tcase_add_test(tc, test_store_promote_refuses_without_live);
     tcase_add_test(tc, test_store_promote_after_refusal);
+    tcase_add_test(tc, test_store_promote_failure_keeps_staged);
+    tcase_add_test(tc, test_store_staged_id_changes_with_a_new_set);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("recover");
