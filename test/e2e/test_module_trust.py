@@ -81,7 +81,10 @@ def test_chain_to_an_unknown_root_is_not_staged_nor_ordered_again(http01_pebble,
         "next attempt in %ds only" % (job["next-attempt"] - failed_at)
     assert "SacmeTrustedRoots" in json.dumps(job["last"]), job
 
-    # no loop: one order, and the fallback keeps being served
+    # no loop: one order, and the fallback keeps being served. A driver
+    # that does not retry logs nothing, so only a wait can show it; 6 s are
+    # many of its 200 ms scheduling rounds (a retry that ignored job.json's
+    # hour would come in one of them).
     time.sleep(6)
     assert len(_lines_for(h, ORDERING, names[0])) == 1, h.log_lines(ORDERING)
     assert len(_orders_of(h, names[0])) == 1, _orders_of(h, names[0])
