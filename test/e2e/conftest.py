@@ -1,7 +1,7 @@
 """pytest fixtures for the end-to-end tests against a real Pebble.
 
 Run from the repository top:  /usr/bin/python3 -m pytest test/e2e
-(in parallel, as test/run-tests does: add -n 4, pytest-xdist).
+(in parallel, as test/run-tests does: add -n 6, pytest-xdist).
 The sacmectl under test is $SACME_BUILD_DIR/mod_sacme/cli/sacmectl
 (default: ./build).
 
