@@ -1,8 +1,13 @@
 """pytest fixtures for the end-to-end tests against a real Pebble.
 
 Run from the repository top:  /usr/bin/python3 -m pytest test/e2e
+(in parallel, as test/run-tests does: add -n 6, pytest-xdist).
 The sacmectl under test is $SACME_BUILD_DIR/mod_sacme/cli/sacmectl
 (default: ./build).
+
+In a parallel run every worker has its own session fixtures (its own
+Pebbles), its own ports (sacmetest.ports) and its own temporary
+directories; the long tests are handed out first (sacmetest.ordering).
 """
 
 import os
@@ -14,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from sacmetest import sacmectl  # noqa: E402
 from sacmetest.pebble import Pebble, random_mac_key_with_distinct_encodings  # noqa: E402
+
+pytest_plugins = ["sacmetest.ordering"]
 
 # A kid whose MAC key has distinct base64url / padded / standard encodings,
 # used only by the lenient-decoding tests.

@@ -31,6 +31,7 @@ from sacmetest.module import (ISSUE_LIMIT, readable_ca_file, sacme_lines,  # noq
                               trusted_roots_file)
 from sacmetest.pebble import Pebble, PebbleError  # noqa: E402
 from sacmetest.sacmectl import binary as sacmectl_binary  # noqa: E402
+from sacmetest.sysuser import ensure_system_user  # noqa: E402
 
 NAMES = ["example.test", "www.example.test", "shop.example.test"]
 KID = "kid-1"
@@ -127,10 +128,9 @@ def ensure_driver_user():
         pwd.getpwnam(DRIVER_USER)
         say("driver account: %s (exists)" % DRIVER_USER)
     except KeyError:
-        argv = ["useradd", "--system", "--home-dir", "/nonexistent", "--shell",
-                "/usr/sbin/nologin", DRIVER_USER]
-        say("$ " + " ".join(argv))
-        subprocess.run(argv, check=True)
+        say("$ useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin %s"
+            % DRIVER_USER)
+        ensure_system_user(DRIVER_USER)
 
 
 def show_store(h, primary):

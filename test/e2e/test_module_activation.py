@@ -4,7 +4,6 @@ refused there and the certificate in service stays."""
 
 import datetime
 import os
-import time
 
 import pytest
 from cryptography import x509
@@ -36,14 +35,16 @@ def test_auto_restart_off_stages_and_waits_for_graceful(http01_pebble, httpds, t
     assert serial_in(staged_line) == staged[0].serial_number
     assert sorted(certcheck.dns_sans(staged[0])) == sorted(names)
 
-    # nothing restarts by itself: the fallback is still served, with 503
+    # nothing restarts by itself: the fallback is still served, with 503.
+    # SACME10026 (waited for above) is logged by the very monitor round
+    # that would have restarted httpd with SacmeAutoRestart on, so the
+    # decision is already made; the next round is ten seconds away and
+    # decides the same, so no wait here would show anything more.
     generations = h.restarts()
-    for _ in range(2):
-        r = h.tls_get(names[0])
-        assert r.is_fallback, "a certificate went live without a restart: " + r.describe()
-        assert r.status == 503, r.describe()
-        time.sleep(3)
-    assert h.restarts() == generations, "httpd restarted although SacmeAutoRestart is off"
+    assert generations == 1, "httpd restarted although SacmeAutoRestart is off"
+    r = h.tls_get(names[0])
+    assert r.is_fallback, "a certificate went live without a restart: " + r.describe()
+    assert r.status == 503, r.describe()
     assert not h.log_lines(RESTARTING)
     assert not h.log_lines(ACTIVATED)
 

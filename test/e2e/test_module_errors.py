@@ -7,7 +7,7 @@ import os
 import re
 
 from sacmetest.httpd import INDEX_TEXT, _alive
-from sacmetest.module import ERRORED, ISSUE_LIMIT, make_httpd, names_for
+from sacmetest.module import ERRORED, ISSUE_LIMIT, make_httpd, names_for, wait_job
 from sacmetest.pebble import random_mac_key
 
 
@@ -44,8 +44,7 @@ def test_wrong_eab_hmac_is_reported_and_httpd_keeps_serving(http01_pebble, httpd
     assert not os.path.exists(h.store("domains", names[0], "fullchain.pem"))
 
     # the job remembers the error and when it tries again
-    job_path = h.store("staging", names[0], "job.json")
-    assert os.path.isfile(job_path), "no staging/<primary>/job.json after an error"
+    job_path = wait_job(h, names[0])
     with open(job_path) as f:
         job_text = f.read()
     json.loads(job_text)

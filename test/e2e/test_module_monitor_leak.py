@@ -53,6 +53,8 @@ def test_monitor_rounds_keep_no_memory_and_no_descriptor(httpds):
     pid = h.parent_pid()
     assert pid, "no httpd.pid"
 
+    # Fixed waits: a monitor round logs nothing (it must stay cheap), so the
+    # rounds are counted by httpd's own ten-second period.
     time.sleep(WARM_UP)
     rss0, fds0 = vm_rss_kb(pid), open_fds(pid)
     time.sleep(ROUNDS * ROUND)

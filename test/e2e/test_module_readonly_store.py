@@ -49,7 +49,10 @@ def test_read_only_store_keeps_httpd_serving(http01_pebble, httpds):
         h._wait(lambda: not _alive(old_driver), "the old driver to stop", LOG_LIMIT)
         r = h.tls_get(names[0])
         assert not r.is_fallback and r.serial == served, r.describe()
-        # no driver: one would say so at once (SACME10020)
+        # no driver: one would say so at once (SACME10020). There is no
+        # event for a driver that is not started, so a short wait shows
+        # its absence (the driver is forked before the restart finished and
+        # logs its start as soon as its threads run, well within it).
         time.sleep(2)
         assert DRIVER_STARTED not in log_after_stand_down(h, mark), \
             "a driver runs on a read-only store"
@@ -62,7 +65,7 @@ def test_read_only_store_keeps_httpd_serving(http01_pebble, httpds):
         assert_stood_down(h, mark)
         r = h.tls_get(names[0])
         assert not r.is_fallback and r.serial == served, r.describe()
-        time.sleep(2)
+        time.sleep(2)       # the absence of a driver again (see above)
         assert DRIVER_STARTED not in log_after_stand_down(h, mark), \
             "a driver runs on a read-only store"
     finally:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 
 from sacmetest import certcheck
 from sacmetest.httpd import LOOPBACK, MODULES, _read_http_response
-from sacmetest.module import ERRORED, ISSUE_LIMIT, make_httpd, names_for
+from sacmetest.module import ERRORED, ISSUE_LIMIT, make_httpd, names_for, wait_job
 from sacmetest.pebble import random_mac_key
 
 # What the docs tell admins to write (docs/ops-status.md), plus Debian's
@@ -229,6 +229,7 @@ def test_status_of_a_failing_domain(http01_pebble, httpds):
     h = httpds.add(make_httpd(pebble, [names], kid="kid-2", hmac=wrong, extra=STATUS_CONF))
     h.start()
     h.wait_log(ERRORED, limit=ISSUE_LIMIT)
+    wait_job(h, names[0])       # what the status handler reads
 
     status, _, body = request(h, "GET", "/sacme-status/%s" % names[0])
     assert status == 200, status

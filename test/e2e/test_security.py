@@ -22,6 +22,7 @@ from sacmetest.httpd import MODULES, USER, process_uid, serial_in, _alive
 from sacmetest.module import (ACTIVATED, DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, STAGED,
                               account_dirs, make_httpd, names_for)
 from sacmetest.sacmectl import EXIT_OK, store_cmd
+from sacmetest.sysuser import ensure_system_user
 
 DRIVER_USER = "sacme"
 NO_DRIVER_USER = "SACME10110"     # the key is readable by the httpd User
@@ -32,13 +33,9 @@ SETPRIV = ["setpriv", "--reuid=%s" % USER, "--regid=%s" % USER, "--clear-groups"
 
 @pytest.fixture(scope="session")
 def driver_user():
-    """A system account of the driver's own, as the docs tell admins."""
-    try:
-        pwd.getpwnam(DRIVER_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", DRIVER_USER], check=True)
-    return DRIVER_USER
+    """A system account of the driver's own, as the docs tell admins (made
+    once for every worker of a parallel run, and never removed)."""
+    return ensure_system_user(DRIVER_USER)
 
 
 STATUS_CONF = """

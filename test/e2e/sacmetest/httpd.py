@@ -29,6 +29,8 @@ import time
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from . import ports
+
 APACHE = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
 USER = "www-data"
@@ -39,10 +41,8 @@ INDEX_TEXT = "hello from the plain server\n"
 
 
 def free_port():
-    # shares the "never hand out twice" bookkeeping with pebble.free_port, so
-    # an httpd port never collides with one of a Pebble's ports
-    from .pebble import free_port as _fp
-    return _fp()
+    # the same ports as pebble.free_port: never one of a Pebble's
+    return ports.free_port()
 
 
 def module_path():

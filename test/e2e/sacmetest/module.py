@@ -159,6 +159,15 @@ def staged_chain(h, primary):
     return certcheck.load_pem_chain(h.store("staging", primary, "fullchain.pem"))
 
 
+def wait_job(h, primary, limit=LOG_LIMIT):
+    """The path of staging/<primary>/job.json once it exists.  After an
+    error the driver logs SACME10024 first and writes job.json just after,
+    so a test that saw the line waits for the file as well."""
+    path = h.store("staging", primary, "job.json")
+    h._wait(lambda: os.path.isfile(path), "staging/%s/job.json" % primary, limit)
+    return path
+
+
 def account_dirs(h):
     base = h.store("accounts")
     if not os.path.isdir(base):

@@ -32,41 +32,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from . import ports
+
 PEBBLE_BIN = os.environ.get("SACME_PEBBLE", "/usr/bin/pebble")
 CHALLTESTSRV_BIN = os.environ.get("SACME_CHALLTESTSRV",
                                   "/usr/bin/pebble-challtestsrv")
 
 LOOPBACK = "127.0.0.1"
 
-_handed_out_ports = set()
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now.
-
-    Ports handed out before by this process are not handed out again, so
-    the several ports of one Pebble never collide with each other."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((LOOPBACK, 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out_ports:
-            _handed_out_ports.add(port)
-            return port
-    raise RuntimeError("no free port on 127.0.0.1")
-
-
-def free_udp_tcp_port():
-    """A port free for both UDP and TCP (challtestsrv's DNS uses both)."""
-    for _ in range(200):
-        port = free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind((LOOPBACK, port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free UDP+TCP port on 127.0.0.1")
+# The ports of every test server (httpd, Pebble, the quirk proxy) come from
+# sacmetest.ports: a block of this process's own, safe with pytest-xdist.
+free_port = ports.free_port
+free_udp_tcp_port = ports.free_udp_tcp_port
 
 
 # --- EAB MAC keys -----------------------------------------------------------
