@@ -834,6 +834,9 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         opts.challenge_none = dom->challenge_none;
         opts.order_fn = record_order;
         opts.order_baton = &ctx;
+        /* A driver ending for a staged set (d->commit) waits for a new
+         * order to be recorded: never one at the CA it does not know of. */
+        opts.order_guard = d->commit;
         opts.poll_min = d->retry_after_min;
         opts.retry_after_max = d->retry_after_max;
         /* Longer waits hand the worker back: the domain is picked up again

@@ -112,7 +112,8 @@ typedef struct sacme_driver_t {
     apr_thread_rwlock_t *commit;        /* NULL, or read-held by a run while it
                                            writes what belongs together (a chain
                                            staged and its order forgotten; a key
-                                           and its order dropped): whoever ends
+                                           and its order dropped; a new order
+                                           and its record): whoever ends
                                            the process at once takes it to write
                                            first, so no such pair is cut in two */
     apr_thread_mutex_t *unsaved_lock;   /* guards unsaved when several threads
