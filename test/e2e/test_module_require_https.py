@@ -7,8 +7,8 @@ it) and never for a name mod_sacme does not manage."""
 import socket
 
 from sacmetest.httpd import INDEX_TEXT, LOOPBACK, Httpd, Vhost, _read_http_response, free_port
-from sacmetest.module import (DRIVER_STARTED, ERRORED, ISSUE_LIMIT, LOG_LIMIT, make_httpd,
-                              names_for)
+from sacmetest.module import (ACTIVATED, DRIVER_STARTED, ERRORED, ISSUE_LIMIT, LOG_LIMIT,
+                              make_httpd, names_for)
 from sacmetest.sacmectl import EXIT_OK, store_cmd
 
 HSTS = "max-age=15768000"
@@ -120,3 +120,35 @@ def test_permanent_redirects_with_301_sends_hsts_and_renews_over_http(http01_peb
     assert renewed.headers.get("strict-transport-security") == HSTS, renewed.describe()
     status, headers, _ = h.http_get("/page?q=1", host=names[0])
     assert status == 301, (status, headers)
+
+
+def test_the_port_is_that_of_the_vhost_with_ssl_serving_the_name(http01_pebble, httpds):
+    """Three domains: one on the usual HTTPS vhost, one on a vhost with SSL
+    on a port of its own, one that no vhost with SSL serves (it gets its
+    certificate over HTTP-01 all the same, but a redirect would lead
+    nowhere)."""
+    a, b, c = names_for("rh-port-a"), names_for("rh-port-b"), names_for("rh-port-c")
+    port_b = free_port()
+    extra = "\n".join([
+        "Listen %s:%d" % (LOOPBACK, port_b),
+        "<VirtualHost %s:%d>" % (LOOPBACK, port_b),
+        "    ServerName %s" % b[0],
+        "    ServerAlias %s" % " ".join(b[1:]),
+        "    SSLEngine on",
+        "</VirtualHost>",
+    ])
+    h = httpds.add(make_httpd(http01_pebble, [a, b, c], vhosts=[Vhost(a)], extra=extra,
+                              more=["SacmeRequireHttps temporary"]))
+    h.start()
+    for d in (a, b, c):
+        h._wait(lambda d=d: any(d[0] + ":" in l for l in h.log_lines(ACTIVATED)),
+                "%s activated" % d[0], ISSUE_LIMIT)
+    h.graceful()          # a generation in which all three are live
+    status, headers, _ = h.http_get("/p?q=1", host=a[1])
+    assert status == 302 and headers["location"] == \
+        "https://%s:%d/p?q=1" % (a[1], h.https_port), (status, headers)
+    status, headers, _ = h.http_get("/p?q=1", host=b[2])
+    assert status == 302 and headers["location"] == \
+        "https://%s:%d/p?q=1" % (b[2], port_b), (status, headers)
+    status, headers, body = h.http_get("/index.html", host=c[0])
+    assert (status, body.decode()) == (200, INDEX_TEXT), (status, headers)
