@@ -52,6 +52,8 @@ void sacme_https_plan(const sacme_conf_t *conf, apr_pool_t *pconf, apr_pool_t *p
         sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
         https_t *h;
 
+        /* a further key type's unit is looked at through its domain: the
+         * names map to the domain, which is live if any of its units is */
         if (dom->primary || !dom->require_https
             || !has_live_set(conf->store, dom, ptemp)) {
             continue;
