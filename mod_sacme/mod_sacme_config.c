@@ -35,6 +35,7 @@ void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
     conf->agreement = SACME_UNSET;
     conf->challenge_none = SACME_UNSET;
     conf->auto_restart = SACME_UNSET;
+    conf->require_https = SACME_UNSET;
     return conf;
 }
 
@@ -560,6 +561,32 @@ static const char *cmd_renew_window(cmd_parms *cmd, void *dc, const char *value)
     return NULL;
 }
 
+/* Kept per domain (sacme_domain_t) though given once for all of them, so
+ * that a per-domain form needs only a directive. */
+static const char *cmd_require_https(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = single_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if (!strcasecmp(value, "off")) {
+        conf->require_https = 0;
+    }
+    else if (!strcasecmp(value, "temporary")) {
+        conf->require_https = HTTP_MOVED_TEMPORARILY;
+    }
+    else if (!strcasecmp(value, "permanent")) {
+        conf->require_https = HTTP_MOVED_PERMANENTLY;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "SacmeRequireHttps: '%s' is not one of off, "
+                            "temporary (302) or permanent (301 and HSTS)", value);
+    }
+    return NULL;
+}
+
 static const char *cmd_auto_restart(cmd_parms *cmd, void *dc, int flag)
 {
     const char *err;
@@ -769,6 +796,9 @@ const command_rec sacme_cmds[] = {
     AP_INIT_TAKE1("SacmeRenewWindow", cmd_renew_window, NULL, RSRC_CONF,
                   "renew when this much of the lifetime remains: a duration or a "
                   "percentage (default 33%)"),
+    AP_INIT_TAKE1("SacmeRequireHttps", cmd_require_https, NULL, RSRC_CONF,
+                  "off (default), temporary (302) or permanent (301 and HSTS): "
+                  "redirect plain HTTP to HTTPS once a certificate is live"),
     AP_INIT_FLAG("SacmeAutoRestart", cmd_auto_restart, NULL, RSRC_CONF,
                  "on (default): restart gracefully when new certificates are ready"),
     AP_INIT_TAKE_ARGV("SacmeNotifyCmd", cmd_notify, NULL, RSRC_CONF,
@@ -805,6 +835,9 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     if (conf->challenge_none == SACME_UNSET) {
         conf->challenge_none = 0;
+    }
+    if (conf->require_https == SACME_UNSET) {
+        conf->require_https = 0;
     }
     if (!conf->warn_set) {
         sacme_warn_default(&conf->warn);
@@ -878,6 +911,7 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
         dom->key_type = conf->key_type;
         dom->renew_window = conf->renew_window;
         dom->challenge_none = conf->challenge_none;
+        dom->require_https = conf->require_https;
         for (j = 0; j < dom->names->nelts; ++j) {
             const char *name = APR_ARRAY_IDX(dom->names, j, const char *);
             if (name[0] == '*' && !conf->challenge_none) {

@@ -46,6 +46,8 @@ typedef struct sacme_conf_t {
     int renew_window_set;
     sacme_window_t renew_window;     /* SacmeRenewWindow */
     int auto_restart;                /* SacmeAutoRestart */
+    int require_https;               /* SacmeRequireHttps: 0 off, or the status of
+                                        the redirect (302, 301); SACME_UNSET */
     const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */
     const char *notify_url;          /* SacmeNotifyURL, or NULL */
     int warn_set;

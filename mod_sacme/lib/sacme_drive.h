@@ -38,6 +38,9 @@ struct sacme_domain_t {
     sacme_key_type_t key_type;
     int challenge_none;              /* pre-validated names: never answer challenges */
     sacme_window_t renew_window;
+    int require_https;               /* httpd glue: 0, or the status (302, 301) of
+                                        the redirect of plain HTTP requests once
+                                        a certificate is live */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };
