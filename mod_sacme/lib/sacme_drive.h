@@ -38,6 +38,9 @@ struct sacme_domain_t {
     sacme_key_type_t key_type;
     int challenge_none;              /* pre-validated names: never answer challenges */
     sacme_window_t renew_window;
+    const sacme_warn_t *warn;        /* its expiry alerts; NULL: the driver's */
+    const char *const *notify_cmd;   /* its notify command (argv, NULL-
+                                        terminated); NULL: the driver's */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };
