@@ -41,6 +41,9 @@ struct sacme_domain_t {
     int require_https;               /* httpd glue: 0, or the status (302, 301) of
                                         the redirect of plain HTTP requests once
                                         a certificate is live */
+    const sacme_warn_t *warn;        /* its expiry alerts; NULL: the driver's */
+    const char *const *notify_cmd;   /* its notify command (argv, NULL-
+                                        terminated); NULL: the driver's */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };

@@ -152,3 +152,32 @@ def test_the_port_is_that_of_the_vhost_with_ssl_serving_the_name(http01_pebble, 
         "https://%s:%d/p?q=1" % (b[2], port_b), (status, headers)
     status, headers, body = h.http_get("/index.html", host=c[0])
     assert (status, body.decode()) == (200, INDEX_TEXT), (status, headers)
+
+
+def test_per_domain_set_overrides_the_default(http01_pebble, httpds):
+    """In a <SacmeDomainSet>, SacmeRequireHttps applies to that domain only:
+    a set says permanent, the server-wide default (given after the sets)
+    is off, and another set inherits it."""
+    a, b = names_for("rh-set-a"), names_for("rh-set-b")
+    h = make_httpd(http01_pebble, [], vhosts=[Vhost(a), Vhost(b)])
+    h.configure(sacme=h.sacme + [
+        "<SacmeDomainSet %s>" % " ".join(a),
+        "    SacmeRequireHttps permanent",
+        "</SacmeDomainSet>",
+        "<SacmeDomainSet %s>" % " ".join(b),
+        "</SacmeDomainSet>",
+        "SacmeRequireHttps off",
+    ])
+    h = httpds.add(h)
+    h.start()
+    for d in (a, b):
+        h._wait(lambda d=d: any(d[0] + ":" in l for l in h.log_lines(ACTIVATED)),
+                "%s activated" % d[0], ISSUE_LIMIT)
+    h.graceful()          # a generation in which both are live
+    h.wait_managed_cert(a[0], limit=LOG_LIMIT)
+    h.wait_managed_cert(b[0], limit=LOG_LIMIT)
+    status, headers, _ = h.http_get("/p", host=a[0])
+    assert status == 301 and headers["location"] == \
+        "https://%s:%d/p" % (a[0], h.https_port), (status, headers)
+    status, headers, body = h.http_get("/index.html", host=b[0])
+    assert (status, body.decode()) == (200, INDEX_TEXT), (status, headers)
