@@ -16,6 +16,7 @@ from sacmetest import ports, sacmectl
 from sacmetest.pebble import random_mac_key
 from sacmetest.tinyproxy import Tinyproxy
 
+from test_module_events import receivers  # noqa: F401 (a fixture)
 from test_module_status import STATUS_CONF, request
 
 PROXY_CREDENTIALS_UNREADABLE = "SACME10291"
@@ -93,6 +94,7 @@ def test_dead_proxy_is_named_and_httpd_keeps_serving(http01_pebble, httpds):
     assert ":error]" in line, line
     assert names[0] in line, line
     assert "through the proxy %s" % dead in line, line
+    assert "check that the proxy of SacmeHttpProxy runs" in line, line
     assert not os.path.exists(h.store("domains", names[0], "fullchain.pem"))
     _assert_serving(h)
 
@@ -208,3 +210,26 @@ def test_sacmectl_does_not_follow_the_proxy_environment(pebble, dirs):
     res = sacmectl.issue(pebble, kid="kid-1", account_dir=dirs.account,
                          out=dirs.out, names=names, env=env)
     assert res.rc == sacmectl.EXIT_OK, res.describe()
+
+
+def test_webhook_goes_through_the_proxy(http01_pebble, httpds, receivers):  # noqa: F811
+    """SacmeNotifyURL's POSTs take the proxy too: the receiver gets the
+    events, and the proxy saw the tunnels to it."""
+    pebble = http01_pebble
+    names = names_for("proxyhook")
+    h = make_httpd(pebble, [names])
+    cert, key = pebble.issue_api_cert(h.root, prefix="receiver")
+    rcv = receivers(cert, key)
+    rcv_port = rcv.server.server_address[1]
+    with Tinyproxy([pebble.port, rcv_port]) as proxy:
+        h.configure(sacme=h.sacme + ["SacmeNotifyURL %s" % rcv.url,
+                                     "SacmeHttpProxy %s" % proxy.url])
+        httpds.add(h)
+        h.start()
+        h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+        h._wait(lambda: rcv.events("renewed"), "the renewed event at the receiver",
+                ISSUE_LIMIT)
+        reqs = proxy.requests()
+        hook = "CONNECT %s:%d" % (ports.LOOPBACK, rcv_port)
+        assert hook in reqs, "the webhook did not go through the proxy: %s" % reqs
+        assert set(reqs) == {hook, "CONNECT %s:%d" % (ports.LOOPBACK, pebble.port)}, reqs
