@@ -21,6 +21,7 @@
  * a kept-alive connection would otherwise kill the process.
  */
 #include <pthread.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/x509_vfy.h>
@@ -212,21 +213,27 @@ static int is_untrusted_issuer(long verify)
 }
 
 /* Adds to a failure through a proxy which proxy it went through (the URL
- * holds no credentials) and, when the proxy refused the tunnel, why. A
- * refusal is a matter of configuration (credentials, the proxy's rules).
+ * holds no credentials) and what the proxy did: refused the tunnel (a
+ * matter of configuration: credentials, the proxy's rules), showed a
+ * certificate that does not verify (an https proxy), or did not answer.
  * Returns the status of res. */
 static apr_status_t proxy_failure(sacme_result_t *res, const sacme_http_t *http,
-                                  const curl_baton_t *b)
+                                  const curl_baton_t *b, CURLcode rc)
 {
-    long code = 0;
+    long code = 0, verify = 0;
     /* 407 is what RFC 9110 has a proxy answer; some (tinyproxy) say 401. */
     int auth;
 
     curl_easy_getinfo(b->curl, CURLINFO_HTTP_CONNECTCODE, &code);
+    if (!strncasecmp(http->opts.proxy, "https:", 6)) {
+        curl_easy_getinfo(b->curl, CURLINFO_PROXY_SSL_VERIFYRESULT, &verify);
+    }
     auth = code == 407 || code == 401;
     res->detail = apr_psprintf(res->p, "%s (through the proxy %s%s)", res->detail,
                                http->opts.proxy,
-                               auth ? ", which asks for valid credentials" : "");
+                               auth ? ", which asks for valid credentials"
+                               : verify ? ", whose TLS certificate does not verify"
+                               : "");
     if (auth) {
         res->hint = http->opts.proxy_userpwd
             ? "the proxy does not accept the user:password of SacmeHttpProxy's "
@@ -239,7 +246,16 @@ static apr_status_t proxy_failure(sacme_result_t *res, const sacme_http_t *http,
                                  "the server (response %ld); it must allow "
                                  "CONNECT to the server's host and port", code);
     }
-    else {
+    else if (verify) {
+        res->hint = is_untrusted_issuer(verify)
+            ? "the proxy's certificate is verified with the same trust as the "
+              "ACME server's: the system's CAs and SacmeCACertificate; add the "
+              "CA that issued it to the SacmeCACertificate file"
+            : "the proxy's certificate must be valid now and name the host of "
+              "SacmeHttpProxy's URL";
+    }
+    else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_PROXY
+             || rc == CURLE_OPERATION_TIMEDOUT) {
         res->hint = "check that the proxy of SacmeHttpProxy runs and is "
                     "reachable from this host";
     }
@@ -279,9 +295,6 @@ static apr_status_t fail(sacme_result_t *res, const sacme_http_request_t *req,
     }
     rv = sacme_result_set(res, status_of(rc), "%s %s: %s",
                           req->method, req->url, why);
-    if (http->opts.proxy && res) {
-        rv = proxy_failure(res, http, b);
-    }
     if (rc == CURLE_PEER_FAILED_VERIFICATION && res) {
         curl_easy_getinfo(b->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
         if (is_untrusted_issuer(verify)) {
@@ -298,6 +311,9 @@ static apr_status_t fail(sacme_result_t *res, const sacme_http_request_t *req,
     }
     else if (rc == CURLE_SSL_CACERT_BADFILE && res) {
         res->hint = "the CA file must hold PEM certificates";
+    }
+    if (http->opts.proxy && res) {
+        rv = proxy_failure(res, http, b, rc);
     }
     return rv;
 }

@@ -11,10 +11,10 @@ import signal
 
 from sacmetest.httpd import INDEX_TEXT, _alive
 from sacmetest.module import (DRIVER_STARTED, ERRORED, ISSUE_LIMIT, make_httpd,
-                              names_for)
+                              names_for, reconfigure)
 from sacmetest import ports, sacmectl
-from sacmetest.pebble import random_mac_key
-from sacmetest.tinyproxy import Tinyproxy
+from sacmetest.pebble import make_api_certs, random_mac_key
+from sacmetest.tinyproxy import TLSFront, Tinyproxy
 
 from test_module_events import receivers  # noqa: F401 (a fixture)
 from test_module_status import STATUS_CONF, request
@@ -233,3 +233,35 @@ def test_webhook_goes_through_the_proxy(http01_pebble, httpds, receivers):  # no
         hook = "CONNECT %s:%d" % (ports.LOOPBACK, rcv_port)
         assert hook in reqs, "the webhook did not go through the proxy: %s" % reqs
         assert set(reqs) == {hook, "CONNECT %s:%d" % (ports.LOOPBACK, pebble.port)}, reqs
+
+
+def test_https_proxy_is_verified(http01_pebble, httpds, tmp_path):
+    """An https:// proxy: its certificate is verified with the CA's trust
+    (SacmeCACertificate here). Issued by a CA nobody trusts, nothing goes
+    through it and the error names the proxy; issued by the trusted CA,
+    issuance goes through it."""
+    pebble = http01_pebble
+    names = names_for("proxytls")
+    untrusted_dir = str(tmp_path / "untrusted")
+    os.makedirs(untrusted_dir)
+    _, bad_cert, bad_key = make_api_certs(untrusted_dir)
+    with Tinyproxy([pebble.port]) as proxy:
+        with TLSFront(proxy, bad_cert, bad_key) as front:
+            h = httpds.add(make_httpd(pebble, [names],
+                                      more=["SacmeHttpProxy %s" % front.url,
+                                            "SacmeRetryDelay 5s"]))
+            h.start()
+            line = h.wait_log(ERRORED, limit=ISSUE_LIMIT)
+            assert "through the proxy %s" % front.url in line, line
+            assert "whose TLS certificate does not verify" in line, line
+            assert "SacmeCACertificate" in line, line
+            assert front.handshake_errors, "no TLS handshake with the proxy failed"
+            assert proxy.requests() == [], proxy.log()
+            _assert_serving(h)
+        good_cert, good_key = pebble.issue_api_cert(str(tmp_path), prefix="proxy")
+        with TLSFront(proxy, good_cert, good_key) as front:
+            reconfigure(h, pebble, [names], more=["SacmeHttpProxy %s" % front.url,
+                                                  "SacmeRetryDelay 5s"])
+            h.graceful()
+            h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+            _assert_tunnels_to(proxy, pebble)

@@ -10,10 +10,13 @@ HTTP/1.1"."""
 
 import os
 import re
+import select
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 from . import ports
@@ -96,4 +99,74 @@ class Tinyproxy:
     def __exit__(self, *exc):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+class TLSFront:
+    """TLS in front of a Tinyproxy, which speaks plain HTTP only: an
+    https:// proxy for the client (https://127.0.0.1:PORT), whose every
+    connection is decrypted and relayed byte for byte to tinyproxy.  cert,
+    key: its certificate (for 127.0.0.1)."""
+
+    def __init__(self, proxy, cert, key):
+        self.proxy = proxy
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.port = ports.free_port()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ports.LOOPBACK, self.port))
+        self.sock.listen(16)
+        self.handshake_errors = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "https://%s:%d" % (ports.LOOPBACK, self.port)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return              # closed
+            threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
+
+    def _relay(self, conn):
+        try:
+            conn.settimeout(30)
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            self.handshake_errors.append(str(e))
+            conn.close()
+            return
+        up = socket.create_connection((ports.LOOPBACK, self.proxy.port), 10)
+        other = {tls: up, up: tls}
+        try:
+            # one thread, both directions, until either side closes (a TLS
+            # record may hold more than select sees: pending() counts it)
+            while True:
+                ready = [tls] if tls.pending() else \
+                    select.select([tls, up], [], [], 30)[0]
+                if not ready:
+                    break
+                data = ready[0].recv(65536)
+                if not data:
+                    break
+                other[ready[0]].sendall(data)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            tls.close()
+            up.close()
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
         return False
