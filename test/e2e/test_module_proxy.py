@@ -45,13 +45,18 @@ def _assert_serving(h):
     assert status == 200 and body.decode() == INDEX_TEXT, (status, body)
 
 
-def test_issuance_goes_through_the_proxy(http01_pebble, httpds, tmp_path):
+def test_issuance_goes_through_the_proxy(http01_pebble, httpds, monkeypatch):
+    """Every request of the driver is a CONNECT to Pebble through the proxy,
+    even with no_proxy naming Pebble's address in httpd's environment."""
     pebble = http01_pebble
     names = names_for("proxyissue")
     with Tinyproxy([pebble.port]) as proxy:
         h = httpds.add(make_httpd(pebble, [names],
                                   more=["SacmeHttpProxy %s" % proxy.url]))
+        for var in ("no_proxy", "NO_PROXY"):
+            monkeypatch.setenv(var, "%s,localhost" % ports.LOOPBACK)
         h.start()
+        monkeypatch.undo()
         h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
         _assert_tunnels_to(proxy, pebble)
     # sacmectl learns the proxy from the store
