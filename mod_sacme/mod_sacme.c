@@ -3,7 +3,8 @@
  * This file holds the module record, the hook registration and the startup
  * plan. The ACME engine lives in lib/ and knows nothing of httpd; the
  * driving process is in mod_sacme_driver.c, the HTTP-01 responder in
- * mod_sacme_challenge.c, the directives in mod_sacme_config.c.
+ * mod_sacme_challenge.c, the redirect to HTTPS in mod_sacme_https.c, the
+ * directives in mod_sacme_config.c.
  */
 #define SACME_MODULE_MAIN
 #include <httpd.h>
@@ -121,8 +122,7 @@ static void use_existing_fallback(const sacme_store_t *store, apr_pool_t *pconf,
  *      certificate for all of them: startup stays flat in their number);
  *   5. the driving process, which talks to the CA.
  * No network I/O happens here. */
-static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                             apr_pool_t *ptemp, server_rec *s)
+static int plan_start(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     sacme_conf_t *conf = sacme_conf_get(s);
     sacme_store_t *store;
@@ -205,6 +205,16 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* The plan, then what the request hooks need of its outcome. */
+static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    int rv = plan_start(pconf, ptemp, s);
+
+    sacme_https_plan(rv == OK ? live_conf : NULL, pconf, ptemp);
+    return rv;
+}
+
 static int sacme_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
@@ -229,7 +239,7 @@ static int sacme_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 /* The managed domain a vhost serves: its ServerName or an alias. */
-static sacme_domain_t *domain_of_server(server_rec *s)
+sacme_domain_t *sacme_domain_of_server(server_rec *s)
 {
     sacme_domain_t *dom;
     int i;
@@ -287,7 +297,7 @@ static int sacme_add_cert_files(server_rec *s, apr_pool_t *p,
                                 apr_array_header_t *cert_files,
                                 apr_array_header_t *key_files)
 {
-    sacme_domain_t *dom = domain_of_server(s), *unit;
+    sacme_domain_t *dom = sacme_domain_of_server(s), *unit;
     const sacme_store_t *store;
     int given = 0;
 
@@ -321,7 +331,7 @@ static int sacme_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
                                          apr_array_header_t *cert_files,
                                          apr_array_header_t *key_files)
 {
-    if (!domain_of_server(s) || !fallback_cert) {
+    if (!sacme_domain_of_server(s) || !fallback_cert) {
         return DECLINED;
     }
     APR_ARRAY_PUSH(cert_files, const char *) = fallback_cert;
@@ -369,6 +379,7 @@ static void sacme_register_hooks(apr_pool_t *pool)
                                         APR_HOOK_MIDDLE);
     ap_hook_monitor(sacme_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     sacme_status_register_hooks();
+    sacme_https_register_hooks();
 }
 
 AP_DECLARE_MODULE(sacme) = {

@@ -16,7 +16,6 @@
 #include "sacme_order.h"
 #include "sacme_store.h"
 
-#define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 #define MAX_KEY_AUTHZ 1024
 
 int sacme_challenge_answer(request_rec *r)
@@ -28,10 +27,10 @@ int sacme_challenge_answer(request_rec *r)
     apr_size_t len;
 
     if (!conf || !conf->domains->nelts || !path || r->parsed_uri.query
-        || strncmp(path, CHALLENGE_PREFIX, sizeof(CHALLENGE_PREFIX) - 1)) {
+        || strncmp(path, SACME_CHALLENGE_PREFIX, sizeof(SACME_CHALLENGE_PREFIX) - 1)) {
         return DECLINED;
     }
-    token = path + sizeof(CHALLENGE_PREFIX) - 1;
+    token = path + sizeof(SACME_CHALLENGE_PREFIX) - 1;
     /* base64url only: nothing that could leave the challenges directory */
     if (!sacme_token_ok(token) || !r->hostname) {
         return DECLINED;

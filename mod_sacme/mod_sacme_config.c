@@ -30,10 +30,13 @@ void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
 
     conf->contacts = apr_array_make(p, 2, sizeof(const char *));
     conf->domains = apr_array_make(p, 4, sizeof(sacme_domain_t *));
+    conf->dconfs = apr_array_make(p, 4, sizeof(sacme_dconf_t *));
     conf->names = apr_hash_make(p);
-    conf->seen = apr_hash_make(p);
+    conf->dflt.seen = apr_hash_make(p);
+    conf->dflt.challenge_none = SACME_UNSET;
+    conf->dflt.require_https = SACME_UNSET;
+    conf->cur = &conf->dflt;
     conf->agreement = SACME_UNSET;
-    conf->challenge_none = SACME_UNSET;
     conf->auto_restart = SACME_UNSET;
     return conf;
 }
@@ -43,12 +46,39 @@ sacme_conf_t *sacme_conf_get(server_rec *s)
     return ap_get_module_config(s->module_config, &sacme_module);
 }
 
+char sacme_per_domain[] = "per domain";
+char sacme_per_account[] = "per account";
+
 /* Every directive is global: settings per vhost would have no meaning for
- * certificates shared by several vhosts. */
+ * certificates shared by several vhosts. Inside a <SacmeDomainSet> (which
+ * reads its lines with the same cmd_parms, conf->cur marking it) only the
+ * per-domain ones are taken; the others would silently apply to every
+ * domain, which is never what a line inside a set means. */
 static sacme_conf_t *global_conf(cmd_parms *cmd, const char **err)
 {
-    *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    return *err ? NULL : sacme_conf_get(cmd->server);
+    sacme_conf_t *conf;
+
+    if ((*err = ap_check_cmd_context(cmd, GLOBAL_ONLY))) {
+        return NULL;
+    }
+    conf = sacme_conf_get(cmd->server);
+    if (conf->cur == &conf->dflt || cmd->info == sacme_per_domain) {
+        return conf;
+    }
+    if (cmd->info == sacme_per_account) {
+        *err = apr_psprintf(cmd->pool, "%s is not allowed inside <SacmeDomainSet> (%s): "
+                            "it is only allowed in the server config for now, as "
+                            "all domains share one CA and account until several "
+                            "accounts are supported; put it outside the set",
+                            cmd->cmd->name, conf->cur->where);
+    }
+    else {
+        *err = apr_psprintf(cmd->pool, "%s is not allowed inside <SacmeDomainSet> (%s): "
+                            "it applies to the whole server, not to one domain; "
+                            "put it outside the set", cmd->cmd->name,
+                            conf->cur->where);
+    }
+    return NULL;
 }
 
 /* A directive that takes one value, given twice (say, in two included
@@ -63,13 +93,13 @@ static sacme_conf_t *single_conf(cmd_parms *cmd, const char **err)
     if (!conf) {
         return NULL;
     }
-    first = apr_hash_get(conf->seen, name, APR_HASH_KEY_STRING);
+    first = apr_hash_get(conf->cur->seen, name, APR_HASH_KEY_STRING);
     if (first) {
         *err = apr_psprintf(cmd->pool, "%s is given twice (first on %s); it takes "
                             "one value: remove one of the lines", name, first);
         return NULL;
     }
-    apr_hash_set(conf->seen, name, APR_HASH_KEY_STRING,
+    apr_hash_set(conf->cur->seen, name, APR_HASH_KEY_STRING,
                  cmd->directive
                  ? apr_psprintf(cmd->pool, "line %d of %s", cmd->directive->line_num,
                                 cmd->directive->filename)
@@ -242,34 +272,31 @@ static int name_public(const char *name)
     return 0;
 }
 
-/* SacmeDomain NAME...: the arguments are split here, not by httpd, which
- * hands a TAKE_ARGV directive at most 64 words and drops the rest without a
- * word; a certificate may carry SACME_MAX_NAMES. */
-static const char *cmd_domain(cmd_parms *cmd, void *dc, const char *args)
+/* The arguments are split here, not by httpd, which hands a TAKE_ARGV
+ * directive at most 64 words and drops the rest without a word; a
+ * certificate may carry SACME_MAX_NAMES. */
+const char *sacme_conf_add_domain(cmd_parms *cmd, sacme_conf_t *conf,
+                                  const char *directive, const char *args,
+                                  sacme_dconf_t *set)
 {
-    const char *err;
-    sacme_conf_t *conf = global_conf(cmd, &err);
     sacme_domain_t *dom;
     const char *argv[SACME_MAX_NAMES];
     int argc = 0, i;
 
-    if (!conf) {
-        return err;
-    }
     while (*args) {
         const char *w = ap_getword_conf(cmd->temp_pool, &args);
         if (!*w && !*args) {
             break;              /* trailing blanks */
         }
         if (argc == SACME_MAX_NAMES) {
-            return apr_psprintf(cmd->pool, "SacmeDomain: more than %d names, the most "
-                                "one certificate may carry; split them into several "
-                                "SacmeDomain lines", SACME_MAX_NAMES);
+            return apr_psprintf(cmd->pool, "%s: more than %d names, the most one "
+                                "certificate may carry; split them into several "
+                                "domains", directive, SACME_MAX_NAMES);
         }
         argv[argc++] = w;
     }
     if (argc < 1) {
-        return "SacmeDomain: give at least one name";
+        return apr_psprintf(cmd->pool, "%s: give at least one name", directive);
     }
     dom = apr_pcalloc(cmd->pool, sizeof(*dom));
     dom->names = apr_array_make(cmd->pool, argc, sizeof(const char *));
@@ -279,35 +306,47 @@ static const char *cmd_domain(cmd_parms *cmd, void *dc, const char *args)
 
         ap_str_tolower(name);
         if (!name_ok(name)) {
-            return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is not a valid DNS name",
-                                argv[i]);
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a valid DNS name",
+                                directive, argv[i]);
         }
         if (!name_public(name)) {
-            return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is not a public DNS name "
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a public DNS name "
                                 "(it needs a dot and a last label that is not a "
                                 "number; a CA issues neither for 'localhost' nor for "
-                                "an IP address)", argv[i]);
+                                "an IP address)", directive, argv[i]);
         }
         other = apr_hash_get(conf->names, name, APR_HASH_KEY_STRING);
         if (other == dom) {
-            return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is given twice", argv[i]);
+            return apr_psprintf(cmd->pool, "%s: '%s' is given twice", directive,
+                                argv[i]);
         }
         if (other) {
-            return apr_psprintf(cmd->pool, "SacmeDomain: '%s' is already part of the "
-                                "SacmeDomain of %s; a name can belong to one "
-                                "certificate only", argv[i], other->name);
+            return apr_psprintf(cmd->pool, "%s: '%s' is already part of the managed "
+                                "domain %s (a SacmeDomain or <SacmeDomainSet>); a "
+                                "name can belong to one certificate only", directive,
+                                argv[i], other->name);
         }
         APR_ARRAY_PUSH(dom->names, const char *) = name;
         apr_hash_set(conf->names, name, APR_HASH_KEY_STRING, dom);
     }
     dom->name = APR_ARRAY_IDX(dom->names, 0, const char *);
     if (dom->name[0] == '*') {
-        return apr_psprintf(cmd->pool, "SacmeDomain: the first name '%s' names the "
+        return apr_psprintf(cmd->pool, "%s: the first name '%s' names the "
                             "certificate's store directory and may not be a "
-                            "wildcard; put a plain name first", argv[0]);
+                            "wildcard; put a plain name first", directive, argv[0]);
     }
     APR_ARRAY_PUSH(conf->domains, sacme_domain_t *) = dom;
+    APR_ARRAY_PUSH(conf->dconfs, sacme_dconf_t *) = set;
     return NULL;
+}
+
+/* SacmeDomain NAME...: a domain with the default settings. */
+static const char *cmd_domain(cmd_parms *cmd, void *dc, const char *args)
+{
+    const char *err;
+    sacme_conf_t *conf = global_conf(cmd, &err);
+
+    return conf ? sacme_conf_add_domain(cmd, conf, "SacmeDomain", args, NULL) : err;
 }
 
 static const char *cmd_contact(cmd_parms *cmd, void *dc, const char *email)
@@ -354,11 +393,12 @@ static const char *cmd_key_type(cmd_parms *cmd, void *dc, const char *value,
     if (!conf) {
         return err;
     }
-    conf->key_type2 = SACME_KEY_NONE;
-    if (sacme_key_type_parse(value, &conf->key_type) != APR_SUCCESS) {
+    conf->cur->key_type2 = SACME_KEY_NONE;
+    if (sacme_key_type_parse(value, &conf->cur->key_type) != APR_SUCCESS) {
         bad = value;
     }
-    else if (value2 && sacme_key_type_parse(value2, &conf->key_type2) != APR_SUCCESS) {
+    else if (value2
+             && sacme_key_type_parse(value2, &conf->cur->key_type2) != APR_SUCCESS) {
         bad = value2;
     }
     if (bad) {
@@ -368,12 +408,12 @@ static const char *cmd_key_type(cmd_parms *cmd, void *dc, const char *value,
     /* mod_ssl (OpenSSL) keeps one certificate per signature algorithm and
      * picks by what the client supports: a second ECDSA key would silently
      * replace the first. */
-    if (value2 && !strcmp(sacme_key_type_alg(conf->key_type),
-                          sacme_key_type_alg(conf->key_type2))) {
+    if (value2 && !strcmp(sacme_key_type_alg(conf->cur->key_type),
+                          sacme_key_type_alg(conf->cur->key_type2))) {
         return apr_psprintf(cmd->pool, "SacmeKeyType: '%s' and '%s' are both %s keys; "
                             "a server holds one certificate per algorithm, so give "
                             "one RSA and one ECDSA type (e.g. 'rsa2048 p256')",
-                            value, value2, sacme_key_type_alg(conf->key_type));
+                            value, value2, sacme_key_type_alg(conf->cur->key_type));
     }
     return NULL;
 }
@@ -516,10 +556,10 @@ static const char *cmd_challenge(cmd_parms *cmd, void *dc, const char *value)
         return err;
     }
     if (!strcasecmp(value, "http-01")) {
-        conf->challenge_none = 0;
+        conf->cur->challenge_none = 0;
     }
     else if (!strcasecmp(value, "none")) {
-        conf->challenge_none = 1;
+        conf->cur->challenge_none = 1;
     }
     else {
         return apr_psprintf(cmd->pool, "SacmeChallenge: '%s' is not supported; use "
@@ -545,7 +585,7 @@ static const char *cmd_renew_window(cmd_parms *cmd, void *dc, const char *value)
     if (!conf) {
         return err;
     }
-    rv = sacme_window_parse(value, &conf->renew_window);
+    rv = sacme_window_parse(value, &conf->cur->renew_window);
     if (rv == APR_ERANGE) {
         return apr_psprintf(cmd->pool, "SacmeRenewWindow: '%s' is longer than the most "
                             "it may be, %s", value,
@@ -556,7 +596,33 @@ static const char *cmd_renew_window(cmd_parms *cmd, void *dc, const char *value)
                             "(30d, 12h, 90m, 45s) nor a percentage of the lifetime "
                             "(1%%..100%%)", value);
     }
-    conf->renew_window_set = 1;
+    conf->cur->renew_window_set = 1;
+    return NULL;
+}
+
+/* Kept per domain (sacme_domain_t) though given once for all of them, so
+ * that a per-domain form needs only a directive. */
+static const char *cmd_require_https(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = single_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if (!strcasecmp(value, "off")) {
+        conf->cur->require_https = 0;
+    }
+    else if (!strcasecmp(value, "temporary")) {
+        conf->cur->require_https = HTTP_MOVED_TEMPORARILY;
+    }
+    else if (!strcasecmp(value, "permanent")) {
+        conf->cur->require_https = HTTP_MOVED_PERMANENTLY;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "SacmeRequireHttps: '%s' is not one of off, "
+                            "temporary (302) or permanent (301 and HSTS)", value);
+    }
     return NULL;
 }
 
@@ -605,9 +671,9 @@ static const char *cmd_notify(cmd_parms *cmd, void *dc, int argc, char *const ar
                                 "(chmod +x it)", argv[0]);
         }
     }
-    conf->notify_cmd = apr_pcalloc(cmd->pool, sizeof(char *) * (size_t)(argc + 1));
+    conf->cur->notify_cmd = apr_pcalloc(cmd->pool, sizeof(char *) * (size_t)(argc + 1));
     for (i = 0; i < argc; ++i) {
-        conf->notify_cmd[i] = argv[i];
+        conf->cur->notify_cmd[i] = argv[i];
     }
     return NULL;
 }
@@ -649,13 +715,13 @@ static const char *cmd_warn_window(cmd_parms *cmd, void *dc, int argc,
     if (!conf) {
         return err;
     }
-    conf->warn_set = 1;
+    conf->cur->warn_set = 1;
     if (argc == 1 && !strcasecmp(argv[0], "none")) {
-        conf->warn.n = 0;
+        conf->cur->warn.n = 0;
         return NULL;
     }
-    if (sacme_warn_parse(argc, (const char *const *)argv, &conf->warn, cmd->temp_pool,
-                         &why) != APR_SUCCESS) {
+    if (sacme_warn_parse(argc, (const char *const *)argv, &conf->cur->warn,
+                         cmd->temp_pool, &why) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "SacmeWarnWindow: %s", why);
     }
     return NULL;
@@ -748,19 +814,23 @@ static const char *cmd_retry_after_bounds(cmd_parms *cmd, void *dc,
 }
 
 const command_rec sacme_cmds[] = {
-    AP_INIT_TAKE1("SacmeServer", cmd_server, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SacmeServer", cmd_server, sacme_per_account, RSRC_CONF,
                   "the ACME directory URL of the CA"),
-    AP_INIT_TAKE123("SacmeEAB", cmd_eab, NULL, RSRC_CONF,
+    AP_INIT_TAKE123("SacmeEAB", cmd_eab, sacme_per_account, RSRC_CONF,
                     "External Account Binding: KID HMAC [HS256|HS384|HS512], "
                     "file:PATH, or none"),
     AP_INIT_RAW_ARGS("SacmeDomain", cmd_domain, NULL, RSRC_CONF,
                      "names of one certificate (at most 100), the first being the "
                      "primary"),
-    AP_INIT_TAKE1("SacmeContact", cmd_contact, NULL, RSRC_CONF,
+    AP_INIT_RAW_ARGS("<SacmeDomainSet", sacme_cmd_domain_set, NULL, RSRC_CONF,
+                     "a domain (names as SacmeDomain) with settings of its own: "
+                     "SacmeKeyType, SacmeChallenge, SacmeRenewWindow, "
+                     "SacmeWarnWindow, SacmeNotifyCmd"),
+    AP_INIT_TAKE1("SacmeContact", cmd_contact, sacme_per_account, RSRC_CONF,
                   "contact e-mail address for the ACME account"),
-    AP_INIT_TAKE1("SacmeAgreement", cmd_agreement, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SacmeAgreement", cmd_agreement, sacme_per_account, RSRC_CONF,
                   "'accepted': the CA's terms of service are accepted"),
-    AP_INIT_TAKE12("SacmeKeyType", cmd_key_type, NULL, RSRC_CONF,
+    AP_INIT_TAKE12("SacmeKeyType", cmd_key_type, sacme_per_domain, RSRC_CONF,
                    "certificate key type(s): p256 (default), p384, rsa2048, rsa3072, "
                    "rsa4096; two (one RSA, one ECDSA) for a certificate of each"),
     AP_INIT_TAKE1("SacmeCACertificate", cmd_ca_cert, NULL, RSRC_CONF,
@@ -773,21 +843,24 @@ const command_rec sacme_cmds[] = {
     AP_INIT_TAKE1("SacmeDriverUser", cmd_driver_user, NULL, RSRC_CONF,
                   "system account the driving process runs as (default: the httpd "
                   "User); it alone can read the ACME account key"),
-    AP_INIT_TAKE1("SacmeChallenge", cmd_challenge, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SacmeChallenge", cmd_challenge, sacme_per_domain, RSRC_CONF,
                   "http-01 (default) or none (names pre-validated at the CA)"),
-    AP_INIT_TAKE1("SacmeRenewWindow", cmd_renew_window, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SacmeRenewWindow", cmd_renew_window, sacme_per_domain, RSRC_CONF,
                   "renew when this much of the lifetime remains: a duration or a "
                   "percentage (default 33%)"),
+    AP_INIT_TAKE1("SacmeRequireHttps", cmd_require_https, sacme_per_domain, RSRC_CONF,
+                  "off (default), temporary (302) or permanent (301 and HSTS): "
+                  "redirect plain HTTP to HTTPS once a certificate is live"),
     AP_INIT_FLAG("SacmeAutoRestart", cmd_auto_restart, NULL, RSRC_CONF,
                  "on (default): restart gracefully when new certificates are ready"),
-    AP_INIT_TAKE_ARGV("SacmeNotifyCmd", cmd_notify, NULL, RSRC_CONF,
+    AP_INIT_TAKE_ARGV("SacmeNotifyCmd", cmd_notify, sacme_per_domain, RSRC_CONF,
                       "command run on events: PATH [ARGS...], then event and domain"),
-    AP_INIT_TAKE1("SacmeNotifyURL", cmd_notify_url, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SacmeNotifyURL", cmd_notify_url, sacme_per_account, RSRC_CONF,
                   "https URL to which every event is POSTed as JSON"),
     AP_INIT_TAKE12("SacmeHttpProxy", cmd_http_proxy, NULL, RSRC_CONF,
                    "http:// or https:// proxy for the CA and SacmeNotifyURL, and "
                    "optionally file:PATH of its credentials (user:password)"),
-    AP_INIT_TAKE_ARGV("SacmeWarnWindow", cmd_warn_window, NULL, RSRC_CONF,
+    AP_INIT_TAKE_ARGV("SacmeWarnWindow", cmd_warn_window, sacme_per_domain, RSRC_CONF,
                       "remaining validity that raises an expiry alert, one or more "
                       "durations (default 30d 14d 7d), or none"),
     AP_INIT_TAKE1("SacmeRetryDelay", cmd_retry_delay, NULL, RSRC_CONF,
@@ -806,20 +879,24 @@ const command_rec sacme_cmds[] = {
 
 int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
 {
+    sacme_dconf_t *dflt = &conf->dflt;
     int i, j, n;
 
-    if (conf->key_type == SACME_KEY_NONE) {
-        conf->key_type = SACME_KEY_DEFAULT;
+    if (dflt->key_type == SACME_KEY_NONE) {
+        dflt->key_type = SACME_KEY_DEFAULT;
     }
-    if (!conf->renew_window_set) {
-        conf->renew_window.percent = SACME_WINDOW_DEFAULT_PERCENT;
-        conf->renew_window.duration = 0;
+    if (!dflt->renew_window_set) {
+        dflt->renew_window.percent = SACME_WINDOW_DEFAULT_PERCENT;
+        dflt->renew_window.duration = 0;
     }
-    if (conf->challenge_none == SACME_UNSET) {
-        conf->challenge_none = 0;
+    if (dflt->challenge_none == SACME_UNSET) {
+        dflt->challenge_none = 0;
     }
-    if (!conf->warn_set) {
-        sacme_warn_default(&conf->warn);
+    if (dflt->require_https == SACME_UNSET) {
+        dflt->require_https = 0;
+    }
+    if (!dflt->warn_set) {
+        sacme_warn_default(&dflt->warn);
     }
     if (conf->auto_restart == SACME_UNSET) {
         conf->auto_restart = 1;
@@ -885,14 +962,13 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
                      "give the CA's ACME directory URL with SacmeServer");
         return !OK;
     }
-    for (i = 0, n = conf->domains->nelts; i < n; ++i) {
+    n = conf->domains->nelts;
+    sacme_conf_resolve_domains(conf, p);
+    for (i = 0; i < n; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
-        dom->key_type = conf->key_type;
-        dom->renew_window = conf->renew_window;
-        dom->challenge_none = conf->challenge_none;
         for (j = 0; j < dom->names->nelts; ++j) {
             const char *name = APR_ARRAY_IDX(dom->names, j, const char *);
-            if (name[0] == '*' && !conf->challenge_none) {
+            if (name[0] == '*' && !dom->challenge_none) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10041)
                              "SacmeDomain %s: the wildcard '%s' cannot be validated "
                              "with SacmeChallenge http-01 (CAs validate wildcards "
@@ -901,12 +977,6 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
                              name);
                 return !OK;
             }
-        }
-        /* The second key type's certificate is driven as a domain of its
-         * own; the names map to dom, which leads to it (next_key). */
-        if (conf->key_type2 != SACME_KEY_NONE) {
-            APR_ARRAY_PUSH(conf->domains, sacme_domain_t *) =
-                sacme_domain_add_key(p, dom, conf->key_type2);
         }
     }
     return OK;

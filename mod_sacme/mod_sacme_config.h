@@ -17,8 +17,29 @@
 
 #define SACME_UNSET (-1)
 
-/* All directives are global (server config outside <VirtualHost>), so one
- * instance lives in the main server's module config. */
+/* The settings a domain may have of its own, inside a <SacmeDomainSet>;
+ * given outside one, they are the defaults of every domain. Unset:
+ * SACME_KEY_NONE, SACME_UNSET, 0 or NULL; a domain's unset setting takes
+ * the default's (sacme_conf_finish), wherever the lines stand in the file. */
+typedef struct sacme_dconf_t {
+    sacme_key_type_t key_type;       /* SacmeKeyType */
+    sacme_key_type_t key_type2;      /* its second type (dual keys); NONE = none */
+    int challenge_none;              /* SacmeChallenge none */
+    int renew_window_set;
+    sacme_window_t renew_window;     /* SacmeRenewWindow */
+    const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */
+    int warn_set;
+    sacme_warn_t warn;               /* SacmeWarnWindow (n 0: "none") */
+    int require_https;               /* SacmeRequireHttps: 0 off, or the status of
+                                        the redirect (302, 301); SACME_UNSET */
+    apr_hash_t *seen;                /* single-valued directive -> where first
+                                        given (in this set, or outside any) */
+    const char *where;               /* a set's "line N of FILE", for messages */
+} sacme_dconf_t;
+
+/* The directives are global (server config outside <VirtualHost>, some
+ * inside a <SacmeDomainSet>), so one instance lives in the main server's
+ * module config. */
 typedef struct sacme_conf_t {
     const char *server_url;          /* SacmeServer */
     sacme_eab_t *eab;                /* SacmeEAB; NULL: none. file: kid, alg and
@@ -27,8 +48,6 @@ typedef struct sacme_conf_t {
     int eab_set;                     /* SacmeEAB seen (incl. "none") */
     apr_array_header_t *contacts;    /* SacmeContact, const char * */
     int agreement;                   /* SacmeAgreement accepted */
-    sacme_key_type_t key_type;       /* SacmeKeyType; NONE = unset */
-    sacme_key_type_t key_type2;      /* its second type (dual keys); NONE = none */
     const char *ca_file;             /* SacmeCACertificate */
     const char *trusted_roots;       /* SacmeTrustedRoots (absolute), or NULL */
     const char *trusted_roots_pem;   /* its content, read as root (public) */
@@ -43,27 +62,26 @@ typedef struct sacme_conf_t {
     const char *store_down;          /* why the store could not be set up in
                                         post_config (read-only, full...): it
                                         stands down likewise; NULL: fine */
-    int challenge_none;              /* SacmeChallenge none */
-    int renew_window_set;
-    sacme_window_t renew_window;     /* SacmeRenewWindow */
     int auto_restart;                /* SacmeAutoRestart */
-    const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */
     const char *notify_url;          /* SacmeNotifyURL, or NULL */
     const char *proxy_url;           /* SacmeHttpProxy, or NULL: direct */
     const char *proxy_auth_file;     /* its file: (absolute), or NULL; the
                                         driver reads it, never the parent's
                                         configuration keeps the password */
-    int warn_set;
-    sacme_warn_t warn;               /* SacmeWarnWindow (n 0: "none") */
     apr_interval_time_t retry_delay; /* SacmeRetryDelay; 0 = unset */
     apr_interval_time_t check_interval; /* SacmeCheckInterval; 0 = unset */
     int max_parallel;                /* SacmeMaxParallel; 0 = unset */
     apr_interval_time_t http_timeout;   /* SacmeHttpTimeout; 0 = unset */
     apr_interval_time_t retry_after_min; /* SacmeRetryAfterBounds; 0 = unset */
     apr_interval_time_t retry_after_max;
-    apr_array_header_t *domains;     /* sacme_domain_t *, from SacmeDomain */
+    sacme_dconf_t dflt;              /* the per-domain settings outside any set */
+    sacme_dconf_t *cur;              /* where they go: &dflt, or the set being read */
+    apr_array_header_t *domains;     /* sacme_domain_t *, from SacmeDomain and
+                                        <SacmeDomainSet> */
+    apr_array_header_t *dconfs;      /* sacme_dconf_t * of each configured domain,
+                                        in the same order (NULL: the defaults);
+                                        the key type units added later have none */
     apr_hash_t *names;               /* lower-case name -> sacme_domain_t * */
-    apr_hash_t *seen;                /* single-valued directive -> where first given */
 } sacme_conf_t;
 
 extern const command_rec sacme_cmds[];
@@ -72,6 +90,28 @@ void *sacme_create_server_config(apr_pool_t *p, server_rec *s);
 
 /* The configuration (of the main server). */
 sacme_conf_t *sacme_conf_get(server_rec *s);
+
+/* The handlers' marks (command_rec's cmd_data) of the directives a
+ * <SacmeDomainSet> accepts, and of those it will accept with several
+ * accounts; any other is refused there. Not const: cmd_data is void *. */
+extern char sacme_per_domain[];
+extern char sacme_per_account[];
+
+/* Declares a managed domain from the names in args (SacmeDomain's rules:
+ * valid public DNS names, at most SACME_MAX_NAMES, none already managed)
+ * with the settings of set (NULL: the defaults). directive names it in
+ * the messages. Returns an error message or NULL. */
+const char *sacme_conf_add_domain(cmd_parms *cmd, sacme_conf_t *conf,
+                                  const char *directive, const char *args,
+                                  sacme_dconf_t *set);
+
+/* <SacmeDomainSet NAME...> ... </SacmeDomainSet>, mod_sacme_config_set.c. */
+const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args);
+
+/* Gives each configured domain its settings: its set's, else the defaults
+ * (which must be filled in already), and adds the units of second key
+ * types to conf->domains. mod_sacme_config_set.c. */
+void sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p);
 
 /* Checks what single directives cannot (missing SacmeServer, wildcards with
  * http-01) and fills in defaults and the per-domain settings. Logs each

@@ -311,11 +311,14 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     d->retry_after_min = conf->retry_after_min;
     d->retry_after_max = conf->retry_after_max;
     d->release_after = apr_time_from_sec(1);
-    if (conf->notify_cmd) {
-        d->hooks = sacme_hooks_make(p, log, 0);
-        d->notify_cmd = conf->notify_cmd;
+    for (i = 0; i < n && !d->hooks; ++i) {
+        /* a <SacmeDomainSet> may have a command where the default has none */
+        if (APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *)->notify_cmd) {
+            d->hooks = sacme_hooks_make(p, log, 0);
+        }
     }
-    d->warn = &conf->warn;
+    d->notify_cmd = conf->dflt.notify_cmd;
+    d->warn = &conf->dflt.warn;
     if (conf->notify_url) {
         /* A sender thread with a queue: the webhook never holds a renewal. */
         sacme_result_t *wres = sacme_result_make(p);

@@ -22,7 +22,19 @@ struct sacme_conf_t;
 struct sacme_store_t;
 
 /* The HTTP-01 responder (post_read_request), mod_sacme_challenge.c. */
+#define SACME_CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 int sacme_challenge_answer(request_rec *r);
+
+/* SacmeRequireHttps, mod_sacme_https.c: at post_config, after activation,
+ * notes the domains whose plain HTTP requests are redirected (conf NULL:
+ * none); then its hooks redirect and add HSTS in the children. */
+void sacme_https_plan(const struct sacme_conf_t *conf, apr_pool_t *pconf,
+                      apr_pool_t *ptemp);
+void sacme_https_register_hooks(void);
+
+/* The managed domain a vhost serves (its ServerName or an alias), in the
+ * configuration of the running generation, or NULL; mod_sacme.c. */
+struct sacme_domain_t *sacme_domain_of_server(server_rec *s);
 
 /* The configuration of the running generation (set by post_config, NULL
  * when nothing is managed), mod_sacme.c. */

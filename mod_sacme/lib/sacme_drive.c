@@ -327,6 +327,13 @@ static const char *expiry_hint(sacme_driver_t *d, const sacme_domain_t *dom,
            "runs (SACME10020) and look for SACME10024 lines";
 }
 
+/* The domain's own expiry alerts (a <SacmeDomainSet>'s), else the
+ * driver's. */
+static const sacme_warn_t *warn_of(const sacme_driver_t *d, const sacme_domain_t *dom)
+{
+    return dom->warn ? dom->warn : d->warn;
+}
+
 /* Logs and raises the expiring alerts that are due for the certificate in
  * service, each once (sacme_warn.h), and brings the next check forward to
  * the next alert to come. */
@@ -334,7 +341,7 @@ static void check_expiry(sacme_driver_t *d, const sacme_domain_t *dom, sacme_why
                          const sacme_cert_info_t *info, apr_time_t now,
                          apr_time_t *next_check, apr_pool_t *p)
 {
-    const sacme_warn_t *w = d->warn;
+    const sacme_warn_t *w = warn_of(d, dom);
     sacme_chain_t *chain;
     sacme_cert_info_t *loaded;
     json_t *state;
@@ -413,11 +420,12 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
                               apr_pool_t *p)
 {
     const sacme_cert_info_t *live = NULL;
+    const sacme_warn_t *w = warn_of(d, dom);
     sacme_why_t why = decide(d, dom, now, next_check, p, &live);
 
     /* Whatever the domain waits for (a backoff, the CA, a restart), the
      * certificate in service keeps ageing. */
-    if (d->warn && d->warn->n > 0) {
+    if (w && w->n > 0) {
         check_expiry(d, dom, why, live, now, next_check, p);
     }
     return why;
@@ -834,6 +842,9 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         opts.challenge_none = dom->challenge_none;
         opts.order_fn = record_order;
         opts.order_baton = &ctx;
+        /* A driver ending for a staged set (d->commit) waits for a new
+         * order to be recorded: never one at the CA it does not know of. */
+        opts.order_guard = d->commit;
         opts.poll_min = d->retry_after_min;
         opts.retry_after_max = d->retry_after_max;
         /* Longer waits hand the worker back: the domain is picked up again
@@ -960,8 +971,9 @@ void sacme_drive_raise(sacme_driver_t *d, const sacme_domain_t *dom,
     sacme_event_t e = *ev;
     apr_pool_t *p;
     apr_table_t *env;
+    const char *const *cmd = dom->notify_cmd ? dom->notify_cmd : d->notify_cmd;
 
-    if (!(d->hooks && d->notify_cmd) && !d->webhook) {
+    if (!(d->hooks && cmd) && !d->webhook) {
         return;
     }
     /* A pool of this call's own: d->p is shared by the worker threads. */
@@ -975,12 +987,12 @@ void sacme_drive_raise(sacme_driver_t *d, const sacme_domain_t *dom,
     if (d->webhook) {
         sacme_webhook_post(d->webhook, &e);     /* queued: never waits */
     }
-    if (d->hooks && d->notify_cmd) {
+    if (d->hooks && cmd) {
         env = sacme_event_env(&e, p);
         apr_table_set(env, "SACME_STORE", d->store->base);
         /* The runner (and its pool, d->p) serve one thread at a time. */
         lock(d);
-        sacme_hooks_start(d->hooks, d->notify_cmd, e.event, dom->name, env, NULL);
+        sacme_hooks_start(d->hooks, cmd, e.event, dom->name, env, NULL);
         unlock(d);
     }
     apr_pool_destroy(p);

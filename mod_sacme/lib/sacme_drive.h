@@ -38,6 +38,12 @@ struct sacme_domain_t {
     sacme_key_type_t key_type;
     int challenge_none;              /* pre-validated names: never answer challenges */
     sacme_window_t renew_window;
+    int require_https;               /* httpd glue: 0, or the status (302, 301) of
+                                        the redirect of plain HTTP requests once
+                                        a certificate is live */
+    const sacme_warn_t *warn;        /* its expiry alerts; NULL: the driver's */
+    const char *const *notify_cmd;   /* its notify command (argv, NULL-
+                                        terminated); NULL: the driver's */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };
@@ -112,7 +118,8 @@ typedef struct sacme_driver_t {
     apr_thread_rwlock_t *commit;        /* NULL, or read-held by a run while it
                                            writes what belongs together (a chain
                                            staged and its order forgotten; a key
-                                           and its order dropped): whoever ends
+                                           and its order dropped; a new order
+                                           and its record): whoever ends
                                            the process at once takes it to write
                                            first, so no such pair is cut in two */
     apr_thread_mutex_t *unsaved_lock;   /* guards unsaved when several threads

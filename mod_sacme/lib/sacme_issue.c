@@ -283,8 +283,14 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
                   "resuming order %s (%s)", order->url, order->status);
     }
     else {
+        if (opts.order_guard) {
+            apr_thread_rwlock_rdlock(opts.order_guard);
+        }
         rv = sacme_order_new(acme, opts.names, p, &order, res);
         if (rv != APR_SUCCESS) {
+            if (opts.order_guard) {
+                apr_thread_rwlock_unlock(opts.order_guard);
+            }
             return rv;
         }
         sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10011)
@@ -292,8 +298,13 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
                   opts.names->nelts, APR_ARRAY_IDX(opts.names, 0, const char *),
                   order->status);
     }
-    if (opts.order_fn
-        && (rv = opts.order_fn(opts.order_baton, order->url)) != APR_SUCCESS) {
+    if (opts.order_fn) {
+        rv = opts.order_fn(opts.order_baton, order->url);
+    }
+    if (!opts.resume_url && opts.order_guard) {
+        apr_thread_rwlock_unlock(opts.order_guard);
+    }
+    if (rv != APR_SUCCESS) {
         return sacme_result_set(res, rv, "cannot record the order %s", order->url);
     }
     if (!strcmp(order->status, "pending")) {

@@ -8,6 +8,8 @@
 #ifndef SACME_ISSUE_H
 #define SACME_ISSUE_H
 
+#include <apr_thread_rwlock.h>
+
 #include "sacme.h"
 #include "sacme_acme.h"
 #include "sacme_chain.h"
@@ -42,6 +44,11 @@ typedef struct sacme_issue_opts_t {
     const char *resume_url;           /* an order to pick up again, or NULL */
     sacme_order_fn *order_fn;         /* NULL: nothing to persist */
     void *order_baton;
+    apr_thread_rwlock_t *order_guard; /* NULL, or read-held from a new order's
+                                         request until order_fn recorded it: a
+                                         process that ends holding it for
+                                         writing leaves no order at the CA
+                                         that it has not recorded */
     int challenge_none;               /* names must be pre-validated: never
                                          answer a challenge */
 } sacme_issue_opts_t;

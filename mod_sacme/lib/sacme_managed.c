@@ -32,6 +32,9 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                             json_string(dom->challenge_none ? "none" : "http-01"));
         json_object_set_new(d, "renew-window",
                             json_string(sacme_window_str(p, &dom->renew_window)));
+        if (dom->warn) {
+            json_object_set_new(d, "warn-window", sacme_warn_json(dom->warn, p));
+        }
         if (dom->primary) {
             json_object_set_new(d, "primary", json_string(dom->primary->name));
         }
@@ -135,6 +138,14 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
         dom->challenge_none = chal && !strcmp(chal, "none");
         if (!win || sacme_window_parse(win, &dom->renew_window) != APR_SUCCESS) {
             dom->renew_window.percent = SACME_WINDOW_DEFAULT_PERCENT;
+        }
+        if (json_object_get(d, "warn-window")) {
+            sacme_warn_t *w = apr_pcalloc(p, sizeof(*w));
+            if (sacme_warn_from_json(json_object_get(d, "warn-window"), w, p)
+                != APR_SUCCESS) {
+                return bad(res, path, "a domain with an unreadable warn-window");
+            }
+            dom->warn = w;
         }
         if (sacme_json_str(d, "primary") && !link_unit(m, dom, sacme_json_str(d, "primary"))) {
             return bad(res, path, "a key type's entry without its domain");

@@ -250,6 +250,10 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
     json_object_set_new(d, "name", json_string(dom->name));
     json_object_set_new(d, "names", strings(dom->names));
     json_object_set_new(d, "key-types", types);
+    json_object_set_new(d, "renew-window",
+                        json_string(sacme_window_str(p, &dom->renew_window)));
+    json_object_set_new(d, "warn-window",
+                        dom->warn ? sacme_warn_json(dom->warn, p) : json_null());
     json_object_set_new(d, "state", json_string(state_of(staged != NULL, error != NULL,
                                                          busy)));
     json_object_set_new(d, "certificates", certs);

@@ -13,6 +13,9 @@
  *   name            the primary name (names the store entries)
  *   names           [ configured names ]
  *   key-types       [ configured key types, e.g. "p256" ]
+ *   renew-window    the configured renewal window ("33%", "30d")
+ *   warn-window     [ the expiry alert thresholds, e.g. "30d" ] ([] for
+ *                     none), or null when not known
  *   state           the first that applies (SACME_STATE_*):
  *                   "pending-activation": a complete staged set waits for
  *                     the next graceful restart;

@@ -80,6 +80,37 @@ const char *sacme_warn_list(apr_pool_t *p, const sacme_warn_t *w)
     return s;
 }
 
+json_t *sacme_warn_json(const sacme_warn_t *w, apr_pool_t *p)
+{
+    json_t *a = json_array();
+    int i;
+
+    for (i = 0; i < w->n; ++i) {
+        json_array_append_new(a, json_string(sacme_warn_str(p, w, i)));
+    }
+    return a;
+}
+
+apr_status_t sacme_warn_from_json(const json_t *j, sacme_warn_t *w, apr_pool_t *p)
+{
+    const char *argv[SACME_WARN_MAX], *why;
+    size_t i, n = json_array_size(j);
+
+    if (!json_is_array(j) || n > SACME_WARN_MAX) {
+        return APR_EINVAL;
+    }
+    for (i = 0; i < n; ++i) {
+        if (!(argv[i] = json_string_value(json_array_get(j, i)))) {
+            return APR_EINVAL;
+        }
+    }
+    if (n == 0) {
+        w->n = 0;               /* "none": parse refuses an empty list */
+        return APR_SUCCESS;
+    }
+    return sacme_warn_parse((int)n, argv, w, p, &why);
+}
+
 apr_interval_time_t sacme_warn_effective(const sacme_warn_t *w, int i,
                                          apr_interval_time_t lifetime)
 {

@@ -53,6 +53,12 @@ apr_status_t sacme_warn_parse(int argc, const char *const *argv, sacme_warn_t *w
 /* The threshold i as the admin wrote it, normalised ("30d", "36h"). */
 const char *sacme_warn_str(apr_pool_t *p, const sacme_warn_t *w, int i);
 
+/* All thresholds as a JSON array of strings (["30d", "14d", "7d"]; [] for
+ * none), for the status and managed.json; sacme_warn_from_json reads it
+ * back (APR_EINVAL when it is not such a list). */
+json_t *sacme_warn_json(const sacme_warn_t *w, apr_pool_t *p);
+apr_status_t sacme_warn_from_json(const json_t *j, sacme_warn_t *w, apr_pool_t *p);
+
 /* All thresholds, space separated ("30d 14d 7d"), for the log. */
 const char *sacme_warn_list(apr_pool_t *p, const sacme_warn_t *w);
 

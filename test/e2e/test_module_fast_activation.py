@@ -18,14 +18,17 @@ most once a minute) exceeds."""
 import datetime
 import time
 
-from sacmetest import sacmectl
+from sacmetest import faults, sacmectl
+from sacmetest.faults import new_orders
+from sacmetest.quirkproxy import QuirkProxy, proxied_httpd
 from sacmetest.httpd import _alive, serial_in
 from sacmetest.module import (ACTIVATED, DRIVER_DIED, DRIVER_DIED_EARLY, DRIVER_STAGED,
-                              DRIVER_STARTED, ERRORED, ISSUE_LIMIT, LOG_LIMIT, ORDERING,
+                              DRIVER_STARTED, ERRORED, ISSUE_LIMIT, LOG_LIMIT,
                               RESTART_NEEDED, RESTARTING, STAGED, make_httpd, names_for)
 
 DRIVER_EXITS = "SACME10234"      # the driver: staged, exiting for the restart
 NOT_ACTIVATED = "SACME10230"
+NEW_ORDER = "SACME10011"       # an order made at the CA (INFO)
 GRACEFUL = "SIGUSR1 received"
 # The old guard let one restart of the monitor's follow another after 60 s
 # at the earliest; a replacement activated well within that came another way.
@@ -139,7 +142,42 @@ def test_many_domains_at_once_each_activated_once(pebble, httpds):
     log = h.log()
     assert ERRORED not in log, "\n".join(h.log_lines(ERRORED))
     for d in domains:
-        ordered = [l for l in h.log_lines(ORDERING) if "%s:" % d[0] in l]
+        # A driver may end before a domain's order was made, and the next
+        # one says "ordering" again; never after: each new order at the CA
+        # (SACME10011) is recorded before the driver may end.
+        ordered = [l for l in h.log_lines(NEW_ORDER) if "starting with %s:" % d[0] in l]
         activated = [l for l in h.log_lines(ACTIVATED) if "%s:" % d[0] in l]
         assert len(ordered) == 1 and len(activated) == 1, "\n".join(ordered + activated)
     assert log.count(DRIVER_STAGED) >= 1
+
+
+def test_staged_exit_waits_until_a_new_order_is_recorded(httpds):
+    # Two domains driven at once. The CA's answer to the first newOrder is
+    # held at the proxy (the CA made that order) while the other domain is
+    # issued and staged. The driver must not end for the staged set before
+    # the held order is recorded: ended earlier, it would leave an order at
+    # the CA that no one knows of, and the next driver would make another.
+    pebble = faults.exact_pebble(always_valid=True)
+    proxy = QuirkProxy(pebble, quirks={"hold": ("/order-plz", "response")}).start()
+    try:
+        domains = [names_for("guard-a")[:1], names_for("guard-b")[:1]]
+        h = httpds.add(proxied_httpd(proxy, domains, more=["SacmeMaxParallel 2"]))
+        h.start()
+        assert proxy.wait_held(ISSUE_LIMIT), "no newOrder answer was held"
+        h.wait_log(STAGED, limit=ISSUE_LIMIT)
+        # An absence, so a bounded look: no exit while the order is held.
+        try:
+            h.wait_log(DRIVER_EXITS, limit=3)
+        except RuntimeError:        # timed out: the driver is still there
+            pass
+        assert DRIVER_EXITS not in h.log(), \
+            "the driver ended with an order made at the CA but not recorded"
+        proxy.release(deliver=True)
+        for d in domains:
+            h.wait_managed_cert(d[0], limit=ISSUE_LIMIT)
+        assert new_orders(proxy) == len(domains), \
+            "%d orders made for %d domains" % (new_orders(proxy), len(domains))
+        assert ERRORED not in h.log(), "\n".join(h.log_lines(ERRORED))
+    finally:
+        proxy.stop()
+        pebble.stop()

@@ -46,8 +46,16 @@ START_TEST(test_managed_round_trip)
     sacme_domain_t *a = domain("a.example", "www.a.example", SACME_KEY_RSA2048);
     sacme_domain_t *b = domain("b.example", "api.b.example", SACME_KEY_P384), *got;
     const char *path = sacme_store_path(store, unit_pool, SACME_FILE_MANAGED, NULL, NULL);
+    sacme_warn_t none = { 0, { 0 } }, two;
+    static const char *const two_args[] = { "7d", "21d" };
+    const char *why;
 
     b->challenge_none = 1;
+    /* a's alerts are its set's, b has none; the unit of a's second type
+     * (added below) carries a's */
+    ck_assert_int_eq(sacme_warn_parse(2, two_args, &two, unit_pool, &why), APR_SUCCESS);
+    a->warn = &two;
+    b->warn = &none;
     memset(&m, 0, sizeof(m));
     m.server_url = "https://ca.example/dir";
     m.eab_kid = "kid-7";
@@ -77,10 +85,14 @@ START_TEST(test_managed_round_trip)
     ck_assert_ptr_nonnull(got->next_key);
     ck_assert_str_eq(got->next_key->name, "a.example+p256");
     ck_assert_int_eq(got->next_key->key_type, SACME_KEY_P256);
+    ck_assert_str_eq(sacme_warn_list(unit_pool, got->warn), "21d 7d");
+    ck_assert_str_eq(sacme_warn_list(unit_pool, got->next_key->warn), "21d 7d");
     ck_assert_ptr_eq(got->next_key->primary, got);
     got = sacme_managed_find(back, "api.b.example");
     ck_assert_ptr_nonnull(got);
     ck_assert_int_eq(got->challenge_none, 1);
+    ck_assert_ptr_nonnull(got->warn);
+    ck_assert_int_eq(got->warn->n, 0);
     ck_assert_ptr_null(got->next_key);
     ck_assert_ptr_null(sacme_managed_find(back, "c.example"));
     ck_assert_ptr_null(sacme_managed_find(back, "a.example+p256"));

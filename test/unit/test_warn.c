@@ -559,6 +559,48 @@ START_TEST(test_drive_alerts_off)
 }
 END_TEST
 
+/* A <SacmeDomainSet>'s own alerts and notify command take the place of
+ * the driver's (the defaults) for its domain. */
+START_TEST(test_drive_alerts_per_domain)
+{
+    static const char *const ten[] = { "10d" };
+    const char *store = rig_store(), *why, *driver_out;
+    const char *script = apr_pstrcat(unit_pool, unit_tmpdir(), "/notify-own.sh", NULL);
+    const char **cmd = apr_pcalloc(unit_pool, 2 * sizeof(*cmd));
+    apr_time_t now = rig_now(), next;
+    sacme_warn_t none = { 0, { 0 } }, own;
+    apr_array_header_t *events;
+    rig_t r;
+
+    /* its "none" silences the driver's default thresholds */
+    rig_make(&r, store);
+    r.dom.warn = &none;
+    rig_live(&r, now - 85 * DAY, now + 5 * DAY);
+    rig_check(&r, now, &next);
+    ck_assert_int_eq(rig_events(&r)->nelts, 0);
+    ck_assert_int_eq(unit_log_count(r.log, "SACME1009"), 0);
+
+    /* its thresholds and its command, where the driver has neither */
+    rig_make(&r, apr_pstrcat(unit_pool, store, "-2", NULL));
+    ck_assert_int_eq(sacme_warn_parse(1, ten, &own, unit_pool, &why), APR_SUCCESS);
+    r.d->warn = &none;
+    r.dom.warn = &own;
+    driver_out = r.out;
+    r.out = apr_pstrcat(unit_pool, unit_tmpdir(), "/events-own.txt", NULL);
+    unit_write_text(script, apr_pstrcat(unit_pool, "#!/bin/sh\n"
+                                        "echo \"$1 $2|$SACME_THRESHOLD\" >> ", r.out,
+                                        "\n", NULL), 0755);
+    cmd[0] = script;
+    r.dom.notify_cmd = cmd;
+    rig_live(&r, now - 85 * DAY, now + 5 * DAY);
+    rig_check(&r, now, &next);
+    events = rig_events(&r);
+    ck_assert_int_eq(events->nelts, 1);
+    ck_assert_int_eq(count_events(events, "expiring " NAME, "|10d"), 1);
+    ck_assert(!sacme_file_exists(driver_out, unit_pool));
+}
+END_TEST
+
 Suite *unit_suite_warn(void)
 {
     Suite *s = suite_create("warn");
@@ -583,6 +625,7 @@ Suite *unit_suite_warn(void)
     tcase_add_test(tc, test_drive_alerts_short_lived);
     tcase_add_test(tc, test_drive_alerts_say_what_to_do);
     tcase_add_test(tc, test_drive_alerts_off);
+    tcase_add_test(tc, test_drive_alerts_per_domain);
     suite_add_tcase(s, tc);
     return s;
 }

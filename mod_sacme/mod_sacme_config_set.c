@@ -1,0 +1,104 @@
+/* <SacmeDomainSet NAME...> ... </SacmeDomainSet>: a managed domain with
+ * settings of its own (the counterpart of mod_md's <MDomainSet>). The
+ * lines inside are read by the ordinary directive handlers while
+ * conf->cur points at the set: the per-domain ones write there, every
+ * other one refuses (mod_sacme_config.c, global_conf). What a domain does
+ * not set it takes from the lines outside any set, at the end of the
+ * configuration, so the order of the lines does not matter. */
+#include <strings.h>
+
+#include <apr_strings.h>
+
+#include "mod_sacme_private.h"
+#include "mod_sacme_config.h"
+
+#define SET_NAME "<SacmeDomainSet>"
+
+/* A line of another module inside a set would take effect for the whole
+ * server, not for the set: refused, so nobody believes otherwise. */
+static const char *foreign_line(cmd_parms *cmd, const ap_directive_t *first)
+{
+    const ap_directive_t *d;
+
+    for (d = first; d; d = d->next) {
+        const char *name = d->directive[0] == '<' ? d->directive + 1 : d->directive;
+        if (strncasecmp(name, "Sacme", 5)) {
+            return apr_psprintf(cmd->pool, SET_NAME ": '%s' (line %d) is not a "
+                                "mod_sacme directive, and would apply to the whole "
+                                "server; a set takes only SacmeKeyType, "
+                                "SacmeChallenge, SacmeRenewWindow, SacmeWarnWindow "
+                                "and SacmeNotifyCmd", d->directive, d->line_num);
+        }
+    }
+    return NULL;
+}
+
+const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args)
+{
+    sacme_conf_t *conf = sacme_conf_get(cmd->server);
+    const char *err, *end = ap_strrchr_c(args, '>');
+    sacme_dconf_t *set;
+
+    if ((err = ap_check_cmd_context(cmd, GLOBAL_ONLY))) {
+        return err;
+    }
+    /* httpd hands a nested one to this handler while the outer one is read */
+    if (conf->cur != &conf->dflt) {
+        return apr_psprintf(cmd->pool, SET_NAME " cannot be nested: this one is "
+                            "inside the set of %s; close that one first",
+                            conf->cur->where);
+    }
+    if (!end) {
+        return SET_NAME " lacks the closing '>' of its first line";
+    }
+    set = apr_pcalloc(cmd->pool, sizeof(*set));
+    set->seen = apr_hash_make(cmd->pool);
+    set->challenge_none = SACME_UNSET;
+    set->require_https = SACME_UNSET;
+    set->where = cmd->directive
+                 ? apr_psprintf(cmd->pool, "line %d of %s", cmd->directive->line_num,
+                                cmd->directive->filename)
+                 : "a " SET_NAME;
+    if ((err = sacme_conf_add_domain(cmd, conf, SET_NAME,
+                                     apr_pstrmemdup(cmd->temp_pool, args,
+                                                    (apr_size_t)(end - args)),
+                                     set))
+        || !cmd->directive
+        || (err = foreign_line(cmd, cmd->directive->first_child))) {
+        return err;
+    }
+    conf->cur = set;
+    err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
+    conf->cur = &conf->dflt;
+    return err;
+}
+
+/* The set's value where it has one, else the default's. */
+#define PICK(set, dflt, given) ((set) && (set)->given ? (set) : (dflt))
+
+void sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
+{
+    const sacme_dconf_t *dflt = &conf->dflt, *s;
+    int i, n = conf->dconfs->nelts;
+
+    for (i = 0; i < n; ++i) {
+        sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        const sacme_dconf_t *set = APR_ARRAY_IDX(conf->dconfs, i, sacme_dconf_t *);
+
+        /* SacmeKeyType in a set gives the whole list: one type there means
+         * one certificate, whatever the default's second type */
+        s = PICK(set, dflt, key_type != SACME_KEY_NONE);
+        dom->key_type = s->key_type;
+        dom->challenge_none = PICK(set, dflt, challenge_none != SACME_UNSET)->challenge_none;
+        dom->renew_window = PICK(set, dflt, renew_window_set)->renew_window;
+        dom->warn = &PICK(set, dflt, warn_set)->warn;
+        dom->notify_cmd = PICK(set, dflt, notify_cmd)->notify_cmd;
+        dom->require_https = PICK(set, dflt, require_https != SACME_UNSET)->require_https;
+        /* The second key type's certificate is driven as a domain of its
+         * own; the names map to dom, which leads to it (next_key). */
+        if (s->key_type2 != SACME_KEY_NONE) {
+            APR_ARRAY_PUSH(conf->domains, sacme_domain_t *) =
+                sacme_domain_add_key(p, dom, s->key_type2);
+        }
+    }
+}
