@@ -696,6 +696,15 @@ static const char *cmd_notify_url(cmd_parms *cmd, void *dc, const char *url)
     return NULL;
 }
 
+static const char *cmd_http_proxy(cmd_parms *cmd, void *dc, const char *url,
+                                  const char *auth)
+{
+    const char *err;
+    sacme_conf_t *conf = single_conf(cmd, &err);
+
+    return conf ? sacme_conf_http_proxy(cmd, conf, url, auth) : err;
+}
+
 /* SacmeWarnWindow D1 [D2 ...] | none */
 static const char *cmd_warn_window(cmd_parms *cmd, void *dc, int argc,
                                    char *const argv[])
@@ -848,6 +857,9 @@ const command_rec sacme_cmds[] = {
                       "command run on events: PATH [ARGS...], then event and domain"),
     AP_INIT_TAKE1("SacmeNotifyURL", cmd_notify_url, sacme_per_account, RSRC_CONF,
                   "https URL to which every event is POSTed as JSON"),
+    AP_INIT_TAKE12("SacmeHttpProxy", cmd_http_proxy, NULL, RSRC_CONF,
+                   "http:// or https:// proxy for the CA and SacmeNotifyURL, and "
+                   "optionally file:PATH of its credentials (user:password)"),
     AP_INIT_TAKE_ARGV("SacmeWarnWindow", cmd_warn_window, sacme_per_domain, RSRC_CONF,
                       "remaining validity that raises an expiry alert, one or more "
                       "durations (default 30d 14d 7d), or none"),

@@ -8,6 +8,7 @@
 
 #include "sacme_drive.h"
 #include "sacme_eab.h"
+#include "sacme_http.h"
 #include "sacme_key.h"
 #include "sacme_store.h"
 #include "sacme_trust.h"
@@ -63,6 +64,10 @@ typedef struct sacme_conf_t {
                                         stands down likewise; NULL: fine */
     int auto_restart;                /* SacmeAutoRestart */
     const char *notify_url;          /* SacmeNotifyURL, or NULL */
+    const char *proxy_url;           /* SacmeHttpProxy, or NULL: direct */
+    const char *proxy_auth_file;     /* its file: (absolute), or NULL; the
+                                        driver reads it, never the parent's
+                                        configuration keeps the password */
     apr_interval_time_t retry_delay; /* SacmeRetryDelay; 0 = unset */
     apr_interval_time_t check_interval; /* SacmeCheckInterval; 0 = unset */
     int max_parallel;                /* SacmeMaxParallel; 0 = unset */
@@ -122,6 +127,15 @@ void sacme_conf_warn_secrets(const sacme_conf_t *conf, server_rec *s);
  * demand (the system's bundle costs milliseconds to load), freed with p. */
 apr_status_t sacme_conf_trust(const sacme_conf_t *conf, apr_pool_t *p,
                               sacme_trust_t **trust, sacme_result_t *res);
+
+/* SacmeHttpProxy URL [file:PATH], checked (mod_sacme_proxy.c). */
+const char *sacme_conf_http_proxy(cmd_parms *cmd, sacme_conf_t *conf,
+                                  const char *url, const char *auth);
+
+/* Fills hopts' proxy for a driver: the URL and, read now (the caller is
+ * still root), the credentials. 0 after logging why it cannot. */
+int sacme_driver_proxy(const sacme_conf_t *conf, server_rec *s, apr_pool_t *p,
+                       sacme_http_options_t *hopts);
 
 /* The domain a host name belongs to, or NULL. */
 sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host);

@@ -663,6 +663,10 @@ static apr_status_t fork_driver(driver_t *drv)
                          "SacmeTrustedRoots): %s", sacme_result_message(res, pchild));
             _exit(1);
         }
+        /* The proxy's credentials too are read while still root. */
+        if (!sacme_driver_proxy(drv->conf, drv->s, pchild, &hopts)) {
+            _exit(1);
+        }
         eab = driver_eab(drv, pchild);
         if (drop_privileges(drv, pchild) != APR_SUCCESS) {
             _exit(1);

@@ -13,6 +13,7 @@
 #include "sacme_http.h"
 #include "sacme_httpdconf.h"
 #include "sacme_json.h"
+#include "sacme_proxy.h"
 #include "sacme_request.h"
 #include "sacme_sdir.h"
 
@@ -253,6 +254,34 @@ int cli_open_domain(cli_t *cli, sacme_domain_t **dom)
                      name, cli->store->base, *known ? known : "none");
 }
 
+apr_status_t cli_http_proxy(apr_pool_t *p, const char *url, const char *auth_file,
+                            sacme_http_options_t *hopts, sacme_result_t *res)
+{
+    char *userpwd;
+    apr_status_t rv;
+
+    if (!url) {
+        if (auth_file) {
+            return sacme_result_set(res, SACME_ECONFIG, "proxy credentials (%s) "
+                                    "without a proxy URL", auth_file);
+        }
+        return APR_SUCCESS;
+    }
+    if ((rv = sacme_proxy_check_url(p, url, res)) != APR_SUCCESS) {
+        res->status = SACME_ECONFIG;
+        sacme_result_prefix(res, "proxy");
+        return rv;
+    }
+    hopts->proxy = url;
+    if (auth_file) {
+        if ((rv = sacme_proxy_read_auth(p, auth_file, &userpwd, res)) != APR_SUCCESS) {
+            return rv;
+        }
+        hopts->proxy_userpwd = userpwd;
+    }
+    return APR_SUCCESS;
+}
+
 int cli_account(cli_t *cli, sacme_acme_t **pacme, json_t **stored)
 {
     sacme_result_t *res = sacme_result_make(cli->p);
@@ -267,7 +296,10 @@ int cli_account(cli_t *cli, sacme_acme_t **pacme, json_t **stored)
     }
     memset(&hopts, 0, sizeof(hopts));
     hopts.ca_file = cli->managed->ca_file;   /* trust added, never checks removed */
-    if (sacme_http_curl_create(cli->p, &hopts, &http, res) != APR_SUCCESS
+    /* The server's proxy: its credentials file is root's, as sacmectl is. */
+    if (cli_http_proxy(cli->p, cli->managed->proxy_url,
+                       cli->managed->proxy_auth_file, &hopts, res) != APR_SUCCESS
+        || sacme_http_curl_create(cli->p, &hopts, &http, res) != APR_SUCCESS
         || sacme_acme_create(cli->p, cli->managed->server_url, http, &cli->log,
                              &acme, res) != APR_SUCCESS
         || sacme_store_account_open(cli->store, cli->p, cli->managed->server_url,

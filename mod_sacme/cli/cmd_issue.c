@@ -29,12 +29,16 @@
 enum {
     OPT_SERVER = 256, OPT_CA_FILE, OPT_EAB_KID, OPT_EAB_HMAC, OPT_EAB_ALG,
     OPT_EAB_FILE, OPT_CONTACT, OPT_AGREE, OPT_ACCT_DIR, OPT_ACCT_KEY_TYPE, OPT_KEY_TYPE,
-    OPT_CHALLENGE, OPT_JSON, OPT_OUT, OPT_TIMEOUT, OPT_WEBROOT
+    OPT_CHALLENGE, OPT_JSON, OPT_OUT, OPT_TIMEOUT, OPT_WEBROOT, OPT_PROXY,
+    OPT_PROXY_AUTH
 };
 
 static const apr_getopt_option_t ISSUE_OPTS[] = {
     { "server",           OPT_SERVER,        1, "ACME directory URL" },
     { "ca-file",          OPT_CA_FILE,       1, "PEM file of CAs to trust for the ACME server's TLS" },
+    { "proxy",            OPT_PROXY,         1, "http:// or https:// proxy for every connection to the CA "
+                                                 "(as SacmeHttpProxy; the *_proxy environment is never used)" },
+    { "proxy-auth-file",  OPT_PROXY_AUTH,    1, "file of one line user:password for --proxy" },
     { "eab-kid",          OPT_EAB_KID,       1, "External Account Binding key id" },
     { "eab-hmac",         OPT_EAB_HMAC,      1, "External Account Binding HMAC key (base64url or base64); "
                                                  "'-' reads it from standard input (one line), keeping it out of ps" },
@@ -59,7 +63,7 @@ static const apr_getopt_option_t ISSUE_OPTS[] = {
 
 typedef struct {
     const char *server, *ca_file, *eab_kid, *eab_hmac, *eab_alg, *eab_file, *acct_dir;
-    const char *out, *challenge, *webroot;
+    const char *out, *challenge, *webroot, *proxy, *proxy_auth;
     apr_array_header_t *contacts, *names;
     int agree, json, verbose;
     apr_interval_time_t timeout;
@@ -110,6 +114,8 @@ static int parse_issue(int argc, const char *const *argv, apr_pool_t *p,
         case OPT_JSON:     args->json = 1; break;
         case OPT_CHALLENGE: args->challenge = arg; break;
         case OPT_WEBROOT:  args->webroot = arg; break;
+        case OPT_PROXY:    args->proxy = arg; break;
+        case OPT_PROXY_AUTH: args->proxy_auth = arg; break;
         case 'v':          args->verbose = 1; break;
         case 'h':          issue_usage(stdout); exit(EXIT_OK);
         case OPT_TIMEOUT: {
@@ -450,7 +456,8 @@ int cmd_issue(cli_t *cli, int argc, const char *const *argv)
 
     memset(&hopts, 0, sizeof(hopts));
     hopts.ca_file = args.ca_file;
-    if (sacme_http_curl_create(p, &hopts, &http, res) != APR_SUCCESS
+    if (cli_http_proxy(p, args.proxy, args.proxy_auth, &hopts, res) != APR_SUCCESS
+        || sacme_http_curl_create(p, &hopts, &http, res) != APR_SUCCESS
         || sacme_acme_create(p, args.server, http, &log, &acme, res) != APR_SUCCESS) {
         return cli_fail(cli, res);
     }

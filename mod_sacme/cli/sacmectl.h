@@ -16,6 +16,7 @@
 #include "sacme.h"
 #include "sacme_acme.h"
 #include "sacme_drive.h"
+#include "sacme_http.h"
 #include "sacme_json.h"
 #include "sacme_log.h"
 #include "sacme_managed.h"
@@ -94,10 +95,16 @@ int cli_open(cli_t *cli);
  * code. */
 int cli_open_domain(cli_t *cli, sacme_domain_t **dom);
 
-/* A CA client from managed.json (server URL, CA file), with the account of
+/* A CA client from managed.json (server URL, CA file, proxy), with the account of
  * the store loaded (sacme_acct_load). *stored (may be NULL) gets
  * account.json. Returns an exit code. */
 int cli_account(cli_t *cli, sacme_acme_t **acme, json_t **stored);
+
+/* Sets hopts' proxy: url (NULL: none, and the *_proxy environment is not
+ * followed either) and the credentials read from auth_file (NULL: none),
+ * the same checks as SacmeHttpProxy's. */
+apr_status_t cli_http_proxy(apr_pool_t *p, const char *url, const char *auth_file,
+                            sacme_http_options_t *hopts, sacme_result_t *res);
 
 /* Takes the store lock (sacme_store_lock), saying so when the running
  * server holds it and we wait. Returns an exit code. */

@@ -3,7 +3,9 @@
  * curl.h) can be replaced by recorded responses in unit tests.
  *
  * TLS to the CA is always verified; ca_file adds trust for private CAs and
- * tests, it never turns verification off.
+ * tests, it never turns verification off. Through a proxy too: the CA's TLS
+ * runs inside a CONNECT tunnel, end to end, and an https:// proxy's own
+ * certificate is verified with the same trust as the CA's.
  */
 #ifndef SACME_HTTP_H
 #define SACME_HTTP_H
@@ -21,6 +23,12 @@ typedef struct sacme_http_options_t {
                                              (wins over ca_file, which then only
                                              names it in messages) */
     apr_size_t ca_pem_len;
+    const char *proxy;                    /* http:// or https:// proxy URL without
+                                             credentials (sacme_proxy.h); NULL:
+                                             direct, and the *_proxy environment
+                                             variables are ignored */
+    const char *proxy_userpwd;            /* "user:password" for the proxy, or
+                                             NULL; a secret, never in messages */
 } sacme_http_options_t;
 
 typedef struct sacme_http_request_t {

@@ -21,6 +21,7 @@
  * a kept-alive connection would otherwise kill the process.
  */
 #include <pthread.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/x509_vfy.h>
@@ -211,6 +212,63 @@ static int is_untrusted_issuer(long verify)
     }
 }
 
+/* Adds to a failure through a proxy which proxy it went through (the URL
+ * holds no credentials) and what the proxy did: refused the tunnel (a
+ * matter of configuration: credentials, the proxy's rules), showed a
+ * certificate that does not verify (an https proxy), or did not answer.
+ * Returns the status of res. */
+static apr_status_t proxy_failure(sacme_result_t *res, const sacme_http_t *http,
+                                  const curl_baton_t *b, CURLcode rc)
+{
+    long code = 0, verify = 0;
+    /* 407 is what RFC 9110 has a proxy answer; some (tinyproxy) say 401. */
+    int auth;
+
+    curl_easy_getinfo(b->curl, CURLINFO_HTTP_CONNECTCODE, &code);
+    if (!strncasecmp(http->opts.proxy, "https:", 6)) {
+        curl_easy_getinfo(b->curl, CURLINFO_PROXY_SSL_VERIFYRESULT, &verify);
+    }
+    auth = code == 407 || code == 401;
+    res->detail = apr_psprintf(res->p, "%s (through the proxy %s%s)", res->detail,
+                               http->opts.proxy,
+                               auth ? ", which asks for valid credentials"
+                               : verify ? ", whose TLS certificate does not verify"
+                               : "");
+    if (auth) {
+        res->hint = http->opts.proxy_userpwd
+            ? "the proxy does not accept the user:password of SacmeHttpProxy's "
+              "credentials file; correct the file, then restart httpd gracefully"
+            : "give the proxy's credentials in a file: 'SacmeHttpProxy URL "
+              "file:PATH', the file holding one line user:password";
+    }
+    else if (code >= 300) {
+        res->hint = apr_psprintf(res->p, "the proxy refused to open a tunnel to "
+                                 "the server (response %ld); it must allow "
+                                 "CONNECT to the server's host and port", code);
+    }
+    else if (verify) {
+        res->hint = is_untrusted_issuer(verify)
+            ? "the proxy's certificate is verified with the same trust as the "
+              "ACME server's: the system's CAs and SacmeCACertificate; add the "
+              "CA that issued it to the SacmeCACertificate file"
+            : "the proxy's certificate must be valid now and name the host of "
+              "SacmeHttpProxy's URL";
+    }
+    else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_PROXY
+             || rc == CURLE_OPERATION_TIMEDOUT) {
+        res->hint = "check that the proxy of SacmeHttpProxy runs and is "
+                    "reachable from this host";
+    }
+    if (code >= 300) {
+        /* The proxy's answer, not a broken connection: not retried at once
+         * (it would only answer the same), and no OS error in the log. A
+         * fixed file counts from the next attempt or restart. */
+        res->status = APR_EACCES;
+        res->http_status = (int)code;
+    }
+    return res->status;
+}
+
 /* Fills res for a failed exchange, in the admin's terms. */
 static apr_status_t fail(sacme_result_t *res, const sacme_http_request_t *req,
                          const sacme_http_t *http, const curl_baton_t *b,
@@ -253,6 +311,9 @@ static apr_status_t fail(sacme_result_t *res, const sacme_http_request_t *req,
     }
     else if (rc == CURLE_SSL_CACERT_BADFILE && res) {
         res->hint = "the CA file must hold PEM certificates";
+    }
+    if (http->opts.proxy && res) {
+        rv = proxy_failure(res, http, b, rc);
     }
     return rv;
 }
@@ -440,6 +501,30 @@ apr_status_t sacme_http_curl_create(apr_pool_t *p,
     SETOPT_OR_FAIL(CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(h->opts.timeout));
     SETOPT_OR_FAIL(CURLOPT_USERAGENT, h->opts.user_agent);
     SETOPT_OR_FAIL(CURLOPT_ERRORBUFFER, b->errbuf);
+    /* The proxy: the configured one or none. libcurl would otherwise take
+     * https_proxy, all_proxy and no_proxy from the environment of whatever
+     * started httpd (a login shell, a service manager): an empty proxy and
+     * an empty exception list turn that off, so connections go where the
+     * configuration says and nowhere else. */
+    SETOPT_OR_FAIL(CURLOPT_PROXY, h->opts.proxy ? h->opts.proxy : "");
+    SETOPT_OR_FAIL(CURLOPT_NOPROXY, "");
+    if (h->opts.proxy) {
+        /* Always a CONNECT tunnel, inside which TLS to the server runs end
+         * to end: the proxy sees host and port, never a request. An https
+         * proxy's own certificate is verified with the same trust. */
+        SETOPT_OR_FAIL(CURLOPT_HTTPPROXYTUNNEL, 1L);
+        SETOPT_OR_FAIL(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+        SETOPT_OR_FAIL(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
+        if (b->ca_blob.data) {
+            SETOPT_OR_FAIL(CURLOPT_PROXY_CAINFO_BLOB, &b->ca_blob);
+        }
+        if (h->opts.proxy_userpwd) {
+            /* Basic, sent with the first CONNECT (libcurl's default);
+             * libcurl keeps its own copy of the string. */
+            SETOPT_OR_FAIL(CURLOPT_PROXYAUTH, (long)CURLAUTH_BASIC);
+            SETOPT_OR_FAIL(CURLOPT_PROXYUSERPWD, h->opts.proxy_userpwd);
+        }
+    }
     SETOPT_OR_FAIL(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT_OR_FAIL(CURLOPT_HEADERFUNCTION, on_header);
     /* No CURLOPT_ACCEPT_ENCODING: ACME bodies are small, and a compressed

@@ -14,6 +14,9 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
     json_object_set_new(j, "server", sacme_json_str_or_null(m->server_url));
     json_object_set_new(j, "ca-file", sacme_json_str_or_null(m->ca_file));
     json_object_set_new(j, "eab-kid", sacme_json_str_or_null(m->eab_kid));
+    json_object_set_new(j, "http-proxy", sacme_json_str_or_null(m->proxy_url));
+    json_object_set_new(j, "http-proxy-auth-file",
+                        sacme_json_str_or_null(m->proxy_auth_file));
     json_object_set_new(j, "account-dir", sacme_json_str_or_null(m->account_dir));
     for (i = 0; i < m->domains->nelts; ++i) {
         const sacme_domain_t *dom = APR_ARRAY_IDX(m->domains, i, sacme_domain_t *);
@@ -98,6 +101,8 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
     m = apr_pcalloc(p, sizeof(*m));
     m->server_url = sacme_json_str(j, "server");
     m->ca_file = sacme_json_str(j, "ca-file");
+    m->proxy_url = sacme_json_str(j, "http-proxy");
+    m->proxy_auth_file = sacme_json_str(j, "http-proxy-auth-file");
     m->eab_kid = sacme_json_str(j, "eab-kid");
     m->account_dir = sacme_json_str(j, "account-dir");
     m->driver_uid = json_is_integer(json_object_get(j, "driver-uid"))

@@ -3,7 +3,8 @@
  * The root parent writes it at every (re)start, so that the admin tool,
  * which cannot parse httpd's configuration, knows the CA, the account and
  * the domains with their names, key type and windows. It never holds a
- * secret: the EAB HMAC stays in httpd's memory, only the key id is here.
+ * secret: the EAB HMAC stays in httpd's memory, only the key id is here;
+ * of the proxy only the URL and the path of its credentials file.
  */
 #ifndef SACME_MANAGED_H
 #define SACME_MANAGED_H
@@ -20,6 +21,9 @@ typedef struct sacme_managed_t {
     const char *server_url;
     const char *ca_file;          /* NULL: the system's trust store only */
     const char *eab_kid;          /* NULL: no EAB */
+    const char *proxy_url;        /* SacmeHttpProxy (no credentials), or NULL */
+    const char *proxy_auth_file;  /* where its credentials are (never them), or
+                                     NULL */
     const char *account_dir;      /* absolute: the account's directory */
     apr_array_header_t *domains;  /* sacme_domain_t * */
     long driver_uid, driver_gid;  /* the owners of the store's parts, as the */

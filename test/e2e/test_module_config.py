@@ -72,6 +72,15 @@ def _many_names(n, bad_last=False):
 SHORT_HMAC = "MDEyMzQ1Njc4OWFiY2Rl"     # 15 bytes once decoded
 
 
+def _proxy_auth(content, mode=0o600):
+    """A SacmeHttpProxy credentials file."""
+    fd, path = tempfile.mkstemp(prefix="sacme-proxy-", suffix=".auth")
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+    os.chmod(path, mode)
+    return path
+
+
 def _script(mode):
     """A notify command: a shell script with this mode."""
     fd, path = tempfile.mkstemp(prefix="sacme-notify-", suffix=".sh")
@@ -268,6 +277,37 @@ CASES = [
     ("trusted-roots-a-directory", ["SacmeTrustedRoots"],
      lambda: _base(more=["SacmeTrustedRoots " + tempfile.mkdtemp(prefix="sacme-roots-")]),
      lambda: _base(more=[_good_roots()])),
+] + [
+    # SacmeHttpProxy: the URL, and the file of its credentials
+    ("proxy-" + tag, ["SacmeHttpProxy"],
+     lambda bad=bad: _base(more=["SacmeHttpProxy " + bad()]),
+     lambda good=good: _base(more=["SacmeHttpProxy " + good()]))
+    for tag, bad, good in [
+        ("ftp", lambda: "ftp://proxy.example:3128", lambda: "http://proxy.example:3128"),
+        ("socks", lambda: "socks5://proxy.example:1080",
+         lambda: "https://proxy.example:8443"),
+        ("no-scheme", lambda: "proxy.example:3128", lambda: "http://proxy.example:3128"),
+        ("no-host", lambda: "http://:3128", lambda: "http://proxy.example:3128"),
+        ("port-too-big", lambda: "http://proxy.example:65536",
+         lambda: "http://proxy.example:65535"),
+        ("port-zero", lambda: "http://proxy.example:0", lambda: "http://proxy.example:1"),
+        ("port-letters", lambda: "http://proxy.example:31a8",
+         lambda: "http://proxy.example"),
+        ("path", lambda: "http://proxy.example:3128/proxy",
+         lambda: "http://proxy.example:3128/"),
+        ("auth-not-file", lambda: "http://proxy.example:3128 user:password",
+         lambda: "http://proxy.example:3128 file:" + _proxy_auth("user:password\n")),
+        ("auth-file-missing", lambda: "http://proxy.example:3128 file:/nonexistent/auth",
+         lambda: "http://proxy.example:3128 file:" + _proxy_auth("user:password")),
+        ("auth-file-empty", lambda: "http://proxy.example:3128 file:" + _proxy_auth(""),
+         lambda: "http://proxy.example:3128 file:" + _proxy_auth("u:")),
+        ("auth-file-no-colon",
+         lambda: "http://proxy.example:3128 file:" + _proxy_auth("userpassword\n"),
+         lambda: "http://proxy.example:3128 file:" + _proxy_auth("user:pass:word\n")),
+        ("auth-file-two-lines",
+         lambda: "http://proxy.example:3128 file:" + _proxy_auth("user:pw\nmore\n"),
+         lambda: "http://proxy.example:3128 file:" + _proxy_auth("user:pw\r\n")),
+    ]
 ]
 
 
@@ -423,3 +463,31 @@ def test_managed_vhost_with_inherited_certificate_is_logged_once():
         assert OWN_CERT not in h.log(), h.log()
     finally:
         h.stop()
+
+
+PROXY_PASSWORD = "pr0xy-Secret-4711"
+
+
+def test_proxy_credentials_are_never_echoed():
+    """Credentials in the URL are refused without repeating them, and a
+    credentials file that is not user:password is described, not quoted."""
+    rc, out = _check(_base(more=["SacmeHttpProxy http://sacme:%s@proxy.example:3128"
+                                 % PROXY_PASSWORD]))
+    assert rc != 0 and "SacmeHttpProxy" in out, out
+    assert "file:" in out, "the message does not say where credentials go:\n" + out
+    assert PROXY_PASSWORD not in out, out
+    path = _proxy_auth(PROXY_PASSWORD + "\n")
+    rc, out = _check(_base(more=["SacmeHttpProxy http://proxy.example:3128 file:"
+                                 + path]))
+    assert rc != 0 and path in out and "no ':'" in out, out
+    assert PROXY_PASSWORD not in out, out
+
+
+@pytest.mark.parametrize("mode,warned", [(0o600, False), (0o640, True)])
+def test_proxy_credentials_file_open_to_others_is_a_warning(mode, warned):
+    path = _proxy_auth("sacme:%s\n" % PROXY_PASSWORD, mode)
+    rc, out = _check(_base(more=["SacmeHttpProxy http://proxy.example:3128 file:"
+                                 + path]))
+    assert rc == 0, out
+    assert ("SACME10290" in out) == warned, out
+    assert PROXY_PASSWORD not in out, out

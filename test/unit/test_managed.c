@@ -59,6 +59,8 @@ START_TEST(test_managed_round_trip)
     memset(&m, 0, sizeof(m));
     m.server_url = "https://ca.example/dir";
     m.eab_kid = "kid-7";
+    m.proxy_url = "http://proxy.example:3128";
+    m.proxy_auth_file = "/etc/apache2/sacme-proxy.auth";
     m.account_dir = "/srv/store/accounts/ca.example-1234";
     m.domains = apr_array_make(unit_pool, 3, sizeof(sacme_domain_t *));
     APR_ARRAY_PUSH(m.domains, sacme_domain_t *) = a;
@@ -71,6 +73,8 @@ START_TEST(test_managed_round_trip)
     ck_assert_str_eq(back->server_url, m.server_url);
     ck_assert_str_eq(back->eab_kid, "kid-7");
     ck_assert_ptr_null(back->ca_file);
+    ck_assert_str_eq(back->proxy_url, m.proxy_url);
+    ck_assert_str_eq(back->proxy_auth_file, m.proxy_auth_file);
     ck_assert_str_eq(back->account_dir, m.account_dir);
     ck_assert_int_eq(back->domains->nelts, 3);
     got = sacme_managed_find(back, "WWW.A.example");
