@@ -14,7 +14,7 @@ from sacmetest.httpd import Vhost
 from sacmetest.module import (ISSUE_LIMIT, LOG_LIMIT, ORDERING, make_httpd, names_for,
                               notify_command)
 from sacmetest.pairs import aged_pair, serial_hex, write_pair
-from sacmetest.sacmectl import EXIT_OK, store_cmd
+from sacmetest.sacmectl import EXIT_CONFIG, EXIT_OK, store_cmd
 from test_module_config import refused_output
 from test_module_domainset import HMAC, SERVER
 from test_module_status import STATUS_CONF, get_json, rfc3339
@@ -105,6 +105,14 @@ def test_pair_from_elsewhere_served_watched_never_ordered(http01_pebble, httpds)
     res = store_cmd(h, "show", given[0])
     assert res.rc == EXIT_OK, res.describe()
     assert res.json["certificates"][0]["serial"] == serial, res.json
+    res = store_cmd(h, "list")
+    assert res.rc == EXIT_OK, res.describe()
+    listed = {d["name"]: d for d in res.json["domains"]}
+    assert listed[given[0]]["certificates"][0]["serial"] == serial, res.json
+    # a forced renewal is refused: nothing would ever take the request
+    res = store_cmd(h, "renew", "--force", given[0])
+    assert res.rc == EXIT_CONFIG and "SacmeCertificateFile" in res.stderr, res.describe()
+    assert not os.path.exists(h.store("requests", given[0] + ".json"))
 
 
 # --- wrong uses: refused by -t, naming the directive and the file ------------------
