@@ -105,6 +105,10 @@ def test_pair_from_elsewhere_served_watched_never_ordered(http01_pebble, httpds)
     res = store_cmd(h, "show", given[0])
     assert res.rc == EXIT_OK, res.describe()
     assert res.json["certificates"][0]["serial"] == serial, res.json
+    res = store_cmd(h, "show", given[0], json_output=False)
+    assert res.rc == EXIT_OK, res.describe()
+    assert "from the file %s" % cert_path in res.stdout and serial in res.stdout, res.stdout
+    assert "never" in res.stdout, res.stdout
     res = store_cmd(h, "list")
     assert res.rc == EXIT_OK, res.describe()
     listed = {d["name"]: d for d in res.json["domains"]}
