@@ -187,7 +187,8 @@ static int plan_start(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     /*4*/
     for (i = 0; i < conf->domains->nelts; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
-        if (!sacme_store_has_set(store, ptemp, SACME_GROUP_DOMAINS, dom->name)) {
+        if (!dom->cert_file
+            && !sacme_store_has_set(store, ptemp, SACME_GROUP_DOMAINS, dom->name)) {
             need_fallback = 1;
         }
     }
@@ -307,6 +308,12 @@ static int sacme_add_cert_files(server_rec *s, apr_pool_t *p,
     if (cert_files->nelts > 0) {
         tell_own_cert(s, dom, cert_files, p);
         return DECLINED;
+    }
+    /* A pair from elsewhere (SacmeCertificateFile), checked at start. */
+    if (dom->cert_file) {
+        APR_ARRAY_PUSH(cert_files, const char *) = dom->cert_file;
+        APR_ARRAY_PUSH(key_files, const char *) = dom->key_file;
+        return OK;
     }
     store = live_conf->store;
     /* One certificate per key type (dual keys): OpenSSL picks by what the

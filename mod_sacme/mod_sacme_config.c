@@ -833,6 +833,12 @@ const command_rec sacme_cmds[] = {
     AP_INIT_TAKE12("SacmeKeyType", cmd_key_type, sacme_per_domain, RSRC_CONF,
                    "certificate key type(s): p256 (default), p384, rsa2048, rsa3072, "
                    "rsa4096; two (one RSA, one ECDSA) for a certificate of each"),
+    AP_INIT_TAKE1("SacmeCertificateFile", sacme_cmd_cert_file, sacme_per_domain,
+                  RSRC_CONF, "inside <SacmeDomainSet>: the certificate (PEM, with "
+                  "its chain) to serve for the set's names instead of ordering one"),
+    AP_INIT_TAKE1("SacmeCertificateKeyFile", sacme_cmd_cert_file, sacme_per_domain,
+                  RSRC_CONF, "inside <SacmeDomainSet>: the private key (PEM) of "
+                  "SacmeCertificateFile"),
     AP_INIT_TAKE1("SacmeCACertificate", cmd_ca_cert, NULL, RSRC_CONF,
                   "PEM file of CAs to trust for the ACME server's TLS"),
     AP_INIT_TAKE1("SacmeTrustedRoots", cmd_trusted_roots, NULL, RSRC_CONF,
@@ -880,6 +886,7 @@ const command_rec sacme_cmds[] = {
 int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
 {
     sacme_dconf_t *dflt = &conf->dflt;
+    const char *why;
     int i, j, n;
 
     if (dflt->key_type == SACME_KEY_NONE) {
@@ -964,9 +971,16 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     n = conf->domains->nelts;
     sacme_conf_resolve_domains(conf, p);
+    /* A pair that cannot serve its names stops the start: serving it
+     * would hand clients a certificate they refuse. */
+    if ((why = sacme_conf_check_files(conf, p))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10320) "%s", why);
+        return !OK;
+    }
     for (i = 0; i < n; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
-        for (j = 0; j < dom->names->nelts; ++j) {
+        /* a pair from elsewhere is not validated by anyone here */
+        for (j = 0; !dom->cert_file && j < dom->names->nelts; ++j) {
             const char *name = APR_ARRAY_IDX(dom->names, j, const char *);
             if (name[0] == '*' && !dom->challenge_none) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10041)

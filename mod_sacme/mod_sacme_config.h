@@ -32,6 +32,8 @@ typedef struct sacme_dconf_t {
     sacme_warn_t warn;               /* SacmeWarnWindow (n 0: "none") */
     int require_https;               /* SacmeRequireHttps: 0 off, or the status of
                                         the redirect (302, 301); SACME_UNSET */
+    const char *cert_file;           /* SacmeCertificateFile (only in a set) */
+    const char *key_file;            /* SacmeCertificateKeyFile (only in a set) */
     apr_hash_t *seen;                /* single-valued directive -> where first
                                         given (in this set, or outside any) */
     const char *where;               /* a set's "line N of FILE", for messages */
@@ -112,6 +114,16 @@ const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args);
  * (which must be filled in already), and adds the units of second key
  * types to conf->domains. mod_sacme_config_set.c. */
 void sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p);
+
+/* SacmeCertificateFile and SacmeCertificateKeyFile, mod_sacme_config_set.c. */
+const char *sacme_cmd_cert_file(cmd_parms *cmd, void *dc, const char *path);
+
+/* Checks the pairs of SacmeCertificateFile and SacmeCertificateKeyFile of
+ * the resolved domains (both given, readable, the key the certificate's,
+ * the names covered) and keeps each certificate's description in its
+ * domain. Returns the first problem, naming the directive and the file, or
+ * NULL. Run as root at start. mod_sacme_config_set.c. */
+const char *sacme_conf_check_files(sacme_conf_t *conf, apr_pool_t *p);
 
 /* Checks what single directives cannot (missing SacmeServer, wildcards with
  * http-01) and fills in defaults and the per-domain settings. Logs each

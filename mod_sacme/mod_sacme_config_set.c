@@ -11,6 +11,7 @@
 
 #include "mod_sacme_private.h"
 #include "mod_sacme_config.h"
+#include "sacme_static.h"
 
 #define SET_NAME "<SacmeDomainSet>"
 
@@ -26,8 +27,10 @@ static const char *foreign_line(cmd_parms *cmd, const ap_directive_t *first)
             return apr_psprintf(cmd->pool, SET_NAME ": '%s' (line %d) is not a "
                                 "mod_sacme directive, and would apply to the whole "
                                 "server; a set takes only SacmeKeyType, "
-                                "SacmeChallenge, SacmeRenewWindow, SacmeWarnWindow "
-                                "and SacmeNotifyCmd", d->directive, d->line_num);
+                                "SacmeChallenge, SacmeRenewWindow, SacmeWarnWindow, "
+                                "SacmeNotifyCmd, SacmeRequireHttps, "
+                                "SacmeCertificateFile and SacmeCertificateKeyFile",
+                                d->directive, d->line_num);
         }
     }
     return NULL;
@@ -94,11 +97,77 @@ void sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
         dom->warn = &PICK(set, dflt, warn_set)->warn;
         dom->notify_cmd = PICK(set, dflt, notify_cmd)->notify_cmd;
         dom->require_https = PICK(set, dflt, require_https != SACME_UNSET)->require_https;
+        /* a pair from elsewhere belongs to its set alone */
+        dom->cert_file = set ? set->cert_file : NULL;
+        dom->key_file = set ? set->key_file : NULL;
         /* The second key type's certificate is driven as a domain of its
          * own; the names map to dom, which leads to it (next_key). */
-        if (s->key_type2 != SACME_KEY_NONE) {
+        if (s->key_type2 != SACME_KEY_NONE && !dom->cert_file && !dom->key_file) {
             APR_ARRAY_PUSH(conf->domains, sacme_domain_t *) =
                 sacme_domain_add_key(p, dom, s->key_type2);
         }
     }
+}
+
+/* SacmeCertificateFile PATH, SacmeCertificateKeyFile PATH: a pair from
+ * elsewhere for the set's names. Outside a set it would have no names to
+ * serve. The files are checked at the end (sacme_conf_check_files), once
+ * both are known. */
+const char *sacme_cmd_cert_file(cmd_parms *cmd, void *dc, const char *path)
+{
+    sacme_conf_t *conf = sacme_conf_get(cmd->server);
+    const char *err, *name = cmd->cmd->name, **slot, *abs;
+
+    if ((err = ap_check_cmd_context(cmd, GLOBAL_ONLY))) {
+        return err;
+    }
+    if (conf->cur == &conf->dflt) {
+        return apr_psprintf(cmd->pool, "%s is only allowed inside " SET_NAME ": it "
+                            "gives the certificate of that set's names", name);
+    }
+    slot = strcasecmp(name, "SacmeCertificateFile") ? &conf->cur->key_file
+                                                     : &conf->cur->cert_file;
+    if (*slot) {
+        return apr_psprintf(cmd->pool, "%s is given twice in the " SET_NAME " of %s; it takes "
+                            "one file: remove one of the lines", name,
+                            conf->cur->where);
+    }
+    abs = ap_server_root_relative(cmd->pool, path);
+    if (!abs) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid path", name, path);
+    }
+    *slot = abs;
+    return NULL;
+}
+
+const char *sacme_conf_check_files(sacme_conf_t *conf, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < conf->domains->nelts; ++i) {
+        sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        sacme_cert_info_t *info;
+        const char *why;
+
+        if (dom->primary || (!dom->cert_file && !dom->key_file)) {
+            continue;
+        }
+        if (!dom->cert_file || !dom->key_file) {
+            return apr_psprintf(p, "%s %s in the set of %s lacks its %s: both are "
+                                "needed, the certificate and its key",
+                                dom->cert_file ? "SacmeCertificateFile"
+                                               : "SacmeCertificateKeyFile",
+                                dom->cert_file ? dom->cert_file : dom->key_file,
+                                dom->name,
+                                dom->cert_file ? "SacmeCertificateKeyFile"
+                                               : "SacmeCertificateFile");
+        }
+        if (sacme_static_check(p, dom->cert_file, dom->key_file, dom->names, &info,
+                               &why) != APR_SUCCESS) {
+            return apr_psprintf(p, "SacmeCertificateFile/SacmeCertificateKeyFile of "
+                                "the set of %s: %s", dom->name, why);
+        }
+        dom->file_info = info;
+    }
+    return NULL;
 }

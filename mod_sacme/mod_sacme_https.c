@@ -33,7 +33,8 @@ static int has_live_set(const sacme_store_t *store, const sacme_domain_t *dom,
                         apr_pool_t *ptemp)
 {
     for (; dom; dom = dom->next_key) {
-        if (sacme_store_has_set(store, ptemp, SACME_GROUP_DOMAINS, dom->name)) {
+        if (dom->cert_file
+            || sacme_store_has_set(store, ptemp, SACME_GROUP_DOMAINS, dom->name)) {
             return 1;
         }
     }

@@ -2,6 +2,8 @@
  * domain, from the store alone (the status model of sacme_status.h, the
  * same the status page shows). Nothing is asked of the CA.
  */
+#include <string.h>
+
 #include "sacmectl.h"
 #include "sacme_status.h"
 
@@ -113,8 +115,14 @@ static void print_domain(cli_t *cli, const json_t *d)
     printf("key types:     %s\n", joined(cli, json_object_get(d, "key-types"), " "));
     printf("state:         %s\n", str(d, "state", "?"));
     json_array_foreach(json_object_get(d, "certificates"), i, c) {
-        printf("certificate:   %s, serial %s\n", str(c, "key-type", "?"),
-               str(c, "serial", "?"));
+        if (sacme_json_str(c, "file")) {     /* SacmeCertificateFile */
+            printf("certificate:   from the file %s (source: file), serial %s\n",
+                   str(c, "file", "?"), str(c, "serial", "?"));
+        }
+        else {
+            printf("certificate:   %s, serial %s\n", str(c, "key-type", "?"),
+                   str(c, "serial", "?"));
+        }
         printf("  valid:       %s to %s (%s days left)\n", str(c, "not-before", "?"),
                str(c, "not-after", "?"), days(cli, c));
         printf("  issuer:      %s\n", str(c, "issuer", "?"));
@@ -124,7 +132,10 @@ static void print_domain(cli_t *cli, const json_t *d)
     if (!json_array_size(json_object_get(d, "certificates"))) {
         printf("certificate:   none in service yet\n");
     }
-    printf("renewal at:    %s\n", str(d, "renew-at", "-"));
+    printf("renewal at:    %s\n",
+           strcmp(str(d, "source", ""), "file")
+               ? str(d, "renew-at", "-")
+               : "never (mod_sacme does not renew SacmeCertificateFile)");
     if ((v = sacme_json_obj(d, "staged"))) {
         printf("staged:        serial %s, valid until %s: activated at the next "
                "graceful restart\n", str(v, "serial", "?"), str(v, "not-after", "?"));

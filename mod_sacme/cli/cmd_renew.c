@@ -55,6 +55,15 @@ int cmd_renew(cli_t *cli, int argc, const char *const *argv)
     if ((rc = cli_open_domain(cli, &dom)) != EXIT_OK) {
         return rc;
     }
+    /* A request the driver would never take (it orders nothing for it). */
+    if (dom->cert_file) {
+        return cli_error(cli, EXIT_CONFIG,
+            "%s is served the certificate of SacmeCertificateFile %s, which "
+            "mod_sacme does not renew: put a renewed pair in its place and "
+            "restart httpd gracefully, or remove SacmeCertificateFile and "
+            "SacmeCertificateKeyFile from its <SacmeDomainSet> to let mod_sacme "
+            "order it", dom->name, dom->cert_file);
+    }
     /* Every key type's certificate of the domain (dual keys). */
     for (unit = dom; unit; unit = unit->next_key) {
         if (cli_request_renew(cli, unit->name, "forced", NULL, res) != APR_SUCCESS) {

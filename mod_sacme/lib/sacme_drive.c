@@ -314,6 +314,12 @@ static const char *expiry_hint(sacme_driver_t *d, const sacme_domain_t *dom,
         return "a renewed certificate is staged and goes into service at the next "
                "graceful restart (apachectl graceful)";
     }
+    if (dom->cert_file) {
+        return apr_psprintf(p, "the certificate comes from SacmeCertificateFile %s, "
+                            "which mod_sacme does not renew: put a renewed pair in "
+                            "its place and restart httpd gracefully (apachectl "
+                            "graceful)", dom->cert_file);
+    }
     if (waiting) {
         return apr_psprintf(p, "the CA is still working on the renewal order (%s); "
                             "looking again at %s", waiting, next);
@@ -350,6 +356,9 @@ static void check_expiry(sacme_driver_t *d, const sacme_domain_t *dom, sacme_why
     const char *hint;
     int due[SACME_WARN_MAX], n, k;
 
+    if (!info && dom->file_info) {
+        info = dom->file_info;
+    }
     if (!info) {
         if (sacme_store_load_leaf(d->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
                                   NULL) != APR_SUCCESS
@@ -361,7 +370,10 @@ static void check_expiry(sacme_driver_t *d, const sacme_domain_t *dom, sacme_why
     }
     state = read_json(d, p, dom->name, SACME_STATE_ALERTS);
     n = sacme_warn_pending(w, state, info->serial, info->not_before, info->not_after,
-                           sacme_drive_renew_at(dom, info), now, due, &next);
+                           /* no renewal of ours to wait for */
+                           dom->cert_file ? info->not_before
+                                          : sacme_drive_renew_at(dom, info),
+                           now, due, &next);
     if (next && next < *next_check) {
         *next_check = next;
     }
@@ -421,7 +433,17 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
 {
     const sacme_cert_info_t *live = NULL;
     const sacme_warn_t *w = warn_of(d, dom);
-    sacme_why_t why = decide(d, dom, now, next_check, p, &live);
+    sacme_why_t why;
+
+    /* A pair from elsewhere (SacmeCertificateFile) is never ordered: it is
+     * only watched for expiry. */
+    if (dom->cert_file) {
+        *next_check = sacme_time_add(now, d->check_interval);
+        why = SACME_WHY_NONE;
+    }
+    else {
+        why = decide(d, dom, now, next_check, p, &live);
+    }
 
     /* Whatever the domain waits for (a backoff, the CA, a restart), the
      * certificate in service keeps ageing. */

@@ -14,6 +14,7 @@
 #include <apr_thread_rwlock.h>
 #include "sacme.h"
 #include "sacme_acme.h"
+#include "sacme_chain.h"
 #include "sacme_eab.h"
 #include "sacme_event.h"
 #include "sacme_hook.h"
@@ -44,6 +45,11 @@ struct sacme_domain_t {
     const sacme_warn_t *warn;        /* its expiry alerts; NULL: the driver's */
     const char *const *notify_cmd;   /* its notify command (argv, NULL-
                                         terminated); NULL: the driver's */
+    const char *cert_file;           /* SacmeCertificateFile: a pair from elsewhere,
+                                        served and watched for expiry, never
+                                        ordered; NULL: mod_sacme orders it */
+    const char *key_file;            /* SacmeCertificateKeyFile */
+    const sacme_cert_info_t *file_info; /* cert_file's leaf, read at start */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };

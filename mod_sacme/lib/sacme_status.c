@@ -4,6 +4,7 @@
 #include "sacme_status.h"
 #include "sacme_json.h"
 #include "sacme_request.h"
+#include "sacme_static.h"
 #include "sacme_time.h"
 
 #define DAY apr_time_from_sec(86400)
@@ -90,6 +91,32 @@ static json_int_t renewals(const sacme_store_t *store, const sacme_domain_t *dom
     return n > 1 ? n - 1 : 0;
 }
 
+/* A pair from elsewhere (SacmeCertificateFile): what httpd read at start,
+ * or (sacmectl) the file now. Never renewed by mod_sacme: no renew-at. */
+static json_t *file_certificate(const sacme_domain_t *dom, apr_time_t now,
+                                apr_pool_t *p, live_t *live, json_t *certs)
+{
+    json_t *c;
+    sacme_cert_info_t *read;
+    const sacme_cert_info_t *info = dom->file_info;
+    const char *why;
+
+    if (!info && sacme_static_info(p, dom->cert_file, &read, &why) == APR_SUCCESS) {
+        info = read;
+    }
+    if (!info) {
+        return certs;
+    }
+    c = cert_json(info, dom->key_type, now, p);
+    /* the key type is the file's, which status readers cannot tell */
+    json_object_set_new(c, "key-type", json_null());
+    json_object_set_new(c, "source", json_string("file"));
+    json_object_set_new(c, "file", json_string(dom->cert_file));
+    json_array_append_new(certs, c);
+    live->earliest = info;
+    return certs;
+}
+
 static json_t *live_certificates(const sacme_store_t *store, const sacme_domain_t *dom,
                                  apr_time_t now, apr_pool_t *p, live_t *live)
 {
@@ -101,6 +128,9 @@ static json_t *live_certificates(const sacme_store_t *store, const sacme_domain_
     apr_time_t renew_at;
 
     memset(live, 0, sizeof(*live));
+    if (dom->cert_file) {
+        return file_certificate(dom, now, p, live, certs);
+    }
     if (sacme_store_load_chain(store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
                                NULL) != APR_SUCCESS
         || sacme_cert_info(p, (leaf = APR_ARRAY_IDX(chain->certs, 0, X509 *)),
@@ -245,11 +275,13 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
     request = request_json(sacme_request_get(store, p, dom->name));
     next_attempt = apr_time_from_sec(json_integer_value(json_object_get(job,
                                                                         "next-attempt")));
-    busy = order || request || !live.earliest || live.mismatch || live.renew_at <= now;
+    busy = order || request || !live.earliest || live.mismatch
+           || (!dom->cert_file && live.renew_at <= now);
 
     json_object_set_new(d, "name", json_string(dom->name));
     json_object_set_new(d, "names", strings(dom->names));
     json_object_set_new(d, "key-types", types);
+    json_object_set_new(d, "source", json_string(dom->cert_file ? "file" : "acme"));
     json_object_set_new(d, "renew-window",
                         json_string(sacme_window_str(p, &dom->renew_window)));
     json_object_set_new(d, "warn-window",

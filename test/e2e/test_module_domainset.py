@@ -7,13 +7,12 @@ stand in the file.  Wrong uses are refused by `apache2 -t`, naming the
 directive."""
 
 import datetime
-import os
 
 import pytest
 
 from sacmetest import certcheck
-from sacmetest.httpd import USER, Vhost, user_ids
-from sacmetest.module import ISSUE_LIMIT, make_httpd, names_for
+from sacmetest.httpd import Vhost
+from sacmetest.module import ISSUE_LIMIT, make_httpd, names_for, notify_command
 from sacmetest.sacmectl import EXIT_OK, store_cmd
 from test_module_config import _check, refused_output
 from test_module_status import STATUS_CONF, get_json, rfc3339
@@ -26,16 +25,7 @@ echo "$1 $2" >> %s
 def _script(h, tag):
     """A notify command writing '<event> <domain>' lines to a file the
     driver (the User) may write; returns (script, output file)."""
-    out_dir = os.path.join(h.root, "notify-" + tag)
-    os.makedirs(out_dir)
-    uid, gid = user_ids(USER)
-    os.chown(out_dir, uid, gid)
-    out = os.path.join(out_dir, "events.txt")
-    script = os.path.join(h.root, "notify-%s.sh" % tag)
-    with open(script, "w") as f:
-        f.write(SCRIPT % out)
-    os.chmod(script, 0o755)
-    return script, out
+    return notify_command(h, SCRIPT, tag)
 
 
 def _events(path):

@@ -21,13 +21,10 @@ import ssl
 import threading
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from sacmetest.httpd import USER, Httpd, Vhost, free_port, serial_in, user_ids
 from sacmetest.module import ERRORED, ISSUE_LIMIT, LOG_LIMIT, STAGED, make_httpd, names_for
+from sacmetest.pairs import aged_pair, write_pair
 from sacmetest.pebble import make_api_certs
 from sacmetest.quirkproxy import _Server as TLSServer
 
@@ -273,31 +270,11 @@ def _aged_certificate(names, directory, days_left=10, lifetime=90):
     """A self-signed P-256 certificate for names valid for `lifetime` days,
     of which days_left remain; written as the live set of names[0] under
     directory (the store).  Returns the certificate."""
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    not_after = now + datetime.timedelta(days=days_left)
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_after - datetime.timedelta(days=lifetime))
-        .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                       critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = aged_pair(names, days_left, lifetime)
     live = os.path.join(directory, "domains", names[0])
     os.makedirs(live)
-    with open(os.path.join(live, "fullchain.pem"), "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    fd = os.open(os.path.join(live, "privkey.pem"), os.O_WRONLY | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM,
-                                  serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
+    write_pair(cert, key, os.path.join(live, "fullchain.pem"),
+               os.path.join(live, "privkey.pem"))
     return cert
 
 

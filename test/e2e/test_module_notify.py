@@ -5,7 +5,7 @@ SACME_EVENT, SACME_DOMAIN and SACME_NAMES set, for renewing, renewed
 import os
 
 from sacmetest.httpd import USER, user_ids
-from sacmetest.module import ISSUE_LIMIT, make_httpd, names_for
+from sacmetest.module import ISSUE_LIMIT, make_httpd, names_for, notify_command
 
 SCRIPT = """#!/bin/sh
 echo "$1 $2 $3 $SACME_NAMES|$SACME_EVENT|$SACME_DOMAIN" >> %s
@@ -24,15 +24,7 @@ def test_notify_command_sees_renewing_renewed_installed(http01_pebble, httpds):
     pebble = http01_pebble
     names = names_for("notify")
     h0 = make_httpd(pebble, [names])
-    out_dir = os.path.join(h0.root, "notify-out")
-    os.makedirs(out_dir)
-    uid, gid = user_ids(USER)
-    os.chown(out_dir, uid, gid)
-    out = os.path.join(out_dir, "events.txt")
-    script = os.path.join(h0.root, "notify.sh")
-    with open(script, "w") as f:
-        f.write(SCRIPT % out)
-    os.chmod(script, 0o755)
+    script, out = notify_command(h0, SCRIPT)
     h0.configure(sacme=h0.sacme + ["SacmeNotifyCmd %s --tag" % script])
     h = httpds.add(h0)
     h.start()

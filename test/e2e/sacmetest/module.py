@@ -8,7 +8,7 @@ import re
 import tempfile
 
 from . import certcheck
-from .httpd import Httpd, Vhost
+from .httpd import USER, Httpd, Vhost, user_ids
 
 # Bounds of the waits (seconds): guards against a hang, not timing claims.
 ISSUE_LIMIT = float(os.environ.get("SACME_ISSUE_LIMIT", "90"))
@@ -77,6 +77,22 @@ def pebble_defaults(pebble, h, kw):
         kw["trusted_roots"] = trusted_roots_file(pebble, h.root)
     elif roots is False:
         kw["trusted_roots"] = None
+
+
+def notify_command(h, script_fmt, tag="out"):
+    """A notify command for httpd h: a script made of script_fmt % its
+    output file, in a directory the driver (the User) may write.  Returns
+    (script, output file)."""
+    out_dir = os.path.join(h.root, "notify-" + tag)
+    os.makedirs(out_dir)
+    uid, gid = user_ids(USER)
+    os.chown(out_dir, uid, gid)
+    out = os.path.join(out_dir, "events.txt")
+    script = os.path.join(h.root, "notify-%s.sh" % tag)
+    with open(script, "w") as f:
+        f.write(script_fmt % out)
+    os.chmod(script, 0o755)
+    return script, out
 
 
 def make_httpd(pebble, domains, vhosts=None, **kw):
