@@ -503,14 +503,17 @@ static unsigned long long signal_bits(const char *text, const char *name)
 /* A command starts with no signal ignored and none blocked, whatever the
  * process that starts it ignores (the driver: SIGPIPE, SIGUSR1 for httpd's
  * graceful restart, SIGWINCH) or blocks (a thread's mask): both would pass
- * through exec. The script reports its own /proc status lines. */
+ * through exec. The command reports its own /proc status lines: the
+ * script execs grep, which reads its own (a grep that read the shell's
+ * status from a child could catch the shell blocking every signal for the
+ * moment it waits for that child, as dash does). */
 START_TEST(signals_reset_for_the_command)
 {
     sacme_hooks_t *hooks = sacme_hooks_make(unit_pool, &test_log, 0);
     const char *out = tmp_path("signals.txt");
     const char *path = script("signals.sh",
-                              apr_pstrcat(unit_pool, "grep -E '^Sig(Ign|Blk):' "
-                                          "/proc/$$/status > '", out, "'\n", NULL));
+                              apr_pstrcat(unit_pool, "exec grep -E '^Sig(Ign|Blk):' "
+                                          "/proc/self/status > '", out, "'\n", NULL));
     const char *cmd[] = { path, NULL };
     const int ignored[] = { SIGPIPE, SIGUSR1, SIGWINCH };
     struct sigaction ign, old[3];
