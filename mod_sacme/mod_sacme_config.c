@@ -135,6 +135,19 @@ static const char *cmd_server(cmd_parms *cmd, void *dc, const char *url)
     return NULL;
 }
 
+const char *sacme_conf_secret_exposure(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        return NULL;
+    }
+    if (st.st_uid != 0) {
+        return "not owned by root";
+    }
+    return (st.st_mode & 077) ? "readable or writable by group or others" : NULL;
+}
+
 /* SacmeEAB file:PATH — a JSON file {"kid", "hmac", optional "alg"} that may
  * be readable by root only. It is read here, while httpd is still root, only
  * to check it, so that `apachectl -t` names a missing or broken file. The
@@ -159,16 +172,14 @@ static const char *eab_from_file(cmd_parms *cmd, sacme_conf_t *conf, const char 
                            sacme_result_message(res, cmd->temp_pool));
     }
     else {
-        struct stat st;
+        const char *exposed = sacme_conf_secret_exposure(path);
         /* A warning, not an error: the key works, but whoever can read the
          * file can register accounts billed to the admin's organisation. */
-        if (stat(path, &st) == 0 && ((st.st_mode & 077) || st.st_uid != 0)) {
+        if (exposed) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, SACME_LOGNO(10180)
                          "SacmeEAB: the EAB file %s is %s: it holds the HMAC key; "
                          "make it root's and readable by root only "
-                         "('chown root:root %s; chmod 0600 %s')", path,
-                         st.st_uid != 0 ? "not owned by root"
-                                        : "readable or writable by group or others",
+                         "('chown root:root %s; chmod 0600 %s')", path, exposed,
                          path, path);
         }
         conf->eab = apr_pcalloc(cmd->pool, sizeof(*conf->eab));

@@ -125,6 +125,11 @@ const char *sacme_cmd_cert_file(cmd_parms *cmd, void *dc, const char *path);
  * NULL. Run as root at start. mod_sacme_config_set.c. */
 const char *sacme_conf_check_files(sacme_conf_t *conf, apr_pool_t *p);
 
+/* How a file that holds a secret (EAB key, proxy password) is exposed, for
+ * the warning: "not owned by root", "readable or writable by group or
+ * others", or NULL when it is root's alone (or cannot be looked at). */
+const char *sacme_conf_secret_exposure(const char *path);
+
 /* Checks what single directives cannot (missing SacmeServer, wildcards with
  * http-01) and fills in defaults and the per-domain settings. Logs each
  * problem naming the directive; returns OK or !OK. */

@@ -6,7 +6,6 @@
  * check it, and wiped at once: the configuration keeps its path, never the
  * password, for every request child inherits this memory. The driving
  * process reads the file itself when it starts, like SacmeEAB file:. */
-#include <sys/stat.h>
 
 #include "mod_sacme_private.h"
 #include "mod_sacme_config.h"
@@ -18,7 +17,7 @@ static const char *check_auth_file(cmd_parms *cmd, const char *path)
     const char *err = NULL;
     apr_pool_t *tmp;
     char *userpwd;
-    struct stat st;
+    const char *exposed;
 
     apr_pool_create(&tmp, cmd->temp_pool);
     if (sacme_proxy_read_auth(tmp, path, &userpwd, res) != APR_SUCCESS) {
@@ -27,14 +26,11 @@ static const char *check_auth_file(cmd_parms *cmd, const char *path)
     }
     /* A warning, not an error, as for the EAB file: the password works, but
      * whoever can read the file can use the proxy in the server's name. */
-    else if (stat(path, &st) == 0 && ((st.st_mode & 077) || st.st_uid != 0)) {
+    else if ((exposed = sacme_conf_secret_exposure(path)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, SACME_LOGNO(10290)
                      "SacmeHttpProxy: the credentials file %s is %s: it holds the "
                      "proxy's password; make it root's and readable by root only "
-                     "('chown root:root %s; chmod 0600 %s')", path,
-                     st.st_uid != 0 ? "not owned by root"
-                                    : "readable or writable by group or others",
-                     path, path);
+                     "('chown root:root %s; chmod 0600 %s')", path, exposed, path, path);
     }
     apr_pool_destroy(tmp);      /* cleanses what was read */
     return err;
