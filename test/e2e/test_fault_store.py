@@ -44,7 +44,9 @@ TMPFS_KIB = 1024
 
 @pytest.fixture
 def pebble_own():
-    p = faults.exact_pebble()
+    # No authorization reused: a renewal publishes its challenge answers
+    # (the staging test pins them so their removal frees no space).
+    p = faults.exact_pebble(authz_reuse=0)
     yield p
     p.stop()
 
