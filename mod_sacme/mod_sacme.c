@@ -79,12 +79,10 @@ static void write_managed(const sacme_conf_t *conf, const sacme_store_t *store,
     sacme_managed_t m;
     sacme_result_t *res = sacme_result_make(ptemp);
 
-    m.server_url = conf->server_url;
+    m.cas = conf->cas;
     m.ca_file = conf->ca_file;
-    m.eab_kid = conf->eab ? conf->eab->kid : NULL;
     m.proxy_url = conf->proxy_url;
     m.proxy_auth_file = conf->proxy_auth_file;
-    m.account_dir = sacme_store_account_path(store, ptemp, conf->server_url, m.eab_kid);
     m.domains = conf->domains;
     if (sacme_managed_write(store, ptemp, &m, res) != APR_SUCCESS) {
         log_setup_error(s, 10056, "cannot record the managed domains for sacmectl",

@@ -28,7 +28,7 @@ void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
 {
     sacme_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    conf->contacts = apr_array_make(p, 2, sizeof(const char *));
+    conf->cas = apr_array_make(p, 2, sizeof(sacme_ca_t *));
     conf->domains = apr_array_make(p, 4, sizeof(sacme_domain_t *));
     conf->dconfs = apr_array_make(p, 4, sizeof(sacme_dconf_t *));
     conf->names = apr_hash_make(p);
@@ -36,7 +36,7 @@ void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
     conf->dflt.challenge_none = SACME_UNSET;
     conf->dflt.require_https = SACME_UNSET;
     conf->cur = &conf->dflt;
-    conf->agreement = SACME_UNSET;
+    conf->dflt.agreement = SACME_UNSET;
     conf->auto_restart = SACME_UNSET;
     return conf;
 }
@@ -67,10 +67,9 @@ static sacme_conf_t *global_conf(cmd_parms *cmd, const char **err)
     }
     if (cmd->info == sacme_per_account) {
         *err = apr_psprintf(cmd->pool, "%s is not allowed inside <SacmeDomainSet> (%s): "
-                            "it is only allowed in the server config for now, as "
-                            "all domains share one CA and account until several "
-                            "accounts are supported; put it outside the set",
-                            cmd->cmd->name, conf->cur->where);
+                            "it is only allowed in the server config for now (one "
+                            "receiver for the events of every domain); put it "
+                            "outside the set", cmd->cmd->name, conf->cur->where);
     }
     else {
         *err = apr_psprintf(cmd->pool, "%s is not allowed inside <SacmeDomainSet> (%s): "
@@ -118,20 +117,56 @@ static int https_url_ok(apr_pool_t *p, const char *url)
            && !strpbrk(url, " \t\r\n");
 }
 
-static const char *cmd_server(cmd_parms *cmd, void *dc, const char *url)
+/* SacmeServer URL [URL...]: the first CA is used, the others in turn when
+ * it keeps failing (SacmeRetryFailover). */
+static const char *cmd_server(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
     const char *err;
     sacme_conf_t *conf = single_conf(cmd, &err);
+    int i, j;
 
     if (!conf) {
         return err;
     }
-    if (!https_url_ok(cmd->temp_pool, url)) {
-        return apr_psprintf(cmd->pool, "SacmeServer: '%s' is not an https:// URL "
-                            "(give the CA's ACME directory URL, e.g. "
-                            "https://acme.sectigo.com/v2/DV)", url);
+    if (argc < 1) {
+        return "SacmeServer: give the CA's ACME directory URL (and, for failover, "
+               "further URLs in the order they are tried)";
     }
-    conf->server_url = url;
+    conf->cur->servers = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; ++i) {
+        if (!https_url_ok(cmd->temp_pool, argv[i])) {
+            return apr_psprintf(cmd->pool, "SacmeServer: '%s' is not an https:// URL "
+                                "(give the CA's ACME directory URL, e.g. "
+                                "https://acme.sectigo.com/v2/DV)", argv[i]);
+        }
+        for (j = 0; j < i; ++j) {
+            if (!strcmp(argv[i], argv[j])) {
+                return apr_psprintf(cmd->pool, "SacmeServer: '%s' is given twice; "
+                                    "each CA of the failover list once", argv[i]);
+            }
+        }
+        APR_ARRAY_PUSH(conf->cur->servers, const char *) = apr_pstrdup(cmd->pool, argv[i]);
+    }
+    return NULL;
+}
+
+static const char *cmd_retry_failover(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = single_conf(cmd, &err);
+    char *end;
+    long n;
+
+    if (!conf) {
+        return err;
+    }
+    n = strtol(value, &end, 10);
+    if (end == value || *end || n < 1 || n > 1000) {
+        return apr_psprintf(cmd->pool, "SacmeRetryFailover: '%s' is not a number of "
+                            "failed attempts from 1 to 1000 (after that many in a row "
+                            "at one CA, the next URL of SacmeServer is used)", value);
+    }
+    conf->cur->failover = (int)n;
     return NULL;
 }
 
@@ -155,7 +190,7 @@ const char *sacme_conf_secret_exposure(const char *path)
  * key: every request child inherits this memory, and code running in one
  * (mod_php, a CGI's exploit) could search it. The driving process reads the
  * file itself when it starts (mod_sacme_driver.c). */
-static const char *eab_from_file(cmd_parms *cmd, sacme_conf_t *conf, const char *path)
+static const char *eab_from_file(cmd_parms *cmd, const char *path, sacme_eab_t **out)
 {
     sacme_result_t *res = sacme_result_make(cmd->temp_pool);
     const char *err = NULL;
@@ -182,48 +217,77 @@ static const char *eab_from_file(cmd_parms *cmd, sacme_conf_t *conf, const char 
                          "('chown root:root %s; chmod 0600 %s')", path, exposed,
                          path, path);
         }
-        conf->eab = apr_pcalloc(cmd->pool, sizeof(*conf->eab));
-        conf->eab->kid = apr_pstrdup(cmd->pool, eab->kid);
-        conf->eab->alg = eab->alg;
-        conf->eab->file = path;
+        *out = apr_pcalloc(cmd->pool, sizeof(**out));
+        (*out)->kid = apr_pstrdup(cmd->pool, eab->kid);
+        (*out)->alg = eab->alg;
+        (*out)->file = path;
         sacme_eab_wipe(eab);
     }
     apr_pool_destroy(tmp);
     return err;
 }
 
-static const char *cmd_eab(cmd_parms *cmd, void *dc, const char *a1,
-                           const char *a2, const char *a3)
+/* Whether every argument is file:PATH or none: the list form, one per URL
+ * of SacmeServer. */
+static int eab_list_form(int argc, char *const argv[])
+{
+    int i;
+
+    for (i = 0; i < argc; ++i) {
+        if (strcasecmp(argv[i], "none") && strncmp(argv[i], "file:", 5)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* SacmeEAB KID HMAC [ALG] | file:PATH | none, or with several CAs one
+ * file:PATH or none per URL of SacmeServer, in the same order. */
+static const char *cmd_eab(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
     const char *err;
     sacme_conf_t *conf = single_conf(cmd, &err);
     sacme_result_t *res = sacme_result_make(cmd->temp_pool);
     sacme_hmac_alg_t alg = SACME_HMAC_HS256;
+    sacme_eab_t *eab = NULL;
+    int i;
 
     if (!conf) {
         return err;
     }
-    conf->eab_set = 1;
-    conf->eab = NULL;
-    if (!a2 && !strcasecmp(a1, "none")) {
+    if (argc < 1) {
+        return "SacmeEAB: give the key id and the HMAC key ('SacmeEAB KID HMAC'), "
+               "'SacmeEAB file:PATH' or 'SacmeEAB none' (with several SacmeServer "
+               "URLs, one file:PATH or none for each)";
+    }
+    conf->cur->eabs = apr_array_make(cmd->pool, argc, sizeof(sacme_eab_t *));
+    if (eab_list_form(argc, argv)) {
+        for (i = 0; i < argc; ++i) {
+            eab = NULL;
+            if (strcasecmp(argv[i], "none")
+                && (err = eab_from_file(cmd, argv[i] + 5, &eab))) {
+                return err;
+            }
+            APR_ARRAY_PUSH(conf->cur->eabs, sacme_eab_t *) = eab;
+        }
         return NULL;
     }
-    if (!a2 && !strncmp(a1, "file:", 5)) {
-        return eab_from_file(cmd, conf, a1 + 5);
+    if (argc == 1 || argc > 3) {
+        return "SacmeEAB: give the key id and the HMAC key ('SacmeEAB KID HMAC "
+               "[HS256|HS384|HS512]'), 'SacmeEAB file:PATH' or 'SacmeEAB none'; "
+               "with several SacmeServer URLs, one file:PATH or none for each, "
+               "in the same order";
     }
-    if (!a2) {
-        return "SacmeEAB: give the key id and the HMAC key ('SacmeEAB KID HMAC'), "
-               "'SacmeEAB file:PATH' or 'SacmeEAB none'";
-    }
-    if (a3 && sacme_hmac_alg_parse(a3, &alg) != APR_SUCCESS) {
+    if (argc == 3 && sacme_hmac_alg_parse(argv[2], &alg) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "SacmeEAB: unknown MAC algorithm '%s'; use "
-                            "HS256, HS384 or HS512", a3);
+                            "HS256, HS384 or HS512", argv[2]);
     }
     /* The message never repeats the key: it may be half right. */
-    if (sacme_eab_make(cmd->pool, a1, a2, alg, &conf->eab, res) != APR_SUCCESS) {
+    if (sacme_eab_make(cmd->pool, argv[0], argv[1], alg, &eab, res) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "SacmeEAB: the HMAC key for key id '%s' is not "
-                            "usable: %s", a1, sacme_result_message(res, cmd->temp_pool));
+                            "usable: %s", argv[0], sacme_result_message(res, cmd->temp_pool));
     }
+    APR_ARRAY_PUSH(conf->cur->eabs, sacme_eab_t *) = eab;
     return NULL;
 }
 
@@ -374,7 +438,11 @@ static const char *cmd_contact(cmd_parms *cmd, void *dc, const char *email)
         return apr_psprintf(cmd->pool, "SacmeContact: '%s' is not an e-mail address",
                             email);
     }
-    APR_ARRAY_PUSH(conf->contacts, const char *) = addr;
+    /* A set's lines replace the default's list, they do not add to it. */
+    if (!conf->cur->contacts) {
+        conf->cur->contacts = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->cur->contacts, const char *) = addr;
     return NULL;
 }
 
@@ -390,7 +458,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dc, const char *value)
         return "SacmeAgreement: the only value is 'accepted' (after reading the "
                "CA's terms of service)";
     }
-    conf->agreement = 1;
+    conf->cur->agreement = 1;
     return NULL;
 }
 
@@ -825,21 +893,26 @@ static const char *cmd_retry_after_bounds(cmd_parms *cmd, void *dc,
 }
 
 const command_rec sacme_cmds[] = {
-    AP_INIT_TAKE1("SacmeServer", cmd_server, sacme_per_account, RSRC_CONF,
-                  "the ACME directory URL of the CA"),
-    AP_INIT_TAKE123("SacmeEAB", cmd_eab, sacme_per_account, RSRC_CONF,
-                    "External Account Binding: KID HMAC [HS256|HS384|HS512], "
-                    "file:PATH, or none"),
+    AP_INIT_TAKE_ARGV("SacmeServer", cmd_server, sacme_per_domain, RSRC_CONF,
+                      "the ACME directory URL of the CA, and of further CAs for "
+                      "failover"),
+    AP_INIT_TAKE_ARGV("SacmeEAB", cmd_eab, sacme_per_domain, RSRC_CONF,
+                      "External Account Binding: KID HMAC [HS256|HS384|HS512], "
+                      "file:PATH, or none; with several CAs, file:PATH or none "
+                      "for each"),
+    AP_INIT_TAKE1("SacmeRetryFailover", cmd_retry_failover, sacme_per_domain, RSRC_CONF,
+                  "consecutive failed attempts at one CA before the next URL of "
+                  "SacmeServer is used (default 13)"),
     AP_INIT_RAW_ARGS("SacmeDomain", cmd_domain, NULL, RSRC_CONF,
                      "names of one certificate (at most 100), the first being the "
                      "primary"),
     AP_INIT_RAW_ARGS("<SacmeDomainSet", sacme_cmd_domain_set, NULL, RSRC_CONF,
                      "a domain (names as SacmeDomain) with settings of its own: "
-                     "SacmeKeyType, SacmeChallenge, SacmeRenewWindow, "
-                     "SacmeWarnWindow, SacmeNotifyCmd"),
-    AP_INIT_TAKE1("SacmeContact", cmd_contact, sacme_per_account, RSRC_CONF,
+                     "its CA and account, key type, challenge, windows, notify "
+                     "command, HTTPS redirect, or a certificate from elsewhere"),
+    AP_INIT_TAKE1("SacmeContact", cmd_contact, sacme_per_domain, RSRC_CONF,
                   "contact e-mail address for the ACME account"),
-    AP_INIT_TAKE1("SacmeAgreement", cmd_agreement, sacme_per_account, RSRC_CONF,
+    AP_INIT_TAKE1("SacmeAgreement", cmd_agreement, sacme_per_domain, RSRC_CONF,
                   "'accepted': the CA's terms of service are accepted"),
     AP_INIT_TAKE12("SacmeKeyType", cmd_key_type, sacme_per_domain, RSRC_CONF,
                    "certificate key type(s): p256 (default), p384, rsa2048, rsa3072, "
@@ -919,8 +992,11 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     if (conf->auto_restart == SACME_UNSET) {
         conf->auto_restart = 1;
     }
-    if (conf->agreement == SACME_UNSET) {
-        conf->agreement = 0;
+    if (dflt->agreement == SACME_UNSET) {
+        dflt->agreement = 0;
+    }
+    if (!dflt->failover) {
+        dflt->failover = SACME_FAILOVER_DEFAULT;
     }
     if (!conf->retry_delay) {
         conf->retry_delay = DEFAULT_RETRY_DELAY;
@@ -974,14 +1050,11 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
                          conf->store_dir, conf->store_unsafe);
         }
     }
-    if (!conf->server_url) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10040)
-                     "SacmeServer is not set, but SacmeDomain asks for certificates: "
-                     "give the CA's ACME directory URL with SacmeServer");
+    n = conf->domains->nelts;
+    if ((why = sacme_conf_resolve_domains(conf, p))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10331) "%s", why);
         return !OK;
     }
-    n = conf->domains->nelts;
-    sacme_conf_resolve_domains(conf, p);
     /* A pair that cannot serve its names stops the start: serving it
      * would hand clients a certificate they refuse. */
     if ((why = sacme_conf_check_files(conf, p))) {
@@ -990,6 +1063,14 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     for (i = 0; i < n; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        if (!dom->cas && !dom->cert_file) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10040)
+                         "SacmeServer is not set for the domain %s, which asks for "
+                         "certificates: give the CA's ACME directory URL with "
+                         "SacmeServer (outside any <SacmeDomainSet> for every "
+                         "domain, or inside its set)", dom->name);
+            return !OK;
+        }
         /* a pair from elsewhere is not validated by anyone here */
         for (j = 0; !dom->cert_file && j < dom->names->nelts; ++j) {
             const char *name = APR_ARRAY_IDX(dom->names, j, const char *);
@@ -1028,31 +1109,3 @@ sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host)
     return apr_hash_get(conf->names, buf, APR_HASH_KEY_STRING);
 }
 
-/* Said once per httpd process, not at every graceful restart: a flag in
- * the process pool, which outlives the configuration (and the module's
- * statics, which are reloaded with it). */
-#define INLINE_EAB_TOLD "mod_sacme-inline-eab-told"
-
-void sacme_conf_warn_secrets(const sacme_conf_t *conf, server_rec *s)
-{
-    void *told = NULL;
-
-    if (!conf || !conf->eab || conf->eab->file) {
-        return;                     /* none, or file: (the key is not here) */
-    }
-    apr_pool_userdata_get(&told, INLINE_EAB_TOLD, s->process->pool);
-    if (told) {
-        return;
-    }
-    apr_pool_userdata_set((void *)1, INLINE_EAB_TOLD, apr_pool_cleanup_null,
-                          s->process->pool);
-    /* The key id only: the line must not become one more copy. */
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SACME_LOGNO(10142)
-                 "SacmeEAB: the HMAC key of key id %s is written in the "
-                 "configuration: anyone who can read the configuration files or "
-                 "run apachectl -S, -DDUMP_CONFIG or mod_info can see it, and "
-                 "every request child holds it in memory. Put it into a file "
-                 "instead, mode 0600 and owned by root, and use "
-                 "'SacmeEAB file:/etc/apache2/sacme-eab.json' "
-                 "(the file holds {\"kid\": ..., \"hmac\": ...})", conf->eab->kid);
-}

@@ -22,6 +22,16 @@
  * SACME_KEY_NONE, SACME_UNSET, 0 or NULL; a domain's unset setting takes
  * the default's (sacme_conf_finish), wherever the lines stand in the file. */
 typedef struct sacme_dconf_t {
+    apr_array_header_t *servers;     /* SacmeServer: the CAs' directory URLs
+                                        (const char *), in failover order */
+    apr_array_header_t *eabs;        /* SacmeEAB: one per URL of servers, in the
+                                        same order (sacme_eab_t *, NULL for
+                                        none). file: kid, alg and file only
+                                        (the driver reads the key); inline:
+                                        the key too. NULL: unset */
+    apr_array_header_t *contacts;    /* SacmeContact (const char *); NULL: unset */
+    int agreement;                   /* SacmeAgreement accepted; SACME_UNSET */
+    int failover;                    /* SacmeRetryFailover; 0: unset */
     sacme_key_type_t key_type;       /* SacmeKeyType */
     sacme_key_type_t key_type2;      /* its second type (dual keys); NONE = none */
     int challenge_none;              /* SacmeChallenge none */
@@ -43,13 +53,9 @@ typedef struct sacme_dconf_t {
  * inside a <SacmeDomainSet>), so one instance lives in the main server's
  * module config. */
 typedef struct sacme_conf_t {
-    const char *server_url;          /* SacmeServer */
-    sacme_eab_t *eab;                /* SacmeEAB; NULL: none. file: kid, alg and
-                                        file only (the driver reads the key);
-                                        inline: the key too */
-    int eab_set;                     /* SacmeEAB seen (incl. "none") */
-    apr_array_header_t *contacts;    /* SacmeContact, const char * */
-    int agreement;                   /* SacmeAgreement accepted */
+    apr_array_header_t *cas;         /* sacme_ca_t *: every CA and account the
+                                        domains use, each (URL, EAB key id)
+                                        once (sacme_conf_resolve_domains) */
     const char *ca_file;             /* SacmeCACertificate */
     const char *trusted_roots;       /* SacmeTrustedRoots (absolute), or NULL */
     const char *trusted_roots_pem;   /* its content, read as root (public) */
@@ -110,10 +116,22 @@ const char *sacme_conf_add_domain(cmd_parms *cmd, sacme_conf_t *conf,
 /* <SacmeDomainSet NAME...> ... </SacmeDomainSet>, mod_sacme_config_set.c. */
 const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args);
 
+/* The set's value where it has one, else the default's. */
+#define PICK(set, dflt, given) ((set) && (set)->given ? (set) : (dflt))
+
 /* Gives each configured domain its settings: its set's, else the defaults
- * (which must be filled in already), and adds the units of second key
- * types to conf->domains. mod_sacme_config_set.c. */
-void sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p);
+ * (which must be filled in already), with its CAs (conf->cas), and adds
+ * the units of second key types to conf->domains. Returns the first
+ * problem (naming the directive) or NULL. mod_sacme_config_set.c. */
+const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p);
+
+/* Gives dom its CAs and SacmeRetryFailover from set (NULL: the defaults'),
+ * each (URL, EAB key id) one sacme_ca_t in conf->cas, found again through
+ * by_id. dom->cas stays NULL without SacmeServer. Returns a problem or
+ * NULL. mod_sacme_config_ca.c. */
+const char *sacme_conf_domain_cas(sacme_conf_t *conf, apr_hash_t *by_id,
+                                  sacme_domain_t *dom, const sacme_dconf_t *set,
+                                  apr_pool_t *p);
 
 /* SacmeCertificateFile and SacmeCertificateKeyFile, mod_sacme_config_set.c. */
 const char *sacme_cmd_cert_file(cmd_parms *cmd, void *dc, const char *path);

@@ -26,9 +26,10 @@ static const char *foreign_line(cmd_parms *cmd, const ap_directive_t *first)
         if (strncasecmp(name, "Sacme", 5)) {
             return apr_psprintf(cmd->pool, SET_NAME ": '%s' (line %d) is not a "
                                 "mod_sacme directive, and would apply to the whole "
-                                "server; a set takes only SacmeKeyType, "
-                                "SacmeChallenge, SacmeRenewWindow, SacmeWarnWindow, "
-                                "SacmeNotifyCmd, SacmeRequireHttps, "
+                                "server; a set takes only SacmeServer, SacmeEAB, "
+                                "SacmeContact, SacmeAgreement, SacmeRetryFailover, "
+                                "SacmeKeyType, SacmeChallenge, SacmeRenewWindow, "
+                                "SacmeWarnWindow, SacmeNotifyCmd, SacmeRequireHttps, "
                                 "SacmeCertificateFile and SacmeCertificateKeyFile",
                                 d->directive, d->line_num);
         }
@@ -58,6 +59,7 @@ const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args)
     set->seen = apr_hash_make(cmd->pool);
     set->challenge_none = SACME_UNSET;
     set->require_https = SACME_UNSET;
+    set->agreement = SACME_UNSET;
     set->where = cmd->directive
                  ? apr_psprintf(cmd->pool, "line %d of %s", cmd->directive->line_num,
                                 cmd->directive->filename)
@@ -76,12 +78,11 @@ const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args)
     return err;
 }
 
-/* The set's value where it has one, else the default's. */
-#define PICK(set, dflt, given) ((set) && (set)->given ? (set) : (dflt))
-
-void sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
+const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
 {
     const sacme_dconf_t *dflt = &conf->dflt, *s;
+    apr_hash_t *cas = apr_hash_make(p);
+    const char *err;
     int i, n = conf->dconfs->nelts;
 
     for (i = 0; i < n; ++i) {
@@ -100,6 +101,9 @@ void sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
         /* a pair from elsewhere belongs to its set alone */
         dom->cert_file = set ? set->cert_file : NULL;
         dom->key_file = set ? set->key_file : NULL;
+        if ((err = sacme_conf_domain_cas(conf, cas, dom, set, p))) {
+            return err;
+        }
         /* The second key type's certificate is driven as a domain of its
          * own; the names map to dom, which leads to it (next_key). */
         if (s->key_type2 != SACME_KEY_NONE && !dom->cert_file && !dom->key_file) {
@@ -107,6 +111,7 @@ void sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
                 sacme_domain_add_key(p, dom, s->key_type2);
         }
     }
+    return NULL;
 }
 
 /* SacmeCertificateFile PATH, SacmeCertificateKeyFile PATH: a pair from

@@ -106,11 +106,12 @@ static void tell_deactivated(pool_t *wp, slot_t *slot, const sacme_result_t *res
                              apr_pool_t *p)
 {
     sacme_driver_t *d = wp->d;
+    sacme_ca_t *ca = sacme_drive_ca(d, slot->dom, p);
     sacme_sdir_t *dir;
 
-    if (slot->told_deactivated
-        || sacme_store_account_open(d->store, p, d->server_url,
-                                    d->eab ? d->eab->kid : NULL, 0, &dir,
+    if (slot->told_deactivated || !ca
+        || sacme_store_account_open(d->store, p, ca->url,
+                                    ca->eab ? ca->eab->kid : NULL, 0, &dir,
                                     NULL) != APR_SUCCESS
         || !sacme_acct_is_deactivated(dir, p)) {
         return;
@@ -129,10 +130,7 @@ static void take_account_request(driver_t *drv, sacme_driver_t *d, apr_pool_t *p
     if (!req) {
         return;
     }
-    apr_thread_mutex_lock(d->lock);
-    d->account_url = NULL;
-    d->account_key = NULL;
-    apr_thread_mutex_unlock(d->lock);
+    sacme_drive_forget_accounts(d);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10076)
                  "the ACME account was changed (%s, by sacmectl): it is read from the "
                  "store again at the next request to the CA",
@@ -174,21 +172,21 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     apr_pool_t *tp;
     sacme_result_t *res;
     sacme_http_t *http;
-    sacme_acme_t *acme = NULL;
+    sacme_clients_t *clients;
     void *item;
 
     /* An unmanaged pool: nothing shared with other threads' pools. */
     apr_pool_create_unmanaged_ex(&tp, NULL, NULL);
     res = sacme_result_make(tp);
-    if (sacme_http_curl_create(tp, &wp->hopts, &http, res) != APR_SUCCESS
-        || sacme_acme_create(tp, wp->d->server_url, http, wp->d->log, &acme,
-                             res) != APR_SUCCESS) {
+    if (sacme_http_curl_create(tp, &wp->hopts, &http, res) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR,
                      sacme_result_log_status(res), wp->drv->s, SACME_LOGNO(10031)
                      "cannot set up a client for the CA: %s",
                      sacme_result_message(res, tp));
         _exit(1);
     }
+    /* one connection (and nonce) per CA this thread talks to */
+    clients = sacme_clients_make(tp, http, wp->d->log);
     while (apr_queue_pop(wp->queue, &item) == APR_SUCCESS) {
         slot_t *slot = item;
         apr_pool_t *iter;
@@ -199,7 +197,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
         why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
         if (why >= SACME_WHY_NO_CERT) {
             sacme_result_t *outcome = sacme_result_make(iter);
-            if (sacme_drive_run_with(wp->d, acme, slot->dom, why, iter, outcome)
+            if (sacme_drive_run_with(wp->d, clients, slot->dom, why, iter, outcome)
                     != APR_SUCCESS) {
                 tell_deactivated(wp, slot, outcome, iter);
             }
@@ -280,9 +278,25 @@ static void sweep_store(driver_t *drv, const sacme_store_t *store, apr_pool_t *p
     apr_pool_destroy(sp);
 }
 
+/* The CAs for the log: each URL once, with its EAB key id where a URL has
+ * several accounts. */
+static const char *ca_list(const sacme_conf_t *conf, apr_pool_t *p)
+{
+    const char *out = NULL;
+    int i;
+
+    for (i = 0; i < conf->cas->nelts; ++i) {
+        const sacme_ca_t *ca = APR_ARRAY_IDX(conf->cas, i, sacme_ca_t *);
+        const char *one = ca->eab ? apr_psprintf(p, "%s (EAB key id %s)", ca->url,
+                                                 ca->eab->kid) : ca->url;
+        out = out ? apr_pstrcat(p, out, ", ", one, NULL) : one;
+    }
+    return out ? out : "no CA (certificates from files only)";
+}
+
 /* The loop of the driving process; never returns. */
 static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts,
-                        sacme_eab_t *eab, const sacme_trust_t *trust)
+                        const sacme_trust_t *trust)
 {
     sacme_conf_t *conf = drv->conf;
     sacme_log_t *log = apr_pcalloc(p, sizeof(*log));
@@ -299,11 +313,11 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     log->max = SACME_LOG_TRACE;
     d->p = p;
     d->store = conf->store;
-    d->server_url = conf->server_url;
-    d->eab = eab;
+    /* Every domain names its CAs; this one is only a default that none
+     * ordered needs (sacme_drive_ca). */
+    d->cas = conf->cas;
+    d->ca = conf->cas->nelts ? APR_ARRAY_IDX(conf->cas, 0, sacme_ca_t *) : NULL;
     d->trust = trust;
-    d->contacts = conf->contacts;
-    d->tos_agreed = conf->agreement;
     d->log = log;
     d->retry_delay = conf->retry_delay;
     d->retry_max = apr_time_from_sec(24 * 3600);
@@ -370,7 +384,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10020)
                  "driver started (pid %" APR_PID_T_FMT ") for %d domain(s) at %s, "
-                 "up to %d at a time", getpid(), n, conf->server_url,
+                 "up to %d at a time", getpid(), n, ca_list(conf, p),
                  conf->max_parallel < n ? conf->max_parallel : n);
     for (i = 0; drv->installed && i < drv->installed->nelts; ++i) {
         sacme_drive_notify(d, APR_ARRAY_IDX(drv->installed, i, sacme_domain_t *),
@@ -450,9 +464,8 @@ static apr_status_t fork_driver(driver_t *drv);
  * account is there (sacme_drive.c). A file that is gone or broken now
  * stops this driver: the parent restarts it with a growing delay, and the
  * log says what to do. */
-static sacme_eab_t *driver_eab(driver_t *drv, apr_pool_t *p)
+static sacme_eab_t *driver_eab(driver_t *drv, const sacme_eab_t *conf_eab, apr_pool_t *p)
 {
-    const sacme_eab_t *conf_eab = drv->conf->eab;
     sacme_result_t *res;
     sacme_eab_t *eab;
 
@@ -482,6 +495,19 @@ static sacme_eab_t *driver_eab(driver_t *drv, apr_pool_t *p)
         _exit(1);
     }
     return eab;
+}
+
+/* Each CA's EAB, in this process's memory only (the configuration is the
+ * parent's, copied at the fork: the parent and the request children keep
+ * what they had, the key id and the file). */
+static void driver_eabs(driver_t *drv, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < drv->conf->cas->nelts; ++i) {
+        sacme_ca_t *ca = APR_ARRAY_IDX(drv->conf->cas, i, sacme_ca_t *);
+        ca->eab = driver_eab(drv, ca->eab, p);
+    }
 }
 
 /* The parent learns of the driver's death from the MPM's reaping: start a
@@ -609,7 +635,6 @@ static apr_status_t fork_driver(driver_t *drv)
     apr_pool_t *pchild;
     sacme_http_options_t hopts;
     sacme_result_t *res;
-    sacme_eab_t *eab;
     sacme_trust_t *trust;
     apr_pool_t *ptemp;
 
@@ -667,11 +692,11 @@ static apr_status_t fork_driver(driver_t *drv)
         if (!sacme_driver_proxy(drv->conf, drv->s, pchild, &hopts)) {
             _exit(1);
         }
-        eab = driver_eab(drv, pchild);
+        driver_eabs(drv, pchild);
         if (drop_privileges(drv, pchild) != APR_SUCCESS) {
             _exit(1);
         }
-        driver_main(drv, pchild, &hopts, eab, trust);
+        driver_main(drv, pchild, &hopts, trust);
         _exit(0);
     }
     if (rv != APR_INPARENT) {

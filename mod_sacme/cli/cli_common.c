@@ -282,6 +282,105 @@ apr_status_t cli_http_proxy(apr_pool_t *p, const char *url, const char *auth_fil
     return APR_SUCCESS;
 }
 
+static void use_ca(cli_t *cli, const sacme_ca_t *ca)
+{
+    cli->ca = ca;
+    cli->acct_path = sacme_store_account_path(cli->store, cli->p, ca->url,
+                                              ca->eab ? ca->eab->kid : NULL);
+}
+
+/* "URL (EAB key id K)" of every account, one per line, for messages. */
+static const char *ca_lines(cli_t *cli)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; i < cli->managed->cas->nelts; ++i) {
+        const sacme_ca_t *ca = APR_ARRAY_IDX(cli->managed->cas, i, sacme_ca_t *);
+        out = apr_pstrcat(cli->p, out, "\n  ", ca->url, ca->eab ? " (EAB key id " : "",
+                          ca->eab ? ca->eab->kid : "", ca->eab ? ")" : "", NULL);
+    }
+    return out;
+}
+
+int cli_pick_ca(cli_t *cli, const char *server, const char *domain)
+{
+    const apr_array_header_t *cas = cli->managed->cas;
+    const sacme_ca_t *found = NULL;
+    sacme_domain_t *dom;
+    int i, n = 0;
+
+    if (domain) {
+        dom = sacme_managed_find(cli->managed, domain);
+        if (!dom) {
+            return cli_error(cli, EXIT_CONFIG, "%s is not a managed domain of %s",
+                             domain, cli->store->base);
+        }
+        if (!dom->cas || !dom->cas->nelts) {
+            return cli_error(cli, EXIT_CONFIG, "%s is served a certificate from a file "
+                             "and uses no CA", dom->name);
+        }
+        use_ca(cli, APR_ARRAY_IDX(dom->cas, 0, sacme_ca_t *));
+        return EXIT_OK;
+    }
+    for (i = 0; i < cas->nelts; ++i) {
+        const sacme_ca_t *ca = APR_ARRAY_IDX(cas, i, sacme_ca_t *);
+        if (!server || !strcmp(server, ca->url)) {
+            found = ca;
+            ++n;
+        }
+    }
+    if (n == 1) {
+        use_ca(cli, found);
+        return EXIT_OK;
+    }
+    if (n == 0 && server) {
+        return cli_error(cli, EXIT_CONFIG, "no managed domain uses the CA %s; the "
+                         "accounts of %s are at:%s", server, cli->store->base,
+                         ca_lines(cli));
+    }
+    if (n == 0) {
+        return cli_error(cli, EXIT_CONFIG, "%s/%s names no CA: no domain of this "
+                         "server is ordered from one (restart httpd with this version "
+                         "of mod_sacme if it should)", cli->store->base,
+                         SACME_FILE_MANAGED);
+    }
+    return cli_error(cli, EXIT_USAGE, "this server uses several accounts; name one "
+                     "with --server URL or --domain NAME (its domain's first CA):%s",
+                     ca_lines(cli));
+}
+
+int cli_domain_ca(cli_t *cli, const sacme_domain_t *dom, const char *serial)
+{
+    json_t *issued = sacme_store_state_load(cli->store, cli->p, SACME_STATE_ISSUED,
+                                            dom->name, NULL);
+    const char *url = sacme_json_str(issued, "server");
+    const char *kid = sacme_json_str(issued, "eab-kid");
+    const char *was = sacme_json_str(issued, "serial");
+    int i;
+
+    if (url && serial && was && !strcasecmp(serial, was)) {
+        for (i = 0; i < cli->managed->cas->nelts; ++i) {
+            const sacme_ca_t *ca = APR_ARRAY_IDX(cli->managed->cas, i, sacme_ca_t *);
+            const char *ca_kid = ca->eab ? ca->eab->kid : NULL;
+            if (!strcmp(ca->url, url) && ((!kid && !ca_kid)
+                                         || (kid && ca_kid && !strcmp(kid, ca_kid)))) {
+                use_ca(cli, ca);
+                return EXIT_OK;
+            }
+        }
+        /* the CA is no longer configured: its account is still in the store */
+        use_ca(cli, sacme_ca_make(cli->p, url, kid ? sacme_eab_kid_only(cli->p, kid)
+                                                   : NULL));
+        return EXIT_OK;
+    }
+    if (!dom->cas || !dom->cas->nelts) {
+        return cli_pick_ca(cli, NULL, NULL);
+    }
+    use_ca(cli, APR_ARRAY_IDX(dom->cas, 0, sacme_ca_t *));
+    return EXIT_OK;
+}
+
 int cli_account(cli_t *cli, sacme_acme_t **pacme, json_t **stored)
 {
     sacme_result_t *res = sacme_result_make(cli->p);
@@ -289,10 +388,11 @@ int cli_account(cli_t *cli, sacme_acme_t **pacme, json_t **stored)
     sacme_http_t *http;
     sacme_acme_t *acme;
 
-    if (!cli->managed->account_dir) {
-        return cli_error(cli, EXIT_CONFIG, "%s/%s names no account directory: "
-                         "restart httpd with this version of mod_sacme",
-                         cli->store->base, SACME_FILE_MANAGED);
+    if (!cli->ca) {
+        int rc = cli_pick_ca(cli, NULL, NULL);
+        if (rc != EXIT_OK) {
+            return rc;
+        }
     }
     memset(&hopts, 0, sizeof(hopts));
     hopts.ca_file = cli->managed->ca_file;   /* trust added, never checks removed */
@@ -300,11 +400,11 @@ int cli_account(cli_t *cli, sacme_acme_t **pacme, json_t **stored)
     if (cli_http_proxy(cli->p, cli->managed->proxy_url,
                        cli->managed->proxy_auth_file, &hopts, res) != APR_SUCCESS
         || sacme_http_curl_create(cli->p, &hopts, &http, res) != APR_SUCCESS
-        || sacme_acme_create(cli->p, cli->managed->server_url, http, &cli->log,
+        || sacme_acme_create(cli->p, cli->ca->url, http, &cli->log,
                              &acme, res) != APR_SUCCESS
-        || sacme_store_account_open(cli->store, cli->p, cli->managed->server_url,
-                                    cli->managed->eab_kid, 0, &cli->acct_dir,
-                                    res) != APR_SUCCESS
+        || sacme_store_account_open(cli->store, cli->p, cli->ca->url,
+                                    cli->ca->eab ? cli->ca->eab->kid : NULL, 0,
+                                    &cli->acct_dir, res) != APR_SUCCESS
         || sacme_acct_load(acme, cli->acct_dir, cli->p, stored, res) != APR_SUCCESS) {
         if (APR_STATUS_IS_ENOENT(res->status)) {
             res->status = SACME_ECONFIG;

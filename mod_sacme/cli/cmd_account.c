@@ -12,29 +12,48 @@
 #include "sacme_jws.h"
 #include "sacme_request.h"
 
-enum { OPT_YES = CLI_OPT_OWN, OPT_KEY_TYPE };
+enum { OPT_YES = CLI_OPT_OWN, OPT_KEY_TYPE, OPT_SERVER, OPT_DOMAIN };
 
-static const apr_getopt_option_t SHOW_OPTS[] = { CLI_STORE_OPTIONS };
+/* With several CAs or accounts (<SacmeDomainSet>, failover), which one. */
+#define WHICH_OPTIONS \
+    { "server", OPT_SERVER, 1, "the account at this CA (its ACME directory URL), " \
+                               "when the server uses several" }, \
+    { "domain", OPT_DOMAIN, 1, "the account of this domain's (first) CA, when " \
+                               "the server uses several" }
+
+static const apr_getopt_option_t SHOW_OPTS[] = { WHICH_OPTIONS, CLI_STORE_OPTIONS };
 
 static const apr_getopt_option_t DEACTIVATE_OPTS[] = {
     { "yes", OPT_YES, 0, "really deactivate the account (there is no way back)" },
+    WHICH_OPTIONS,
     CLI_STORE_OPTIONS
 };
 
 static const apr_getopt_option_t ROLLOVER_OPTS[] = {
     { "key-type", OPT_KEY_TYPE, 1, "type of the new key (default: the current "
                                    "one's; p256, p384, rsa2048, rsa3072, rsa4096)" },
+    WHICH_OPTIONS,
     CLI_STORE_OPTIONS
 };
 
 typedef struct {
     int yes;
     sacme_key_type_t key_type;
+    const char *server;              /* --server */
+    const char *domain;              /* --domain */
 } account_args_t;
 
 static int own_option(cli_t *cli, int code, const char *arg, void *baton)
 {
     account_args_t *a = baton;
+
+    if (code == OPT_SERVER || code == OPT_DOMAIN) {
+        if (a->server || a->domain) {
+            return cli_error(cli, EXIT_USAGE, "give --server or --domain once");
+        }
+        *(code == OPT_SERVER ? &a->server : &a->domain) = arg;
+        return EXIT_OK;
+    }
 
     if (code == OPT_YES) {
         a->yes = 1;
@@ -59,7 +78,7 @@ static json_t *account_json(cli_t *cli, const sacme_acme_t *acme, const json_t *
 
     json_object_set_new(j, "url", json_string(acme->account_url));
     json_object_set_new(j, "server", json_string(acme->url));
-    json_object_set_new(j, "directory", json_string(cli->managed->account_dir));
+    json_object_set_new(j, "directory", json_string(cli->acct_path));
     json_object_set_new(j, "key-type", json_string(
         sacme_key_type_name(sacme_key_type(acme->account_key))));
     json_object_set_new(j, "thumbprint",
@@ -198,7 +217,7 @@ static int account_deactivate(cli_t *cli, const account_args_t *a)
             "refuses every request of it (no new certificate, no renewal, no "
             "revocation with it), and the server does not register a new one by "
             "itself. Certificates already issued stay valid. Add --yes to do it",
-            cli->store->base, cli->managed->server_url);
+            cli->store->base, cli->ca->url);
     }
     if ((rc = change(cli, deactivate, a, "deactivated", &acme, &out)) != EXIT_OK) {
         return rc;
@@ -211,7 +230,7 @@ static int account_deactivate(cli_t *cli, const account_args_t *a)
     printf("account %s deactivated at %s.\n"
            "The server obtains no certificate with it any more. To start over: "
            "remove\n%s and configure new EAB credentials (SacmeEAB), then restart "
-           "httpd.\n", acme->account_url, acme->url, cli->managed->account_dir);
+           "httpd.\n", acme->account_url, acme->url, cli->acct_path);
     return EXIT_OK;
 }
 
@@ -240,26 +259,29 @@ static int account_rollover(cli_t *cli, const account_args_t *a)
 
 int cmd_account(cli_t *cli, int argc, const char *const *argv)
 {
-    account_args_t a = { 0, SACME_KEY_NONE };
+    account_args_t a = { 0, SACME_KEY_NONE, NULL, NULL };
     const char *sub = argc > 1 ? argv[1] : "";
     int rc;
 
     if (!strcmp(sub, "show")) {
-        cli->synopsis = "account show [--store DIR | --config FILE] [--json]";
+        cli->synopsis = "account show [--server URL | --domain NAME] [--store DIR | "
+                        "--config FILE] [--json]";
         cli->opts = SHOW_OPTS;
     }
     else if (!strcmp(sub, "deactivate")) {
-        cli->synopsis = "account deactivate --yes [--store DIR | --config FILE] [--json]";
+        cli->synopsis = "account deactivate --yes [--server URL | --domain NAME] "
+                        "[--store DIR | --config FILE] [--json]";
         cli->opts = DEACTIVATE_OPTS;
     }
     else if (!strcmp(sub, "rollover")) {
-        cli->synopsis = "account rollover [--key-type T] [--store DIR | --config FILE] "
-                        "[--json]";
+        cli->synopsis = "account rollover [--key-type T] [--server URL | --domain NAME] "
+                        "[--store DIR | --config FILE] [--json]";
         cli->opts = ROLLOVER_OPTS;
     }
     else if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
         printf("usage: sacmectl account show | deactivate --yes | rollover "
-               "[--key-type T]\n       [--store DIR | --config FILE] [--json]\n"
+               "[--key-type T]\n       [--server URL | --domain NAME] "
+               "[--store DIR | --config FILE] [--json]\n"
                "(sacmectl account SUBCOMMAND --help for each)\n");
         return EXIT_OK;
     }
@@ -275,7 +297,8 @@ int cmd_account(cli_t *cli, int argc, const char *const *argv)
         return cli_error(cli, EXIT_USAGE, "%s takes no argument ('%s')", cli->cmd,
                          APR_ARRAY_IDX(cli->args, 0, const char *));
     }
-    if ((rc = cli_open(cli)) != EXIT_OK) {
+    if ((rc = cli_open(cli)) != EXIT_OK
+        || (rc = cli_pick_ca(cli, a.server, a.domain)) != EXIT_OK) {
         return rc;
     }
     if (!strcmp(sub, "show")) {

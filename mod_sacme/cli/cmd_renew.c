@@ -70,9 +70,10 @@ int cmd_renew(cli_t *cli, int argc, const char *const *argv)
             return cli_fail(cli, res);
         }
     }
-    if (sacme_store_account_open(cli->store, cli->p, cli->managed->server_url,
-                                 cli->managed->eab_kid, 0, &cli->acct_dir, NULL)
-            == APR_SUCCESS
+    if (cli_domain_ca(cli, dom, NULL) == EXIT_OK
+        && sacme_store_account_open(cli->store, cli->p, cli->ca->url,
+                                    cli->ca->eab ? cli->ca->eab->kid : NULL, 0,
+                                    &cli->acct_dir, NULL) == APR_SUCCESS
         && sacme_acct_is_deactivated(cli->acct_dir, cli->p)) {
         fprintf(stderr, "sacmectl: warning: the ACME account is deactivated: the "
                         "server's attempt will fail (see sacmectl account show)\n");

@@ -63,7 +63,11 @@ static int revoke_unit(cli_t *cli, sacme_acme_t **acme, const sacme_domain_t *un
         return cli_error(cli, EXIT_CONFIG, "cannot read the certificate of %s",
                          unit->name);
     }
-    if (!*acme && (rc = cli_account(cli, acme, NULL)) != EXIT_OK) {
+    /* The account of the CA that issued it: another CA would refuse */
+    if ((rc = cli_domain_ca(cli, unit, info->serial)) != EXIT_OK) {
+        return rc;
+    }
+    if ((rc = cli_account(cli, acme, NULL)) != EXIT_OK) {
         return rc;
     }
     if (sacme_revoke(*acme, leaf, reason, &already, cli->p, res) != APR_SUCCESS) {
@@ -85,7 +89,7 @@ static int revoke_unit(cli_t *cli, sacme_acme_t **acme, const sacme_domain_t *un
     if (!cli->json) {
         printf("%s: %s certificate %s %s at %s (reason %s).\n", unit->name,
                sacme_key_type_name(unit->key_type), info->serial,
-               already ? "was already revoked" : "revoked", cli->managed->server_url,
+               already ? "was already revoked" : "revoked", cli->ca->url,
                sacme_revoke_reason_name(reason));
     }
     *revoked = 1;

@@ -65,6 +65,9 @@ typedef struct cli_t {
     apr_array_header_t *args;        /* const char *: the positional arguments */
     sacme_store_t *store;            /* after cli_open() */
     sacme_managed_t *managed;
+    const sacme_ca_t *ca;            /* the CA and account cli_account() uses
+                                        (cli_pick_ca, cli_domain_ca) */
+    const char *acct_path;           /* its account directory, for messages */
     sacme_sdir_t *acct_dir;          /* after cli_account(): the account's */
 } cli_t;
 
@@ -95,9 +98,20 @@ int cli_open(cli_t *cli);
  * code. */
 int cli_open_domain(cli_t *cli, sacme_domain_t **dom);
 
-/* A CA client from managed.json (server URL, CA file, proxy), with the account of
- * the store loaded (sacme_acct_load). *stored (may be NULL) gets
- * account.json. Returns an exit code. */
+/* Chooses the account commands work on (cli->ca): the one of the CA at
+ * server (NULL: not given), or the first CA of the domain named domain
+ * (NULL: not given), or the only one there is. Several, and neither
+ * given: EXIT_USAGE listing them. Returns an exit code. */
+int cli_pick_ca(cli_t *cli, const char *server, const char *domain);
+
+/* The CA and account of a domain's certificate (cli->ca): the one that
+ * issued the certificate of serial (issued.json), else the domain's
+ * first. Returns an exit code. */
+int cli_domain_ca(cli_t *cli, const sacme_domain_t *dom, const char *serial);
+
+/* A CA client for cli->ca (with managed.json's CA file and proxy), with
+ * the account of the store loaded (sacme_acct_load). *stored (may be NULL)
+ * gets account.json. Returns an exit code. */
 int cli_account(cli_t *cli, sacme_acme_t **acme, json_t **stored);
 
 /* Sets hopts' proxy: url (NULL: none, and the *_proxy environment is not

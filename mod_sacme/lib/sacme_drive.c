@@ -459,6 +459,7 @@ typedef struct {
     sacme_driver_t *d;
     const sacme_domain_t *dom;
     apr_pool_t *p;
+    const sacme_ca_t *ca;            /* where the order is */
 } run_ctx_t;
 
 /* Publishes an http-01 key authorization where the request hook of every
@@ -492,7 +493,7 @@ static apr_status_t record_order(void *baton, const char *url)
                                                                const char *)));
     }
     json_object_set_new(j, "url", json_string(url));
-    json_object_set_new(j, "server", json_string(ctx->d->server_url));
+    json_object_set_new(j, "server", json_string(ctx->ca->url));
     json_object_set_new(j, "names", names);
     json_object_set_new(j, "key-type", json_string(sacme_key_type_name(ctx->dom->key_type)));
     json_object_set_new(j, "updated", json_string(sacme_time_rfc3339(ctx->p, apr_time_now())));
@@ -519,23 +520,99 @@ static void unlock(sacme_driver_t *d)
  * again in this run (the account directory removed) fails with what to do
  * (sacme_eab_check_key). The kid stays: it names the account directory.
  * Called under d->lock: every use of the key is in ensure_account. */
-static void wipe_eab(sacme_driver_t *d)
+static void wipe_eab(sacme_driver_t *d, sacme_ca_t *ca)
 {
-    if (!d->eab || !d->eab->hmac) {
+    if (!ca->eab || !ca->eab->hmac) {
         return;
     }
-    sacme_eab_wipe(d->eab);
+    sacme_eab_wipe(ca->eab);
     sacme_log(d->log, SACME_LOG_INFO, 0, SACME_LOGNO(10143)
               "the EAB HMAC key (key id %s) is wiped from the driver's memory: "
-              "the account is there and needs it no more", d->eab->kid);
+              "the account is there and needs it no more", ca->eab->kid);
 }
 
-/* Gives acme the account: found or registered once, then shared. A client
- * holds the driver's account URL itself (the same pointer), so when the
- * driver drops the account after sacmectl changed it (key rollover,
+sacme_clients_t *sacme_clients_make(apr_pool_t *p, sacme_http_t *http,
+                                    const sacme_log_t *log)
+{
+    sacme_clients_t *clients = apr_pcalloc(p, sizeof(*clients));
+
+    clients->p = p;
+    clients->http = http;
+    clients->log = log;
+    clients->by_url = apr_hash_make(p);
+    return clients;
+}
+
+apr_status_t sacme_clients_get(sacme_clients_t *clients, const char *url,
+                               sacme_acme_t **acme, sacme_result_t *res)
+{
+    apr_status_t rv;
+
+    *acme = apr_hash_get(clients->by_url, url, APR_HASH_KEY_STRING);
+    if (*acme) {
+        return APR_SUCCESS;
+    }
+    rv = sacme_acme_create(clients->p, url, clients->http, clients->log, acme, res);
+    if (rv == APR_SUCCESS) {
+        apr_hash_set(clients->by_url, apr_pstrdup(clients->p, url), APR_HASH_KEY_STRING,
+                     *acme);
+    }
+    return rv;
+}
+
+sacme_ca_t *sacme_domain_ca(const sacme_domain_t *dom, sacme_ca_t *dflt, int errors)
+{
+    if (!dom->cas || dom->cas->nelts == 0) {
+        return dflt;
+    }
+    return APR_ARRAY_IDX(dom->cas, sacme_ca_pick(dom->cas->nelts, errors, dom->failover
+                                                 ? dom->failover
+                                                 : SACME_FAILOVER_DEFAULT),
+                         sacme_ca_t *);
+}
+
+/* The consecutive failed attempts of the domain: job.json's count, or the
+ * one kept in memory while job.json cannot be written. */
+static int errors_of(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p)
+{
+    json_t *job = read_json(d, p, dom->name, SACME_STATE_JOB);
+    unsaved_t kept = unsaved_get(d, dom->name);
+    int errors = (int)json_integer_value(json_object_get(job, "errors"));
+
+    return kept.next && kept.errors > errors ? kept.errors : errors;
+}
+
+sacme_ca_t *sacme_drive_ca(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p)
+{
+    if (!dom->cas || dom->cas->nelts < 2) {
+        return sacme_domain_ca(dom, d->ca, 0);
+    }
+    return sacme_domain_ca(dom, d->ca, errors_of(d, dom, p));
+}
+
+void sacme_drive_forget_accounts(sacme_driver_t *d)
+{
+    int i;
+
+    lock(d);
+    if (d->ca) {
+        d->ca->account_url = NULL;
+        d->ca->account_key = NULL;
+    }
+    for (i = 0; d->cas && i < d->cas->nelts; ++i) {
+        sacme_ca_t *ca = APR_ARRAY_IDX(d->cas, i, sacme_ca_t *);
+        ca->account_url = NULL;
+        ca->account_key = NULL;
+    }
+    unlock(d);
+}
+
+/* Gives acme the account of ca: found or registered once, then shared. A
+ * client holds the account URL of the CA itself (the same pointer), so when
+ * the driver drops the account after sacmectl changed it (key rollover,
  * deactivation), every client sees its copy is stale and takes the new one. */
 static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
-                                   sacme_result_t *res)
+                                   sacme_ca_t *ca, sacme_result_t *res)
 {
     sacme_acct_opts_t opts;
     apr_status_t rv = APR_SUCCESS;
@@ -549,14 +626,14 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
         return rv;
     }
     lock(d);
-    if (acme->account_url && acme->account_url == d->account_url) {
+    if (acme->account_url && acme->account_url == ca->account_url) {
         unlock(d);
         return APR_SUCCESS;
     }
     acme->account_url = NULL;
-    if (d->account_url) {
-        acme->account_key = d->account_key;
-        acme->account_url = d->account_url;
+    if (ca->account_url) {
+        acme->account_key = ca->account_key;
+        acme->account_url = ca->account_url;
         unlock(d);
         return APR_SUCCESS;
     }
@@ -565,8 +642,8 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
     apr_pool_create(&lp, acme->p);
     rv = sacme_store_lock(d->store, lp, 1, &store_lock, res);
     if (rv == APR_SUCCESS) {
-        rv = sacme_store_account_open(d->store, lp, d->server_url,
-                                      d->eab ? d->eab->kid : NULL, 1, &dir, res);
+        rv = sacme_store_account_open(d->store, lp, ca->url,
+                                      ca->eab ? ca->eab->kid : NULL, 1, &dir, res);
         if (rv != APR_SUCCESS) {
             sacme_store_unlock(store_lock);
         }
@@ -574,19 +651,19 @@ static apr_status_t ensure_account(sacme_driver_t *d, sacme_acme_t *acme,
     if (rv == APR_SUCCESS) {
         memset(&opts, 0, sizeof(opts));
         opts.dir = dir;
-        opts.contacts = d->contacts;
-        opts.tos_agreed = d->tos_agreed;
-        opts.eab = d->eab;
+        opts.contacts = ca->contacts;
+        opts.tos_agreed = ca->tos_agreed;
+        opts.eab = ca->eab;
         rv = sacme_acct_ensure(acme, &opts, NULL, res);
         sacme_store_unlock(store_lock);
     }
     if (rv == APR_SUCCESS) {
         /* The driver's own reference: the key outlives this client. */
         EVP_PKEY_up_ref(sacme_key_evp(acme->account_key));
-        d->account_key = sacme_key_wrap(d->p, sacme_key_evp(acme->account_key));
-        d->account_url = apr_pstrdup(d->p, acme->account_url);
-        acme->account_url = d->account_url;
-        wipe_eab(d);
+        ca->account_key = sacme_key_wrap(d->p, sacme_key_evp(acme->account_key));
+        ca->account_url = apr_pstrdup(d->p, acme->account_url);
+        acme->account_url = ca->account_url;
+        wipe_eab(d, ca);
     }
     apr_pool_destroy(lp);
     unlock(d);
@@ -628,12 +705,20 @@ static apr_interval_time_t least_wait(const sacme_driver_t *d)
                                                      : apr_time_from_sec(1);
 }
 
+/* Whether retrying the same request at the same CA cannot help: an input
+ * error (a refused EAB, names the CA will not issue for, a bad CSR) or a
+ * chain nobody trusts. */
+static int is_fatal(const sacme_result_t *res)
+{
+    return res->status == SACME_ECONFIG || res->status == SACME_EUNTRUSTED
+        || (res->problem && sacme_problem_class(res->problem) == SACME_PROBLEM_FATAL);
+}
+
 static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
                                    const sacme_result_t *res)
 {
     apr_interval_time_t delay = d->retry_delay;
-    int fatal = res->status == SACME_ECONFIG || res->status == SACME_EUNTRUSTED
-        || (res->problem && sacme_problem_class(res->problem) == SACME_PROBLEM_FATAL);
+    int fatal = is_fatal(res);
     int i;
 
     /* A run of badNonce answers long enough to use up a request's retries
@@ -676,13 +761,54 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
     return delay;
 }
 
+/* With several CAs (SacmeServer URL URL...), the count of consecutive
+ * failed attempts says which one is used (sacme_ca_pick): after `failover`
+ * of them the next. A refusal that retrying there cannot fix moves on at
+ * once rather than after the whole count; from the last CA it wraps around
+ * to the first only after its count, with the long wait of such errors, so
+ * no CA is hammered for a mistake of the configuration. Returns the count
+ * to record. *turn is what the backoff grows from: the attempts made at
+ * the CA in turn, and 0 when the next attempt goes to another CA, which is
+ * then tried after SacmeRetryDelay, not after a delay doubled by the
+ * failures elsewhere. */
+static int failover(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p,
+                    int errors, const sacme_result_t *res, int *turn)
+{
+    int every = dom->failover ? dom->failover : SACME_FAILOVER_DEFAULT;
+    int n = dom->cas ? dom->cas->nelts : 0, at, next, refused = 0;
+
+    *turn = errors;
+    if (n < 2) {
+        return errors;
+    }
+    at = sacme_ca_pick(n, errors - 1, every);
+    if (is_fatal(res) && at + 1 < n) {
+        errors = sacme_ca_next_boundary(errors - 1, every);
+        refused = 1;
+    }
+    next = sacme_ca_pick(n, errors, every);
+    *turn = (errors - 1) % every + 1;
+    if (next != at) {
+        sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10330)
+                  "%s: %s at %s; the next attempt goes to %s, the next CA of "
+                  "SacmeServer", dom->name,
+                  refused ? "a refusal that retrying there cannot fix"
+                          : apr_psprintf(p, "%d consecutive attempts failed "
+                                         "(SacmeRetryFailover)", every),
+                  APR_ARRAY_IDX(dom->cas, at, sacme_ca_t *)->url,
+                  APR_ARRAY_IDX(dom->cas, next, sacme_ca_t *)->url);
+        *turn = 0;
+    }
+    return errors;
+}
+
 static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
                            apr_pool_t *p, const sacme_result_t *res)
 {
     json_t *old = read_json(d, p, dom->name, SACME_STATE_JOB);
     json_t *job = sacme_json_own(p, json_object());
     unsaved_t kept = unsaved_get(d, dom->name);
-    int errors = (int)json_integer_value(json_object_get(old, "errors"));
+    int errors = (int)json_integer_value(json_object_get(old, "errors")), turn;
     apr_time_t now = apr_time_now(), next;
     const char *msg = sacme_result_message(res, p);
 
@@ -691,7 +817,8 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
         errors = kept.errors;
     }
     ++errors;
-    next = sacme_time_add(now, backoff(d, errors, res));
+    errors = failover(d, dom, p, errors, res, &turn);
+    next = sacme_time_add(now, turn ? backoff(d, turn, res) : d->retry_delay);
     json_object_set_new(job, "errors", json_integer(errors));
     json_object_set_new(job, "next-attempt", json_integer((json_int_t)apr_time_sec(next)));
     json_object_set_new(job, "last", sacme_result_to_json(res));
@@ -732,6 +859,24 @@ static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
               "%s: the CA is still working on the order (%s); looking again at %s",
               dom->name, res->detail ? res->detail : "no detail",
               sacme_time_rfc3339(p, next));
+}
+
+/* Which CA and account the certificate staged now came from, for status
+ * and sacmectl (revocation goes to the CA that issued it). Before the
+ * chain: a staged set always has its record. Best effort: without it the
+ * status only cannot name the CA. */
+static void record_issued(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p,
+                          const sacme_ca_t *ca, const sacme_acme_t *acme,
+                          const sacme_cert_info_t *info)
+{
+    json_t *j = sacme_json_own(p, json_object());
+
+    json_object_set_new(j, "serial", sacme_json_str_or_null(info ? info->serial : NULL));
+    json_object_set_new(j, "server", json_string(ca->url));
+    json_object_set_new(j, "eab-kid", sacme_json_str_or_null(ca->eab ? ca->eab->kid : NULL));
+    json_object_set_new(j, "account", sacme_json_str_or_null(acme->account_url));
+    json_object_set_new(j, "issued", json_string(sacme_time_rfc3339(p, apr_time_now())));
+    write_json(d, p, dom->name, SACME_STATE_ISSUED, j, NULL);
 }
 
 /* The admin revoked the certificate (sacmectl revoke) and asked for a new
@@ -787,27 +932,20 @@ static void commit_end(sacme_driver_t *d)
 apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                              sacme_why_t why, apr_pool_t *p, sacme_result_t *res)
 {
-    if (!d->acme) {
-        apr_status_t rv = sacme_acme_create(d->p, d->server_url, d->http, d->log,
-                                            &d->acme, res);
-        if (rv != APR_SUCCESS) {
-            if (!res) {
-                res = sacme_result_make(p);
-                sacme_result_set(res, rv, "cannot set up the ACME client");
-            }
-            record_failure(d, dom, p, res);
-            return rv;
-        }
+    if (!d->clients) {
+        d->clients = sacme_clients_make(d->p, d->http, d->log);
     }
-    return sacme_drive_run_with(d, d->acme, dom, why, p, res);
+    return sacme_drive_run_with(d, d->clients, dom, why, p, res);
 }
 
-apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
+apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
                                   const sacme_domain_t *dom, sacme_why_t why,
                                   apr_pool_t *p, sacme_result_t *res)
 {
-    run_ctx_t ctx = { d, dom, p };
+    run_ctx_t ctx = { d, dom, p, NULL };
     sacme_issue_opts_t opts;
+    sacme_acme_t *acme;
+    sacme_ca_t *ca;
     sacme_key_t *key;
     sacme_chain_t *chain;
     sacme_cert_info_t *info;
@@ -828,9 +966,11 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
         notify_revoked(d, dom, p);
     }
     memset(&opts, 0, sizeof(opts));
+    ctx.ca = ca = sacme_drive_ca(d, dom, p);
     order = read_json(d, p, dom->name, SACME_STATE_ORDER);
+    /* An order at another CA (before a failover) is left to lapse there. */
     if (order && !strcmp(sacme_json_str(order, "server") ? sacme_json_str(order, "server") : "",
-                         d->server_url)
+                         ca->url)
         && names_equal(dom->names, json_object_get(order, "names"))
         && !strcmp(sacme_json_str(order, "key-type") ? sacme_json_str(order, "key-type") : "",
                    sacme_key_type_name(dom->key_type))) {
@@ -847,12 +987,15 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     }
     else {
         sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10021)
-                  "%s: ordering a certificate for %s (%s)", dom->name, names_str,
-                  sacme_why_str(why));
+                  "%s: ordering a certificate for %s (%s) from %s", dom->name,
+                  names_str, sacme_why_str(why), ca->url);
         sacme_drive_notify(d, dom, "renewing", sacme_why_str(why));
     }
 
-    rv = ensure_account(d, acme, res);
+    rv = sacme_clients_get(clients, ca->url, &acme, res);
+    if (rv == APR_SUCCESS) {
+        rv = ensure_account(d, acme, ca, res);
+    }
     if (rv == APR_SUCCESS) {
         rv = staged_key(d, dom, p, &key, res);
     }
@@ -925,7 +1068,10 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
      * order, the job and the admin's request go with it: a set activated
      * with its order still recorded would have that order resumed, and its
      * certificate refused for the key the activation took away. */
+    info = NULL;
+    sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info);
     commit_begin(d);
+    record_issued(d, dom, p, ca, acme, info);
     rv = sacme_store_stage_chain(d->store, p, dom->name, chain, res);
     if (rv != APR_SUCCESS) {
         commit_end(d);
@@ -939,11 +1085,11 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
     commit_end(d);
     memset(&ev, 0, sizeof(ev));
     ev.event = "renewed";
-    if (sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info) == APR_SUCCESS) {
+    if (info) {
         sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10023)
-                  "%s: certificate staged (serial %s, valid until %s); it is "
-                  "activated at the next graceful restart", dom->name, info->serial,
-                  sacme_time_rfc3339(p, info->not_after));
+                  "%s: certificate staged (serial %s, valid until %s, from %s); it "
+                  "is activated at the next graceful restart", dom->name, info->serial,
+                  sacme_time_rfc3339(p, info->not_after), ca->url);
         ev.serial = info->serial;
         ev.not_after = info->not_after;
     }

@@ -14,6 +14,7 @@
 #include <apr_thread_rwlock.h>
 #include "sacme.h"
 #include "sacme_acme.h"
+#include "sacme_ca.h"
 #include "sacme_chain.h"
 #include "sacme_eab.h"
 #include "sacme_event.h"
@@ -50,6 +51,10 @@ struct sacme_domain_t {
                                         ordered; NULL: mod_sacme orders it */
     const char *key_file;            /* SacmeCertificateKeyFile */
     const sacme_cert_info_t *file_info; /* cert_file's leaf, read at start */
+    apr_array_header_t *cas;         /* sacme_ca_t *, in failover order (shared
+                                        with every domain of the same CA and
+                                        EAB key id); NULL: the driver's ca */
+    int failover;                    /* SacmeRetryFailover; 0: the default */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };
@@ -77,20 +82,38 @@ typedef enum {
 
 const char *sacme_why_str(sacme_why_t why);
 
+/* One thread's clients: one per CA URL (a client holds a connection, a
+ * nonce and its view of the CA's directory), made on first use. */
+typedef struct sacme_clients_t {
+    apr_pool_t *p;
+    sacme_http_t *http;
+    const sacme_log_t *log;
+    apr_hash_t *by_url;                 /* URL -> sacme_acme_t * */
+} sacme_clients_t;
+
+sacme_clients_t *sacme_clients_make(apr_pool_t *p, sacme_http_t *http,
+                                    const sacme_log_t *log);
+
+/* The client for the CA at url, made when there is none yet (no network:
+ * the directory is read at the first request). */
+apr_status_t sacme_clients_get(sacme_clients_t *clients, const char *url,
+                               sacme_acme_t **acme, sacme_result_t *res);
+
 typedef struct sacme_driver_t {
     apr_pool_t *p;
     const sacme_store_t *store;
-    const char *server_url;
+    sacme_ca_t *ca;                     /* the CA of a domain that lists none
+                                           (dom->cas NULL) */
+    apr_array_header_t *cas;            /* sacme_ca_t *: every CA any domain
+                                           uses, each once (NULL: ca alone).
+                                           Each one's eab is the driver's own
+                                           copy: its HMAC key is wiped (under
+                                           lock) once the account is found or
+                                           registered; the kid stays */
     sacme_http_t *http;
-    sacme_eab_t *eab;                   /* NULL: none configured. The driver's
-                                           own copy: its HMAC key is wiped
-                                           (under lock) once the account is
-                                           found or registered; the kid stays */
     const sacme_trust_t *trust;         /* anchors a new chain must reach to be
                                            staged, as the parent's activation
                                            requires; NULL: not checked here */
-    apr_array_header_t *contacts;       /* const char * */
-    int tos_agreed;
     const sacme_log_t *log;
     apr_interval_time_t retry_delay;    /* first retry after an error; doubles */
     apr_interval_time_t retry_max;      /* cap of the backoff */
@@ -102,20 +125,20 @@ typedef struct sacme_driver_t {
     const char *const *notify_cmd;      /* NULL-terminated argv, or NULL */
     sacme_webhook_t *webhook;           /* SacmeNotifyURL's sender, or NULL */
     const sacme_warn_t *warn;           /* expiry alerts; NULL: none */
-    sacme_acme_t *acme;                 /* set up on first use (sacme_drive_run) */
+    sacme_clients_t *clients;           /* made on first use (sacme_drive_run) */
     apr_thread_mutex_t *lock;           /* when several threads drive: guards the
-                                           account set-up and the notify runner */
-    const char *account_url;            /* the account, once known, shared by */
-    sacme_key_t *account_key;           /* every client of every thread (one
-                                           parsed key: signing with it from
-                                           several threads is safe); each
-                                           client holds this very account_url
-                                           pointer, so setting both NULL (under
-                                           lock, after sacmectl changed the
-                                           account) makes every client read
-                                           the account from the store again.
-                                           A dropped key stays allocated in p:
-                                           a client may still be signing. */
+                                           accounts of the CAs (each one's
+                                           account_url and account_key: one
+                                           parsed key, shared by every client
+                                           of every thread, signing from
+                                           several threads is safe; each client
+                                           holds that very account_url pointer,
+                                           so setting both NULL, after sacmectl
+                                           changed the account, makes every
+                                           client read the account from the
+                                           store again; a dropped key stays
+                                           allocated in p, a client may still
+                                           be signing) and the notify runner */
     apr_hash_t *unsaved;                /* domain name -> the next attempt that
                                            job.json could not hold (a full
                                            disk, an unwritable directory): kept
@@ -133,6 +156,18 @@ typedef struct sacme_driver_t {
                                            while the account is registered,
                                            and deciding must not wait on it) */
 } sacme_driver_t;
+
+/* The CA the domain's next attempt goes to: its first, or a further one
+ * after SacmeRetryFailover consecutive failed attempts (job.json). */
+sacme_ca_t *sacme_drive_ca(sacme_driver_t *d, const sacme_domain_t *dom,
+                           apr_pool_t *p);
+
+/* The same from a count of consecutive failed attempts. */
+sacme_ca_t *sacme_domain_ca(const sacme_domain_t *dom, sacme_ca_t *dflt, int errors);
+
+/* Drops the account of every CA (under d->lock): each is read from the
+ * store again at the next request (sacmectl changed one). */
+void sacme_drive_forget_accounts(sacme_driver_t *d);
 
 /* Looks at a domain without touching the network: what it needs now, and
  * when to look again (*next_check, absolute). Respects the backoff of a
@@ -154,11 +189,11 @@ apr_time_t sacme_drive_renew_at(const sacme_domain_t *dom,
 apr_status_t sacme_drive_run(sacme_driver_t *d, const sacme_domain_t *dom,
                              sacme_why_t why, apr_pool_t *p, sacme_result_t *res);
 
-/* The same with a client of the caller's (one per thread: a client holds a
- * connection and a nonce). The account is set up once for all clients:
- * registration is serialised through d->lock, so two threads can never
- * spend a single-use EAB key twice. */
-apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_acme_t *acme,
+/* The same with clients of the caller's (one set per thread). Each CA's
+ * account is set up once for all clients: registration is serialised
+ * through d->lock, so two threads can never spend a single-use EAB key
+ * twice. */
+apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
                                   const sacme_domain_t *dom, sacme_why_t why,
                                   apr_pool_t *p, sacme_result_t *res);
 

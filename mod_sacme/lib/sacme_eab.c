@@ -159,6 +159,14 @@ apr_status_t sacme_eab_make(apr_pool_t *p, const char *kid,
     return APR_SUCCESS;
 }
 
+sacme_eab_t *sacme_eab_kid_only(apr_pool_t *p, const char *kid)
+{
+    sacme_eab_t *eab = apr_pcalloc(p, sizeof(*eab));
+
+    eab->kid = apr_pstrdup(p, kid);
+    return eab;
+}
+
 sacme_eab_t *sacme_eab_copy(apr_pool_t *p, const sacme_eab_t *from)
 {
     sacme_eab_t *eab;

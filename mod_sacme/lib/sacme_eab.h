@@ -61,6 +61,9 @@ apr_status_t sacme_eab_make(apr_pool_t *p, const char *kid,
 apr_status_t sacme_eab_read_file(apr_pool_t *p, const char *path,
                                  sacme_eab_t **eab, sacme_result_t *res);
 
+/* An EAB that names the key id only (which account), without a key. */
+sacme_eab_t *sacme_eab_kid_only(apr_pool_t *p, const char *kid);
+
 /* A copy of eab in p with its own copy of the key bytes (wiped when p
  * goes, or by sacme_eab_wipe). */
 sacme_eab_t *sacme_eab_copy(apr_pool_t *p, const sacme_eab_t *eab);

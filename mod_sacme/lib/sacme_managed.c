@@ -9,18 +9,27 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                                  const sacme_managed_t *m, sacme_result_t *res)
 {
     json_t *j = sacme_json_own(p, json_object()), *doms = json_array(), *old;
-    int i, k;
+    json_t *cas = json_array();
+    int i, k, c;
 
-    json_object_set_new(j, "server", sacme_json_str_or_null(m->server_url));
+    for (c = 0; m->cas && c < m->cas->nelts; ++c) {
+        const sacme_ca_t *ca = APR_ARRAY_IDX(m->cas, c, sacme_ca_t *);
+        const char *kid = ca->eab ? ca->eab->kid : NULL;
+        json_t *one = json_object();
+        json_object_set_new(one, "server", json_string(ca->url));
+        json_object_set_new(one, "eab-kid", sacme_json_str_or_null(kid));
+        json_object_set_new(one, "account-dir", json_string(
+            sacme_store_account_path(store, p, ca->url, kid)));
+        json_array_append_new(cas, one);
+    }
+    json_object_set_new(j, "cas", cas);
     json_object_set_new(j, "ca-file", sacme_json_str_or_null(m->ca_file));
-    json_object_set_new(j, "eab-kid", sacme_json_str_or_null(m->eab_kid));
     json_object_set_new(j, "http-proxy", sacme_json_str_or_null(m->proxy_url));
     json_object_set_new(j, "http-proxy-auth-file",
                         sacme_json_str_or_null(m->proxy_auth_file));
-    json_object_set_new(j, "account-dir", sacme_json_str_or_null(m->account_dir));
     for (i = 0; i < m->domains->nelts; ++i) {
         const sacme_domain_t *dom = APR_ARRAY_IDX(m->domains, i, sacme_domain_t *);
-        json_t *d = json_object(), *names = json_array();
+        json_t *d = json_object(), *names = json_array(), *mine = json_array();
         for (k = 0; k < dom->names->nelts; ++k) {
             json_array_append_new(names, json_string(APR_ARRAY_IDX(dom->names, k,
                                                                    const char *)));
@@ -41,6 +50,19 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
         }
         if (dom->primary) {
             json_object_set_new(d, "primary", json_string(dom->primary->name));
+        }
+        /* by their place in "cas": a shared account is written once */
+        for (k = 0; dom->cas && k < dom->cas->nelts; ++k) {
+            for (c = 0; m->cas && c < m->cas->nelts; ++c) {
+                if (APR_ARRAY_IDX(m->cas, c, sacme_ca_t *)
+                        == APR_ARRAY_IDX(dom->cas, k, sacme_ca_t *)) {
+                    json_array_append_new(mine, json_integer(c));
+                }
+            }
+        }
+        json_object_set_new(d, "cas", mine);
+        if (dom->failover) {
+            json_object_set_new(d, "failover", json_integer(dom->failover));
         }
         json_array_append_new(doms, d);
     }
@@ -84,6 +106,58 @@ static int link_unit(sacme_managed_t *m, sacme_domain_t *unit, const char *prima
     return 1;
 }
 
+/* The CAs: "cas", or the one "server" (and "eab-kid") of a file written
+ * before several CAs. */
+static apr_status_t read_cas(sacme_managed_t *m, json_t *j, apr_pool_t *p)
+{
+    json_t *cas = json_object_get(j, "cas"), *one;
+    size_t i;
+
+    m->cas = apr_array_make(p, 2, sizeof(sacme_ca_t *));
+    if (!json_is_array(cas)) {
+        cas = json_array();
+        if (sacme_json_str(j, "server")) {
+            json_array_append(cas, j);
+        }
+        sacme_json_own(p, cas);
+    }
+    json_array_foreach(cas, i, one) {
+        const char *url = sacme_json_str(one, "server");
+        const char *kid = sacme_json_str(one, "eab-kid");
+        if (!url) {
+            return APR_EINVAL;
+        }
+        APR_ARRAY_PUSH(m->cas, sacme_ca_t *) = sacme_ca_make(
+            p, apr_pstrdup(p, url), kid ? sacme_eab_kid_only(p, kid) : NULL);
+    }
+    return APR_SUCCESS;
+}
+
+/* A domain's CAs by their places in m->cas; without a list (an older
+ * file), the only one there is. */
+static apr_status_t domain_cas(sacme_managed_t *m, sacme_domain_t *dom, json_t *list,
+                               apr_pool_t *p)
+{
+    json_t *v;
+    size_t i;
+
+    dom->cas = apr_array_make(p, 2, sizeof(sacme_ca_t *));
+    if (!json_is_array(list)) {
+        if (m->cas->nelts) {
+            APR_ARRAY_PUSH(dom->cas, sacme_ca_t *) = APR_ARRAY_IDX(m->cas, 0, sacme_ca_t *);
+        }
+        return APR_SUCCESS;
+    }
+    json_array_foreach(list, i, v) {
+        json_int_t at = json_integer_value(v);
+        if (!json_is_integer(v) || at < 0 || at >= m->cas->nelts) {
+            return APR_EINVAL;
+        }
+        APR_ARRAY_PUSH(dom->cas, sacme_ca_t *) = APR_ARRAY_IDX(m->cas, (int)at, sacme_ca_t *);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
                                 sacme_managed_t **pm, sacme_result_t *res)
 {
@@ -103,12 +177,12 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
         return sacme_result_set(res, why->status, "%s", sacme_result_message(why, p));
     }
     m = apr_pcalloc(p, sizeof(*m));
-    m->server_url = sacme_json_str(j, "server");
+    if (read_cas(m, j, p) != APR_SUCCESS) {
+        return bad(res, path, "a CA without its server URL");
+    }
     m->ca_file = sacme_json_str(j, "ca-file");
     m->proxy_url = sacme_json_str(j, "http-proxy");
     m->proxy_auth_file = sacme_json_str(j, "http-proxy-auth-file");
-    m->eab_kid = sacme_json_str(j, "eab-kid");
-    m->account_dir = sacme_json_str(j, "account-dir");
     m->driver_uid = json_is_integer(json_object_get(j, "driver-uid"))
                     ? (long)json_integer_value(json_object_get(j, "driver-uid")) : -1;
     m->driver_gid = json_is_integer(json_object_get(j, "driver-gid"))
@@ -116,8 +190,8 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
     m->web_gid = json_is_integer(json_object_get(j, "web-gid"))
                  ? (long)json_integer_value(json_object_get(j, "web-gid")) : -1;
     doms = json_object_get(j, "domains");
-    if (!m->server_url || !json_is_array(doms)) {
-        return bad(res, path, "no server or no domains");
+    if (!json_is_array(doms)) {
+        return bad(res, path, "no domains");
     }
     m->domains = apr_array_make(p, (int)json_array_size(doms) + 1, sizeof(sacme_domain_t *));
     json_array_foreach(doms, i, d) {
@@ -152,6 +226,10 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
             }
             dom->warn = w;
         }
+        if (domain_cas(m, dom, json_object_get(d, "cas"), p) != APR_SUCCESS) {
+            return bad(res, path, "a domain with a CA that is not listed");
+        }
+        dom->failover = (int)json_integer_value(json_object_get(d, "failover"));
         if (sacme_json_str(d, "primary") && !link_unit(m, dom, sacme_json_str(d, "primary"))) {
             return bad(res, path, "a key type's entry without its domain");
         }

@@ -18,13 +18,13 @@
 #define SACME_FILE_MANAGED "managed.json"
 
 typedef struct sacme_managed_t {
-    const char *server_url;
+    apr_array_header_t *cas;      /* sacme_ca_t *: every CA and account the
+                                     domains use (url and the EAB key id only;
+                                     each domain's cas point into it) */
     const char *ca_file;          /* NULL: the system's trust store only */
-    const char *eab_kid;          /* NULL: no EAB */
     const char *proxy_url;        /* SacmeHttpProxy (no credentials), or NULL */
     const char *proxy_auth_file;  /* where its credentials are (never them), or
                                      NULL */
-    const char *account_dir;      /* absolute: the account's directory */
     apr_array_header_t *domains;  /* sacme_domain_t * */
     long driver_uid, driver_gid;  /* the owners of the store's parts, as the */
     long web_gid;                 /* store has them (read: -1 when absent) */
@@ -37,8 +37,9 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                                  const sacme_managed_t *m, sacme_result_t *res);
 
 /* Reads it back; domains are rebuilt as sacme_domain_t with their names,
- * key type, challenge setting and renewal window. APR_ENOENT with a hint
- * when httpd never ran with this store. */
+ * key type, challenge setting, renewal window and CAs. APR_ENOENT with a
+ * hint when httpd never ran with this store. A file of a version before
+ * several CAs (one "server" and "eab-kid") gives every domain that CA. */
 apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
                                 sacme_managed_t **m, sacme_result_t *res);
 

@@ -8,7 +8,8 @@
  *   sacme.lock                  account changes: sacmectl / driver [driver]
  *   accounts/<id>/              account.key (0600), account.json   [driver, 0700]
  *   staging/<domain>/           privkey.pem (0600), fullchain.pem,
- *                               order.json, job.json, alerts.json  [driver, 2750]
+ *                               order.json, job.json, alerts.json,
+ *                               issued.json                        [driver, 2750]
  *   staging/-webhook/           events not yet delivered           [driver]
  *   challenges/<name>/<token>   key authorizations                 [driver, 2750]
  *   requests/<domain>.json      an admin's request (sacmectl)      [driver, 2750]
@@ -92,6 +93,8 @@ typedef enum {
     SACME_STATE_JOB = 0,       /* staging/<name>/job.json: last error, next attempt */
     SACME_STATE_ORDER,         /* staging/<name>/order.json: the order in progress */
     SACME_STATE_ALERTS,        /* staging/<name>/alerts.json: alerts raised */
+    SACME_STATE_ISSUED,        /* staging/<name>/issued.json: the CA and account
+                                  of the last certificate staged */
     SACME_STATE_REQUEST,       /* requests/<name>.json: an admin's request */
     SACME_STATE_HISTORY,       /* domains/<name>/history.json: activations */
     SACME_STATE_MANAGED,       /* managed.json (name NULL) */

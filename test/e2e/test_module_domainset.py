@@ -112,8 +112,11 @@ def _conf(inside=(), names=SET, before=(), after=()):
             + ["    " + l for l in inside] + ["</SacmeDomainSet>"] + list(after))
 
 
-ACCOUNT_LEVEL = ["SacmeServer %s" % SERVER, "SacmeEAB none", "SacmeContact a@example.test",
-                 "SacmeAgreement accepted", "SacmeNotifyURL https://hooks.example.test/x"]
+ACCOUNT_LEVEL = ["SacmeNotifyURL https://hooks.example.test/x"]
+OTHER_CA = "https://127.0.0.1:9/other/directory"
+NO_SERVER = ["SacmeDomain %s" % " ".join(PLAIN),
+             "<SacmeDomainSet %s>" % " ".join(SET), "    SacmeServer %s" % SERVER,
+             "    SacmeEAB none", "</SacmeDomainSet>"]
 SERVER_LEVEL = ["SacmeStoreDir /tmp/sacme-elsewhere", "SacmeMaxParallel 4",
                 "SacmeCheckInterval 1h", "SacmeRetryDelay 5m", "SacmeAutoRestart off",
                 "SacmeDomain inner.example.test"]
@@ -154,6 +157,42 @@ CASES = [
     ("bad-value-in-a-set", ["SacmeRenewWindow"],
      lambda: _conf(inside=["SacmeRenewWindow soon"]),
      lambda: _conf(inside=["SacmeRenewWindow 10d"])),
+    # several CAs and accounts (issue 12, points 2 and 3)
+    ("server-not-https-in-a-set", ["SacmeServer", "http://127.0.0.1:9/dir"],
+     lambda: _conf(inside=["SacmeServer http://127.0.0.1:9/dir"]),
+     lambda: _conf(inside=["SacmeServer %s" % OTHER_CA])),
+    ("server-url-twice", ["SacmeServer", "twice"],
+     lambda: _conf(inside=["SacmeServer %s %s" % (OTHER_CA, OTHER_CA), "SacmeEAB none none"]),
+     lambda: _conf(inside=["SacmeServer %s %s" % (OTHER_CA, SERVER), "SacmeEAB none none"])),
+    ("server-no-url", ["SacmeServer", "directory URL"],
+     lambda: _conf(inside=["SacmeServer"]), lambda: _conf()),
+    ("eab-fewer-than-urls", ["SacmeEAB", "1 credential", "2 URL", SET[0]],
+     lambda: _conf(inside=["SacmeServer %s %s" % (OTHER_CA, SERVER), "SacmeEAB none"]),
+     lambda: _conf(inside=["SacmeServer %s %s" % (OTHER_CA, SERVER), "SacmeEAB none none"])),
+    ("eab-inherited-for-two-urls", ["SacmeEAB", "2 URL"],
+     lambda: _conf(inside=["SacmeServer %s %s" % (OTHER_CA, SERVER)]),
+     lambda: _conf(inside=["SacmeServer %s %s" % (OTHER_CA, SERVER), "SacmeEAB none none"])),
+    ("eab-too-many-words", ["SacmeEAB"],
+     lambda: _conf(inside=["SacmeEAB kid-2 %s HS256 more" % HMAC]),
+     lambda: _conf(inside=["SacmeEAB kid-2 %s HS256" % HMAC])),
+    ("eab-missing-file-in-list", ["SacmeEAB", "/nonexistent/eab-2.json"],
+     lambda: _conf(inside=["SacmeServer %s %s" % (OTHER_CA, SERVER),
+                           "SacmeEAB none file:/nonexistent/eab-2.json"]),
+     lambda: _conf(inside=["SacmeServer %s %s" % (OTHER_CA, SERVER), "SacmeEAB none none"])),
+    ("failover-zero", ["SacmeRetryFailover", "'0'"],
+     lambda: _conf(inside=["SacmeRetryFailover 0"]),
+     lambda: _conf(inside=["SacmeRetryFailover 1"])),
+    ("failover-not-a-number", ["SacmeRetryFailover", "often"],
+     lambda: _conf(after=["SacmeRetryFailover often"]),
+     lambda: _conf(after=["SacmeRetryFailover 13"])),
+    ("failover-twice-in-a-set", ["SacmeRetryFailover", "twice"],
+     lambda: _conf(inside=["SacmeRetryFailover 2", "SacmeRetryFailover 3"]),
+     lambda: _conf(inside=["SacmeRetryFailover 2"], after=["SacmeRetryFailover 3"])),
+    ("one-account-two-contact-lists", ["SacmeContact", PLAIN[0], SET[0], "same account"],
+     lambda: _conf(inside=["SacmeContact a@example.test"]),
+     lambda: _conf(inside=["SacmeContact a@example.test", "SacmeEAB kid-2 " + HMAC])),
+    ("no-server-for-a-domain", ["SacmeServer", PLAIN[0]],
+     lambda: NO_SERVER, lambda: ["SacmeServer %s" % SERVER] + NO_SERVER),
     ("wildcard-http01-in-a-set", ["*.dset-set.test"],
      lambda: _conf(names=SET + ["*.dset-set.test"]),
      lambda: _conf(names=SET + ["*.dset-set.test"], inside=["SacmeChallenge none"])),

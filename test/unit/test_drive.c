@@ -85,7 +85,7 @@ static sacme_driver_t *new_driver(sacme_domain_t *dom)
     ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, NULL), APR_SUCCESS);
     d->p = unit_pool;
     d->store = store;
-    d->server_url = DIR_URL;
+    d->ca = sacme_ca_make(unit_pool, DIR_URL, NULL);
     d->retry_delay = apr_time_from_sec(60);
     d->retry_max = apr_time_from_sec(86400);
     d->check_interval = 12 * HOUR;
@@ -483,7 +483,7 @@ static void go_fake(sacme_driver_t *d, unit_fake_t *fake, const unit_scripted_t 
                                     NULL), APR_SUCCESS);
     ck_assert_uint_eq(eab->hmac_len, strlen(HMAC_RAW));
     ck_assert(!memcmp(eab->hmac, HMAC_RAW, eab->hmac_len));
-    d->eab = eab;
+    d->ca->eab = eab;
     cap->lines = apr_array_make(unit_pool, 8, sizeof(const char *));
     cap->levels = apr_array_make(unit_pool, 8, sizeof(int));
     cap->rvs = apr_array_make(unit_pool, 8, sizeof(apr_status_t));
@@ -759,7 +759,7 @@ START_TEST(test_drive_run_config_error_waits_long)
     apr_time_t before;
 
     go_fake(d, &fake, script, 1, &cap);
-    d->eab = NULL;
+    d->ca->eab = NULL;
     before = apr_time_now();
     ck_assert_int_eq(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
                      SACME_ECONFIG);
@@ -871,8 +871,8 @@ START_TEST(test_drive_run_wipes_eab_once_registered)
     int level = 0, sent;
 
     go_fake(d, &fake, script, 3, &cap);
-    bytes = d->eab->hmac;
-    len = d->eab->hmac_len;
+    bytes = d->ca->eab->hmac;
+    len = d->ca->eab->hmac_len;
     ck_assert_int_ne(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),
                      APR_SUCCESS);
     ck_assert_int_eq(fake.next, 3);
@@ -880,9 +880,9 @@ START_TEST(test_drive_run_wipes_eab_once_registered)
     ck_assert_ptr_nonnull(logged(&cap, "SACME10007: ", NULL));
 
     /* registered: the key is gone from memory, the kid stays */
-    ck_assert_ptr_null(d->eab->hmac);
-    ck_assert_uint_eq(d->eab->hmac_len, 0);
-    ck_assert_str_eq(d->eab->kid, EAB_KID);
+    ck_assert_ptr_null(d->ca->eab->hmac);
+    ck_assert_uint_eq(d->ca->eab->hmac_len, 0);
+    ck_assert_str_eq(d->ca->eab->kid, EAB_KID);
     for (i = 0; i < len; ++i) {
         ck_assert_msg(bytes[i] == 0, "byte %d of the key survived", (int)i);
     }
@@ -899,8 +899,8 @@ START_TEST(test_drive_run_wipes_eab_once_registered)
     ck_assert_int_eq(apr_file_remove(apr_pstrcat(unit_pool, dir, "/account.key", NULL),
                                      unit_pool), APR_SUCCESS);
     apr_file_remove(apr_pstrcat(unit_pool, dir, "/account.json", NULL), unit_pool);
-    d->account_url = NULL;
-    d->account_key = NULL;
+    d->ca->account_url = NULL;
+    d->ca->account_key = NULL;
     sent = fake.next;
     sacme_result_reset(res);
     ck_assert_int_eq(sacme_drive_run(d, &dom, SACME_WHY_NO_CERT, unit_pool, res),

@@ -43,6 +43,7 @@ START_TEST(test_managed_round_trip)
 {
     sacme_store_t *store = new_store();
     sacme_managed_t m, *back;
+    sacme_ca_t *ca;
     sacme_domain_t *a = domain("a.example", "www.a.example", SACME_KEY_RSA2048);
     sacme_domain_t *b = domain("b.example", "api.b.example", SACME_KEY_P384), *got;
     const char *path = sacme_store_path(store, unit_pool, SACME_FILE_MANAGED, NULL, NULL);
@@ -57,11 +58,20 @@ START_TEST(test_managed_round_trip)
     a->warn = &two;
     b->warn = &none;
     memset(&m, 0, sizeof(m));
-    m.server_url = "https://ca.example/dir";
-    m.eab_kid = "kid-7";
+    /* a from the first CA; b from the second, failing over to the first */
+    m.cas = apr_array_make(unit_pool, 2, sizeof(sacme_ca_t *));
+    APR_ARRAY_PUSH(m.cas, sacme_ca_t *) = sacme_ca_make(unit_pool, "https://ca.example/dir",
+                                                        sacme_eab_kid_only(unit_pool, "kid-7"));
+    APR_ARRAY_PUSH(m.cas, sacme_ca_t *) = sacme_ca_make(unit_pool, "https://two.example/dir",
+                                                        NULL);
+    a->cas = apr_array_make(unit_pool, 1, sizeof(sacme_ca_t *));
+    APR_ARRAY_PUSH(a->cas, sacme_ca_t *) = APR_ARRAY_IDX(m.cas, 0, sacme_ca_t *);
+    b->cas = apr_array_make(unit_pool, 2, sizeof(sacme_ca_t *));
+    APR_ARRAY_PUSH(b->cas, sacme_ca_t *) = APR_ARRAY_IDX(m.cas, 1, sacme_ca_t *);
+    APR_ARRAY_PUSH(b->cas, sacme_ca_t *) = APR_ARRAY_IDX(m.cas, 0, sacme_ca_t *);
+    b->failover = 4;
     m.proxy_url = "http://proxy.example:3128";
     m.proxy_auth_file = "/etc/apache2/sacme-proxy.auth";
-    m.account_dir = "/srv/store/accounts/ca.example-1234";
     m.domains = apr_array_make(unit_pool, 3, sizeof(sacme_domain_t *));
     APR_ARRAY_PUSH(m.domains, sacme_domain_t *) = a;
     APR_ARRAY_PUSH(m.domains, sacme_domain_t *) = b;
@@ -70,15 +80,26 @@ START_TEST(test_managed_round_trip)
     ck_assert_int_eq(sacme_managed_write(store, unit_pool, &m, NULL), APR_SUCCESS);
     ck_assert_int_eq(sacme_managed_read(store, unit_pool, &back, NULL), APR_SUCCESS);
 
-    ck_assert_str_eq(back->server_url, m.server_url);
-    ck_assert_str_eq(back->eab_kid, "kid-7");
+    ck_assert_int_eq(back->cas->nelts, 2);
+    ca = APR_ARRAY_IDX(back->cas, 0, sacme_ca_t *);
+    ck_assert_str_eq(ca->url, "https://ca.example/dir");
+    ck_assert_str_eq(ca->eab->kid, "kid-7");
+    ck_assert_ptr_null(ca->eab->hmac);
+    ck_assert_str_eq(APR_ARRAY_IDX(back->cas, 1, sacme_ca_t *)->url,
+                     "https://two.example/dir");
+    ck_assert_ptr_null(APR_ARRAY_IDX(back->cas, 1, sacme_ca_t *)->eab);
+    ck_assert_ptr_nonnull(strstr(unit_read_text(path), sacme_store_account_path(
+        store, unit_pool, "https://ca.example/dir", "kid-7")));
     ck_assert_ptr_null(back->ca_file);
     ck_assert_str_eq(back->proxy_url, m.proxy_url);
     ck_assert_str_eq(back->proxy_auth_file, m.proxy_auth_file);
-    ck_assert_str_eq(back->account_dir, m.account_dir);
     ck_assert_int_eq(back->domains->nelts, 3);
     got = sacme_managed_find(back, "WWW.A.example");
     ck_assert_ptr_nonnull(got);
+    /* the same account is one object, shared */
+    ck_assert_int_eq(got->cas->nelts, 1);
+    ck_assert_ptr_eq(APR_ARRAY_IDX(got->cas, 0, sacme_ca_t *), ca);
+    ck_assert_ptr_eq(APR_ARRAY_IDX(got->next_key->cas, 0, sacme_ca_t *), ca);
     ck_assert_str_eq(got->name, "a.example");
     ck_assert_int_eq(got->key_type, SACME_KEY_RSA2048);
     ck_assert_int_eq(got->renew_window.duration, apr_time_from_sec(30 * 86400));
@@ -91,6 +112,11 @@ START_TEST(test_managed_round_trip)
     got = sacme_managed_find(back, "api.b.example");
     ck_assert_ptr_nonnull(got);
     ck_assert_int_eq(got->challenge_none, 1);
+    ck_assert_int_eq(got->cas->nelts, 2);
+    ck_assert_ptr_eq(APR_ARRAY_IDX(got->cas, 0, sacme_ca_t *),
+                     APR_ARRAY_IDX(back->cas, 1, sacme_ca_t *));
+    ck_assert_ptr_eq(APR_ARRAY_IDX(got->cas, 1, sacme_ca_t *), ca);
+    ck_assert_int_eq(got->failover, 4);
     ck_assert_ptr_nonnull(got->warn);
     ck_assert_int_eq(got->warn->n, 0);
     ck_assert_ptr_null(got->next_key);
@@ -110,7 +136,9 @@ START_TEST(test_managed_unchanged_not_rewritten)
     apr_time_t first;
 
     memset(&m, 0, sizeof(m));
-    m.server_url = "https://ca.example/dir";
+    m.cas = apr_array_make(unit_pool, 1, sizeof(sacme_ca_t *));
+    APR_ARRAY_PUSH(m.cas, sacme_ca_t *) = sacme_ca_make(unit_pool, "https://ca.example/dir",
+                                                        NULL);
     m.domains = apr_array_make(unit_pool, 1, sizeof(sacme_domain_t *));
     APR_ARRAY_PUSH(m.domains, sacme_domain_t *) = domain("a.example", "b.example",
                                                          SACME_KEY_P256);
@@ -121,9 +149,55 @@ START_TEST(test_managed_unchanged_not_rewritten)
     first = mtime(path);
     ck_assert_int_eq(sacme_managed_write(store, unit_pool, &m, NULL), APR_SUCCESS);
     ck_assert_int_eq(mtime(path), first);
-    m.server_url = "https://other.example/dir";
+    APR_ARRAY_IDX(m.cas, 0, sacme_ca_t *)->url = "https://other.example/dir";
     ck_assert_int_eq(sacme_managed_write(store, unit_pool, &m, NULL), APR_SUCCESS);
     ck_assert_int_ne(mtime(path), first);
+}
+END_TEST
+
+/* A file from before several CAs: its one server and key id are the CA of
+ * every domain (sacmectl keeps working across the upgrade). */
+START_TEST(test_managed_single_server_file)
+{
+    sacme_store_t *store = new_store();
+    sacme_managed_t *back;
+    sacme_domain_t *got;
+    json_t *j = json_pack("{s:s, s:s, s:[{s:s, s:[s], s:s}]}",
+                          "server", "https://old.example/dir", "eab-kid", "kid-1",
+                          "domains", "name", "a.example", "names", "a.example",
+                          "key-type", "p256");
+
+    ck_assert_int_eq(sacme_store_state_save(store, unit_pool, SACME_STATE_MANAGED, NULL, j,
+                                            NULL), APR_SUCCESS);
+    json_decref(j);
+    ck_assert_int_eq(sacme_managed_read(store, unit_pool, &back, NULL), APR_SUCCESS);
+    ck_assert_int_eq(back->cas->nelts, 1);
+    got = sacme_managed_find(back, "a.example");
+    ck_assert_int_eq(got->cas->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(got->cas, 0, sacme_ca_t *)->url, "https://old.example/dir");
+    ck_assert_str_eq(APR_ARRAY_IDX(got->cas, 0, sacme_ca_t *)->eab->kid, "kid-1");
+}
+END_TEST
+
+/* Failover: the first CA until `failover` attempts in a row failed there,
+ * then the next, and round again; a refusal jumps to the next boundary. */
+START_TEST(test_ca_pick)
+{
+    ck_assert_int_eq(sacme_ca_pick(1, 50, 13), 0);
+    ck_assert_int_eq(sacme_ca_pick(2, 0, 13), 0);
+    ck_assert_int_eq(sacme_ca_pick(2, 12, 13), 0);
+    ck_assert_int_eq(sacme_ca_pick(2, 13, 13), 1);
+    ck_assert_int_eq(sacme_ca_pick(2, 25, 13), 1);
+    ck_assert_int_eq(sacme_ca_pick(2, 26, 13), 0);
+    ck_assert_int_eq(sacme_ca_pick(3, 4, 2), 2);
+    ck_assert_int_eq(sacme_ca_pick(3, 6, 2), 0);
+    ck_assert_int_eq(sacme_ca_pick(2, 5, 0), 0);
+    ck_assert_int_eq(sacme_ca_next_boundary(0, 13), 13);
+    ck_assert_int_eq(sacme_ca_next_boundary(12, 13), 13);
+    ck_assert_int_eq(sacme_ca_next_boundary(13, 13), 26);
+    ck_assert_str_eq(sacme_ca_account_id(unit_pool, "https://a/dir", NULL), "https://a/dir\n");
+    ck_assert_str_ne(sacme_ca_account_id(unit_pool, "https://a/dir", "k1"),
+                     sacme_ca_account_id(unit_pool, "https://a/dir", "k2"));
 }
 END_TEST
 
@@ -178,6 +252,8 @@ Suite *unit_suite_managed(void)
     tcase_add_test(tc, test_managed_round_trip);
     tcase_add_test(tc, test_managed_unchanged_not_rewritten);
     tcase_add_test(tc, test_managed_missing_says_what_to_do);
+    tcase_add_test(tc, test_managed_single_server_file);
+    tcase_add_test(tc, test_ca_pick);
     tcase_add_test(tc, test_request_life);
     suite_add_tcase(s, tc);
     return s;

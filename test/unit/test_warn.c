@@ -273,7 +273,7 @@ static void rig_make(rig_t *r, const char *store_dir)
     r->d->p = unit_pool;
     r->d->store = sacme_store_make(unit_pool, store_dir);
     ck_assert_int_eq(sacme_store_setup(r->d->store, unit_pool, NULL, NULL), APR_SUCCESS);
-    r->d->server_url = "https://ca.test/dir";
+    r->d->ca = sacme_ca_make(unit_pool, "https://ca.test/dir", NULL);
     r->d->log = log;
     r->d->check_interval = 400 * DAY;
     r->d->retry_delay = apr_time_from_sec(60);

@@ -553,7 +553,7 @@ START_TEST(test_drive_events_reach_the_webhook)
     d->store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(), "/store",
                                                        NULL));
     ck_assert_int_eq(sacme_store_setup(d->store, unit_pool, NULL, NULL), APR_SUCCESS);
-    d->server_url = "https://ca.test/dir";
+    d->ca = sacme_ca_make(unit_pool, "https://ca.test/dir", NULL);
     d->http = unit_fake_http(&fake, script, 3);
     d->log = log;
     d->retry_delay = apr_time_from_sec(60);
