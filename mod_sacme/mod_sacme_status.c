@@ -194,7 +194,8 @@ static void html_section(request_rec *r, const json_t *all, int table)
     if (table) {
         ap_rputs("<table border=\"1\" class=\"sacme-status\">\n<tr><th>Domain</th>"
                  "<th>Names</th><th>Key types</th><th>State</th><th>Valid until</th>"
-                 "<th>Days left</th><th>Next renewal</th><th>Last error</th></tr>\n", r);
+                 "<th>Days left</th><th>Next renewal</th><th>CA</th><th>Last error</th>"
+                 "</tr>\n", r);
     }
     else {
         ap_rputs("<dl class=\"sacme-status\">\n", r);
@@ -204,14 +205,15 @@ static void html_section(request_rec *r, const json_t *all, int table)
             sacme_json_str(dom, "name"), joined(r, sacme_json_arr(dom, "names")),
             joined(r, sacme_json_arr(dom, "key-types")), sacme_json_str(dom, "state"),
             sacme_json_str(dom, "valid-until"), days_text(r, dom),
-            sacme_json_str(dom, "renew-at"), last_error(r, dom)
+            sacme_json_str(dom, "renew-at"), sacme_json_str(dom, "ca"),
+            last_error(r, dom)
         };
         apr_size_t c;
 
         if (!table) {
             ap_rprintf(r, "<dt>%s</dt><dd>%s, valid until %s, renewal at %s %s</dd>\n",
                        esc(r, cells[0]), esc(r, cells[3]), esc(r, cells[4]),
-                       esc(r, cells[6]), esc(r, cells[7]));
+                       esc(r, cells[6]), esc(r, cells[8]));
             continue;
         }
         ap_rputs("<tr>", r);

@@ -40,8 +40,8 @@ static const char *days(cli_t *cli, const json_t *j)
 static void print_table(cli_t *cli, const json_t *all)
 {
     static const char *const head[] = { "DOMAIN", "STATE", "KEY", "EXPIRES", "DAYS",
-                                        "NAMES" };
-    enum { COLS = 6 };
+                                        "CA", "NAMES" };
+    enum { COLS = 7 };
     json_t *doms = json_object_get(all, "domains"), *d;
     apr_array_header_t *rows = apr_array_make(cli->p, 8, sizeof(const char **));
     int width[COLS], c;
@@ -58,7 +58,8 @@ static void print_table(cli_t *cli, const json_t *all)
         row[2] = joined(cli, json_object_get(d, "key-types"), ",");
         row[3] = str(d, "valid-until", "-");
         row[4] = days(cli, d);
-        row[5] = joined(cli, json_object_get(d, "names"), " ");
+        row[5] = str(d, "ca", "-");           /* the next attempt's */
+        row[6] = joined(cli, json_object_get(d, "names"), " ");
         for (c = 0; c < COLS; ++c) {
             if ((int)strlen(row[c]) > width[c]) {
                 width[c] = (int)strlen(row[c]);
@@ -114,6 +115,14 @@ static void print_domain(cli_t *cli, const json_t *d)
     printf("names:         %s\n", joined(cli, json_object_get(d, "names"), " "));
     printf("key types:     %s\n", joined(cli, json_object_get(d, "key-types"), " "));
     printf("state:         %s\n", str(d, "state", "?"));
+    json_array_foreach(json_object_get(d, "cas"), i, c) {
+        /* in failover order; the next attempt goes to the one marked */
+        printf("%s%s%s%s%s%s\n", i ? "               " : "CA:            ",
+               str(c, "server", "?"), sacme_json_str(c, "eab-kid") ? " (EAB key id " : "",
+               str(c, "eab-kid", ""), sacme_json_str(c, "eab-kid") ? ")" : "",
+               json_array_size(json_object_get(d, "cas")) > 1
+               && !strcmp(str(c, "server", ""), str(d, "ca", "")) ? " <- in use" : "");
+    }
     json_array_foreach(json_object_get(d, "certificates"), i, c) {
         if (sacme_json_str(c, "file")) {     /* SacmeCertificateFile */
             printf("certificate:   from the file %s (source: file), serial %s\n",
@@ -126,6 +135,9 @@ static void print_domain(cli_t *cli, const json_t *d)
         printf("  valid:       %s to %s (%s days left)\n", str(c, "not-before", "?"),
                str(c, "not-after", "?"), days(cli, c));
         printf("  issuer:      %s\n", str(c, "issuer", "?"));
+        if (sacme_json_str(c, "ca")) {
+            printf("  from CA:     %s\n", sacme_json_str(c, "ca"));
+        }
         printf("  names:       %s\n", joined(cli, json_object_get(c, "names"), " "));
         printf("  sha256:      %s\n", str(c, "sha256", "?"));
     }

@@ -256,14 +256,58 @@ static const char *state_of(int staged, int failed, int busy)
 
 /* --- the model ----------------------------------------------------------------- */
 
+/* The CAs of the domain in failover order, each with its EAB key id (which
+ * account), and the one its next attempt goes to. */
+static json_t *cas_json(const sacme_domain_t *dom, const json_t *job, json_t **in_use)
+{
+    json_t *cas = json_array();
+    const sacme_ca_t *now;
+    int i;
+
+    *in_use = json_null();
+    if (!dom->cas || dom->cert_file) {
+        return cas;
+    }
+    now = sacme_domain_ca(dom, NULL,
+                          (int)json_integer_value(json_object_get(job, "errors")));
+    for (i = 0; i < dom->cas->nelts; ++i) {
+        const sacme_ca_t *ca = APR_ARRAY_IDX(dom->cas, i, sacme_ca_t *);
+        json_t *c = json_object();
+        json_object_set_new(c, "server", json_string(ca->url));
+        json_object_set_new(c, "eab-kid", sacme_json_str_or_null(ca->eab ? ca->eab->kid
+                                                                          : NULL));
+        json_array_append_new(cas, c);
+    }
+    if (now) {
+        json_decref(*in_use);
+        *in_use = json_string(now->url);
+    }
+    return cas;
+}
+
+/* Names the CA a certificate (of certs, or the staged one) came from, where
+ * issued.json, written when it was staged, is about that very serial. */
+static void mark_ca(json_t *cert, const json_t *issued)
+{
+    const char *serial = sacme_json_str(cert, "serial");
+    const char *was = sacme_json_str(issued, "serial");
+
+    if (json_is_object(cert)) {
+        json_object_set_new(cert, "ca", serial && was && !strcasecmp(serial, was)
+                                        ? json_string(sacme_json_str(issued, "server"))
+                                        : json_null());
+    }
+}
+
 /* The status of one key type's certificate of a domain. */
 static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom,
                            apr_time_t now, apr_pool_t *p)
 {
     json_t *d = sacme_json_own(p, json_object()), *types = json_array();
-    json_t *certs, *staged, *order, *job, *error, *request;
+    json_t *certs, *staged, *order, *job, *error, *request, *issued, *cas, *ca, *c;
     apr_time_t next_attempt;
     live_t live;
+    size_t i;
     int busy;
 
     json_array_append_new(types, json_string(sacme_key_type_name(dom->key_type)));
@@ -275,6 +319,16 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
     request = request_json(sacme_request_get(store, p, dom->name));
     next_attempt = apr_time_from_sec(json_integer_value(json_object_get(job,
                                                                         "next-attempt")));
+    issued = dom->cert_file ? NULL : staging_json(store, p, dom->name, SACME_STATE_ISSUED);
+    json_array_foreach(certs, i, c) {
+        if (issued) {
+            mark_ca(c, issued);
+        }
+    }
+    if (staged) {
+        mark_ca(staged, issued);
+    }
+    cas = cas_json(dom, job, &ca);
     busy = order || request || !live.earliest || live.mismatch
            || (!dom->cert_file && live.renew_at <= now);
 
@@ -282,6 +336,8 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
     json_object_set_new(d, "names", strings(dom->names));
     json_object_set_new(d, "key-types", types);
     json_object_set_new(d, "source", json_string(dom->cert_file ? "file" : "acme"));
+    json_object_set_new(d, "ca", ca);
+    json_object_set_new(d, "cas", cas);
     json_object_set_new(d, "renew-window",
                         json_string(sacme_window_str(p, &dom->renew_window)));
     json_object_set_new(d, "warn-window",

@@ -53,6 +53,10 @@ firing is counted in proxy.stats[quirk]):
                            but half the body, then the connection is closed
   stall_once=(PATHPART, SECONDS) or "PATHPART,SECONDS"
                            the response is held back SECONDS
+  server_internal=N        the next N signed POSTs (True: every one) are
+                           answered 500 serverInternal (not forwarded; each
+                           with a fresh Replay-Nonce): a CA that is down
+                           behind a front that still answers
   bad_nonce_run=N          the next N signed POSTs are answered 400 badNonce
                            (not forwarded; each with a fresh Replay-Nonce),
                            a run of rejected nonces longer than a handful
@@ -109,9 +113,9 @@ QUIRKS = (
     "finalize_201_no_location", "cert_octet_stream", "cert_der", "extra_challenge",
     "status_401_for_403", "server_internal_once_on_neworder", "rate_limited_once",
     "reset_once", "truncate_once", "stall_once", "bad_cert", "bad_nonce_run",
-    "no_nonce", "garbage_order", "hold",
+    "no_nonce", "garbage_order", "hold", "server_internal",
 )
-COUNTED = ("bad_nonce_run", "no_nonce", "garbage_order")
+COUNTED = ("bad_nonce_run", "no_nonce", "garbage_order", "server_internal")
 ONCE = ("server_internal_once_on_neworder", "rate_limited_once", "reset_once",
         "truncate_once", "stall_once", "hold")
 HOLD_WHEN = ("request", "response")
@@ -513,6 +517,9 @@ class QuirkProxy:
         is_newnonce = method in ("HEAD", "GET") and \
             upstream.split("?")[0] == self._pebble_nonce_path
 
+        if method == "POST" and self._take_counted("server_internal"):
+            return self._problem(h, 500, "serverInternal",
+                                 "quirkproxy: the CA is down (injected)")
         if method == "POST" and self._take_counted("bad_nonce_run"):
             return self._problem(h, 400, "badNonce",
                                  "quirkproxy: JWS has an invalid anti-replay nonce (injected)")
