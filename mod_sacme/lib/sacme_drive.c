@@ -967,6 +967,13 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
     }
     memset(&opts, 0, sizeof(opts));
     ctx.ca = ca = sacme_drive_ca(d, dom, p);
+    if (!ca) {
+        /* the configuration check requires one for every ordered domain */
+        sacme_result_set(res, SACME_ECONFIG, "no CA is configured for %s (SacmeServer)",
+                         dom->name);
+        record_failure(d, dom, p, res);
+        return res->status;
+    }
     order = read_json(d, p, dom->name, SACME_STATE_ORDER);
     /* An order at another CA (before a failover) is left to lapse there. */
     if (order && !strcmp(sacme_json_str(order, "server") ? sacme_json_str(order, "server") : "",

@@ -87,12 +87,14 @@ def test_list_and_show_describe_what_is_served(pebble, httpds):
     res = store_cmd(h, "list", json_output=False)
     assert res.rc == EXIT_OK, res.describe()
     lines = res.stdout.splitlines()
-    assert lines[0].split()[:5] == ["DOMAIN", "STATE", "KEY", "EXPIRES", "DAYS"], res.stdout
+    assert lines[0].split()[:6] == ["DOMAIN", "STATE", "KEY", "EXPIRES", "DAYS", "CA"], \
+        res.stdout
     row = [l.split() for l in lines if l.startswith(first[0] + " ")]
     assert len(row) == 1, res.stdout
     assert row[0][1:3] == ["ok", "p256"], res.stdout
     assert row[0][4] == str(d["days-left"]), res.stdout
-    assert sorted(row[0][5:]) == sorted(first), res.stdout
+    assert row[0][5] == d["ca"], res.stdout         # the CA it orders from
+    assert sorted(row[0][6:]) == sorted(first), res.stdout
     assert any(l.startswith(second[0] + " ") for l in lines), res.stdout
 
     # show: any of the names finds the domain

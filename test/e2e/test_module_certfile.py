@@ -119,6 +119,29 @@ def test_pair_from_elsewhere_served_watched_never_ordered(http01_pebble, httpds)
     assert not os.path.exists(h.store("requests", given[0] + ".json"))
 
 
+def test_files_only_need_no_ca(http01_pebble, httpds):
+    """A server whose every domain comes from files needs no SacmeServer:
+    the pair is served and its alerts raised, and nothing talks to a CA."""
+    given = names_for("certfile-only")
+    h0 = make_httpd(http01_pebble, [], vhosts=[Vhost(given)], extra=STATUS_CONF)
+    cert_path, key_path, cert = make_pair(h0.root, "only", given, days_left=10)
+    h0.configure(sacme=[
+        "<SacmeDomainSet %s>" % " ".join(given),
+        "    SacmeCertificateFile %s" % cert_path,
+        "    SacmeCertificateKeyFile %s" % key_path,
+        "</SacmeDomainSet>",
+    ])
+    h = httpds.add(h0)
+    h.start()
+    for name in given:
+        assert h.tls_get(name).serial == cert.serial_number, name
+    h.wait_log(ALERT, limit=LOG_LIMIT)
+    assert not h.log_lines(ORDERING)
+    assert "no CA" in h.wait_log("SACME10020", limit=LOG_LIMIT)
+    d = get_json(h, "/sacme-status/")["domains"][0]
+    assert d["source"] == "file" and d["ca"] is None and d["cas"] == [], d
+
+
 # --- wrong uses: refused by -t, naming the directive and the file ------------------
 
 SET = names_for("certfile-set")
