@@ -73,7 +73,10 @@ const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args)
     conf->cur = set;
     err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
     conf->cur = &conf->dflt;
-    return err;
+    return err ? err : sacme_conf_first_name(cmd, APR_ARRAY_IDX(conf->domains,
+                                                                 conf->domains->nelts - 1,
+                                                                 sacme_domain_t *),
+                                             SET_NAME, set);
 }
 
 /* The set's value where it has one, else the default's. */
