@@ -234,27 +234,15 @@ static int sacme_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                      ap_unixd_config.chroot_dir);
         return !OK;
     }
-    return sacme_conf_finish(conf, pconf, s);
+    if (sacme_conf_finish(conf, pconf, s) != OK) {
+        return !OK;
+    }
+    return sacme_vhost_check(conf, ptemp, s);
 }
 
-/* The managed domain a vhost serves: its ServerName or an alias. */
 sacme_domain_t *sacme_domain_of_server(server_rec *s)
 {
-    sacme_domain_t *dom;
-    int i;
-
-    if (!live_conf) {
-        return NULL;
-    }
-    if ((dom = sacme_conf_domain_of(live_conf, s->server_hostname))) {
-        return dom;
-    }
-    for (i = 0; s->names && i < s->names->nelts; ++i) {
-        if ((dom = sacme_conf_domain_of(live_conf, APR_ARRAY_IDX(s->names, i, char *)))) {
-            return dom;
-        }
-    }
-    return NULL;
+    return live_conf ? sacme_vhost_domain(live_conf, s) : NULL;
 }
 
 /* A managed vhost that has certificate files already keeps them: said once

@@ -35,6 +35,9 @@ int sacme_challenge_answer(request_rec *r)
     if (!sacme_token_ok(token) || !r->hostname) {
         return DECLINED;
     }
+    /* Exact names only: a host that a wildcard name merely covers is in no
+     * order (CAs validate wildcards over DNS), so nothing is answered for
+     * it over HTTP. */
     dom = sacme_conf_domain_of(conf, r->hostname);
     if (!dom || dom->challenge_none) {
         return DECLINED;

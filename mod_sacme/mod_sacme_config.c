@@ -347,6 +347,19 @@ static int name_public(const char *name)
     return 0;
 }
 
+const char *sacme_conf_first_name(cmd_parms *cmd, const sacme_domain_t *dom,
+                                  const char *directive, const sacme_dconf_t *set)
+{
+    if (dom->name[0] != '*' || (set && set->cert_file)) {
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: the first name '%s' names the certificate "
+                        "(its common name, its store directory) and may not be a "
+                        "wildcard when mod_sacme orders it; put a plain name first "
+                        "(a <SacmeDomainSet> with SacmeCertificateFile may start "
+                        "with one)", directive, dom->name);
+}
+
 /* The arguments are split here, not by httpd, which hands a TAKE_ARGV
  * directive at most 64 words and drops the rest without a word; a
  * certificate may carry SACME_MAX_NAMES. */
@@ -355,7 +368,7 @@ const char *sacme_conf_add_domain(cmd_parms *cmd, sacme_conf_t *conf,
                                   sacme_dconf_t *set)
 {
     sacme_domain_t *dom;
-    const char *argv[SACME_MAX_NAMES];
+    const char *argv[SACME_MAX_NAMES], *err;
     int argc = 0, i;
 
     while (*args) {
@@ -405,10 +418,9 @@ const char *sacme_conf_add_domain(cmd_parms *cmd, sacme_conf_t *conf,
         apr_hash_set(conf->names, name, APR_HASH_KEY_STRING, dom);
     }
     dom->name = APR_ARRAY_IDX(dom->names, 0, const char *);
-    if (dom->name[0] == '*') {
-        return apr_psprintf(cmd->pool, "%s: the first name '%s' names the "
-                            "certificate's store directory and may not be a "
-                            "wildcard; put a plain name first", directive, argv[0]);
+    /* a set's is looked at once its lines are read (sacme_conf_first_name) */
+    if (!set && (err = sacme_conf_first_name(cmd, dom, directive, NULL))) {
+        return err;
     }
     APR_ARRAY_PUSH(conf->domains, sacme_domain_t *) = dom;
     APR_ARRAY_PUSH(conf->dconfs, sacme_dconf_t *) = set;
@@ -1097,15 +1109,12 @@ apr_status_t sacme_conf_trust(const sacme_conf_t *conf, apr_pool_t *p,
 
 sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host)
 {
-    char buf[256];
-    apr_size_t n = host ? strlen(host) : 0, i;
+    return sacme_name_lookup(conf->names, host, 0, NULL);
+}
 
-    if (n == 0 || n >= sizeof(buf)) {
-        return NULL;
-    }
-    for (i = 0; i <= n; ++i) {
-        buf[i] = (char)tolower((unsigned char)host[i]);
-    }
-    return apr_hash_get(conf->names, buf, APR_HASH_KEY_STRING);
+sacme_domain_t *sacme_conf_domain_serving(const sacme_conf_t *conf, const char *host,
+                                          sacme_name_match_t *how)
+{
+    return sacme_name_lookup(conf->names, host, 1, how);
 }
 

@@ -10,6 +10,7 @@
 #include "sacme_eab.h"
 #include "sacme_http.h"
 #include "sacme_key.h"
+#include "sacme_name.h"
 #include "sacme_store.h"
 #include "sacme_trust.h"
 #include "sacme_warn.h"
@@ -113,6 +114,12 @@ const char *sacme_conf_add_domain(cmd_parms *cmd, sacme_conf_t *conf,
                                   const char *directive, const char *args,
                                   sacme_dconf_t *set);
 
+/* Refuses a wildcard as the first name of dom, which names the
+ * certificate ordered for it, unless set gives a SacmeCertificateFile
+ * (nothing is ordered). Returns an error message or NULL. */
+const char *sacme_conf_first_name(cmd_parms *cmd, const sacme_domain_t *dom,
+                                  const char *directive, const sacme_dconf_t *set);
+
 /* <SacmeDomainSet NAME...> ... </SacmeDomainSet>, mod_sacme_config_set.c. */
 const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args);
 
@@ -172,7 +179,26 @@ const char *sacme_conf_http_proxy(cmd_parms *cmd, sacme_conf_t *conf,
 int sacme_driver_proxy(const sacme_conf_t *conf, server_rec *s, apr_pool_t *p,
                        sacme_http_options_t *hopts);
 
-/* The domain a host name belongs to, or NULL. */
+/* The domain a host name is a name of (exactly, case-insensitive), or
+ * NULL. What the HTTP-01 responder and the status page go by: a name
+ * merely covered by a wildcard is in no order. */
 sacme_domain_t *sacme_conf_domain_of(const sacme_conf_t *conf, const char *host);
+
+/* The domain whose certificate serves a host name: the domain it is a name
+ * of, else the domain with a wildcard name covering it (one left-most
+ * label, sacme_name.h), or NULL. how (may be NULL) says which. */
+sacme_domain_t *sacme_conf_domain_serving(const sacme_conf_t *conf, const char *host,
+                                          sacme_name_match_t *how);
+
+/* The domain that serves vhost s (mod_sacme_vhost.c): that of its
+ * ServerName or of an alias (sacme_conf_domain_serving; an alias written
+ * as a wildcard only by its exact name), or NULL. */
+sacme_domain_t *sacme_vhost_domain(const sacme_conf_t *conf, const server_rec *s);
+
+/* Refuses, logging why, a vhost with SSL whose names are served by two
+ * different domains: it is given one certificate, which would not cover
+ * some of them (mod_sacme_vhost.c). Messages are built in p. Returns OK
+ * or !OK. */
+int sacme_vhost_check(const sacme_conf_t *conf, apr_pool_t *p, server_rec *main_server);
 
 #endif /* MOD_SACME_CONFIG_H */

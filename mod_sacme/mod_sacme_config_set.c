@@ -75,7 +75,10 @@ const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args)
     conf->cur = set;
     err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
     conf->cur = &conf->dflt;
-    return err;
+    return err ? err : sacme_conf_first_name(cmd, APR_ARRAY_IDX(conf->domains,
+                                                                 conf->domains->nelts - 1,
+                                                                 sacme_domain_t *),
+                                             SET_NAME, set);
 }
 
 const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)

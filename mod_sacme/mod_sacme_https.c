@@ -1,5 +1,7 @@
-/* SacmeRequireHttps: plain HTTP requests for a managed name are redirected
- * to HTTPS once the name's certificate is in service, and with "permanent"
+/* SacmeRequireHttps: plain HTTP requests for a managed name (or a name
+ * under a wildcard name of a domain, which its certificate covers as well)
+ * are redirected to HTTPS once the name's certificate is in service, and
+ * with "permanent"
  * its HTTPS responses carry Strict-Transport-Security.
  *
  * The parent decides at post_config which domains qualify (a certificate
@@ -112,7 +114,7 @@ static https_t *https_of(request_rec *r)
     sacme_domain_t *dom;
 
     if (!redirected || !conf || !r->hostname
-        || !(dom = sacme_conf_domain_of(conf, r->hostname))) {
+        || !(dom = sacme_conf_domain_serving(conf, r->hostname, NULL))) {
         return NULL;
     }
     return apr_hash_get(redirected, &dom, sizeof(dom));

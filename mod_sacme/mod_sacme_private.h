@@ -32,7 +32,8 @@ void sacme_https_plan(const struct sacme_conf_t *conf, apr_pool_t *pconf,
                       apr_pool_t *ptemp);
 void sacme_https_register_hooks(void);
 
-/* The managed domain a vhost serves (its ServerName or an alias), in the
+/* The managed domain a vhost serves (by its ServerName or an alias, a
+ * wildcard name of a domain covering it; sacme_vhost_domain), in the
  * configuration of the running generation, or NULL; mod_sacme.c. */
 struct sacme_domain_t *sacme_domain_of_server(server_rec *s);
 

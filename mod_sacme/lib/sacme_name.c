@@ -1,0 +1,66 @@
+/* Host names against the names of managed domains (RFC 6125 wildcards). */
+#include <ctype.h>
+#include <string.h>
+
+#include "sacme_name.h"
+
+#define MAX_DNS_NAME 253
+
+/* Lower-cases host into buf (MAX_DNS_NAME + 2 bytes: room for the '*' that
+ * replaces the first label) if it is a name of non-empty labels; returns
+ * its length, or 0. */
+static apr_size_t normalize(const char *host, char *buf)
+{
+    apr_size_t n, i;
+
+    if (!host || (n = strlen(host)) == 0 || n > MAX_DNS_NAME) {
+        return 0;
+    }
+    for (i = 0; i < n; ++i) {
+        if (host[i] == '.' && (i == 0 || host[i - 1] == '.' || i == n - 1)) {
+            return 0;
+        }
+        buf[i] = (char)tolower((unsigned char)host[i]);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* The length of a first label a wildcard may stand for, or 0. Only the
+ * characters of host names (and '_', which httpd lets through): a '*' here
+ * means a wildcard host, which no other wildcard covers. */
+static apr_size_t first_label(const char *name)
+{
+    apr_size_t i;
+
+    for (i = 0; name[i] && name[i] != '.'; ++i) {
+        if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_') {
+            return 0;
+        }
+    }
+    return name[i] == '.' ? i : 0;
+}
+
+void *sacme_name_lookup(apr_hash_t *names, const char *host, int wildcards,
+                        sacme_name_match_t *how)
+{
+    char buf[MAX_DNS_NAME + 2];
+    apr_size_t n = normalize(host, buf), label;
+    void *value = NULL;
+    sacme_name_match_t found = SACME_NAME_NONE;
+
+    if (n && (value = apr_hash_get(names, buf, (apr_ssize_t)n))) {
+        found = SACME_NAME_EXACT;
+    }
+    else if (n && wildcards && (label = first_label(buf)) > 0) {
+        /* "a.w.example" -> "*.w.example", in place */
+        buf[label - 1] = '*';
+        if ((value = apr_hash_get(names, buf + label - 1, (apr_ssize_t)(n - label + 1)))) {
+            found = SACME_NAME_WILDCARD;
+        }
+    }
+    if (how) {
+        *how = found;
+    }
+    return value;
+}

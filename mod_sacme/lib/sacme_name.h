@@ -1,0 +1,33 @@
+/* Which managed name serves a host name: the name itself, or the wildcard
+ * that covers it. Used for the vhosts mod_ssl asks certificates for, and
+ * for the Host of a request (SacmeRequireHttps); the HTTP-01 responder asks
+ * for exact names only, so that no wildcard is ever answered over HTTP.
+ */
+#ifndef SACME_NAME_H
+#define SACME_NAME_H
+
+#include <apr_hash.h>
+
+#include "sacme.h"
+
+/* How sacme_name_lookup found a host. */
+typedef enum {
+    SACME_NAME_NONE = 0,
+    SACME_NAME_EXACT,        /* the host is one of the names */
+    SACME_NAME_WILDCARD      /* a wildcard name covers it */
+} sacme_name_match_t;
+
+/* The value names (lower-case name -> value) holds for host. An exact
+ * entry (case-insensitive) comes first; then, when wildcards is set, the
+ * entry of "*." followed by host without its left-most label: RFC 6125
+ * 6.4.3, a wildcard stands for exactly one whole label, so "*.w.example"
+ * covers "a.w.example" but neither "w.example" nor "x.a.w.example", and a
+ * wildcard host ("*.a.w.example") is only ever its own exact entry. NULL
+ * when none, and for a host that is no DNS name: empty, longer than 253
+ * characters, with an empty label (a leading, trailing or doubled dot), or
+ * with a first label of anything but letters, digits, '-' and '_' where a
+ * wildcard would have to stand for it. how (may be NULL) says which. */
+void *sacme_name_lookup(apr_hash_t *names, const char *host, int wildcards,
+                        sacme_name_match_t *how);
+
+#endif /* SACME_NAME_H */
