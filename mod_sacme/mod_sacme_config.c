@@ -47,7 +47,6 @@ sacme_conf_t *sacme_conf_get(server_rec *s)
 }
 
 char sacme_per_domain[] = "per domain";
-char sacme_per_account[] = "per account";
 
 /* Every directive is global: settings per vhost would have no meaning for
  * certificates shared by several vhosts. Inside a <SacmeDomainSet> (which
@@ -65,18 +64,9 @@ static sacme_conf_t *global_conf(cmd_parms *cmd, const char **err)
     if (conf->cur == &conf->dflt || cmd->info == sacme_per_domain) {
         return conf;
     }
-    if (cmd->info == sacme_per_account) {
-        *err = apr_psprintf(cmd->pool, "%s is not allowed inside <SacmeDomainSet> (%s): "
-                            "it is only allowed in the server config for now (one "
-                            "receiver for the events of every domain); put it "
-                            "outside the set", cmd->cmd->name, conf->cur->where);
-    }
-    else {
-        *err = apr_psprintf(cmd->pool, "%s is not allowed inside <SacmeDomainSet> (%s): "
-                            "it applies to the whole server, not to one domain; "
-                            "put it outside the set", cmd->cmd->name,
-                            conf->cur->where);
-    }
+    *err = apr_psprintf(cmd->pool, "%s is not allowed inside <SacmeDomainSet> (%s): "
+                        "it applies to the whole server, not to one domain; "
+                        "put it outside the set", cmd->cmd->name, conf->cur->where);
     return NULL;
 }
 
@@ -783,7 +773,7 @@ static const char *cmd_notify_url(cmd_parms *cmd, void *dc, const char *url)
         return apr_psprintf(cmd->pool, "SacmeNotifyURL: '%s' is not an https:// URL "
                             "(events are sent over TLS only)", url);
     }
-    conf->notify_url = url;
+    conf->cur->notify_url = url;
     return NULL;
 }
 
@@ -957,7 +947,7 @@ const command_rec sacme_cmds[] = {
                  "on (default): restart gracefully when new certificates are ready"),
     AP_INIT_TAKE_ARGV("SacmeNotifyCmd", cmd_notify, sacme_per_domain, RSRC_CONF,
                       "command run on events: PATH [ARGS...], then event and domain"),
-    AP_INIT_TAKE1("SacmeNotifyURL", cmd_notify_url, sacme_per_account, RSRC_CONF,
+    AP_INIT_TAKE1("SacmeNotifyURL", cmd_notify_url, sacme_per_domain, RSRC_CONF,
                   "https URL to which every event is POSTed as JSON"),
     AP_INIT_TAKE12("SacmeHttpProxy", cmd_http_proxy, NULL, RSRC_CONF,
                    "http:// or https:// proxy for the CA and SacmeNotifyURL, and "

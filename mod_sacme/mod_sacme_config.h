@@ -39,6 +39,7 @@ typedef struct sacme_dconf_t {
     int renew_window_set;
     sacme_window_t renew_window;     /* SacmeRenewWindow */
     const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */
+    const char *notify_url;          /* SacmeNotifyURL, or NULL */
     int warn_set;
     sacme_warn_t warn;               /* SacmeWarnWindow (n 0: "none") */
     int require_https;               /* SacmeRequireHttps: 0 off, or the status of
@@ -72,7 +73,6 @@ typedef struct sacme_conf_t {
                                         post_config (read-only, full...): it
                                         stands down likewise; NULL: fine */
     int auto_restart;                /* SacmeAutoRestart */
-    const char *notify_url;          /* SacmeNotifyURL, or NULL */
     const char *proxy_url;           /* SacmeHttpProxy, or NULL: direct */
     const char *proxy_auth_file;     /* its file: (absolute), or NULL; the
                                         driver reads it, never the parent's
@@ -100,11 +100,10 @@ void *sacme_create_server_config(apr_pool_t *p, server_rec *s);
 /* The configuration (of the main server). */
 sacme_conf_t *sacme_conf_get(server_rec *s);
 
-/* The handlers' marks (command_rec's cmd_data) of the directives a
- * <SacmeDomainSet> accepts, and of those it will accept with several
- * accounts; any other is refused there. Not const: cmd_data is void *. */
+/* The handlers' mark (command_rec's cmd_data) of the directives a
+ * <SacmeDomainSet> accepts; any other is refused there. Not const:
+ * cmd_data is void *. */
 extern char sacme_per_domain[];
-extern char sacme_per_account[];
 
 /* Declares a managed domain from the names in args (SacmeDomain's rules:
  * valid public DNS names, at most SACME_MAX_NAMES, none already managed)

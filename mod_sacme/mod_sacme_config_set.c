@@ -29,7 +29,8 @@ static const char *foreign_line(cmd_parms *cmd, const ap_directive_t *first)
                                 "server; a set takes only SacmeServer, SacmeEAB, "
                                 "SacmeContact, SacmeAgreement, SacmeRetryFailover, "
                                 "SacmeKeyType, SacmeChallenge, SacmeRenewWindow, "
-                                "SacmeWarnWindow, SacmeNotifyCmd, SacmeRequireHttps, "
+                                "SacmeWarnWindow, SacmeNotifyCmd, SacmeNotifyURL, "
+                                "SacmeRequireHttps, "
                                 "SacmeCertificateFile and SacmeCertificateKeyFile",
                                 d->directive, d->line_num);
         }
@@ -100,6 +101,7 @@ const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
         dom->renew_window = PICK(set, dflt, renew_window_set)->renew_window;
         dom->warn = &PICK(set, dflt, warn_set)->warn;
         dom->notify_cmd = PICK(set, dflt, notify_cmd)->notify_cmd;
+        dom->notify_url = PICK(set, dflt, notify_url)->notify_url;
         dom->require_https = PICK(set, dflt, require_https != SACME_UNSET)->require_https;
         /* a pair from elsewhere belongs to its set alone */
         dom->cert_file = set ? set->cert_file : NULL;

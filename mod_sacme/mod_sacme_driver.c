@@ -294,6 +294,72 @@ static const char *ca_list(const sacme_conf_t *conf, apr_pool_t *p)
     return out ? out : "no CA (certificates from files only)";
 }
 
+/* A sender for SacmeNotifyURL url, with its spool (spool_id NULL: the
+ * server-wide one's); NULL without a URL or when it cannot be set up. A
+ * sender thread with a queue: the webhook never holds a renewal. */
+static sacme_webhook_t *webhook_for(driver_t *drv, sacme_driver_t *d,
+                                    const sacme_http_options_t *hopts, const char *url,
+                                    const char *spool_id, apr_pool_t *p)
+{
+    sacme_result_t *wres = sacme_result_make(p);
+    sacme_webhook_t *webhook = NULL;
+    sacme_sdir_t *spool = NULL;
+
+    if (!url) {
+        return NULL;
+    }
+    if (sacme_store_spool_open(d->store, p, spool_id, &spool, wres) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, sacme_result_log_status(wres), drv->s,
+                     SACME_LOGNO(10116) "SacmeNotifyURL: no spool for events (%s): "
+                     "events not yet sent are lost at a restart",
+                     sacme_result_message(wres, p));
+        spool = NULL;
+        sacme_result_reset(wres);
+    }
+    if (sacme_webhook_create(p, url, hopts, spool, d->log, &webhook, wres) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(wres), drv->s,
+                     SACME_LOGNO(10099) "SacmeNotifyURL: cannot set up the webhook, "
+                     "events are not sent there: %s", sacme_result_message(wres, p));
+        return NULL;
+    }
+    return webhook;
+}
+
+/* The sender of each domain with a SacmeNotifyURL: the driver's for the
+ * server-wide URL, and one per URL of the sets, however many domains name
+ * it, each with a spool of its own. One that cannot be set up leaves its
+ * domains' dom->webhook NULL: their events go nowhere, never to another
+ * domain's receiver. */
+static void webhooks_of_sets(driver_t *drv, sacme_driver_t *d,
+                             const sacme_http_options_t *hopts, apr_pool_t *p)
+{
+    const sacme_conf_t *conf = drv->conf;
+    apr_hash_t *by_url = apr_hash_make(p);
+    int i;
+
+    for (i = 0; i < conf->domains->nelts; ++i) {
+        sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        sacme_webhook_t *webhook;
+
+        if (!dom->notify_url) {
+            continue;
+        }
+        if (conf->dflt.notify_url && !strcmp(dom->notify_url, conf->dflt.notify_url)) {
+            dom->webhook = d->webhook;
+            continue;
+        }
+        webhook = apr_hash_get(by_url, dom->notify_url, APR_HASH_KEY_STRING);
+        if (!webhook) {
+            webhook = webhook_for(drv, d, hopts, dom->notify_url, dom->notify_url, p);
+            if (!webhook) {
+                continue;       /* logged */
+            }
+            apr_hash_set(by_url, dom->notify_url, APR_HASH_KEY_STRING, webhook);
+        }
+        dom->webhook = webhook;
+    }
+}
+
 /* The loop of the driving process; never returns. */
 static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t *hopts,
                         const sacme_trust_t *trust)
@@ -333,25 +399,8 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     }
     d->notify_cmd = conf->dflt.notify_cmd;
     d->warn = &conf->dflt.warn;
-    if (conf->notify_url) {
-        /* A sender thread with a queue: the webhook never holds a renewal. */
-        sacme_result_t *wres = sacme_result_make(p);
-        sacme_sdir_t *spool = NULL;
-        if (sacme_store_spool_open(d->store, p, &spool, wres) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, sacme_result_log_status(wres), drv->s,
-                         SACME_LOGNO(10116) "SacmeNotifyURL: no spool for events (%s): "
-                         "events not yet sent are lost at a restart",
-                         sacme_result_message(wres, p));
-            spool = NULL;
-            sacme_result_reset(wres);
-        }
-        if (sacme_webhook_create(p, conf->notify_url, hopts, spool, log, &d->webhook,
-                                 wres) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(wres), drv->s,
-                         SACME_LOGNO(10099) "SacmeNotifyURL: cannot set up the webhook, events are not "
-                         "sent there: %s", sacme_result_message(wres, p));
-        }
-    }
+    d->webhook = webhook_for(drv, d, hopts, conf->dflt.notify_url, NULL, p);
+    webhooks_of_sets(drv, d, hopts, p);
     wp->drv = drv;
     wp->d = d;
     wp->parent = parent;

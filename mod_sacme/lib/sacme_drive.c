@@ -1147,8 +1147,11 @@ void sacme_drive_raise(sacme_driver_t *d, const sacme_domain_t *dom,
     apr_pool_t *p;
     apr_table_t *env;
     const char *const *cmd = dom->notify_cmd ? dom->notify_cmd : d->notify_cmd;
+    /* a domain with a SacmeNotifyURL has its sender (NULL: none could be
+     * set up), the others the driver's, if any */
+    sacme_webhook_t *webhook = dom->notify_url ? dom->webhook : d->webhook;
 
-    if (!(d->hooks && cmd) && !d->webhook) {
+    if (!(d->hooks && cmd) && !webhook) {
         return;
     }
     /* A pool of this call's own: d->p is shared by the worker threads. */
@@ -1159,8 +1162,8 @@ void sacme_drive_raise(sacme_driver_t *d, const sacme_domain_t *dom,
         e.time = apr_time_now();
     }
     event_cert(d, dom, &e, p);
-    if (d->webhook) {
-        sacme_webhook_post(d->webhook, &e);     /* queued: never waits */
+    if (webhook) {
+        sacme_webhook_post(webhook, &e);        /* queued: never waits */
     }
     if (d->hooks && cmd) {
         env = sacme_event_env(&e, p);

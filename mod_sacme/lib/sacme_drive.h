@@ -46,6 +46,10 @@ struct sacme_domain_t {
     const sacme_warn_t *warn;        /* its expiry alerts; NULL: the driver's */
     const char *const *notify_cmd;   /* its notify command (argv, NULL-
                                         terminated); NULL: the driver's */
+    const char *notify_url;          /* its SacmeNotifyURL, or NULL: the
+                                        driver's webhook, if any */
+    sacme_webhook_t *webhook;        /* with notify_url: the sender for it
+                                        (set by the driver; NULL: none) */
     const char *cert_file;           /* SacmeCertificateFile: a pair from elsewhere,
                                         served and watched for expiry, never
                                         ordered; NULL: mod_sacme orders it */

@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "sacme_store_int.h"
+#include "sacme_ca.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
 
@@ -529,30 +530,40 @@ apr_status_t sacme_store_sweep_except(const sacme_store_t *store, apr_pool_t *p,
 
 /* --- accounts, spool, fallback, pid ----------------------------------------- */
 
+/* The first 8 bytes of text's SHA-256, in hex: 16 characters that tell
+ * texts apart in a directory name. */
+#define SHORT_ID_LEN 16
+
+static const char *short_id(apr_pool_t *p, const char *text)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char *hex = apr_palloc(p, SHORT_ID_LEN + 1);
+    int i;
+
+    SHA256((const unsigned char *)text, strlen(text), md);
+    for (i = 0; i < SHORT_ID_LEN / 2; ++i) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    return hex;
+}
+
 const char *sacme_store_account_name(apr_pool_t *p, const char *server_url,
                                      const char *kid)
 {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    const char *id = apr_pstrcat(p, server_url, "\n", kid ? kid : "", NULL);
     apr_uri_t uri;
     const char *host = "ca";
-    char hex[17];
-    int i;
 
     /* The hash keeps one account per (CA, kid) apart; the host keeps the
-     * directory name readable for an admin. */
-    SHA256((const unsigned char *)id, strlen(id), md);
-    for (i = 0; i < 8; ++i) {
-        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    }
-    /* The host must leave room for "-" and the hash: a name over 255 bytes
-     * is no directory name (ENAMETOOLONG), found by fuzzing. */
+     * directory name readable for an admin. The host must leave room for
+     * "-" and the hash: a name over 255 bytes is no directory name
+     * (ENAMETOOLONG), found by fuzzing. */
     if (apr_uri_parse(p, server_url, &uri) == APR_SUCCESS && uri.hostname
         && sacme_sdir_name_ok(uri.hostname)
-        && strlen(uri.hostname) + 1 + sizeof(hex) - 1 <= SACME_NAME_MAX) {
+        && strlen(uri.hostname) + 1 + SHORT_ID_LEN <= SACME_NAME_MAX) {
         host = uri.hostname;
     }
-    return apr_pstrcat(p, host, "-", hex, NULL);
+    return apr_pstrcat(p, host, "-", short_id(p, sacme_ca_account_id(p, server_url, kid)),
+                       NULL);
 }
 
 const char *sacme_store_account_path(const sacme_store_t *store, apr_pool_t *p,
@@ -573,15 +584,21 @@ apr_status_t sacme_store_account_open(const sacme_store_t *store, apr_pool_t *p,
 }
 
 apr_status_t sacme_store_spool_open(const sacme_store_t *store, apr_pool_t *p,
-                                    sacme_sdir_t **dir, sacme_result_t *res)
+                                    const char *url, sacme_sdir_t **dir,
+                                    sacme_result_t *res)
 {
     sacme_sdir_t *g;
     apr_status_t rv = sacme_store_open_group(store, p, SACME_SG_STAGING, &g, res);
+    /* by a digest: a URL's path and query may be its secret, and never
+     * make a valid directory name anyway */
+    const char *name = url ? apr_pstrcat(p, "-webhook-",
+                                         short_id(p, url), NULL)
+                           : "-webhook";
 
     /* "-webhook": no domain name starts with a '-'. Private: events may
      * carry error details an admin would not show the web user. */
     return rv != APR_SUCCESS ? rv
-           : sacme_sdir_open(g, "-webhook", 1, 0700, SACME_SDIR_ANY_OWNER, p, dir, res);
+           : sacme_sdir_open(g, name, 1, 0700, SACME_SDIR_ANY_OWNER, p, dir, res);
 }
 
 const char *sacme_store_fallback_dir(const sacme_store_t *store, apr_pool_t *p)

@@ -281,9 +281,12 @@ apr_status_t sacme_store_account_open(const sacme_store_t *store, apr_pool_t *p,
                                       int create, sacme_sdir_t **dir,
                                       sacme_result_t *res);
 
-/* The driver's spool of webhook events (staging/-webhook, made 0700). */
+/* The driver's spool of webhook events, made 0700: staging/-webhook for
+ * the server-wide SacmeNotifyURL (url NULL), staging/-webhook-<hash> for
+ * the URL of a <SacmeDomainSet>, each sender its own. */
 apr_status_t sacme_store_spool_open(const sacme_store_t *store, apr_pool_t *p,
-                                    sacme_sdir_t **dir, sacme_result_t *res);
+                                    const char *url, sacme_sdir_t **dir,
+                                    sacme_result_t *res);
 
 /* The directory of the fallback certificate (root's). */
 const char *sacme_store_fallback_dir(const sacme_store_t *store, apr_pool_t *p);

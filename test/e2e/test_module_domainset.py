@@ -112,7 +112,6 @@ def _conf(inside=(), names=SET, before=(), after=()):
             + ["    " + l for l in inside] + ["</SacmeDomainSet>"] + list(after))
 
 
-ACCOUNT_LEVEL = ["SacmeNotifyURL https://hooks.example.test/x"]
 OTHER_CA = "https://127.0.0.1:9/other/directory"
 NO_SERVER = ["SacmeDomain %s" % " ".join(PLAIN),
              "<SacmeDomainSet %s>" % " ".join(SET), "    SacmeServer %s" % SERVER,
@@ -123,10 +122,6 @@ SERVER_LEVEL = ["SacmeStoreDir /tmp/sacme-elsewhere", "SacmeMaxParallel 4",
 
 # (id, what the message must name, bad lines, good lines)
 CASES = [
-    ("account-level-" + l.split()[0], [l.split()[0], "only allowed in the server config"],
-     lambda l=l: _conf(inside=["SacmeKeyType p384", l]),
-     lambda: _conf(inside=["SacmeKeyType p384"])) for l in ACCOUNT_LEVEL
-] + [
     ("server-level-" + l.split()[0], [l.split()[0], "not allowed inside <SacmeDomainSet>"],
      lambda l=l: _conf(inside=[l]), lambda l=l: _conf(after=[l]))
     for l in SERVER_LEVEL
@@ -151,6 +146,9 @@ CASES = [
     ("101-names", ["<SacmeDomainSet>", "100"],
      lambda: _conf(names=["n%d.dset-many.test" % i for i in range(101)]),
      lambda: _conf(names=["n%d.dset-many.test" % i for i in range(100)])),
+    ("notify-url-not-https-in-a-set", ["SacmeNotifyURL", "https"],
+     lambda: _conf(inside=["SacmeNotifyURL http://hooks.example.test/x"]),
+     lambda: _conf(inside=["SacmeNotifyURL https://hooks.example.test/x"])),
     ("twice-in-a-set", ["SacmeKeyType", "twice"],
      lambda: _conf(inside=["SacmeKeyType p384", "SacmeKeyType p256"]),
      lambda: _conf(inside=["SacmeKeyType p384"], after=["SacmeKeyType p256"])),

@@ -215,6 +215,34 @@ def test_receiver_that_hangs_or_is_gone_blocks_nothing(http01_pebble, httpds, re
     h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
 
 
+def test_a_set_sends_its_events_to_its_own_receiver(http01_pebble, httpds, receivers):
+    """SacmeNotifyURL inside a <SacmeDomainSet>: that domain's events go to
+    its receiver only, the others' to the server-wide one only; each
+    receiver has a spool of its own."""
+    pebble = http01_pebble
+    a, b = names_for("hookset-a"), names_for("hookset-b")
+    h0 = make_httpd(pebble, [a], vhosts=[Vhost(a), Vhost(b)])
+    cert, key = pebble.issue_api_cert(h0.root, prefix="receiver")
+    main, own = receivers(cert, key), receivers(cert, key)
+    h0.configure(sacme=h0.sacme + [
+        "SacmeNotifyURL %s" % main.url,
+        "<SacmeDomainSet %s>" % " ".join(b),
+        "    SacmeNotifyURL %s" % own.url,
+        "</SacmeDomainSet>"])
+    h = httpds.add(h0)
+    h.start()
+    h.wait_managed_cert(a[0], limit=ISSUE_LIMIT)
+    h.wait_managed_cert(b[0], limit=ISSUE_LIMIT)
+    # renewed may come from the spool, sent by the next driver
+    _wait(h, lambda: main.events("installed") and own.events("installed")
+          and own.events("renewed"), "the renewed and installed events at both receivers")
+    assert {e["domain"] for e in main.events()} == {a[0]}, main.events()
+    assert {e["domain"] for e in own.events()} == {b[0]}, own.events()
+    assert {"renewing", "renewed", "installed"} <= {e["event"] for e in own.events()}
+    spools = [n for n in os.listdir(h.store("staging")) if n.startswith("-webhook")]
+    assert len(spools) == 2 and "-webhook" in spools, spools
+
+
 def test_events_not_sent_survive_the_restart(http01_pebble, httpds, receivers):
     """A receiver that hangs while the certificate is staged and activated:
     the automatic graceful restart replaces the driver with `renewed` still

@@ -417,7 +417,7 @@ START_TEST(test_store_sweep_leftovers)
     sacme_store_t *store = new_store();
     sacme_result_t *res = sacme_result_make(unit_pool);
     sacme_store_swept_t swept;
-    sacme_sdir_t *acct, *spool;
+    sacme_sdir_t *acct, *spool, *spool2;
     json_t *j = sacme_json_own(unit_pool, json_object());
     const char *token1 = "tok1-aaaaaaaaaaaaaaaaaaaaaa", *token2 = "tok2-bbbbbbbbbbbbbbbbbbbbbb";
     const char *gone[5], *kept[6];
@@ -430,7 +430,14 @@ START_TEST(test_store_sweep_leftovers)
                                             NULL), APR_SUCCESS);
     ck_assert_int_eq(sacme_store_account_open(store, unit_pool, "https://ca.test/dir", "kid",
                                               1, &acct, NULL), APR_SUCCESS);
-    ck_assert_int_eq(sacme_store_spool_open(store, unit_pool, &spool, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_spool_open(store, unit_pool, NULL, &spool, NULL), APR_SUCCESS);
+    /* a set's own receiver has a spool of its own, named by a digest: its
+     * URL (whose query may be a token) is not in the name */
+    ck_assert_int_eq(sacme_store_spool_open(store, unit_pool, "https://h.test/in?t=S3CR3T",
+                                            &spool2, NULL), APR_SUCCESS);
+    ck_assert_str_ne(spool2->path, spool->path);
+    ck_assert_ptr_null(strstr(spool2->path, "S3CR3T"));
+    ck_assert_ptr_nonnull(strstr(spool2->path, "/staging/-webhook-"));
     ck_assert_int_eq(sacme_store_challenge_put(store, unit_pool, NAME, token1, "ka1", NULL),
                      APR_SUCCESS);
     ck_assert_int_eq(sacme_store_challenge_put(store, unit_pool, NAME, token2, "ka2", NULL),
