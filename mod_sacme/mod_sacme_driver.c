@@ -149,14 +149,16 @@ static void take_account_request(driver_t *drv, sacme_driver_t *d, apr_pool_t *p
  * their output comes through this process. */
 static void exit_staged(driver_t *drv, sacme_driver_t *d, pid_t parent)
 {
+    /* Never between a chain staged and its order forgotten (d->commit),
+     * nor before the "renewed" of a set staged meanwhile is raised: held
+     * until the end, so no run starts such a pair again. */
+    apr_thread_rwlock_wrlock(d->commit);
+    /* then the commands started so far, those events' among them */
     if (d->hooks) {
         apr_thread_mutex_lock(d->lock);
         sacme_hooks_drain(d->hooks);
         apr_thread_mutex_unlock(d->lock);
     }
-    /* Never between a chain staged and its order forgotten (d->commit):
-     * held until the end, so no run starts such a pair again. */
-    apr_thread_rwlock_wrlock(d->commit);
     if (getppid() != parent) {
         _exit(0);
     }

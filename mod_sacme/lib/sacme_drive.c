@@ -1089,7 +1089,11 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
     sacme_store_state_remove(d->store, p, SACME_STATE_JOB, dom->name, NULL);
     unsaved_set(d, dom->name, 0, 0, 0);
     sacme_request_done(d->store, p, dom->name);
-    commit_end(d);
+    /* Still inside: a driver that ends for the activation of another
+     * domain's set (d->commit) waits for this one's news as well, or the
+     * set would be activated with its "renewed" never raised. Raising
+     * does not wait: the webhook spools and queues, a command is only
+     * started. */
     memset(&ev, 0, sizeof(ev));
     ev.event = "renewed";
     if (info) {
@@ -1101,6 +1105,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
         ev.not_after = info->not_after;
     }
     sacme_drive_raise(d, dom, &ev);
+    commit_end(d);
     return APR_SUCCESS;
 }
 

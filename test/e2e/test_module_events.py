@@ -243,6 +243,33 @@ def test_a_set_sends_its_events_to_its_own_receiver(http01_pebble, httpds, recei
     assert len(spools) == 2 and "-webhook" in spools, spools
 
 
+def test_no_renewed_event_lost_when_the_driver_ends_for_activation(http01_pebble, httpds,
+                                                                   receivers):
+    """Many domains staged at about the same time: the first one staged
+    ends the driver for its activation (SacmeAutoRestart), while the others
+    finish theirs. Each domain's `renewed` must still be sent: a worker
+    that staged its set before the driver ended raised the event too (it
+    used to be raised just after the set was complete, and was lost when
+    the driver ended in between)."""
+    pebble = http01_pebble
+    doms = [names_for("hookmany%d" % i)[:1] for i in range(8)]
+    h0 = make_httpd(pebble, doms)
+    cert, key = pebble.issue_api_cert(h0.root, prefix="receiver")
+    rcv = receivers(cert, key)
+    h0.configure(sacme=h0.sacme + ["SacmeNotifyURL %s" % rcv.url, "SacmeMaxParallel 8"])
+    h = httpds.add(h0)
+    h.start()
+    for d in doms:
+        h.wait_managed_cert(d[0], limit=ISSUE_LIMIT)
+    _wait(h, lambda: {e["domain"] for e in rcv.events("installed")} >= {d[0] for d in doms},
+          "an installed event for every domain")
+    staged = {l.split("SACME10023: ")[1].split(":")[0] for l in h.log_lines(STAGED)}
+    assert staged == {d[0] for d in doms}, staged
+    renewed = {e["domain"] for e in rcv.events("renewed")}
+    assert renewed == {d[0] for d in doms}, "renewed never sent for %s" % sorted(
+        {d[0] for d in doms} - renewed)
+
+
 def test_events_not_sent_survive_the_restart(http01_pebble, httpds, receivers):
     """A receiver that hangs while the certificate is staged and activated:
     the automatic graceful restart replaces the driver with `renewed` still
