@@ -31,6 +31,13 @@ static int same_contacts(const apr_array_header_t *a, const apr_array_header_t *
     return 1;
 }
 
+/* An account as the configuration found it: the CA, and the domain that
+ * named it first (for the messages). */
+typedef struct {
+    sacme_ca_t *ca;
+    const char *first;
+} known_t;
+
 /* The shared CA for (url, eab), made on first use; NULL with *err when a
  * domain before asked for the same account with other contacts or terms. */
 static sacme_ca_t *shared_ca(sacme_conf_t *conf, apr_hash_t *by_id, apr_pool_t *p,
@@ -39,9 +46,9 @@ static sacme_ca_t *shared_ca(sacme_conf_t *conf, apr_hash_t *by_id, apr_pool_t *
                              int agreed, const char **err)
 {
     const char *id = sacme_ca_account_id(p, url, eab ? eab->kid : NULL);
-    sacme_ca_t *ca = apr_hash_get(by_id, id, APR_HASH_KEY_STRING);
-    const char *first = apr_hash_get(by_id, apr_pstrcat(p, "domain\n", id, NULL),
-                                     APR_HASH_KEY_STRING);
+    known_t *known = apr_hash_get(by_id, id, APR_HASH_KEY_STRING);
+    sacme_ca_t *ca = known ? known->ca : NULL;
+    const char *first = known ? known->first : NULL;
 
     if (ca) {
         if (!same_contacts(ca->contacts, contacts)) {
@@ -66,9 +73,10 @@ static sacme_ca_t *shared_ca(sacme_conf_t *conf, apr_hash_t *by_id, apr_pool_t *
     ca = sacme_ca_make(p, url, eab);
     ca->contacts = contacts;
     ca->tos_agreed = agreed;
-    apr_hash_set(by_id, id, APR_HASH_KEY_STRING, ca);
-    apr_hash_set(by_id, apr_pstrcat(p, "domain\n", id, NULL), APR_HASH_KEY_STRING,
-                 dom->name);
+    known = apr_palloc(p, sizeof(*known));
+    known->ca = ca;
+    known->first = dom->name;
+    apr_hash_set(by_id, id, APR_HASH_KEY_STRING, known);
     APR_ARRAY_PUSH(conf->cas, sacme_ca_t *) = ca;
     return ca;
 }
