@@ -18,6 +18,7 @@ it does not list; the certificates are still Pebble's, served over TLS.
 import datetime
 import json
 import os
+import re
 
 import pytest
 
@@ -25,6 +26,7 @@ from sacmetest.httpd import Vhost, serial_in
 from sacmetest.module import (ERRORED, ISSUE_LIMIT, LOG_LIMIT, ORDERING, RESUMING, STAGED,
                               assert_served_verified, names_for, root_file, wait_job)
 from sacmetest.quirkproxy import QuirkProxy, proxied_httpd
+from sacmetest.sacmectl import EXIT_OK, store_cmd
 from test_module_config import refused_output
 from test_module_domainset import _conf
 from test_module_status import STATUS_CONF, get_json
@@ -89,6 +91,14 @@ def test_profile_sent_in_new_order_per_domain(proxy, httpds, tmp_path):
         assert cert["profile"] == profile, d
         issued = _issued(h, names[0])
         assert issued["profile"] == issued["configured-profile"] == profile, issued
+        # sacmectl reads the same from the store and managed.json
+        res = store_cmd(h, "show", names[0])
+        assert res.rc == EXIT_OK, res.describe()
+        assert res.json["profile"] == profile, res.json
+        assert res.json["certificates"][0]["profile"] == profile, res.json
+        res = store_cmd(h, "show", names[0], json_output=False)
+        assert res.rc == EXIT_OK, res.describe()
+        assert re.search(r"^profile: +%s$" % profile, res.stdout, re.M), res.stdout
 
 
 def test_unknown_profile_orders_nothing(proxy, httpds):
