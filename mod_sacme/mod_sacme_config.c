@@ -17,6 +17,7 @@
 #include "mod_sacme_config.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
+#include "sacme_profile.h"
 
 #define DEFAULT_STORE_DIR      "sacme"
 #define DEFAULT_RETRY_DELAY    apr_time_from_sec(60)
@@ -786,6 +787,31 @@ static const char *cmd_http_proxy(cmd_parms *cmd, void *dc, const char *url,
     return conf ? sacme_conf_http_proxy(cmd, conf, url, auth) : err;
 }
 
+/* SacmeProfile NAME | none: the profile (draft-ietf-acme-profiles) new
+ * orders ask for. Whether the CA offers it is known once the driver reads
+ * its directory; here only the name's form is checked. */
+static const char *cmd_profile(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err;
+    sacme_conf_t *conf = single_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    if (!strcasecmp(value, "none")) {
+        conf->cur->profile = "";
+        return NULL;
+    }
+    if (!sacme_profile_name_ok(value)) {
+        return apr_psprintf(cmd->pool, "SacmeProfile: '%s' is not a profile name (1 "
+                            "to %d letters, digits, '.', '_' or '-', as the CA lists "
+                            "them in its directory, e.g. 'shortlived' or 'tlsserver'; "
+                            "or 'none' for the CA's default)", value, SACME_PROFILE_MAX);
+    }
+    conf->cur->profile = apr_pstrdup(cmd->pool, value);
+    return NULL;
+}
+
 /* SacmeWarnWindow D1 [D2 ...] | none */
 static const char *cmd_warn_window(cmd_parms *cmd, void *dc, int argc,
                                    char *const argv[])
@@ -937,6 +963,10 @@ const command_rec sacme_cmds[] = {
                   "User); it alone can read the ACME account key"),
     AP_INIT_TAKE1("SacmeChallenge", cmd_challenge, sacme_per_domain, RSRC_CONF,
                   "http-01 (default) or none (names pre-validated at the CA)"),
+    AP_INIT_TAKE1("SacmeProfile", cmd_profile, sacme_per_domain, RSRC_CONF,
+                  "the certificate profile new orders ask the CA for, one its "
+                  "directory lists (e.g. shortlived, tlsserver), or none (default): "
+                  "the CA's default"),
     AP_INIT_TAKE1("SacmeRenewWindow", cmd_renew_window, sacme_per_domain, RSRC_CONF,
                   "renew when this much of the lifetime remains: a duration or a "
                   "percentage (default 33%)"),

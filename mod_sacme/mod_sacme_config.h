@@ -46,6 +46,9 @@ typedef struct sacme_dconf_t {
                                         the redirect (302, 301); SACME_UNSET */
     const char *cert_file;           /* SacmeCertificateFile (only in a set) */
     const char *key_file;            /* SacmeCertificateKeyFile (only in a set) */
+    const char *profile;             /* SacmeProfile; "" for 'none' (the CA's
+                                        default, in a set over the server's);
+                                        NULL: unset */
     apr_hash_t *seen;                /* single-valued directive -> where first
                                         given (in this set, or outside any) */
     const char *where;               /* a set's "line N of FILE", for messages */

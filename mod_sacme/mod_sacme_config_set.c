@@ -30,7 +30,7 @@ static const char *foreign_line(cmd_parms *cmd, const ap_directive_t *first)
                                 "SacmeContact, SacmeAgreement, SacmeRetryFailover, "
                                 "SacmeKeyType, SacmeChallenge, SacmeRenewWindow, "
                                 "SacmeWarnWindow, SacmeNotifyCmd, SacmeNotifyURL, "
-                                "SacmeRequireHttps, "
+                                "SacmeRequireHttps, SacmeProfile, "
                                 "SacmeCertificateFile and SacmeCertificateKeyFile",
                                 d->directive, d->line_num);
         }
@@ -103,6 +103,10 @@ const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
         dom->notify_cmd = PICK(set, dflt, notify_cmd)->notify_cmd;
         dom->notify_url = PICK(set, dflt, notify_url)->notify_url;
         dom->require_https = PICK(set, dflt, require_https != SACME_UNSET)->require_https;
+        dom->profile = PICK(set, dflt, profile)->profile;
+        if (dom->profile && !*dom->profile) {
+            dom->profile = NULL;         /* 'none' */
+        }
         /* a pair from elsewhere belongs to its set alone */
         dom->cert_file = set ? set->cert_file : NULL;
         dom->key_file = set ? set->key_file : NULL;

@@ -114,6 +114,9 @@ static void print_domain(cli_t *cli, const json_t *d)
     printf("domain:        %s\n", str(d, "name", "?"));
     printf("names:         %s\n", joined(cli, json_object_get(d, "names"), " "));
     printf("key types:     %s\n", joined(cli, json_object_get(d, "key-types"), " "));
+    if (sacme_json_str(d, "profile")) {
+        printf("profile:       %s\n", sacme_json_str(d, "profile"));
+    }
     printf("state:         %s\n", str(d, "state", "?"));
     json_array_foreach(json_object_get(d, "cas"), i, c) {
         /* in failover order; the next attempt goes to the one marked */
@@ -137,6 +140,9 @@ static void print_domain(cli_t *cli, const json_t *d)
         printf("  issuer:      %s\n", str(c, "issuer", "?"));
         if (sacme_json_str(c, "ca")) {
             printf("  from CA:     %s\n", sacme_json_str(c, "ca"));
+        }
+        if (sacme_json_str(c, "profile")) {
+            printf("  profile:     %s\n", sacme_json_str(c, "profile"));
         }
         printf("  names:       %s\n", joined(cli, json_object_get(c, "names"), " "));
         printf("  sha256:      %s\n", str(c, "sha256", "?"));

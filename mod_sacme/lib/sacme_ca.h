@@ -27,6 +27,9 @@ typedef struct sacme_ca_t {
     const char *account_url;         /* the driver's: the account, once known, */
     sacme_key_t *account_key;        /* shared by every client of every thread
                                         (sacme_drive.c, ensure_account) */
+    volatile apr_uint32_t profiles_warned; /* the driver's: 1 once it warned
+                                        that this CA offers no profiles
+                                        (atomic: any thread may be first) */
 } sacme_ca_t;
 
 #define SACME_FAILOVER_DEFAULT 13    /* consecutive failed attempts, as mod_md */

@@ -3,12 +3,15 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <apr_atomic.h>
+
 #include "sacme_drive.h"
 #include "sacme_acct.h"
 #include "sacme_issue.h"
 #include "sacme_order.h"
 #include "sacme_json.h"
 #include "sacme_problem.h"
+#include "sacme_profile.h"
 #include "sacme_request.h"
 #include "sacme_time.h"
 
@@ -22,6 +25,7 @@ const char *sacme_why_str(sacme_why_t why)
     case SACME_WHY_RENEW:    return "renewal window reached";
     case SACME_WHY_RESUME:   return "order in progress";
     case SACME_WHY_REQUESTED: return "a new certificate was requested";
+    case SACME_WHY_PROFILE:  return "the profile changed";
     default:                 return "nothing to do";
     }
 }
@@ -167,7 +171,7 @@ static void save_job(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p
 /* --- deciding --------------------------------------------------------------- */
 
 /* A staged set that still fits the configuration waits for activation;
- * one that does not (names or key type changed since) is dropped. Only the
+ * one that does not (names, key type or profile changed since) is dropped. Only the
  * leaf is read: the key type is its public key's, which was checked against
  * the private key when the set was staged and is checked again by the
  * parent before activation. Parsing a private key costs more in OpenSSL 3
@@ -188,7 +192,10 @@ static int staged_fits(sacme_driver_t *d, const sacme_domain_t *dom,
                            &info) == APR_SUCCESS
         && sacme_cert_info_covers(info, dom->names)
         && sacme_key_type_of(X509_get0_pubkey(leaf)) == dom->key_type
-        && info->not_after > now) {
+        && info->not_after > now
+        && !sacme_profile_changed(dom->profile, read_json(d, p, dom->name,
+                                                          SACME_STATE_ISSUED),
+                                  info->serial)) {
         return 1;
     }
     sacme_store_unstage(d->store, p, dom->name, SACME_UNSTAGE_CHAIN);
@@ -260,6 +267,13 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
     }
     if (sacme_key_type_of(X509_get0_pubkey(leaf)) != dom->key_type) {
         return SACME_WHY_KEY_TYPE;
+    }
+    /* The certificate does not say which profile it was ordered for: the
+     * record written when it was staged does. */
+    if (sacme_profile_changed(dom->profile,
+                              read_json(d, p, dom->name, SACME_STATE_ISSUED),
+                              info->serial)) {
+        return SACME_WHY_PROFILE;
     }
     renew_at = sacme_drive_renew_at(dom, info);
     if (renew_at <= now) {
@@ -496,6 +510,7 @@ static apr_status_t record_order(void *baton, const char *url)
     json_object_set_new(j, "server", json_string(ctx->ca->url));
     json_object_set_new(j, "names", names);
     json_object_set_new(j, "key-type", json_string(sacme_key_type_name(ctx->dom->key_type)));
+    json_object_set_new(j, "profile", sacme_json_str_or_null(ctx->dom->profile));
     json_object_set_new(j, "updated", json_string(sacme_time_rfc3339(ctx->p, apr_time_now())));
     return write_json(ctx->d, ctx->p, ctx->dom->name, SACME_STATE_ORDER, j, NULL);
 }
@@ -862,12 +877,19 @@ static void record_waiting(sacme_driver_t *d, const sacme_domain_t *dom,
 }
 
 /* Which CA and account the certificate staged now came from, for status
- * and sacmectl (revocation goes to the CA that issued it). Before the
- * chain: a staged set always has its record. Best effort: without it the
- * status only cannot name the CA. */
-static void record_issued(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p,
-                          const sacme_ca_t *ca, const sacme_acme_t *acme,
-                          const sacme_cert_info_t *info)
+ * and sacmectl (revocation goes to the CA that issued it), and for which
+ * profile: the one its order carried (profile, NULL: none) and the one
+ * configured (the driver compares the configuration with that, to know
+ * when SacmeProfile changed: sacme_profile_changed). Before the chain: a
+ * staged set always has its record. Without it the certificate would
+ * count as ordered without a profile, and be ordered again and again for
+ * a domain with one; so a record that cannot be written fails the
+ * attempt, as the chain would. */
+static apr_status_t record_issued(sacme_driver_t *d, const sacme_domain_t *dom,
+                                  apr_pool_t *p, const sacme_ca_t *ca,
+                                  const sacme_acme_t *acme,
+                                  const sacme_cert_info_t *info, const char *profile,
+                                  sacme_result_t *res)
 {
     json_t *j = sacme_json_own(p, json_object());
 
@@ -876,7 +898,49 @@ static void record_issued(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool
     json_object_set_new(j, "eab-kid", sacme_json_str_or_null(ca->eab ? ca->eab->kid : NULL));
     json_object_set_new(j, "account", sacme_json_str_or_null(acme->account_url));
     json_object_set_new(j, "issued", json_string(sacme_time_rfc3339(p, apr_time_now())));
-    write_json(d, p, dom->name, SACME_STATE_ISSUED, j, NULL);
+    json_object_set_new(j, "profile", sacme_json_str_or_null(profile));
+    json_object_set_new(j, "configured-profile", sacme_json_str_or_null(dom->profile));
+    return write_json(d, p, dom->name, SACME_STATE_ISSUED, j, res);
+}
+
+/* The profile a new order asks for (*send), from SacmeProfile and the
+ * profiles the CA's directory offers. Read before any account is made: a
+ * name the CA does not know is the admin's to fix, waited out as long as
+ * any configuration error (is_fatal), and with several CAs the next one
+ * is tried. A CA without profiles gets the order without one, which it
+ * answers with its default certificate; the driver says so once per run
+ * and CA, not at every attempt. */
+static apr_status_t choose_profile(sacme_driver_t *d, const sacme_domain_t *dom,
+                                   sacme_ca_t *ca, sacme_acme_t *acme, apr_pool_t *p,
+                                   const char **send, sacme_result_t *res)
+{
+    apr_status_t rv;
+
+    *send = NULL;
+    if (!dom->profile) {
+        return APR_SUCCESS;
+    }
+    if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = sacme_profile_choose(p, acme->dir, dom->profile, send, res);
+    if (rv != APR_SUCCESS) {
+        sacme_log(d->log, SACME_LOG_ERR, 0, SACME_LOGNO(10430)
+                  "%s: SacmeProfile %s is not a profile of the CA %s, which offers: "
+                  "%s; nothing is ordered until SacmeProfile names one of these (or "
+                  "is removed, for the CA's default)", dom->name, dom->profile,
+                  ca->url, sacme_profile_offered(p, acme->dir));
+        return rv;
+    }
+    if (!*send && apr_atomic_cas32(&ca->profiles_warned, 1, 0) == 0) {
+        sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10431)
+                  "the CA %s offers no profiles (its directory has no meta.profiles): "
+                  "orders for SacmeProfile %s (domain %s, and any other with a "
+                  "profile) go out without one, and the CA issues its default "
+                  "certificate; check the CA's documentation, or remove "
+                  "SacmeProfile for this CA", ca->url, dom->profile, dom->name);
+    }
+    return APR_SUCCESS;
 }
 
 /* The admin revoked the certificate (sacmectl revoke) and asked for a new
@@ -980,7 +1044,10 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
                          ca->url)
         && names_equal(dom->names, json_object_get(order, "names"))
         && !strcmp(sacme_json_str(order, "key-type") ? sacme_json_str(order, "key-type") : "",
-                   sacme_key_type_name(dom->key_type))) {
+                   sacme_key_type_name(dom->key_type))
+        /* an order for another profile would give the old kind */
+        && !strcmp(sacme_json_str(order, "profile") ? sacme_json_str(order, "profile") : "",
+                   dom->profile ? dom->profile : "")) {
         opts.resume_url = sacme_json_str(order, "url");
     }
     if (opts.resume_url) {
@@ -994,12 +1061,16 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
     }
     else {
         sacme_log(d->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10021)
-                  "%s: ordering a certificate for %s (%s) from %s", dom->name,
-                  names_str, sacme_why_str(why), ca->url);
+                  "%s: ordering a certificate for %s (%s) from %s%s", dom->name,
+                  names_str, sacme_why_str(why), ca->url,
+                  dom->profile ? apr_psprintf(p, ", profile %s", dom->profile) : "");
         sacme_drive_notify(d, dom, "renewing", sacme_why_str(why));
     }
 
     rv = sacme_clients_get(clients, ca->url, &acme, res);
+    if (rv == APR_SUCCESS) {
+        rv = choose_profile(d, dom, ca, acme, p, &opts.profile, res);
+    }
     if (rv == APR_SUCCESS) {
         rv = ensure_account(d, acme, ca, res);
     }
@@ -1078,8 +1149,10 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
     info = NULL;
     sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info);
     commit_begin(d);
-    record_issued(d, dom, p, ca, acme, info);
-    rv = sacme_store_stage_chain(d->store, p, dom->name, chain, res);
+    rv = record_issued(d, dom, p, ca, acme, info, opts.profile, res);
+    if (rv == APR_SUCCESS) {
+        rv = sacme_store_stage_chain(d->store, p, dom->name, chain, res);
+    }
     if (rv != APR_SUCCESS) {
         commit_end(d);
         record_failure(d, dom, p, res);

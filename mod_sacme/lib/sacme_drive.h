@@ -59,6 +59,9 @@ struct sacme_domain_t {
                                         with every domain of the same CA and
                                         EAB key id); NULL: the driver's ca */
     int failover;                    /* SacmeRetryFailover; 0: the default */
+    const char *profile;             /* SacmeProfile: the profile newOrder asks
+                                        for (sacme_profile.h), or NULL: the
+                                        CA's default */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };
@@ -81,7 +84,9 @@ typedef enum {
     SACME_WHY_KEY_TYPE,              /* the live key is of another type */
     SACME_WHY_RENEW,                 /* in the renewal window */
     SACME_WHY_RESUME,                /* an order is in progress */
-    SACME_WHY_REQUESTED              /* the admin asked (sacme_request.h) */
+    SACME_WHY_REQUESTED,             /* the admin asked (sacme_request.h) */
+    SACME_WHY_PROFILE                /* the live certificate was ordered for
+                                        another SacmeProfile (issued.json) */
 } sacme_why_t;
 
 const char *sacme_why_str(sacme_why_t why);

@@ -286,7 +286,7 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
         if (opts.order_guard) {
             apr_thread_rwlock_rdlock(opts.order_guard);
         }
-        rv = sacme_order_new(acme, opts.names, p, &order, res);
+        rv = sacme_order_new(acme, opts.names, opts.profile, p, &order, res);
         if (rv != APR_SUCCESS) {
             if (opts.order_guard) {
                 apr_thread_rwlock_unlock(opts.order_guard);

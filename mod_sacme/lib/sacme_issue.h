@@ -51,6 +51,8 @@ typedef struct sacme_issue_opts_t {
                                          that it has not recorded */
     int challenge_none;               /* names must be pre-validated: never
                                          answer a challenge */
+    const char *profile;              /* the profile a new order asks for
+                                         (sacme_profile_choose), or NULL */
 } sacme_issue_opts_t;
 
 /* A resumed order the CA no longer has, or that went invalid: the caller

@@ -44,6 +44,9 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
         if (dom->warn) {
             json_object_set_new(d, "warn-window", sacme_warn_json(dom->warn, p));
         }
+        if (dom->profile) {
+            json_object_set_new(d, "profile", json_string(dom->profile));
+        }
         if (dom->cert_file) {
             /* the path only: sacmectl reads the certificate itself */
             json_object_set_new(d, "certificate-file", json_string(dom->cert_file));
@@ -215,6 +218,7 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
         }
         dom->challenge_none = chal && !strcmp(chal, "none");
         dom->cert_file = sacme_json_str(d, "certificate-file");
+        dom->profile = sacme_json_str(d, "profile");
         if (!win || sacme_window_parse(win, &dom->renew_window) != APR_SUCCESS) {
             dom->renew_window.percent = SACME_WINDOW_DEFAULT_PERCENT;
         }

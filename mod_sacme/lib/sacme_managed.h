@@ -37,7 +37,7 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
                                  const sacme_managed_t *m, sacme_result_t *res);
 
 /* Reads it back; domains are rebuilt as sacme_domain_t with their names,
- * key type, challenge setting, renewal window and CAs. APR_ENOENT with a
+ * key type, challenge setting, renewal window, profile and CAs. APR_ENOENT with a
  * hint when httpd never ran with this store. A file of a version before
  * several CAs (one "server" and "eab-kid") gives every domain that CA. */
 apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,

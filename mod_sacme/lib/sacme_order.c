@@ -41,6 +41,7 @@ apr_status_t sacme_order_parse(apr_pool_t *p, const json_t *json,
     order->finalize = url_dup(p, json, "finalize", base);
     order->certificate = url_dup(p, json, "certificate", base);
     order->error = obj_copy(p, sacme_json_obj(json, "error"));
+    order->profile = str_dup(p, json, "profile");
     order->authorizations = apr_array_make(p, 4, sizeof(const char *));
     authzs = sacme_json_arr(json, "authorizations");
     json_array_foreach(authzs, i, v) {
@@ -62,8 +63,8 @@ apr_status_t sacme_order_parse(apr_pool_t *p, const json_t *json,
 }
 
 apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names,
-                             apr_pool_t *p, sacme_order_t **order,
-                             sacme_result_t *res)
+                             const char *profile, apr_pool_t *p,
+                             sacme_order_t **order, sacme_result_t *res)
 {
     json_t *payload = sacme_json_own(p, json_object()), *idents = json_array();
     sacme_acme_response_t *resp;
@@ -85,6 +86,9 @@ apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names
         json_array_append_new(idents, ident);
     }
     json_object_set_new(payload, "identifiers", idents);
+    if (profile) {
+        json_object_set_new(payload, "profile", json_string(profile));
+    }
     rv = sacme_acme_post(acme, acme->dir->new_order, payload, 0, p, &resp, res);
     if (rv != APR_SUCCESS) {
         sacme_result_prefix(res, "new order for %s", APR_ARRAY_IDX(names, 0, const char *));

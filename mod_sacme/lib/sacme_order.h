@@ -17,6 +17,8 @@ typedef struct sacme_order_t {
     apr_array_header_t *authorizations;   /* const char * URLs */
     apr_time_t retry_after;       /* from the last response, or 0 */
     json_t *error;                /* problem document of an invalid order, or NULL */
+    const char *profile;          /* the profile the CA says the order is for
+                                     (draft-ietf-acme-profiles), or NULL */
 } sacme_order_t;
 
 typedef struct sacme_challenge_t {
@@ -36,10 +38,11 @@ typedef struct sacme_authz_t {
     apr_time_t retry_after;
 } sacme_authz_t;
 
-/* newOrder for names (dNS identifiers). */
+/* newOrder for names (dNS identifiers), with "profile" when profile is
+ * not NULL (sacme_profile.h: only one the directory offers). */
 apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names,
-                             apr_pool_t *p, sacme_order_t **order,
-                             sacme_result_t *res);
+                             const char *profile, apr_pool_t *p,
+                             sacme_order_t **order, sacme_result_t *res);
 
 /* POST-as-GET of an order URL. */
 apr_status_t sacme_order_get(sacme_acme_t *acme, const char *url, apr_pool_t *p,

@@ -3,6 +3,7 @@
 
 #include "sacme_status.h"
 #include "sacme_json.h"
+#include "sacme_profile.h"
 #include "sacme_request.h"
 #include "sacme_static.h"
 #include "sacme_time.h"
@@ -299,6 +300,33 @@ static void mark_ca(json_t *cert, const json_t *issued)
     }
 }
 
+/* The profile a certificate (of certs, or the staged one) was ordered
+ * with, where issued.json is about that very serial: null when its order
+ * carried none, or nothing is known of it. */
+static void mark_profile(json_t *cert, const json_t *issued)
+{
+    if (json_is_object(cert)) {
+        json_object_set_new(cert, "profile", sacme_json_str_or_null(
+            sacme_profile_sent(issued, sacme_json_str(cert, "serial"))));
+    }
+}
+
+/* Whether a live certificate was ordered for another SacmeProfile: the
+ * driver orders a new one (sacme_drive.c, SACME_WHY_PROFILE). */
+static int profile_mismatch(const sacme_domain_t *dom, const json_t *certs,
+                            const json_t *issued)
+{
+    const json_t *c;
+    size_t i;
+
+    json_array_foreach(certs, i, c) {
+        if (sacme_profile_changed(dom->profile, issued, sacme_json_str(c, "serial"))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The status of one key type's certificate of a domain. */
 static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom,
                            apr_time_t now, apr_pool_t *p)
@@ -328,6 +356,13 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
     if (staged) {
         mark_ca(staged, issued);
     }
+    if (!dom->cert_file) {
+        json_array_foreach(certs, i, c) {
+            mark_profile(c, issued);
+        }
+        mark_profile(staged, issued);
+        live.mismatch |= profile_mismatch(dom, certs, issued);
+    }
     cas = cas_json(dom, job, &ca);
     busy = order || request || !live.earliest || live.mismatch
            || (!dom->cert_file && live.renew_at <= now);
@@ -338,6 +373,7 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
     json_object_set_new(d, "source", json_string(dom->cert_file ? "file" : "acme"));
     json_object_set_new(d, "ca", ca);
     json_object_set_new(d, "cas", cas);
+    json_object_set_new(d, "profile", sacme_json_str_or_null(dom->profile));
     json_object_set_new(d, "renew-window",
                         json_string(sacme_window_str(p, &dom->renew_window)));
     json_object_set_new(d, "warn-window",

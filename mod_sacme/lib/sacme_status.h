@@ -13,6 +13,7 @@
  *   name            the primary name (names the store entries)
  *   names           [ configured names ]
  *   key-types       [ configured key types, e.g. "p256" ]
+ *   profile         the configured SacmeProfile, or null (the CA's default)
  *   renew-window    the configured renewal window ("33%", "30d")
  *   warn-window     [ the expiry alert thresholds, e.g. "30d" ] ([] for
  *                     none), or null when not known
@@ -23,17 +24,20 @@
  *                     none succeeded since;
  *                   "renewing": no certificate yet, an order in progress,
  *                     an admin's request, the renewal due, or the live
- *                     certificate lacks a configured name or key type;
+ *                     certificate lacks a configured name or key type, or
+ *                     was ordered for another profile;
  *                   "ok": otherwise
  *   certificates    [ per live certificate: key-type, serial (hex, upper
  *                     case), not-before, not-after (RFC 3339), issuer,
  *                     sha256 (hex, of the leaf's DER), days-left (floor,
  *                     negative once expired), names (SANs), renewals
- *                     (activations after the first, history.json) ]
+ *                     (activations after the first, history.json),
+ *                     profile (what its order asked for, from issued.json;
+ *                     null: none, or not known) ]
  *   valid-until     not-after of the earliest-expiring live certificate, or null
  *   days-left       its days-left, or null
  *   renew-at        when the renewal is due (RFC 3339), or null without a certificate
- *   staged          null, or { serial, not-after } of the set waiting for
+ *   staged          null, or { serial, not-after, profile } of the set waiting for
  *                   the next graceful restart
  *   order           null, or { url, updated, waiting (what the CA is still
  *                   doing, or null) } of the order in progress
@@ -74,7 +78,8 @@ const char *sacme_status_prometheus(const json_t *all, apr_pool_t *p);
 /* The short, line-oriented form of mod_status's "?auto" page:
  *   SacmeDomains: N, SacmeDomainsOk: N, ... then per domain
  *   SacmeDomain-<name>-State: ok, -KeyTypes, -ValidUntil, -DaysLeft,
- *   -RenewAt, -Errors, -Error (lines of null values are left out). */
+ *   -RenewAt, -CA, -Profile, -Errors, -Error (lines of null values are left
+ *   out). */
 const char *sacme_status_auto(const json_t *all, apr_pool_t *p);
 
 #endif /* SACME_STATUS_H */

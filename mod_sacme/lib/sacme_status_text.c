@@ -311,6 +311,7 @@ const char *sacme_status_auto(const json_t *all, apr_pool_t *p)
                        : NULL);
         auto_line(t, name, "RenewAt", sacme_json_str(dom, "renew-at"));
         auto_line(t, name, "CA", sacme_json_str(dom, "ca"));
+        auto_line(t, name, "Profile", sacme_json_str(dom, "profile"));
         auto_line(t, name, "Errors", apr_psprintf(p, "%" APR_INT64_T_FMT,
                                                   integer(err, "errors")));
         auto_line(t, name, "ErrorProblem", sacme_json_str(err, "problem"));

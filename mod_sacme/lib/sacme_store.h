@@ -93,8 +93,8 @@ typedef enum {
     SACME_STATE_JOB = 0,       /* staging/<name>/job.json: last error, next attempt */
     SACME_STATE_ORDER,         /* staging/<name>/order.json: the order in progress */
     SACME_STATE_ALERTS,        /* staging/<name>/alerts.json: alerts raised */
-    SACME_STATE_ISSUED,        /* staging/<name>/issued.json: the CA and account
-                                  of the last certificate staged */
+    SACME_STATE_ISSUED,        /* staging/<name>/issued.json: the CA, account
+                                  and profile of the last certificate staged */
     SACME_STATE_REQUEST,       /* requests/<name>.json: an admin's request */
     SACME_STATE_HISTORY,       /* domains/<name>/history.json: activations */
     SACME_STATE_MANAGED,       /* managed.json (name NULL) */

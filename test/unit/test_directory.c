@@ -3,6 +3,8 @@
 
 #include "unit.h"
 #include "sacme_directory.h"
+#include "sacme_json.h"
+#include "sacme_profile.h"
 
 static apr_status_t parse(const char *fixture, sacme_directory_t **dir,
                           sacme_result_t *res)
@@ -109,6 +111,88 @@ START_TEST(nesting_bound)
 }
 END_TEST
 
+/* SacmeProfile's names: short words; anything else is a typo. */
+START_TEST(profile_names)
+{
+    char longest[SACME_PROFILE_MAX + 2];
+
+    ck_assert(sacme_profile_name_ok("shortlived"));
+    ck_assert(sacme_profile_name_ok("tls-server_v2.1"));
+    ck_assert(!sacme_profile_name_ok(""));
+    ck_assert(!sacme_profile_name_ok(NULL));
+    ck_assert(!sacme_profile_name_ok("short lived"));
+    ck_assert(!sacme_profile_name_ok("\"x\""));
+    ck_assert(!sacme_profile_name_ok("caf\xc3\xa9"));
+    memset(longest, 'a', sizeof(longest));
+    longest[SACME_PROFILE_MAX] = '\0';
+    ck_assert(sacme_profile_name_ok(longest));
+    longest[SACME_PROFILE_MAX] = 'a';
+    longest[SACME_PROFILE_MAX + 1] = '\0';
+    ck_assert(!sacme_profile_name_ok(longest));
+}
+END_TEST
+
+/* What newOrder carries: the profile when offered, none from a CA without
+ * profiles, an error naming the offered ones otherwise. */
+START_TEST(profile_choose)
+{
+    sacme_directory_t *full, *pebble;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    const char *send = "unset";
+
+    ck_assert_int_eq(parse("acme/directory-full.json", &full, NULL), APR_SUCCESS);
+    ck_assert_int_eq(parse("acme/directory-pebble.json", &pebble, NULL), APR_SUCCESS);
+    ck_assert_str_eq(sacme_profile_offered(unit_pool, full), "classic, shortlived");
+    ck_assert_str_eq(sacme_profile_offered(unit_pool, pebble), "none");
+
+    ck_assert_int_eq(sacme_profile_choose(unit_pool, full, "shortlived", &send, res),
+                     APR_SUCCESS);
+    ck_assert_str_eq(send, "shortlived");
+    ck_assert_int_eq(sacme_profile_choose(unit_pool, full, NULL, &send, res), APR_SUCCESS);
+    ck_assert_ptr_null(send);
+    send = "unset";
+    ck_assert_int_eq(sacme_profile_choose(unit_pool, pebble, "shortlived", &send, res),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(send);
+
+    ck_assert_int_eq(sacme_profile_choose(unit_pool, full, "longlived", &send, res),
+                     SACME_ECONFIG);
+    ck_assert_ptr_null(send);
+    ck_assert_ptr_nonnull(strstr(res->detail, "'longlived'"));
+    ck_assert_ptr_nonnull(strstr(res->detail, "classic, shortlived"));
+}
+END_TEST
+
+/* issued.json decides whether the live certificate was ordered for the
+ * configured profile; a record of another serial says nothing. */
+START_TEST(profile_changed)
+{
+    json_t *j = sacme_json_own(unit_pool, json_pack(
+        "{s:s, s:s, s:s}", "serial", "0A1B", "profile", "tlsserver",
+        "configured-profile", "tlsserver"));
+    json_t *no_ca = sacme_json_own(unit_pool, json_pack(
+        "{s:s, s:n, s:s}", "serial", "0A1B", "profile", "configured-profile",
+        "shortlived"));
+    json_t *old = sacme_json_own(unit_pool, json_pack("{s:s}", "serial", "0A1B"));
+
+    ck_assert_str_eq(sacme_profile_sent(j, "0a1b"), "tlsserver");
+    ck_assert_ptr_null(sacme_profile_sent(j, "FFFF"));
+    ck_assert(!sacme_profile_changed("tlsserver", j, "0A1B"));
+    ck_assert(sacme_profile_changed("shortlived", j, "0A1B"));
+    ck_assert(sacme_profile_changed(NULL, j, "0A1B"));
+    /* a CA without profiles: ordered without one, yet what was configured */
+    ck_assert_ptr_null(sacme_profile_sent(no_ca, "0A1B"));
+    ck_assert(!sacme_profile_changed("shortlived", no_ca, "0A1B"));
+    /* a record from before profiles, or of another certificate, or none */
+    ck_assert(!sacme_profile_changed(NULL, old, "0A1B"));
+    ck_assert(sacme_profile_changed("shortlived", old, "0A1B"));
+    ck_assert(!sacme_profile_changed(NULL, j, "FFFF"));
+    ck_assert(sacme_profile_changed("tlsserver", j, "FFFF"));
+    ck_assert(!sacme_profile_changed(NULL, NULL, "0A1B"));
+    ck_assert(sacme_profile_changed("tlsserver", NULL, "0A1B"));
+}
+END_TEST
+
 Suite *unit_suite_directory(void)
 {
     Suite *s = suite_create("directory");
@@ -122,6 +206,9 @@ Suite *unit_suite_directory(void)
     tcase_add_test(tc, html_instead_of_json);
     tcase_add_test(tc, not_an_object);
     tcase_add_test(tc, nesting_bound);
+    tcase_add_test(tc, profile_names);
+    tcase_add_test(tc, profile_choose);
+    tcase_add_test(tc, profile_changed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -241,6 +241,61 @@ START_TEST(test_drive_key_type)
 }
 END_TEST
 
+/* The serial of the certificate of the set in group/NAME. */
+static const char *serial_of(const sacme_store_t *store, const char *group)
+{
+    sacme_chain_t *chain;
+    sacme_cert_info_t *info;
+
+    ck_assert_int_eq(sacme_store_load_leaf(store, unit_pool, group, NAME, &chain, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(sacme_cert_info(unit_pool, APR_ARRAY_IDX(chain->certs, 0, X509 *),
+                                     &info), APR_SUCCESS);
+    return info->serial;
+}
+
+static void put_issued(sacme_driver_t *d, const char *serial, const char *configured)
+{
+    write_text(file_in(d->store, SACME_GROUP_STAGING, "issued.json"),
+               apr_psprintf(unit_pool, "{\"serial\": \"%s\", \"profile\": null, "
+                            "\"configured-profile\": \"%s\"}", serial, configured));
+}
+
+/* SacmeProfile: the certificate does not tell, issued.json does, for the
+ * serial it names. */
+START_TEST(test_drive_profile)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_now(), next;
+
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, dom.names,
+            now - DAY, now + 89 * DAY);
+    /* nothing recorded, nothing configured */
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    dom.profile = "shortlived";
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_PROFILE);
+    /* ordered for it (from a CA without profiles: none was sent) */
+    put_issued(d, serial_of(d->store, SACME_GROUP_DOMAINS), "shortlived");
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    dom.profile = "tlsserver";
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_PROFILE);
+    dom.profile = NULL;
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_PROFILE);
+
+    /* a staged set for the profile configured waits; one for another is
+     * dropped */
+    put_set(d->store, SACME_GROUP_STAGING, SACME_KEY_P256, dom.names,
+            now - HOUR, now + 90 * DAY);
+    put_issued(d, serial_of(d->store, SACME_GROUP_STAGING), "tlsserver");
+    dom.profile = "tlsserver";
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_STAGED);
+    dom.profile = "shortlived";
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_PROFILE);
+    ck_assert(!sacme_store_has_set(d->store, unit_pool, SACME_GROUP_STAGING, NAME));
+}
+END_TEST
+
 START_TEST(test_drive_renew)
 {
     sacme_domain_t dom;
@@ -395,7 +450,8 @@ START_TEST(test_drive_why_str)
 {
     static const sacme_why_t all[] = {
         SACME_WHY_NONE, SACME_WHY_STAGED, SACME_WHY_NO_CERT, SACME_WHY_NAMES,
-        SACME_WHY_KEY_TYPE, SACME_WHY_RENEW, SACME_WHY_RESUME,
+        SACME_WHY_KEY_TYPE, SACME_WHY_RENEW, SACME_WHY_RESUME, SACME_WHY_REQUESTED,
+        SACME_WHY_PROFILE,
     };
     apr_size_t i, k;
 
@@ -1069,6 +1125,7 @@ Suite *unit_suite_drive(void)
     tcase_add_test(tc, test_drive_jitter_spreads);
     tcase_add_test(tc, test_drive_names);
     tcase_add_test(tc, test_drive_key_type);
+    tcase_add_test(tc, test_drive_profile);
     tcase_add_test(tc, test_drive_renew);
     tcase_add_test(tc, test_drive_staged);
     tcase_add_test(tc, test_drive_staged_names_changed);

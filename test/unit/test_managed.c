@@ -52,6 +52,7 @@ START_TEST(test_managed_round_trip)
     const char *why;
 
     b->challenge_none = 1;
+    a->profile = "shortlived";        /* b asks for none */
     /* a's alerts are its set's, b has none; the unit of a's second type
      * (added below) carries a's */
     ck_assert_int_eq(sacme_warn_parse(2, two_args, &two, unit_pool, &why), APR_SUCCESS);
@@ -103,7 +104,9 @@ START_TEST(test_managed_round_trip)
     ck_assert_str_eq(got->name, "a.example");
     ck_assert_int_eq(got->key_type, SACME_KEY_RSA2048);
     ck_assert_int_eq(got->renew_window.duration, apr_time_from_sec(30 * 86400));
+    ck_assert_str_eq(got->profile, "shortlived");
     ck_assert_ptr_nonnull(got->next_key);
+    ck_assert_str_eq(got->next_key->profile, "shortlived");
     ck_assert_str_eq(got->next_key->name, "a.example+p256");
     ck_assert_int_eq(got->next_key->key_type, SACME_KEY_P256);
     ck_assert_str_eq(sacme_warn_list(unit_pool, got->warn), "21d 7d");
@@ -112,6 +115,7 @@ START_TEST(test_managed_round_trip)
     got = sacme_managed_find(back, "api.b.example");
     ck_assert_ptr_nonnull(got);
     ck_assert_int_eq(got->challenge_none, 1);
+    ck_assert_ptr_null(got->profile);
     ck_assert_int_eq(got->cas->nelts, 2);
     ck_assert_ptr_eq(APR_ARRAY_IDX(got->cas, 0, sacme_ca_t *),
                      APR_ARRAY_IDX(back->cas, 1, sacme_ca_t *));

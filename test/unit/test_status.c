@@ -243,6 +243,49 @@ START_TEST(test_status_renewing_when_due_or_not_matching)
 }
 END_TEST
 
+/* The profile: configured, and per certificate as issued.json records it
+ * for that serial; another configured profile is work to do. */
+START_TEST(test_status_profile)
+{
+    sacme_store_t *store = new_store();
+    sacme_domain_t *dom = new_domain(NAME);
+    apr_time_t now = t0();
+    sacme_cert_info_t *info = put_set(store, SACME_GROUP_DOMAINS, NAME, SACME_KEY_P256,
+                                      dom->names, now - DAY, now + 89 * DAY);
+    json_t *d, *c;
+
+    /* nothing recorded, nothing configured: not due */
+    d = sacme_status_domain(store, dom, now, unit_pool);
+    assert_null(d, "profile");
+    assert_null(json_array_get(sacme_json_arr(d, "certificates"), 0), "profile");
+    ck_assert_str_eq(s(d, "state"), SACME_STATE_OK);
+    /* configured, and the certificate ordered without: due */
+    dom->profile = "shortlived";
+    ck_assert_str_eq(state_at(store, dom, now), SACME_STATE_RENEWING);
+
+    put_json(store, NAME, "issued.json", apr_psprintf(unit_pool,
+             "{\"serial\": \"%s\", \"profile\": \"shortlived\", "
+             "\"configured-profile\": \"shortlived\"}", info->serial));
+    d = sacme_status_domain(store, dom, now, unit_pool);
+    ck_assert_str_eq(s(d, "profile"), "shortlived");
+    c = json_array_get(sacme_json_arr(d, "certificates"), 0);
+    ck_assert_str_eq(s(c, "profile"), "shortlived");
+    ck_assert_str_eq(s(d, "state"), SACME_STATE_OK);
+    dom->profile = "tlsserver";
+    ck_assert_str_eq(state_at(store, dom, now), SACME_STATE_RENEWING);
+    dom->profile = NULL;
+    ck_assert_str_eq(state_at(store, dom, now), SACME_STATE_RENEWING);
+
+    /* a record of another certificate says nothing of this one */
+    put_json(store, NAME, "issued.json",
+             "{\"serial\": \"0BADC0DE\", \"profile\": \"shortlived\", "
+             "\"configured-profile\": \"shortlived\"}");
+    d = sacme_status_domain(store, dom, now, unit_pool);
+    assert_null(json_array_get(sacme_json_arr(d, "certificates"), 0), "profile");
+    ck_assert_str_eq(s(d, "state"), SACME_STATE_OK);
+}
+END_TEST
+
 START_TEST(test_status_renewing_with_order)
 {
     sacme_store_t *store;
@@ -621,6 +664,7 @@ Suite *unit_suite_status(void)
     tcase_add_test(tc, test_status_ok_and_certificate_fields);
     tcase_add_test(tc, test_status_days_left_rounds_down);
     tcase_add_test(tc, test_status_renewing_when_due_or_not_matching);
+    tcase_add_test(tc, test_status_profile);
     tcase_add_test(tc, test_status_renewing_with_order);
     tcase_add_test(tc, test_status_pending_activation);
     tcase_add_test(tc, test_status_error);

@@ -77,6 +77,17 @@ firing is counted in proxy.stats[quirk]):
                            connection (the client it was held for is meant to
                            be gone by then, killed); release(deliver=True) lets
                            it go on as if nothing happened.
+  profiles={NAME: DESCRIPTION, ...}
+                           the directory's meta gets "profiles" (draft-ietf-
+                           acme-profiles), which Pebble 2.4 does not know; a
+                           newOrder naming a profile not listed is answered
+                           400 invalidProfile (not forwarded); order objects
+                           carry the "profile" their newOrder asked for
+
+Whatever the quirks, the "profile" of every newOrder payload (None when it
+has none) is recorded in proxy.new_order_profiles, in order.  Pebble 2.4
+ignores the field (Go's JSON decoding skips unknown fields), so it is
+forwarded as signed: a proxy cannot take a field out of a signed payload.
 
 stop() closes the connections still open as well (a client's keep-alive
 connection included), so a stopped proxy is a CA nobody can reach; a new
@@ -113,7 +124,7 @@ QUIRKS = (
     "finalize_201_no_location", "cert_octet_stream", "cert_der", "extra_challenge",
     "status_401_for_403", "server_internal_once_on_neworder", "rate_limited_once",
     "reset_once", "truncate_once", "stall_once", "bad_cert", "bad_nonce_run",
-    "no_nonce", "garbage_order", "hold", "server_internal",
+    "no_nonce", "garbage_order", "hold", "server_internal", "profiles",
 )
 COUNTED = ("bad_nonce_run", "no_nonce", "garbage_order", "server_internal")
 ONCE = ("server_internal_once_on_neworder", "rate_limited_once", "reset_once",
@@ -153,9 +164,10 @@ def jws_payload(body):
 
 
 class _Order:
-    def __init__(self, path, names):
+    def __init__(self, path, names, profile=None):
         self.path = path
         self.names = list(names)
+        self.profile = profile
         self.finalized_at = None
         self.answers_after_finalize = 0
 
@@ -262,6 +274,7 @@ class QuirkProxy:
         self._cert_to_order = {}       # certificate path -> order path
         self._authz_paths = set()
         self.bad_cert_info = []        # what bad_cert changed, per firing
+        self.new_order_profiles = []   # "profile" of each newOrder payload, or None
         self._server = None
         self._thread = None
         self.dir = None
@@ -293,6 +306,9 @@ class QuirkProxy:
                     value = (part, float(secs))
                 if name in COUNTED and value is not True and not isinstance(value, int):
                     raise ValueError("%s is a count or True" % name)
+                if name == "profiles" and not (isinstance(value, dict) and all(
+                        isinstance(v, str) for v in value.values())):
+                    raise ValueError("profiles is a dict name -> description")
                 self._quirks[name] = value
                 self._fired.discard(name)
         return self
@@ -525,7 +541,17 @@ class QuirkProxy:
                                  "quirkproxy: JWS has an invalid anti-replay nonce (injected)")
 
         is_neworder = method == "POST" and path == self._pebble_neworder_path
+        asked = None
         if is_neworder:
+            asked = payload.get("profile") if isinstance(payload, dict) else None
+            with self._lock:
+                self.new_order_profiles.append(asked)
+            offered = self.quirk("profiles")
+            if asked is not None and offered is not None and asked not in offered:
+                self._count("invalid_profile")
+                return self._problem(h, 400, "invalidProfile",
+                                     "quirkproxy: no profile %r; offered: %s" % (
+                                         asked, ", ".join(offered)))
             if self._take_once("server_internal_once_on_neworder"):
                 return self._problem(h, 500, "serverInternal",
                                      "quirkproxy: the CA had an internal error (injected)")
@@ -562,7 +588,7 @@ class QuirkProxy:
             if loc:
                 order_path = urllib.parse.urlsplit(loc).path
                 with self._lock:
-                    self.orders[order_path] = _Order(order_path, names)
+                    self.orders[order_path] = _Order(order_path, names, asked)
         elif method == "POST" and (path in self.orders or path.startswith(PEBBLE_ORDER)):
             order_path = path
         elif method == "POST" and (path in self._finalize_to_order
@@ -586,6 +612,21 @@ class QuirkProxy:
                     self._authz_paths.add(urllib.parse.urlsplit(a).path)
                 if doc.get("certificate"):
                     self._cert_to_order[urllib.parse.urlsplit(doc["certificate"]).path] = order_path
+
+        # the profile the order was made for, as a CA with profiles says
+        if order_path and isinstance(doc, dict) and "finalize" in doc \
+                and "profile" not in doc:
+            with self._lock:
+                rec = self.orders.get(order_path)
+                profile = rec.profile if rec else None
+            if profile is not None:
+                doc["profile"] = profile
+                changed = True
+
+        # the directory of a CA with profiles
+        if method == "GET" and upstream.split("?")[0] == self._pebble_dir_path \
+                and status == 200 and isinstance(doc, dict) and self._add_profiles(doc):
+            changed = True
 
         # finalize and the order afterwards
         if is_finalize and 200 <= status < 300:
@@ -720,10 +761,20 @@ class QuirkProxy:
             meta = d.get("meta")
             if isinstance(meta, dict):
                 meta.pop("termsOfService", None)
+            self._add_profiles(d)
             data = json.dumps(d).encode()
             self._count("sectigo_directory")
         self._send(h, status, headers, data)
         return status
+
+    def _add_profiles(self, directory):
+        """meta.profiles from the profiles quirk; True when added."""
+        offered = self.quirk("profiles")
+        if offered is None:
+            return False
+        directory.setdefault("meta", {})["profiles"] = dict(offered)
+        self._count("profiles")
+        return True
 
     def _problem(self, h, status, ptype, detail, extra=()):
         nonce = self._fresh_nonce()
