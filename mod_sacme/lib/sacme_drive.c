@@ -1130,7 +1130,6 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
     sacme_store_state_remove(d->store, p, SACME_STATE_JOB, dom->name, NULL);
     unsaved_set(d, dom->name, 0, 0, 0);
     sacme_request_done(d->store, p, dom->name);
-    commit_end(d);
     memset(&ev, 0, sizeof(ev));
     ev.event = "renewed";
     if (info) {
@@ -1141,7 +1140,12 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
         ev.serial = info->serial;
         ev.not_after = info->not_after;
     }
+    /* Raised before the commit ends: a driver exiting for another domain's
+     * staged set (SacmeAutoRestart) waits for it, so this event is in the
+     * webhook's spool for the next driver rather than cut in mid-write
+     * (random poll jitter made that race show). */
     sacme_drive_raise(d, dom, &ev);
+    commit_end(d);
     return APR_SUCCESS;
 }
 

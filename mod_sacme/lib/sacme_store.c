@@ -295,8 +295,10 @@ apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
     }
     else if ((j = sacme_store_state_load(store, p, SACME_STATE_VERSION, NULL, NULL))
              && add_seed(j)) {
-        /* a store made before the seed existed gets one now */
-        rv = sacme_store_state_save(store, p, SACME_STATE_VERSION, NULL, j, res);
+        /* A store made before the seed existed gets one now. Not being
+         * able to write it is no reason to stop: without a seed the
+         * jitter is the name's alone, as it was. */
+        sacme_store_state_save(store, p, SACME_STATE_VERSION, NULL, j, NULL);
     }
     if (taken_over) {
         *taken_over = taken;

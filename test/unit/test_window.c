@@ -1,5 +1,7 @@
-/* Unit tests: sacme_window (durations, windows, start and jitter). */
+/* Unit tests: sacme_window (durations, windows, start and jitter), and
+ * sacme_rand, the jitter's random source. */
 #include "unit.h"
+#include "sacme_rand.h"
 #include "sacme_window.h"
 
 #define DAY  apr_time_from_sec(86400)
@@ -453,6 +455,26 @@ START_TEST(jitter_seeded)
 }
 END_TEST
 
+/* The random source of the retry and poll jitter: within its bounds, both
+ * ends reached, and not the same sequence every time (rand() unseeded was). */
+START_TEST(rand_range_bounds)
+{
+    int i, v, seen_lo = 0, seen_hi = 0;
+    apr_uint64_t a = sacme_rand_u64(), b = sacme_rand_u64();
+
+    for (i = 0; i < 2000; ++i) {
+        v = sacme_rand_range(-10, 10);
+        ck_assert(v >= -10 && v <= 10);
+        seen_lo |= v == -10;
+        seen_hi |= v == 10;
+    }
+    ck_assert(seen_lo && seen_hi);
+    ck_assert_int_eq(sacme_rand_range(5, 5), 5);
+    ck_assert_int_eq(sacme_rand_range(7, 3), 7);
+    ck_assert(a != b);
+}
+END_TEST
+
 Suite *unit_suite_window(void)
 {
     Suite *s = suite_create("window");
@@ -474,6 +496,7 @@ Suite *unit_suite_window(void)
     tcase_add_test(tc, renew_at_lifetimes);
     tcase_add_test(tc, renew_at_never_before_half);
     tcase_add_test(tc, jitter_seeded);
+    tcase_add_test(tc, rand_range_bounds);
     suite_add_tcase(s, tc);
     return s;
 }
