@@ -126,6 +126,7 @@ static int plan_start(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     sacme_store_t *store;
     sacme_result_t *res = sacme_result_make(ptemp);
     apr_array_header_t *installed;
+    apr_uint64_t seed;
     int i, need_fallback = 0, dry_run, taken_over = 0;
 
     live_conf = NULL;
@@ -175,6 +176,14 @@ static int plan_start(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      "before may have been compromised, roll the account key over "
                      "(sacmectl account rollover)", conf->store_dir,
                      conf->driver_user ? conf->driver_user : "the httpd User");
+    }
+    /* The store's jitter seed, now that setup made sure there is one: the
+     * driver (forked below) and the request children's status share these
+     * domains, so they compute the same renewal times; sacmectl reads the
+     * same seed from the store. */
+    seed = sacme_store_jitter_seed(store, ptemp);
+    for (i = 0; i < conf->domains->nelts; ++i) {
+        APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *)->jitter_seed = seed;
     }
     if (!dry_run) {
         warn_driver_user(conf, s);

@@ -5,6 +5,7 @@
 #include "sacme_jws.h"
 #include "sacme_json.h"
 #include "sacme_problem.h"
+#include "sacme_rand.h"
 #include "sacme_time.h"
 
 #define JOSE_TYPE "application/jose+json"
@@ -123,7 +124,7 @@ static void quick_pause(sacme_acme_t *acme, int n, const char *url,
 {
     apr_interval_time_t wait = apr_time_from_msec(n == 1 ? 500 : 1500);
 
-    wait += apr_time_from_msec(rand() % 200);
+    wait += apr_time_from_msec(sacme_rand_range(0, 199));
     sacme_log(acme->log, SACME_LOG_INFO, sacme_result_log_status(res), SACME_LOGNO(10014)
               "%s: transient fault (%s); trying again in %" APR_TIME_T_FMT " ms",
               url, res && res->detail ? res->detail : "no detail",

@@ -12,6 +12,7 @@
 #include "sacme_json.h"
 #include "sacme_problem.h"
 #include "sacme_profile.h"
+#include "sacme_rand.h"
 #include "sacme_request.h"
 #include "sacme_time.h"
 
@@ -207,9 +208,48 @@ apr_time_t sacme_drive_renew_at(const sacme_domain_t *dom,
 {
     /* A stable per-name jitter (up to a tenth of the window) spreads the
      * renewals of many domains without moving them at every restart. */
-    return sacme_window_start(&dom->renew_window, info->not_before, info->not_after)
-           - sacme_window_jitter(&dom->renew_window, info->not_before,
-                                 info->not_after, dom->name, 0.1);
+    return sacme_window_renew_at(&dom->renew_window, info->not_before,
+                                 info->not_after, dom->name, dom->jitter_seed, 0.1);
+}
+
+static const char *human(apr_pool_t *p, apr_interval_time_t t);
+
+/* Tells the admin, once per domain and key type in this driver's life (a
+ * graceful restart starts a new driver, so it comes again after each
+ * activation, not at every look), that the window written is longer than
+ * half of the certificate's lifetime and what applies instead. Without it
+ * a renewal later than configured would be a mystery. */
+static void tell_clamped(sacme_driver_t *d, const sacme_domain_t *dom,
+                         const sacme_cert_info_t *info, apr_pool_t *p)
+{
+    int told;
+
+    if (!sacme_window_clamped(&dom->renew_window, info->not_before, info->not_after)) {
+        return;
+    }
+    unsaved_lock(d);
+    if (!d->clamp_told) {
+        d->clamp_told = apr_hash_make(d->p);
+    }
+    told = apr_hash_get(d->clamp_told, dom->name, APR_HASH_KEY_STRING) != NULL;
+    if (!told) {
+        apr_hash_set(d->clamp_told, apr_pstrdup(d->p, dom->name), APR_HASH_KEY_STRING, "");
+    }
+    unsaved_unlock(d);
+    if (told) {
+        return;
+    }
+    sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10390)
+              "%s: SacmeRenewWindow %s is longer than half of the lifetime of the "
+              "certificate in service (%s, serial %s); renewing it %s before expiry "
+              "instead (at %s), so that no certificate is renewed before half of "
+              "its life has passed. Set SacmeRenewWindow to at most half the "
+              "lifetime, or to a percentage like the default 33%%, to silence this",
+              dom->name, sacme_window_str(p, &dom->renew_window),
+              human(p, info->not_after - info->not_before), info->serial,
+              human(p, sacme_window_length(&dom->renew_window, info->not_before,
+                                           info->not_after)),
+              sacme_time_rfc3339(p, sacme_drive_renew_at(dom, info)));
 }
 
 /* What the domain needs (see sacme_drive_check); *live_info is the
@@ -275,6 +315,7 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
                               info->serial)) {
         return SACME_WHY_PROFILE;
     }
+    tell_clamped(d, dom, info, p);
     renew_at = sacme_drive_renew_at(dom, info);
     if (renew_at <= now) {
         return SACME_WHY_RENEW;
@@ -757,7 +798,7 @@ static apr_interval_time_t backoff(sacme_driver_t *d, int errors,
     }
     /* +-10%: domains that failed together do not retry in lockstep (the
      * floor and the cap below still hold) */
-    delay += (apr_interval_time_t)((rand() % 21 - 10) * (delay / 100));
+    delay += (apr_interval_time_t)(sacme_rand_range(-10, 10) * (delay / 100));
     /* Input errors (bad EAB, rejected names, bad CSR) will not fix
      * themselves: retrying soon only burns the CA's patience. */
     if (fatal && delay < apr_time_from_sec(3600)) {

@@ -40,6 +40,10 @@ struct sacme_domain_t {
     sacme_key_type_t key_type;
     int challenge_none;              /* pre-validated names: never answer challenges */
     sacme_window_t renew_window;
+    apr_uint64_t jitter_seed;        /* the store's (sacme_store_jitter_seed):
+                                        set by whoever loads the domains, so
+                                        the driver and the status agree on
+                                        renew-at; 0: the name alone */
     int require_https;               /* httpd glue: 0, or the status (302, 301) of
                                         the redirect of plain HTTP requests once
                                         a certificate is live */
@@ -160,6 +164,12 @@ typedef struct sacme_driver_t {
                                            and its record): whoever ends
                                            the process at once takes it to write
                                            first, so no such pair is cut in two */
+    apr_hash_t *clamp_told;             /* domain name -> "" once the admin was
+                                           told its window is cut to half the
+                                           lifetime (SACME10390): once per
+                                           domain, key type and driver run.
+                                           Made in p on first use, under
+                                           unsaved_lock */
     apr_thread_mutex_t *unsaved_lock;   /* guards unsaved when several threads
                                            drive (not lock: that one is held
                                            while the account is registered,
@@ -188,7 +198,8 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
                               apr_pool_t *p);
 
 /* When the live certificate described by info is due for renewal: the
- * domain's window, less a stable per-name jitter. */
+ * domain's window (at most half the lifetime), less a stable jitter of the
+ * name and the store's seed (sacme_window_renew_at). */
 apr_time_t sacme_drive_renew_at(const sacme_domain_t *dom,
                                 const sacme_cert_info_t *info);
 

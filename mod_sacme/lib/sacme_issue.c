@@ -10,6 +10,7 @@
 #include "sacme_csr.h"
 #include "sacme_jws.h"
 #include "sacme_problem.h"
+#include "sacme_rand.h"
 #include "sacme_time.h"
 
 typedef struct {
@@ -41,7 +42,7 @@ static apr_status_t wait_poll(issue_ctx_t *ctx, apr_time_t retry_after,
     else {
         wait = ctx->backoff;
         /* +-20% jitter keeps many domains from polling in lockstep */
-        wait += (apr_interval_time_t)((rand() % 41 - 20) * (wait / 100));
+        wait += (apr_interval_time_t)(sacme_rand_range(-20, 20) * (wait / 100));
         ctx->backoff = sacme_time_clamp(ctx->backoff * 2, ctx->opts->poll_start,
                                         ctx->opts->poll_max);
     }

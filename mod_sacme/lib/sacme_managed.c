@@ -168,6 +168,7 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
     sacme_result_t *why = sacme_result_make(p);
     sacme_managed_t *m;
     json_t *j, *doms, *d;
+    apr_uint64_t seed;
     size_t i;
 
     if (!(j = sacme_store_state_load(store, p, SACME_STATE_MANAGED, NULL, why))) {
@@ -197,6 +198,8 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
         return bad(res, path, "no domains");
     }
     m->domains = apr_array_make(p, (int)json_array_size(doms) + 1, sizeof(sacme_domain_t *));
+    /* the seed the driver's renewal times were computed with */
+    seed = sacme_store_jitter_seed(store, p);
     json_array_foreach(doms, i, d) {
         sacme_domain_t *dom = apr_pcalloc(p, sizeof(*dom));
         json_t *names = json_object_get(d, "names"), *n;
@@ -219,6 +222,7 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
         dom->challenge_none = chal && !strcmp(chal, "none");
         dom->cert_file = sacme_json_str(d, "certificate-file");
         dom->profile = sacme_json_str(d, "profile");
+        dom->jitter_seed = seed;
         if (!win || sacme_window_parse(win, &dom->renew_window) != APR_SUCCESS) {
             dom->renew_window.percent = SACME_WINDOW_DEFAULT_PERCENT;
         }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <apr_lib.h>
 #include <apr_portable.h>
 #include <apr_uri.h>
 #include <openssl/sha.h>
@@ -13,6 +14,7 @@
 #include "sacme_ca.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
+#include "sacme_rand.h"
 
 /* Each part: its name, whether the driver's account owns it, its mode and
  * the mode of a domain's (or account's) directory in it. The driver's
@@ -207,6 +209,42 @@ static apr_status_t setup_lock(const sacme_store_t *store, sacme_sdir_t *base,
     return rv;
 }
 
+/* The jitter seed in store.json: 16 hex digits, random, made once. */
+#define SEED_KEY "jitter-seed"
+
+/* Gives j a seed when it has none; whether it did. */
+static int add_seed(json_t *j)
+{
+    char hex[17];
+
+    if (json_is_string(json_object_get(j, SEED_KEY))) {
+        return 0;
+    }
+    apr_snprintf(hex, sizeof(hex), "%016" APR_UINT64_T_HEX_FMT, sacme_rand_u64());
+    json_object_set_new(j, SEED_KEY, json_string(hex));
+    return 1;
+}
+
+apr_uint64_t sacme_store_jitter_seed(const sacme_store_t *store, apr_pool_t *p)
+{
+    json_t *j = sacme_store_state_load(store, p, SACME_STATE_VERSION, NULL, NULL);
+    const char *hex = sacme_json_str(j, SEED_KEY);
+    apr_uint64_t seed = 0;
+    const char *c;
+
+    if (!hex || strlen(hex) != 16) {
+        return 0;
+    }
+    for (c = hex; *c; ++c) {
+        if (!apr_isxdigit(*c)) {
+            return 0;
+        }
+        seed = seed << 4 | (apr_uint64_t)(apr_isdigit(*c) ? *c - '0'
+                                                          : apr_tolower(*c) - 'a' + 10);
+    }
+    return seed;
+}
+
 apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
                                int *taken_over, sacme_result_t *res)
 {
@@ -252,7 +290,15 @@ apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
     if (sacme_sdir_stat(base, STATES[SACME_STATE_VERSION].file, &(struct stat){0}) != 0) {
         j = sacme_json_own(p, json_object());
         json_object_set_new(j, "version", json_integer(SACME_STORE_VERSION));
+        add_seed(j);
         rv = sacme_store_state_save(store, p, SACME_STATE_VERSION, NULL, j, res);
+    }
+    else if ((j = sacme_store_state_load(store, p, SACME_STATE_VERSION, NULL, NULL))
+             && add_seed(j)) {
+        /* A store made before the seed existed gets one now. Not being
+         * able to write it is no reason to stop: without a seed the
+         * jitter is the name's alone, as it was. */
+        sacme_store_state_save(store, p, SACME_STATE_VERSION, NULL, j, NULL);
     }
     if (taken_over) {
         *taken_over = taken;

@@ -3,7 +3,7 @@
  * Callers say *what* they load or save (a job, an order, a staged key, a
  * challenge...), never where.
  *
- *   store.json                  format version                     [root]
+ *   store.json                  format version, jitter seed        [root]
  *   managed.json, driver.pid    for sacmectl                       [root]
  *   sacme.lock                  account changes: sacmectl / driver [driver]
  *   accounts/<id>/              account.key (0600), account.json   [driver, 0700]
@@ -86,6 +86,15 @@ const char *sacme_store_path(const sacme_store_t *store, apr_pool_t *p,
  * be NULL) tells whether a part was taken over from another account. */
 apr_status_t sacme_store_setup(const sacme_store_t *store, apr_pool_t *p,
                                int *taken_over, sacme_result_t *res);
+
+/* The store's jitter seed: a random number sacme_store_setup puts in
+ * store.json once (root's; everyone reads it). Mixed into the per-name
+ * renewal jitter (sacme_window_jitter), it makes the servers of a fleet
+ * renew the same name at different moments, while each server keeps its
+ * own moment across restarts; the driver and the status, reading the same
+ * store, agree on it. 0 when there is none (store.json unreadable, or
+ * made by an older mod_sacme and not set up since). */
+apr_uint64_t sacme_store_jitter_seed(const sacme_store_t *store, apr_pool_t *p);
 
 /* --- JSON state ------------------------------------------------------------- */
 

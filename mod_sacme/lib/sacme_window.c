@@ -146,10 +146,10 @@ const char *sacme_window_str(apr_pool_t *p, const sacme_window_t *w)
     return apr_psprintf(p, "%" APR_INT64_T_FMT "s", secs);
 }
 
-/* The window's length for a certificate of this lifetime, never more than
- * the lifetime itself. */
-static apr_interval_time_t window_length(const sacme_window_t *w,
-                                         apr_interval_time_t lifetime)
+/* The window's length for a certificate of this lifetime as written,
+ * never more than the lifetime itself (nor less than nothing). */
+static apr_interval_time_t window_asked(const sacme_window_t *w,
+                                        apr_interval_time_t lifetime)
 {
     apr_interval_time_t len;
 
@@ -167,23 +167,59 @@ static apr_interval_time_t window_length(const sacme_window_t *w,
     return len > lifetime ? lifetime : (len < 0 ? 0 : len);
 }
 
+/* Half the lifetime: the longest window that applies. A longer one would
+ * renew a certificate before half of its life has passed; with a window
+ * near the whole lifetime the new certificate is due again as soon as it
+ * is in service (a 6-day certificate and "30d": an order and a restart
+ * every minute, forever). */
+static apr_interval_time_t half_of(apr_interval_time_t lifetime)
+{
+    return lifetime > 0 ? lifetime / 2 : 0;
+}
+
+apr_interval_time_t sacme_window_length(const sacme_window_t *w,
+                                        apr_time_t not_before, apr_time_t not_after)
+{
+    apr_interval_time_t lifetime = not_after - not_before;
+    apr_interval_time_t len = window_asked(w, lifetime);
+
+    return len > half_of(lifetime) ? half_of(lifetime) : len;
+}
+
+int sacme_window_clamped(const sacme_window_t *w, apr_time_t not_before,
+                         apr_time_t not_after)
+{
+    apr_interval_time_t lifetime = not_after - not_before;
+
+    return lifetime > 0 && window_asked(w, lifetime) > half_of(lifetime);
+}
+
 apr_time_t sacme_window_start(const sacme_window_t *w, apr_time_t not_before,
                               apr_time_t not_after)
 {
     if (not_after <= not_before) {
         return not_before;      /* nonsense validity: renew as soon as possible */
     }
-    return not_after - window_length(w, not_after - not_before);
+    return not_after - sacme_window_length(w, not_before, not_after);
 }
 
-/* FNV-1a, 64 bit, over the lower-cased name: tiny, stable across builds and
- * platforms (unlike a seeded hash), and names differing in case are the
- * same domain. Its quality is ample for spreading renewals. */
-static apr_uint64_t name_hash(const char *name)
+/* FNV-1a, 64 bit, over the seed's bytes and then the lower-cased name:
+ * tiny and stable across builds and platforms, so a restart does not move
+ * a renewal; names differing in case are the same domain. The seed makes
+ * the same name land elsewhere on another server of a fleet. Its quality
+ * is ample for spreading renewals. */
+static apr_uint64_t name_hash(const char *name, apr_uint64_t seed)
 {
     apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
     const unsigned char *c;
+    int i;
 
+    /* A zero seed (none known) leaves the hash of the name alone: what it
+     * was before seeds existed. */
+    for (i = 0; seed && i < 8; ++i) {
+        h ^= (seed >> (8 * i)) & 0xff;
+        h *= APR_UINT64_C(0x100000001b3);
+    }
     for (c = (const unsigned char *)(name ? name : ""); *c; ++c) {
         h ^= (apr_uint64_t)apr_tolower(*c);
         h *= APR_UINT64_C(0x100000001b3);
@@ -194,7 +230,8 @@ static apr_uint64_t name_hash(const char *name)
 apr_interval_time_t sacme_window_jitter(const sacme_window_t *w,
                                         apr_time_t not_before,
                                         apr_time_t not_after,
-                                        const char *name, double max_fraction)
+                                        const char *name, apr_uint64_t seed,
+                                        double max_fraction)
 {
     apr_interval_time_t len, j;
     double fraction, bound;
@@ -205,13 +242,12 @@ apr_interval_time_t sacme_window_jitter(const sacme_window_t *w,
     if (max_fraction > 1.0) {
         max_fraction = 1.0;
     }
-    /* The window as it applies to this certificate: a duration longer than
-     * the lifetime is clamped like the start is, so the jitter never
-     * reaches further back than the certificate's own beginning. */
-    len = window_length(w, not_after - not_before);
+    /* The window as it applies to this certificate (clamped to half the
+     * lifetime, like the start). */
+    len = sacme_window_length(w, not_before, not_after);
     bound = max_fraction * (double)len;
     /* The top 53 bits give a double in [0, 1) exactly. */
-    fraction = (double)(name_hash(name) >> 11) / 9007199254740992.0;
+    fraction = (double)(name_hash(name, seed) >> 11) / 9007199254740992.0;
     j = (apr_interval_time_t)(fraction * bound);
     /* Rounding of the product may land on the bound itself; the contract
      * is a value strictly below it. */
@@ -219,4 +255,23 @@ apr_interval_time_t sacme_window_jitter(const sacme_window_t *w,
         --j;
     }
     return j;
+}
+
+apr_time_t sacme_window_renew_at(const sacme_window_t *w, apr_time_t not_before,
+                                 apr_time_t not_after, const char *name,
+                                 apr_uint64_t seed, double max_fraction)
+{
+    apr_time_t half, at;
+
+    if (not_after <= not_before) {
+        return not_before;
+    }
+    at = sacme_window_start(w, not_before, not_after)
+         - sacme_window_jitter(w, not_before, not_after, name, seed, max_fraction);
+    /* The jitter moves the renewal earlier, but never before half of the
+     * lifetime: one that would is mirrored to as much after it. So a window
+     * clamped to half still spreads the renewals of many domains (after
+     * the half, not all at it), and none is renewed younger. */
+    half = not_before + half_of(not_after - not_before);
+    return at >= half ? at : half + (half - at);
 }

@@ -45,18 +45,44 @@ apr_status_t sacme_window_parse(const char *s, sacme_window_t *w);
 /* The window as text ("33%", "30d", "36h", "90s"), for logs and status. */
 const char *sacme_window_str(apr_pool_t *p, const sacme_window_t *w);
 
-/* When a certificate valid [not_before, not_after) should be renewed:
- * not_after minus the window (percent of the lifetime, or the duration).
- * Never before not_before. */
+/* The window as it applies to a certificate valid [not_before,
+ * not_after): the percentage of its lifetime, or the duration, but never
+ * more than half of the lifetime, so that no certificate is renewed before
+ * half of its life has passed (a 6-day certificate with "30d" would
+ * otherwise be due again the moment it is in service). 0 for a nonsense
+ * validity (not_after not after not_before). */
+apr_interval_time_t sacme_window_length(const sacme_window_t *w,
+                                        apr_time_t not_before, apr_time_t not_after);
+
+/* Whether sacme_window_length cut the window down to half the lifetime
+ * (the admin is told, once: the window written does not apply). */
+int sacme_window_clamped(const sacme_window_t *w, apr_time_t not_before,
+                         apr_time_t not_after);
+
+/* When a certificate valid [not_before, not_after) should be renewed,
+ * without jitter: not_after minus sacme_window_length, so never before the
+ * middle of the validity (not_before for a nonsense validity). */
 apr_time_t sacme_window_start(const sacme_window_t *w, apr_time_t not_before,
                               apr_time_t not_after);
 
-/* A stable jitter for a domain: a fraction (0..max_fraction) of the window's
- * length, derived from the name (hash), so renewals of many domains spread
- * out but a restart does not move them. Subtract it from the start. */
+/* A stable jitter for a domain: a fraction (0..max_fraction) of the
+ * window's length, derived from a hash of the name and the seed, so
+ * renewals of many domains spread out but a restart does not move them.
+ * The seed (the store's, sacme_store_jitter_seed) differs between the
+ * servers of a fleet, so they do not all renew the same name at the same
+ * moment; 0 gives the name alone. */
 apr_interval_time_t sacme_window_jitter(const sacme_window_t *w,
                                         apr_time_t not_before,
                                         apr_time_t not_after,
-                                        const char *name, double max_fraction);
+                                        const char *name, apr_uint64_t seed,
+                                        double max_fraction);
+
+/* The renewal time: sacme_window_start less sacme_window_jitter, except
+ * that the jitter never takes it before the middle of the validity (one
+ * that would moves it as far after the middle instead). Always within
+ * [not_before + lifetime/2, not_after). */
+apr_time_t sacme_window_renew_at(const sacme_window_t *w, apr_time_t not_before,
+                                 apr_time_t not_after, const char *name,
+                                 apr_uint64_t seed, double max_fraction);
 
 #endif /* SACME_WINDOW_H */

@@ -13,9 +13,11 @@ from cryptography.x509.oid import NameOID
 
 from sacmetest import certcheck
 from sacmetest.httpd import serial_in
-from sacmetest.module import (ACTIVATED, ISSUE_LIMIT, LOG_LIMIT, REFUSED, RESTARTING,
-                              RESTART_NEEDED, STAGED, assert_served_verified, live_chain,
-                              make_httpd, names_for, reconfigure, root_file, staged_chain)
+from sacmetest.module import (ACTIVATED, DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, REFUSED,
+                              RESTARTING, RESTART_NEEDED, STAGED, assert_served_verified,
+                              live_chain, make_httpd, names_for, reconfigure, root_file,
+                              staged_chain)
+from sacmetest.sacmectl import EXIT_OK, store_cmd
 
 
 def test_auto_restart_off_stages_and_waits_for_graceful(http01_pebble, httpds, tmp_path):
@@ -114,11 +116,14 @@ def test_broken_staged_certificate_is_refused(http01_pebble, httpds, tmp_path, c
     serial1 = assert_served_verified(h, names, root)[0].serial_number
     assert first.serial == serial1
 
-    # renew (everything is inside a 100% window) without restarting, so the
-    # new set waits in staging/
-    reconfigure(h, pebble, [names], auto_restart=False, more=["SacmeRenewWindow 100%"])
+    # renew (forced: no window renews a certificate this young) with
+    # AutoRestart off, so the new set waits in staging/
+    reconfigure(h, pebble, [names], auto_restart=False)
     mark = h.mark()
     h.graceful()
+    h.wait_log(DRIVER_STARTED, since=mark, limit=LOG_LIMIT)
+    res = store_cmd(h, "renew", "--force", names[0])
+    assert res.rc == EXIT_OK, res.describe()
     h.wait_log(RESTART_NEEDED, since=mark, limit=ISSUE_LIMIT)
     staged_path = h.store("staging", names[0], "fullchain.pem")
     assert os.path.isfile(staged_path)

@@ -1,5 +1,5 @@
-"""Renewal: a certificate inside the renewal window is replaced by a new one
-from the same ACME account (found again with its stored key, not
+"""Renewal: a certificate renewed after a restart (forced with `sacmectl
+renew --force`) is replaced by a new one from the same ACME account (found again with its stored key, not
 registered a second time: Sectigo's EAB keys are single-use)."""
 
 import os
@@ -7,12 +7,13 @@ import os
 from sacmetest import certcheck
 from sacmetest.httpd import serial_in
 from sacmetest.module import (ACCOUNT_FOUND, ACCOUNT_REGISTERED, ACCOUNT_UNKNOWN, ACTIVATED,
-                              ISSUE_LIMIT, LOG_LIMIT, ORDERING, RESTART_NEEDED, STAGED,
+                              DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, ORDERING, RESTART_NEEDED, STAGED,
                               account_dirs, account_json, all_files, assert_served_verified, live_chain,
                               make_httpd, names_for, reconfigure, root_file)
+from sacmetest.sacmectl import EXIT_OK, store_cmd
 
 
-def test_renewal_forced_by_the_window_keeps_the_account(http01_pebble, httpds, tmp_path):
+def test_renewal_after_a_restart_keeps_the_account(http01_pebble, httpds, tmp_path):
     pebble = http01_pebble
     names = names_for("renew")
     h = httpds.add(make_httpd(pebble, [names]))
@@ -28,11 +29,17 @@ def test_renewal_forced_by_the_window_keeps_the_account(http01_pebble, httpds, t
         key1 = f.read()
     registered_before = len(h.log_lines(ACCOUNT_REGISTERED))
 
-    # restart with every certificate inside the window; AutoRestart off so
-    # the renewed set is activated by our graceful, not in a loop
-    reconfigure(h, pebble, [names], auto_restart=False, more=["SacmeRenewWindow 100%"])
+    # restart (AutoRestart off, so the renewed set is activated by our
+    # graceful): the new driver knows the account only from the store. Then
+    # the admin forces a renewal (a window cannot: it is never more than
+    # half of the lifetime, and the certificate is new).
+    reconfigure(h, pebble, [names], auto_restart=False)
     mark = h.mark()
     h.graceful()
+    h.wait_log(DRIVER_STARTED, since=mark, limit=LOG_LIMIT)
+    res = store_cmd(h, "renew", "--force", names[0])
+    assert res.rc == EXIT_OK, res.describe()
+    assert res.json["driver-pid"] == h.driver_pid(), res.json
     ordering = h.wait_log(ORDERING, since=mark, limit=ISSUE_LIMIT)
     assert names[0] in ordering
     staged = h.wait_log(STAGED, since=mark, limit=ISSUE_LIMIT)

@@ -10,6 +10,7 @@
 #include "unit.h"
 #include "unit_cert.h"
 #include "unit_fake.h"
+#include "unit_log.h"
 #include "sacme_b64.h"
 #include "sacme_acme.h"
 #include "sacme_drive.h"
@@ -203,6 +204,59 @@ START_TEST(test_drive_jitter_spreads)
         distinct += (i == 0 || next[i] != next[0]);
     }
     ck_assert_int_gt(distinct, 1);
+}
+END_TEST
+
+/* A window longer than half the lifetime (a 6-day certificate, "30d"):
+ * the certificate just put in service is not due (it was, at once, and the
+ * server ordered and restarted every minute); it is looked at again at
+ * half its life, and the admin is told once, not at every look. */
+START_TEST(test_drive_window_clamped)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    sacme_log_t *log;
+    unit_log_t *cap = unit_log_make(&log);
+    apr_time_t now = apr_time_sec(apr_time_now()) * APR_USEC_PER_SEC, next, again;
+    apr_time_t nb = now - apr_time_from_sec(60), na = nb + 6 * DAY, half = nb + 3 * DAY;
+    const char *line;
+    int level = 0;
+
+    d->log = log;
+    d->check_interval = 400 * DAY;
+    ck_assert_int_eq(sacme_window_parse("30d", &dom.renew_window), APR_SUCCESS);
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, dom.names, nb, na);
+
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    /* at half the life, the jitter (a tenth of the half) going later */
+    ck_assert_msg(next >= half && next < half + 3 * DAY / 10,
+                  "next look %" APR_TIME_T_FMT " s after half", apr_time_sec(next - half));
+    line = unit_logged(cap, "SACME10390: ", &level);
+    ck_assert_msg(line != NULL, "the clamp is not logged");
+    ck_assert_int_eq(level, SACME_LOG_WARNING);
+    ck_assert_ptr_nonnull(strstr(line, NAME ": SacmeRenewWindow 30d is longer than half"));
+    ck_assert_ptr_nonnull(strstr(line, "renewing it 3.0 days before expiry"));
+
+    /* looked at again and again: told once */
+    ck_assert_int_eq(check(d, &dom, now + HOUR, &again), SACME_WHY_NONE);
+    ck_assert(again == next);
+    ck_assert_int_eq(check(d, &dom, next, &again), SACME_WHY_RENEW);
+    ck_assert_int_eq(unit_log_count(cap, "SACME10390"), 1);
+
+    /* the unit of another key type is told on its own */
+    dom.name = "www.example.org+rsa2048";
+    write_text(sacme_store_path(d->store, unit_pool, SACME_GROUP_DOMAINS, dom.name,
+                                SACME_FILE_CHAIN),
+               leaf_pem(unit_key(SACME_KEY_P256), dom.names, nb, na));
+    ck_assert_int_eq(check(d, &dom, now, &again), SACME_WHY_NONE);
+    ck_assert_int_eq(unit_log_count(cap, "SACME10390"), 2);
+
+    /* a window that fits says nothing */
+    dom.name = NAME;
+    d->clamp_told = NULL;
+    ck_assert_int_eq(sacme_window_parse("2d", &dom.renew_window), APR_SUCCESS);
+    ck_assert_int_eq(check(d, &dom, now, &again), SACME_WHY_NONE);
+    ck_assert_int_eq(unit_log_count(cap, "SACME10390"), 2);
 }
 END_TEST
 
@@ -1123,6 +1177,7 @@ Suite *unit_suite_drive(void)
     tcase_add_test(tc, test_drive_check_interval_saturates);
     tcase_add_test(tc, test_drive_fresh);
     tcase_add_test(tc, test_drive_jitter_spreads);
+    tcase_add_test(tc, test_drive_window_clamped);
     tcase_add_test(tc, test_drive_names);
     tcase_add_test(tc, test_drive_key_type);
     tcase_add_test(tc, test_drive_profile);

@@ -97,6 +97,9 @@ START_TEST(test_managed_round_trip)
     ck_assert_int_eq(back->domains->nelts, 3);
     got = sacme_managed_find(back, "WWW.A.example");
     ck_assert_ptr_nonnull(got);
+    /* the store's jitter seed, so sacmectl's renew-at is the driver's */
+    ck_assert(got->jitter_seed != 0);
+    ck_assert(got->jitter_seed == sacme_store_jitter_seed(store, unit_pool));
     /* the same account is one object, shared */
     ck_assert_int_eq(got->cas->nelts, 1);
     ck_assert_ptr_eq(APR_ARRAY_IDX(got->cas, 0, sacme_ca_t *), ca);

@@ -233,6 +233,46 @@ START_TEST(test_store_setup_refuses_newer_format)
 }
 END_TEST
 
+/* The jitter seed: made once at setup, kept by later setups (a server's
+ * renewals do not move at a restart), different for another store (the
+ * servers of a fleet do not renew together), and added to a store.json
+ * made before seeds existed. */
+START_TEST(test_store_jitter_seed)
+{
+    sacme_store_t *a = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                               "/a", NULL));
+    sacme_store_t *b = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                               "/b", NULL));
+    const char *vpath = sacme_store_path(b, unit_pool, "store.json", NULL, NULL);
+    apr_uint64_t seed;
+
+    ck_assert(sacme_store_jitter_seed(a, unit_pool) == 0);    /* no store yet */
+    ck_assert_int_eq(sacme_store_setup(a, unit_pool, NULL, NULL), APR_SUCCESS);
+    seed = sacme_store_jitter_seed(a, unit_pool);
+    ck_assert(seed != 0);
+    ck_assert_int_eq(sacme_store_setup(a, unit_pool, NULL, NULL), APR_SUCCESS);
+    ck_assert(sacme_store_jitter_seed(a, unit_pool) == seed);
+
+    ck_assert_int_eq(sacme_store_setup(b, unit_pool, NULL, NULL), APR_SUCCESS);
+    ck_assert(sacme_store_jitter_seed(b, unit_pool) != seed);
+
+    /* an older store.json: given a seed, its version kept */
+    unit_write_text(vpath, "{\"version\": 1}\n", SACME_FPROT_PUBLIC);
+    ck_assert(sacme_store_jitter_seed(b, unit_pool) == 0);
+    ck_assert_int_eq(sacme_store_setup(b, unit_pool, NULL, NULL), APR_SUCCESS);
+    ck_assert(sacme_store_jitter_seed(b, unit_pool) != 0);
+    ck_assert_ptr_nonnull(strstr(slurp(vpath), "\"version\": 1"));
+
+    /* one that is not 16 hex digits is none */
+    unit_write_text(vpath, "{\"version\": 1, \"jitter-seed\": \"12xz\"}\n",
+                    SACME_FPROT_PUBLIC);
+    ck_assert(sacme_store_jitter_seed(b, unit_pool) == 0);
+    unit_write_text(vpath, "{\"version\": 1, \"jitter-seed\": \"00000000000000Ff\"}\n",
+                    SACME_FPROT_PUBLIC);
+    ck_assert(sacme_store_jitter_seed(b, unit_pool) == 255);
+}
+END_TEST
+
 START_TEST(test_store_path)
 {
     sacme_store_t *store = sacme_store_make(unit_pool, "/srv/store");
@@ -993,6 +1033,7 @@ Suite *unit_suite_store(void)
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, test_store_setup_creates_groups);
     tcase_add_test(tc, test_store_setup_refuses_newer_format);
+    tcase_add_test(tc, test_store_jitter_seed);
     tcase_add_test(tc, test_store_path);
     tcase_add_test(tc, test_store_account_dir);
     tcase_add_test(tc, test_store_account_dir_long_host);

@@ -1,5 +1,7 @@
-/* Unit tests: sacme_window (durations, windows, start and jitter). */
+/* Unit tests: sacme_window (durations, windows, start and jitter), and
+ * sacme_rand, the jitter's random source. */
 #include "unit.h"
+#include "sacme_rand.h"
 #include "sacme_window.h"
 
 #define DAY  apr_time_from_sec(86400)
@@ -149,8 +151,11 @@ START_TEST(start_percent)
     w.percent = 1;
     ck_assert_int_eq(sacme_window_start(&w, NB, NA),
                      NA - apr_time_from_sec(90 * 86400 / 100));
+    /* More than half is cut to half: never renewed before half its life */
     w.percent = 100;
-    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB);
+    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB + 45 * DAY);
+    w.percent = 51;
+    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB + 45 * DAY);
 
     /* Short-lived certificates (6 days, as some CAs now issue). */
     w.percent = 33;
@@ -172,7 +177,7 @@ START_TEST(start_duration)
     ck_assert_int_eq(sacme_window_parse("36h", &w), APR_SUCCESS);
     ck_assert_int_eq(sacme_window_start(&w, NB, NA), NA - 36 * HOUR);
     ck_assert_int_eq(sacme_window_parse("90d", &w), APR_SUCCESS);
-    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB);
+    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB + 45 * DAY);
 }
 END_TEST
 
@@ -232,14 +237,17 @@ START_TEST(start_clamped)
 {
     sacme_window_t w;
 
-    /* Longer than the lifetime: renew as soon as it is valid, never
-     * before. */
+    /* Longer than half the lifetime: at half of it, never before (it was
+     * "as soon as it is valid", so a new certificate was due at once). */
     ck_assert_int_eq(sacme_window_parse("120d", &w), APR_SUCCESS);
-    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB);
+    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB + 45 * DAY);
+    ck_assert(sacme_window_clamped(&w, NB, NA));
     ck_assert_int_eq(sacme_window_parse("30d", &w), APR_SUCCESS);
-    ck_assert_int_eq(sacme_window_start(&w, NB, NB + 7 * DAY), NB);
+    ck_assert_int_eq(sacme_window_start(&w, NB, NB + 7 * DAY), NB + 7 * DAY / 2);
+    ck_assert(sacme_window_clamped(&w, NB, NB + 7 * DAY));
     ck_assert_int_eq(sacme_window_parse("3650d", &w), APR_SUCCESS);
-    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB);
+    ck_assert_int_eq(sacme_window_start(&w, NB, NA), NB + 45 * DAY);
+    ck_assert_int_eq(sacme_window_length(&w, NB, NA), 45 * DAY);
 
     /* Nonsense validity (notAfter not after notBefore). */
     ck_assert_int_eq(sacme_window_start(&w, NB, NB), NB);
@@ -261,37 +269,39 @@ START_TEST(jitter_stable_and_bounded)
     ck_assert_int_eq(sacme_window_parse("30d", &dur), APR_SUCCESS);
     for (i = 0; i < SACME_ARRAY_LEN(names); ++i) {
         /* percent: of 33% of the lifetime */
-        j = sacme_window_jitter(&pct, NB, NA, names[i], 0.1);
-        j2 = sacme_window_jitter(&pct, NB, NA, names[i], 0.1);
+        j = sacme_window_jitter(&pct, NB, NA, names[i], 0, 0.1);
+        j2 = sacme_window_jitter(&pct, NB, NA, names[i], 0, 0.1);
         ck_assert_int_eq(j, j2);
         bound = (90 * DAY / 100 * 33) / 10;
         ck_assert_msg(j >= 0 && j < bound, "%s: %" APR_INT64_T_FMT, names[i],
                       (apr_int64_t)j);
         /* duration: of the duration */
-        j = sacme_window_jitter(&dur, NB, NA, names[i], 0.25);
-        ck_assert_int_eq(j, sacme_window_jitter(&dur, NB, NA, names[i], 0.25));
+        j = sacme_window_jitter(&dur, NB, NA, names[i], 0, 0.25);
+        ck_assert_int_eq(j, sacme_window_jitter(&dur, NB, NA, names[i], 0, 0.25));
         ck_assert(j >= 0 && j < 30 * DAY / 4);
         /* A larger max_fraction scales the same fraction. */
-        j2 = sacme_window_jitter(&dur, NB, NA, names[i], 0.5);
+        j2 = sacme_window_jitter(&dur, NB, NA, names[i], 0, 0.5);
         ck_assert(j2 >= 2 * j - 1 && j2 <= 2 * j + 1);
         /* The jitter depends on the window's length, not on when the
          * certificate was issued. */
         ck_assert_int_eq(j, sacme_window_jitter(&dur, NB + 17 * DAY, NA + 17 * DAY,
-                                                names[i], 0.25));
+                                                names[i], 0, 0.25));
     }
     /* Case does not make another domain. */
-    ck_assert_int_eq(sacme_window_jitter(&pct, NB, NA, "Example.ORG", 0.1),
-                     sacme_window_jitter(&pct, NB, NA, "example.org", 0.1));
+    ck_assert_int_eq(sacme_window_jitter(&pct, NB, NA, "Example.ORG", 0, 0.1),
+                     sacme_window_jitter(&pct, NB, NA, "example.org", 0, 0.1));
     /* No jitter asked, or a nonsense validity: none. */
-    ck_assert_int_eq(sacme_window_jitter(&pct, NB, NA, "example.org", 0.0), 0);
-    ck_assert_int_eq(sacme_window_jitter(&pct, NB, NA, "example.org", -1.0), 0);
-    ck_assert_int_eq(sacme_window_jitter(&pct, NA, NB, "example.org", 0.1), 0);
-    /* A window longer than the lifetime: the jitter is a fraction of the
-     * lifetime, as the start is clamped to it. */
+    ck_assert_int_eq(sacme_window_jitter(&pct, NB, NA, "example.org", 0, 0.0), 0);
+    ck_assert_int_eq(sacme_window_jitter(&pct, NB, NA, "example.org", 0, -1.0), 0);
+    ck_assert_int_eq(sacme_window_jitter(&pct, NA, NB, "example.org", 0, 0.1), 0);
+    /* A window longer than half the lifetime: the jitter is a fraction of
+     * the half, as the start is clamped to it. */
     ck_assert_int_eq(sacme_window_parse("365d", &dur), APR_SUCCESS);
-    ck_assert(sacme_window_jitter(&dur, NB, NA, "example.org", 0.5) < 45 * DAY);
+    for (i = 0; i < SACME_ARRAY_LEN(names); ++i) {
+        ck_assert(sacme_window_jitter(&dur, NB, NA, names[i], 0, 0.5) < 45 * DAY / 2);
+    }
     /* max_fraction above 1 is taken as 1. */
-    ck_assert(sacme_window_jitter(&pct, NB, NA, "example.org", 7.0)
+    ck_assert(sacme_window_jitter(&pct, NB, NA, "example.org", 0, 7.0)
               < 90 * DAY / 100 * 33);
 }
 END_TEST
@@ -305,7 +315,7 @@ START_TEST(jitter_spreads_names)
 
     for (i = 0; i < 8; ++i) {
         apr_snprintf(name, sizeof(name), "host%d.example.org", i);
-        j[i] = sacme_window_jitter(&w, NB, NA, name, 1.0);
+        j[i] = sacme_window_jitter(&w, NB, NA, name, 0, 1.0);
         for (k = 0; k < i; ++k) {
             ck_assert_msg(j[i] != j[k], "%s collides with host%d", name, k);
         }
@@ -319,10 +329,149 @@ START_TEST(jitter_spreads_names)
     /* Not a statistical test, just: not all on one side. */
     ck_assert_int_gt(low, 0);
     ck_assert_int_gt(high, 0);
-    ck_assert_int_ne(sacme_window_jitter(&w, NB, NA, "example.org", 0.1),
-                     sacme_window_jitter(&w, NB, NA, "example.com", 0.1));
-    ck_assert_int_ne(sacme_window_jitter(&w, NB, NA, "a.example", 0.1),
-                     sacme_window_jitter(&w, NB, NA, "b.example", 0.1));
+    ck_assert_int_ne(sacme_window_jitter(&w, NB, NA, "example.org", 0, 0.1),
+                     sacme_window_jitter(&w, NB, NA, "example.com", 0, 0.1));
+    ck_assert_int_ne(sacme_window_jitter(&w, NB, NA, "a.example", 0, 0.1),
+                     sacme_window_jitter(&w, NB, NA, "b.example", 0, 0.1));
+}
+END_TEST
+
+/* The renewal time for the lifetimes CAs issue today and soon (6-day
+ * short-lived, 47 days from 2029, 90 days, 200 days from 2026): the default
+ * fits them all, a duration window is cut to half the lifetime, and no
+ * name is ever renewed before half of the certificate's life. */
+START_TEST(renew_at_lifetimes)
+{
+    static const int days[] = { 6, 47, 90, 200 };
+    static const char *const names[] = {
+        "example.org", "www.example.org", "a.example", "b.example", "c.example",
+        "mail.example.net", "xn--bcher-kva.example", "192.0.2.1",
+    };
+    static const apr_uint64_t seeds[] = { 0, 1, APR_UINT64_C(0xdeadbeefcafef00d) };
+    sacme_window_t dflt = { SACME_WINDOW_DEFAULT_PERCENT, 0 }, d30, p70;
+    apr_size_t i, n, k;
+
+    ck_assert_int_eq(sacme_window_parse("30d", &d30), APR_SUCCESS);
+    ck_assert_int_eq(sacme_window_parse("70%", &p70), APR_SUCCESS);
+    for (i = 0; i < SACME_ARRAY_LEN(days); ++i) {
+        apr_interval_time_t life = days[i] * DAY, len = life / 100 * 33;
+        apr_time_t na = NB + life, half = NB + life / 2;
+
+        /* the default: a third left, never clamped */
+        ck_assert(!sacme_window_clamped(&dflt, NB, na));
+        ck_assert_int_eq(sacme_window_length(&dflt, NB, na), len);
+        /* 30 days: clamped for 6 and 47 days, as written for 90 and 200 */
+        ck_assert_int_eq(sacme_window_clamped(&d30, NB, na), days[i] < 60);
+        ck_assert_int_eq(sacme_window_length(&d30, NB, na),
+                         days[i] < 60 ? life / 2 : 30 * DAY);
+        /* 70%: always clamped to half */
+        ck_assert(sacme_window_clamped(&p70, NB, na));
+        ck_assert_int_eq(sacme_window_length(&p70, NB, na), life / 2);
+
+        for (n = 0; n < SACME_ARRAY_LEN(names); ++n) {
+            for (k = 0; k < SACME_ARRAY_LEN(seeds); ++k) {
+                apr_time_t at;
+
+                /* default: up to a tenth of the window before its start */
+                at = sacme_window_renew_at(&dflt, NB, na, names[n], seeds[k], 0.1);
+                ck_assert_msg(at <= na - len && at > na - len - len / 10,
+                              "%d days, %s: renewal %" APR_INT64_T_FMT " s after issue",
+                              days[i], names[n], (apr_int64_t)apr_time_sec(at - NB));
+                ck_assert(at >= half);
+                /* stable: the same inputs give the same time */
+                ck_assert_int_eq(at, sacme_window_renew_at(&dflt, NB, na, names[n],
+                                                           seeds[k], 0.1));
+
+                at = sacme_window_renew_at(&d30, NB, na, names[n], seeds[k], 0.1);
+                if (days[i] < 60) {
+                    /* clamped: at half, the jitter going later instead */
+                    ck_assert_msg(at >= half && at < half + life / 20,
+                                  "%d days, 30d, %s: %" APR_INT64_T_FMT " s after half",
+                                  days[i], names[n], (apr_int64_t)apr_time_sec(at - half));
+                }
+                else {
+                    ck_assert(at <= na - 30 * DAY && at > na - 33 * DAY);
+                }
+
+                at = sacme_window_renew_at(&p70, NB, na, names[n], seeds[k], 0.1);
+                ck_assert(at >= half && at < half + life / 20);
+            }
+        }
+    }
+}
+END_TEST
+
+/* A window just under half: the jitter would reach before the half and
+ * is mirrored after it; renewals stay spread, none before the half. */
+START_TEST(renew_at_never_before_half)
+{
+    sacme_window_t w = { 48, 0 };
+    apr_time_t half = NB + 45 * DAY, at, lo = NA, hi = NB;
+    char name[32];
+    int i;
+
+    ck_assert(!sacme_window_clamped(&w, NB, NA));
+    for (i = 0; i < 200; ++i) {
+        apr_snprintf(name, sizeof(name), "host%d.example.org", i);
+        at = sacme_window_renew_at(&w, NB, NA, name, 42, 0.1);
+        ck_assert_msg(at >= half && at < NA, "%s: %" APR_INT64_T_FMT " s after half",
+                      name, (apr_int64_t)apr_time_sec(at - half));
+        lo = at < lo ? at : lo;
+        hi = at > hi ? at : hi;
+    }
+    /* spread over hours, not piled up at the half */
+    ck_assert(hi - lo > 12 * HOUR);
+    /* even the whole window as jitter cannot go before the half */
+    w.percent = 50;
+    for (i = 0; i < 200; ++i) {
+        apr_snprintf(name, sizeof(name), "host%d.example.org", i);
+        at = sacme_window_renew_at(&w, NB, NA, name, 7, 1.0);
+        ck_assert(at >= half && at < NA);
+    }
+    /* nonsense validity: at once, as the start says */
+    ck_assert_int_eq(sacme_window_renew_at(&w, NB, NB, "example.org", 7, 0.1), NB);
+    ck_assert_int_eq(sacme_window_renew_at(&w, NA, NB, "example.org", 7, 0.1), NA);
+}
+END_TEST
+
+/* The seed (the store's) moves a name's jitter: servers of a fleet with
+ * their own stores renew the same name at different moments; one server
+ * keeps its moment. */
+START_TEST(jitter_seeded)
+{
+    sacme_window_t w = { 33, 0 };
+    apr_interval_time_t j0, j;
+    int seed, differ = 0;
+
+    j0 = sacme_window_jitter(&w, NB, NA, "example.org", 1, 0.1);
+    ck_assert_int_eq(j0, sacme_window_jitter(&w, NB, NA, "example.org", 1, 0.1));
+    ck_assert_int_eq(j0, sacme_window_jitter(&w, NB, NA, "EXAMPLE.org", 1, 0.1));
+    for (seed = 2; seed < 12; ++seed) {
+        j = sacme_window_jitter(&w, NB, NA, "example.org", (apr_uint64_t)seed, 0.1);
+        ck_assert(j >= 0 && j < 90 * DAY / 100 * 33 / 10);
+        differ += j != j0;
+    }
+    ck_assert_int_eq(differ, 10);
+}
+END_TEST
+
+/* The random source of the retry and poll jitter: within its bounds, both
+ * ends reached, and not the same sequence every time (rand() unseeded was). */
+START_TEST(rand_range_bounds)
+{
+    int i, v, seen_lo = 0, seen_hi = 0;
+    apr_uint64_t a = sacme_rand_u64(), b = sacme_rand_u64();
+
+    for (i = 0; i < 2000; ++i) {
+        v = sacme_rand_range(-10, 10);
+        ck_assert(v >= -10 && v <= 10);
+        seen_lo |= v == -10;
+        seen_hi |= v == 10;
+    }
+    ck_assert(seen_lo && seen_hi);
+    ck_assert_int_eq(sacme_rand_range(5, 5), 5);
+    ck_assert_int_eq(sacme_rand_range(7, 3), 7);
+    ck_assert(a != b);
 }
 END_TEST
 
@@ -344,6 +493,10 @@ Suite *unit_suite_window(void)
     tcase_add_test(tc, window_parse_capped);
     tcase_add_test(tc, jitter_stable_and_bounded);
     tcase_add_test(tc, jitter_spreads_names);
+    tcase_add_test(tc, renew_at_lifetimes);
+    tcase_add_test(tc, renew_at_never_before_half);
+    tcase_add_test(tc, jitter_seeded);
+    tcase_add_test(tc, rand_range_bounds);
     suite_add_tcase(s, tc);
     return s;
 }
