@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                  apr_time_from_sec(1700000000 + 90 * 86400));
         (void)sacme_window_jitter(&win, apr_time_from_sec(1700000000),
                                   apr_time_from_sec(1700000000 + 90 * 86400),
-                                  "example.org", 0.1);
+                                  "example.org", 0, 0.1);
     }
     if (sacme_key_type_parse(s, &kt) == APR_SUCCESS) {
         (void)sacme_key_type_name(kt);
