@@ -38,6 +38,7 @@
 
 #include "mod_sacme_driver.h"
 #include "sacme_acct.h"
+#include "sacme_drive_ari.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_request.h"
@@ -195,7 +196,12 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 
         apr_pool_create(&iter, tp);
         why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
-        if (why >= SACME_WHY_NO_CERT) {
+        if (why == SACME_WHY_ARI) {
+            /* The CA's answer may make the certificate due right now. */
+            sacme_drive_ari_poll(wp->d, clients, slot->dom, iter);
+            why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
+        }
+        if (why >= SACME_WHY_NO_CERT && why != SACME_WHY_ARI) {
             sacme_result_t *outcome = sacme_result_make(iter);
             if (sacme_drive_run_with(wp->d, clients, slot->dom, why, iter, outcome)
                     != APR_SUCCESS) {

@@ -59,6 +59,8 @@ struct sacme_domain_t {
                                         with every domain of the same CA and
                                         EAB key id); NULL: the driver's ca */
     int failover;                    /* SacmeRetryFailover; 0: the default */
+    int ari_off;                     /* SacmeARI off: the CA's renewal
+                                        information is not asked (0: on) */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };
@@ -81,7 +83,9 @@ typedef enum {
     SACME_WHY_KEY_TYPE,              /* the live key is of another type */
     SACME_WHY_RENEW,                 /* in the renewal window */
     SACME_WHY_RESUME,                /* an order is in progress */
-    SACME_WHY_REQUESTED              /* the admin asked (sacme_request.h) */
+    SACME_WHY_REQUESTED,             /* the admin asked (sacme_request.h) */
+    SACME_WHY_ARI                    /* the CA's renewal information is to be
+                                        asked (sacme_drive_ari.h); no order */
 } sacme_why_t;
 
 const char *sacme_why_str(sacme_why_t why);

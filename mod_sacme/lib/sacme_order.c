@@ -65,6 +65,14 @@ apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names
                              apr_pool_t *p, sacme_order_t **order,
                              sacme_result_t *res)
 {
+    return sacme_order_new_replacing(acme, names, NULL, p, order, res);
+}
+
+apr_status_t sacme_order_new_replacing(sacme_acme_t *acme,
+                                       const apr_array_header_t *names,
+                                       const char *replaces, apr_pool_t *p,
+                                       sacme_order_t **order, sacme_result_t *res)
+{
     json_t *payload = sacme_json_own(p, json_object()), *idents = json_array();
     sacme_acme_response_t *resp;
     apr_status_t rv;
@@ -85,6 +93,9 @@ apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names
         json_array_append_new(idents, ident);
     }
     json_object_set_new(payload, "identifiers", idents);
+    if (replaces) {
+        json_object_set_new(payload, "replaces", json_string(replaces));
+    }
     rv = sacme_acme_post(acme, acme->dir->new_order, payload, 0, p, &resp, res);
     if (rv != APR_SUCCESS) {
         sacme_result_prefix(res, "new order for %s", APR_ARRAY_IDX(names, 0, const char *));
