@@ -310,6 +310,8 @@ const char *sacme_status_auto(const json_t *all, apr_pool_t *p)
                   days ? apr_psprintf(p, "%" APR_INT64_T_FMT, integer(dom, "days-left"))
                        : NULL);
         auto_line(t, name, "RenewAt", sacme_json_str(dom, "renew-at"));
+        auto_line(t, name, "RenewSource", sacme_json_str(dom, "renew-source"));
+        auto_line(t, name, "ExplanationURL", sacme_json_str(dom, "explanation-url"));
         auto_line(t, name, "CA", sacme_json_str(dom, "ca"));
         auto_line(t, name, "Errors", apr_psprintf(p, "%" APR_INT64_T_FMT,
                                                   integer(err, "errors")));
