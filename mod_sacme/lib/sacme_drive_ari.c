@@ -201,8 +201,8 @@ void sacme_drive_ari_poll(sacme_driver_t *d, sacme_clients_t *clients,
     j = sacme_json_own(p, json_object());
     json_object_set_new(j, "serial", json_string(info->serial));
     now = apr_time_now();
-    json_object_set_new(j, "polled", json_string(sacme_time_rfc3339(p, now)));
     if (sacme_ari_cert_id(p, leaf, &id, res) != APR_SUCCESS) {
+        json_object_set_new(j, "polled", json_string(sacme_time_rfc3339(p, now)));
         /* Not the CA's fault nor ours: nothing to ask, ever, for this one. */
         record_failure(d, dom, info, old, j, "no-cert-id", sacme_result_message(res, p),
                        sacme_time_add(now, SACME_ARI_POLL_MAX), p);
@@ -223,6 +223,7 @@ void sacme_drive_ari_poll(sacme_driver_t *d, sacme_clients_t *clients,
         ans.error_kind = "unreachable";
     }
     now = apr_time_now();
+    json_object_set_new(j, "polled", json_string(sacme_time_rfc3339(p, now)));
     if (rv == APR_ENOTIMPL) {
         json_object_set_new(j, "unsupported", json_true());
         json_object_set_new(j, "next-poll", json_string(sacme_time_rfc3339(
