@@ -18,7 +18,6 @@ One Pebble (real HTTP-01) for the module; one proxy and one httpd per test.
 
 import json
 import os
-import sys
 import time
 
 import pytest
@@ -29,10 +28,11 @@ from sacmetest.httpd import serial_in
 from sacmetest.module import (ACTIVATED, DRIVER_STARTED, ISSUE_LIMIT, LOG_LIMIT, STAGED,
                               account_dirs, assert_served_verified, live_chain, names_for,
                               root_file)
-from sacmetest.pebble import Pebble
-from sacmetest.quirkproxy import QuirkProxy, proxied_httpd
+from sacmetest.quirkproxy import proxied_httpd
 from sacmetest.sacmectl import store_cmd
 from test_module_status import STATUS_CONF, request
+# one Pebble (real HTTP-01) for the module, one proxy per test
+from test_quirks_proxy import proxies, qpebble  # noqa: F401 (fixtures)
 
 ARI_WINDOW = "SACME10400"        # the CA's window and the time picked in it
 ARI_EXPLAINED = "SACME10401"     # the CA's explanationURL
@@ -41,34 +41,6 @@ ARI_REPLACES_REFUSED = "SACME10406"
 ARI_CHECK = "SACME10407"         # sacmectl ari check taken by the driver
 RETRY = "SacmeRetryDelay 2s"
 DAY = 86400
-
-
-@pytest.fixture(scope="module")
-def apebble():
-    """Pebble with EAB and REAL HTTP-01 validation, no validation sleep."""
-    p = Pebble(always_valid=False, nosleep=True)
-    p.start()
-    conftest = sys.modules.get("conftest")
-    if conftest is not None:
-        conftest._running_pebbles.append(p)
-    yield p
-    if conftest is not None and p in conftest._running_pebbles:
-        conftest._running_pebbles.remove(p)
-    p.stop()
-
-
-@pytest.fixture
-def proxies():
-    started = []
-
-    class Starter:
-        def start(self, pebble, quirks=None):
-            px = QuirkProxy(pebble, quirks=quirks).start()
-            started.append(px)
-            return px
-    yield Starter()
-    for px in started:
-        px.stop()
 
 
 def start_httpd(proxy, httpds, tag, more=(), extra=""):
@@ -141,8 +113,8 @@ def show(h, name):
 
 # --- the window in the future: the CA's time, nothing ordered -----------------------
 
-def test_window_in_future_sets_renewal_time_and_survives_restart(apebble, proxies, httpds):
-    proxy = proxies.start(apebble, {"ari": "future"})
+def test_window_in_future_sets_renewal_time_and_survives_restart(qpebble, proxies, httpds):
+    proxy = proxies.start(qpebble, {"ari": "future"})
     h, names = start_httpd(proxy, httpds, "arifuture", extra=STATUS_CONF)
     cert_id = live_cert_id(h, names[0])
     serial = live_chain(h, names[0])[0].serial_number
@@ -168,6 +140,10 @@ def test_window_in_future_sets_renewal_time_and_survives_restart(apebble, proxie
     auto = body.decode()
     assert "SacmeDomain-%s-RenewAt: %s" % (names[0], rec["renew-at"]) in auto, auto
     assert "SacmeDomain-%s-RenewSource: ari" % names[0] in auto, auto
+    status, _, body = request(h, "GET", "/sacme-status/?format=prometheus")
+    metric = 'sacme_certificate_renew_at_seconds{domain="%s",key_type="p256",source="ari"} %d' \
+        % (names[0], rfc3339(rec["renew-at"]))
+    assert metric in body.decode(), body.decode()
     res = store_cmd(h, "list", json_output=False)
     row = [l.split() for l in res.stdout.splitlines() if l.startswith(names[0] + " ")][0]
     assert row[6:8] == [rec["renew-at"], "ari"], res.stdout
@@ -202,16 +178,16 @@ def test_window_in_future_sets_renewal_time_and_survives_restart(apebble, proxie
 
 # --- the window in the past: renewed at once, with replaces -------------------------
 
-def test_window_in_past_renews_with_replaces(apebble, proxies, httpds, tmp_path):
-    proxy = proxies.start(apebble, {"ari": {"first": "past", "*": "future"}})
+def test_window_in_past_renews_with_replaces(qpebble, proxies, httpds, tmp_path):
+    proxy = proxies.start(qpebble, {"ari": {"first": "past", "*": "future"}})
     h, names = start_httpd(proxy, httpds, "aripast")
     cert_id, first_serial = first_issued(proxy)
     # no admin action: the poll at activation sees the window in the past
     h.wait_managed_cert(names[0], limit=ISSUE_LIMIT, not_serial=first_serial)
-    root = root_file(apebble, str(tmp_path))
+    root = root_file(qpebble, str(tmp_path))
     leaf = assert_served_verified(h, names, root)[0]
     assert leaf.serial_number != first_serial
-    assert apebble.cert_status(certcheck.serial_hex(leaf)).get("Status") == "Valid"
+    assert qpebble.cert_status(certcheck.serial_hex(leaf)).get("Status") == "Valid"
     assert (cert_id, True, False) in proxy.replaces, proxy.replaces
     assert "renewing now" in h.log_lines(ARI_WINDOW)[0], h.log_lines(ARI_WINDOW)
     # the new certificate is polled in turn, and gets the future window
@@ -230,8 +206,8 @@ def test_window_in_past_renews_with_replaces(apebble, proxies, httpds, tmp_path)
     ("garbage", "not JSON"),
     ("backwards", "before it starts"),
 ])
-def test_broken_ari_falls_back_to_the_local_window(apebble, proxies, httpds, mode, why):
-    proxy = proxies.start(apebble, {"ari": mode})
+def test_broken_ari_falls_back_to_the_local_window(qpebble, proxies, httpds, mode, why):
+    proxy = proxies.start(qpebble, {"ari": mode})
     h, names = start_httpd(proxy, httpds, "aribroken" + mode)
     cert_id = live_cert_id(h, names[0])
     rec = wait_ari(h, names[0], lambda r: r.get("error"), "the failure")
@@ -255,10 +231,10 @@ def test_broken_ari_falls_back_to_the_local_window(apebble, proxies, httpds, mod
     assert new_orders(proxy) == 1
 
 
-def test_broken_ari_then_working_is_followed(apebble, proxies, httpds):
+def test_broken_ari_then_working_is_followed(qpebble, proxies, httpds):
     """The local window is only the stand-in: once the CA answers, its
     window is followed (here in the past: renewed)."""
-    proxy = proxies.start(apebble, {"ari": "500"})
+    proxy = proxies.start(qpebble, {"ari": "500"})
     h, names = start_httpd(proxy, httpds, "arirecover")
     first = live_chain(h, names[0])[0]
     wait_ari(h, names[0], lambda r: r.get("error"), "the failure")
@@ -270,8 +246,8 @@ def test_broken_ari_then_working_is_followed(apebble, proxies, httpds):
 
 # --- Retry-After ---------------------------------------------------------------------
 
-def test_retry_after_one_second_is_polled_again_after_a_minute(apebble, proxies, httpds):
-    proxy = proxies.start(apebble, {"ari": "future", "ari_retry_after": 1})
+def test_retry_after_one_second_is_polled_again_after_a_minute(qpebble, proxies, httpds):
+    proxy = proxies.start(qpebble, {"ari": "future", "ari_retry_after": 1})
     h, names = start_httpd(proxy, httpds, "ariretry")
     cert_id = live_cert_id(h, names[0])
     rec = wait_ari(h, names[0], lambda r: r.get("renew-at"), "a renewal time")
@@ -288,8 +264,8 @@ def test_retry_after_one_second_is_polled_again_after_a_minute(apebble, proxies,
 
 # --- replaces refused ----------------------------------------------------------------
 
-def test_replaces_refused_is_ordered_again_without(apebble, proxies, httpds):
-    proxy = proxies.start(apebble, {"ari": {"first": "past", "*": "future"},
+def test_replaces_refused_is_ordered_again_without(qpebble, proxies, httpds):
+    proxy = proxies.start(qpebble, {"ari": {"first": "past", "*": "future"},
                                     "reject_replaces_once": True})
     h, names = start_httpd(proxy, httpds, "arirefused")
     cert_id, first_serial = first_issued(proxy)
@@ -302,8 +278,8 @@ def test_replaces_refused_is_ordered_again_without(apebble, proxies, httpds):
 
 # --- SacmeARI off --------------------------------------------------------------------
 
-def test_ari_off_never_asks(apebble, proxies, httpds):
-    proxy = proxies.start(apebble, {"ari": "past"})
+def test_ari_off_never_asks(qpebble, proxies, httpds):
+    proxy = proxies.start(qpebble, {"ari": "past"})
     h, names = start_httpd(proxy, httpds, "arioff", more=["SacmeARI off"])
     mark = h.mark()
     h.graceful()
@@ -317,18 +293,18 @@ def test_ari_off_never_asks(apebble, proxies, httpds):
 
 # --- the incident drill --------------------------------------------------------------
 
-def test_incident_drill_revoked_elsewhere_replaced_after_ari_check(apebble, proxies,
+def test_incident_drill_revoked_elsewhere_replaced_after_ari_check(qpebble, proxies,
                                                                    httpds, tmp_path):
-    proxy = proxies.start(apebble, {"ari": "future"})
+    proxy = proxies.start(qpebble, {"ari": "future"})
     h, names = start_httpd(proxy, httpds, "aridrill")
     first = live_chain(h, names[0])[0]
     cert_id = ari_cert_id(first)
     wait_ari(h, names[0], lambda r: r.get("renew-at"), "a renewal time")
 
     # someone else revokes it at the CA (not sacmectl); the CA then says: now
-    status = revoke_at_ca(proxy.directory_url, apebble.ca_file, account_dirs(h)[0], first)
+    status = revoke_at_ca(proxy.directory_url, qpebble.ca_file, account_dirs(h)[0], first)
     assert status == 200, status
-    assert apebble.cert_status(certcheck.serial_hex(first)).get("Status") == "Revoked"
+    assert qpebble.cert_status(certcheck.serial_hex(first)).get("Status") == "Revoked"
     proxy.set(ari={cert_id: "past", "*": "future"})
 
     mark = h.mark()
@@ -337,8 +313,8 @@ def test_incident_drill_revoked_elsewhere_replaced_after_ari_check(apebble, prox
     staged = h.wait_log(STAGED, since=mark, limit=ISSUE_LIMIT)
     assert serial_in(h.wait_log(ACTIVATED, since=mark, limit=ISSUE_LIMIT)) == serial_in(staged)
     h.wait_managed_cert(names[0], limit=ISSUE_LIMIT, not_serial=first.serial_number)
-    root = root_file(apebble, str(tmp_path))
+    root = root_file(qpebble, str(tmp_path))
     leaf = assert_served_verified(h, names, root)[0]
     assert leaf.serial_number != first.serial_number
-    assert apebble.cert_status(certcheck.serial_hex(leaf)).get("Status") == "Valid"
+    assert qpebble.cert_status(certcheck.serial_hex(leaf)).get("Status") == "Valid"
     assert (cert_id, True, False) in proxy.replaces, proxy.replaces
