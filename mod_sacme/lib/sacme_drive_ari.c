@@ -48,9 +48,10 @@ void sacme_drive_renewal(const sacme_store_t *store, const sacme_domain_t *dom,
     r->next_poll = sacme_time_rfc3339_parse(sacme_json_str(ari, "next-poll"));
     r->poll_due = r->next_poll <= now;
     /* A failed poll clears renew-at: the local window applies until the CA
-     * answers again. */
+     * answers again. A time after the expiry is no renewal at all: a CA's
+     * mistake the local window makes up for. */
     at = sacme_time_rfc3339_parse(sacme_json_str(ari, "renew-at"));
-    if (at && !json_object_get(ari, "error")) {
+    if (at && at < info->not_after && !json_object_get(ari, "error")) {
         r->renew_at = at;
         r->source = "ari";
         r->explanation_url = sacme_json_str(ari, "explanation-url");

@@ -174,6 +174,9 @@ def test_window_in_future_sets_renewal_time_and_survives_restart(qpebble, proxie
     assert again["renew-at"] == rec["renew-at"], (rec, again)
     assert not os.path.exists(h.store("requests", "-ari.json"))
     assert new_orders(proxy) == 1
+    # a name that is not managed is refused, naming the store
+    res = store_cmd(h, "ari", "check", "unknown.example.test")
+    assert res.rc == 2 and "not a managed domain" in res.stderr, res.describe()
 
 
 # --- the window in the past: renewed at once, with replaces -------------------------

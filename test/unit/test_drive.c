@@ -1135,6 +1135,15 @@ START_TEST(test_drive_ari_decides)
     ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
     ck_assert_int_eq(next, now + HOUR);
 
+    /* a time after the expiry is not followed */
+    put_ari(d, serial, na + DAY, now + 6 * HOUR, NULL);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    sacme_drive_renewal(d->store, &dom, &(sacme_cert_info_t){
+                            .serial = serial, .not_before = nb, .not_after = na },
+                        now, unit_pool, &ren);
+    ck_assert_str_eq(ren.source, "window");
+    ck_assert(ren.renew_at < na);
+
     /* about another certificate: polled again */
     put_ari(d, "01", now + 80 * DAY, now + 6 * HOUR, NULL);
     ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_ARI);
