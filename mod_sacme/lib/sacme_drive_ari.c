@@ -121,9 +121,15 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
               0, SACME_LOGNO(10402) "%s: the CA's renewal information for the "
               "certificate (serial %s) is not usable: %s. Renewal is not held up: the "
               "local window (SacmeRenewWindow) applies, renewal at %s; asked again at "
-              "%s", dom->name, info->serial, msg,
+              "%s. If this persists, tell the CA, or set 'SacmeARI off' for it",
+              dom->name, info->serial, msg,
               sacme_time_rfc3339(p, sacme_drive_renew_at(dom, info)),
               sacme_time_rfc3339(p, next));
+}
+
+static int str_is(const char *a, const char *b)
+{
+    return a && b && !strcmp(a, b);
 }
 
 /* A valid answer: the window, and the time in it, kept while the window
@@ -138,11 +144,9 @@ static void record_window(sacme_driver_t *d, const sacme_domain_t *dom,
     const char *kept = sacme_json_str(old, "renew-at");
     const char *old_url = sacme_json_str(old, "explanation-url");
     apr_time_t at, next = sacme_ari_next_poll(ans->retry_after, now);
-    int same = ow && kept && !json_object_get(old, "error")
-               && !apr_strnatcmp(sacme_json_str(ow, "start") ? sacme_json_str(ow, "start")
-                                                             : "", start)
-               && !apr_strnatcmp(sacme_json_str(ow, "end") ? sacme_json_str(ow, "end")
-                                                           : "", end);
+    int same = kept && !json_object_get(old, "error")
+               && str_is(sacme_json_str(ow, "start"), start)
+               && str_is(sacme_json_str(ow, "end"), end);
 
     json_object_set_new(w, "start", json_string(start));
     json_object_set_new(w, "end", json_string(end));

@@ -3,6 +3,7 @@
 #include <openssl/pem.h>
 
 #include "unit.h"
+#include "unit_fake.h"
 #include "sacme_ari.h"
 #include "sacme_time.h"
 
@@ -166,6 +167,68 @@ START_TEST(replaces_refusals)
 }
 END_TEST
 
+#define DIR_URL "https://ca.test/dir"
+#define ARI_DIR "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":" \
+    "\"https://ca.test/acct\",\"newOrder\":\"https://ca.test/order\"," \
+    "\"renewalInfo\":\"https://ca.test/renewal-info\"}"
+#define JSON_HDR "Content-Type: application/json\n"
+
+static sacme_acme_t *fake_acme(unit_fake_t *fake, const unit_scripted_t *script, int n)
+{
+    sacme_acme_t *acme;
+
+    ck_assert_int_eq(sacme_acme_create(unit_pool, DIR_URL, unit_fake_http(fake, script, n),
+                                       NULL, &acme, NULL), APR_SUCCESS);
+    return acme;
+}
+
+/* An unauthenticated GET of renewalInfo/<certID>; its window and
+ * Retry-After; a failure names its kind. */
+START_TEST(fetch_window_and_failures)
+{
+    unit_scripted_t s[3] = {
+        { 200, JSON_HDR, ARI_DIR },
+        { 200, JSON_HDR "Retry-After: 3600\n",
+          "{\"suggestedWindow\": {\"start\": \"2026-03-01T00:00:00Z\","
+          " \"end\": \"2026-03-02T00:00:00Z\"}}" },
+        { 404, "Content-Type: application/problem+json\n", "{}" },
+    };
+    unit_fake_t fake;
+    sacme_acme_t *acme = fake_acme(&fake, s, 3);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_ari_answer_t ans;
+    apr_time_t before = apr_time_now();
+
+    ck_assert_int_eq(sacme_ari_fetch(acme, "aYhb.AIdl", unit_pool, &ans, res), APR_SUCCESS);
+    ck_assert_str_eq(fake.methods[1], "GET");
+    ck_assert_str_eq(fake.urls[1], "https://ca.test/renewal-info/aYhb.AIdl");
+    ck_assert_int_eq(ans.info.start, sacme_time_rfc3339_parse("2026-03-01T00:00:00Z"));
+    ck_assert(ans.retry_after >= before + apr_time_from_sec(3600));
+    ck_assert_ptr_null(ans.error_kind);
+
+    ck_assert_int_eq(sacme_ari_fetch(acme, "aYhb.AIdl", unit_pool, &ans, res), SACME_EPROTO);
+    ck_assert_str_eq(ans.error_kind, "http-404");
+    ck_assert_int_eq(res->http_status, 404);
+}
+END_TEST
+
+/* A directory without renewalInfo: nothing is asked. */
+START_TEST(fetch_without_renewal_info)
+{
+    unit_scripted_t s[1] = {
+        { 200, JSON_HDR, "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":"
+          "\"https://ca.test/acct\",\"newOrder\":\"https://ca.test/order\"}" },
+    };
+    unit_fake_t fake;
+    sacme_acme_t *acme = fake_acme(&fake, s, 1);
+    sacme_ari_answer_t ans;
+
+    ck_assert_int_eq(sacme_ari_fetch(acme, "a.b", unit_pool, &ans, NULL), APR_ENOTIMPL);
+    ck_assert_int_eq(fake.next, 1);
+}
+END_TEST
+
+
 Suite *unit_suite_ari(void)
 {
     Suite *s = suite_create("ari");
@@ -180,6 +243,8 @@ Suite *unit_suite_ari(void)
     tcase_add_test(tc, pick_inside_window);
     tcase_add_test(tc, next_poll_clamped);
     tcase_add_test(tc, replaces_refusals);
+    tcase_add_test(tc, fetch_window_and_failures);
+    tcase_add_test(tc, fetch_without_renewal_info);
     suite_add_tcase(s, tc);
     return s;
 }
