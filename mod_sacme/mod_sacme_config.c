@@ -35,6 +35,7 @@ void *sacme_create_server_config(apr_pool_t *p, server_rec *s)
     conf->names = apr_hash_make(p);
     conf->dflt.seen = apr_hash_make(p);
     conf->dflt.challenge_none = SACME_UNSET;
+    conf->dflt.ari = SACME_UNSET;
     conf->dflt.require_https = SACME_UNSET;
     conf->cur = &conf->dflt;
     conf->dflt.agreement = SACME_UNSET;
@@ -629,6 +630,20 @@ static const char *cmd_driver_user(cmd_parms *cmd, void *dc, const char *user)
     return NULL;
 }
 
+/* SacmeARI on|off: whether the CA's renewal information (RFC 9773) is
+ * asked and followed, where the CA offers it. */
+static const char *cmd_ari(cmd_parms *cmd, void *dc, int flag)
+{
+    const char *err;
+    sacme_conf_t *conf = single_conf(cmd, &err);
+
+    if (!conf) {
+        return err;
+    }
+    conf->cur->ari = flag;
+    return NULL;
+}
+
 static const char *cmd_challenge(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err;
@@ -967,6 +982,9 @@ const command_rec sacme_cmds[] = {
                   "the certificate profile new orders ask the CA for, one its "
                   "directory lists (e.g. shortlived, tlsserver), or none (default): "
                   "the CA's default"),
+    AP_INIT_FLAG("SacmeARI", cmd_ari, sacme_per_domain, RSRC_CONF,
+                 "on (default) to renew when the CA's renewal information (ARI) "
+                 "says, where the CA offers it; off for the local window only"),
     AP_INIT_TAKE1("SacmeRenewWindow", cmd_renew_window, sacme_per_domain, RSRC_CONF,
                   "renew when this much of the lifetime remains: a duration or a "
                   "percentage (default 33%)"),
@@ -1014,6 +1032,9 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     if (dflt->challenge_none == SACME_UNSET) {
         dflt->challenge_none = 0;
+    }
+    if (dflt->ari == SACME_UNSET) {
+        dflt->ari = 1;
     }
     if (dflt->require_https == SACME_UNSET) {
         dflt->require_https = 0;

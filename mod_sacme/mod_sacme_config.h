@@ -36,6 +36,7 @@ typedef struct sacme_dconf_t {
     sacme_key_type_t key_type;       /* SacmeKeyType */
     sacme_key_type_t key_type2;      /* its second type (dual keys); NONE = none */
     int challenge_none;              /* SacmeChallenge none */
+    int ari;                         /* SacmeARI on|off; SACME_UNSET */
     int renew_window_set;
     sacme_window_t renew_window;     /* SacmeRenewWindow */
     const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */

@@ -59,6 +59,7 @@ const char *sacme_cmd_domain_set(cmd_parms *cmd, void *dc, const char *args)
     set = apr_pcalloc(cmd->pool, sizeof(*set));
     set->seen = apr_hash_make(cmd->pool);
     set->challenge_none = SACME_UNSET;
+    set->ari = SACME_UNSET;
     set->require_https = SACME_UNSET;
     set->agreement = SACME_UNSET;
     set->where = cmd->directive
@@ -98,6 +99,7 @@ const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
         s = PICK(set, dflt, key_type != SACME_KEY_NONE);
         dom->key_type = s->key_type;
         dom->challenge_none = PICK(set, dflt, challenge_none != SACME_UNSET)->challenge_none;
+        dom->ari_off = !PICK(set, dflt, ari != SACME_UNSET)->ari;
         dom->renew_window = PICK(set, dflt, renew_window_set)->renew_window;
         dom->warn = &PICK(set, dflt, warn_set)->warn;
         dom->notify_cmd = PICK(set, dflt, notify_cmd)->notify_cmd;

@@ -38,6 +38,7 @@
 
 #include "mod_sacme_driver.h"
 #include "sacme_acct.h"
+#include "sacme_drive_ari.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_request.h"
@@ -138,6 +139,55 @@ static void take_account_request(driver_t *drv, sacme_driver_t *d, apr_pool_t *p
     sacme_request_done(d->store, p, SACME_REQUEST_ACCOUNT);
 }
 
+/* Whether the ARI check request (its "domains", absent: all) names dom:
+ * by its primary name, or any of its names; a further key type's unit goes
+ * with its domain. */
+static int ari_request_names(const json_t *req, const sacme_domain_t *dom)
+{
+    const json_t *names = json_object_get(req, "domains");
+    const sacme_domain_t *primary = dom->primary ? dom->primary : dom;
+    size_t i;
+    int j;
+
+    if (!json_is_array(names)) {
+        return 1;
+    }
+    for (i = 0; i < json_array_size(names); ++i) {
+        const char *want = json_string_value(json_array_get(names, i));
+        for (j = 0; want && j < primary->names->nelts; ++j) {
+            if (!strcasecmp(want, APR_ARRAY_IDX(primary->names, j, const char *))) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* sacmectl ari check: the certificates it names are due for a poll of the
+ * CA's renewal information now; the slots are looked at right away (the
+ * caller resets them), and the poll's answer is acted on as any other. */
+static void take_ari_request(driver_t *drv, sacme_driver_t *d, slot_t *slots, int n,
+                             apr_pool_t *p)
+{
+    json_t *req = sacme_request_get(d->store, p, SACME_REQUEST_ARI);
+    int i, count = 0;
+
+    if (!req) {
+        return;
+    }
+    for (i = 0; i < n; ++i) {
+        if (ari_request_names(req, slots[i].dom)) {
+            sacme_drive_ari_due_now(d, slots[i].dom, p);
+            ++count;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10407)
+                 "the CA's renewal information (ARI) of %d certificate(s) is asked "
+                 "now (sacmectl ari check); the SACME10400 and SACME10402 lines tell "
+                 "what it says", count);
+    sacme_request_done(d->store, p, SACME_REQUEST_ARI);
+}
+
 /* A worker staged a set and SacmeAutoRestart is on: this driver ends with
  * STAGED_EXIT, right from that worker, and the parent reaps it within a
  * second and answers with the graceful restart that activates the set
@@ -197,7 +247,12 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
 
         apr_pool_create(&iter, tp);
         why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
-        if (why >= SACME_WHY_NO_CERT) {
+        if (why == SACME_WHY_ARI) {
+            /* The CA's answer may make the certificate due right now. */
+            sacme_drive_ari_poll(wp->d, clients, slot->dom, iter);
+            why = sacme_drive_check(wp->d, slot->dom, apr_time_now(), &when, iter);
+        }
+        if (why >= SACME_WHY_NO_CERT && why != SACME_WHY_ARI) {
             sacme_result_t *outcome = sacme_result_make(iter);
             if (sacme_drive_run_with(wp->d, clients, slot->dom, why, iter, outcome)
                     != APR_SUCCESS) {
@@ -461,6 +516,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         if (stamp != req_stamp) {
             req_stamp = stamp;
             take_account_request(drv, d, iter);
+            take_ari_request(drv, d, slots, n, iter);
             apr_thread_mutex_lock(wp->lock);
             for (i = 0; i < n; ++i) {
                 if (!slots[i].busy) {

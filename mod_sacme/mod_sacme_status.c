@@ -185,6 +185,16 @@ static const char *days_text(request_rec *r, const json_t *dom)
            : "";
 }
 
+/* The next renewal and where its time comes from: "2027-01-24T17:03:11Z
+ * (ari)". */
+static const char *renewal_text(request_rec *r, const json_t *dom)
+{
+    const char *at = sacme_json_str(dom, "renew-at");
+    const char *source = sacme_json_str(dom, "renew-source");
+
+    return at && source ? apr_psprintf(r->pool, "%s (%s)", at, source) : at;
+}
+
 static void html_section(request_rec *r, const json_t *all, int table)
 {
     const json_t *dom;
@@ -205,7 +215,7 @@ static void html_section(request_rec *r, const json_t *all, int table)
             sacme_json_str(dom, "name"), joined(r, sacme_json_arr(dom, "names")),
             joined(r, sacme_json_arr(dom, "key-types")), sacme_json_str(dom, "state"),
             sacme_json_str(dom, "valid-until"), days_text(r, dom),
-            sacme_json_str(dom, "renew-at"), sacme_json_str(dom, "ca"),
+            renewal_text(r, dom), sacme_json_str(dom, "ca"),
             last_error(r, dom)
         };
         apr_size_t c;

@@ -37,11 +37,29 @@ static const char *days(cli_t *cli, const json_t *j)
 }
 
 /* One line per domain, like `certbot certificates` but in columns. */
+/* Where a renewal time comes from, in words (renew-source). */
+static const char *renew_source_words(const char *source)
+{
+    if (!strcmp(source, "ari")) {
+        return "ari: the CA's renewal information";
+    }
+    if (!strcmp(source, "window")) {
+        return "window: SacmeRenewWindow";
+    }
+    if (!strcmp(source, "forced")) {
+        return "forced: sacmectl renew --force";
+    }
+    if (!strcmp(source, "revoked")) {
+        return "revoked: sacmectl revoke";
+    }
+    return source;
+}
+
 static void print_table(cli_t *cli, const json_t *all)
 {
     static const char *const head[] = { "DOMAIN", "STATE", "KEY", "EXPIRES", "DAYS",
-                                        "CA", "NAMES" };
-    enum { COLS = 7 };
+                                        "CA", "RENEW-AT", "FROM", "NAMES" };
+    enum { COLS = 9 };
     json_t *doms = json_object_get(all, "domains"), *d;
     apr_array_header_t *rows = apr_array_make(cli->p, 8, sizeof(const char **));
     int width[COLS], c;
@@ -59,7 +77,9 @@ static void print_table(cli_t *cli, const json_t *all)
         row[3] = str(d, "valid-until", "-");
         row[4] = days(cli, d);
         row[5] = str(d, "ca", "-");           /* the next attempt's */
-        row[6] = joined(cli, json_object_get(d, "names"), " ");
+        row[6] = str(d, "renew-at", "-");
+        row[7] = str(d, "renew-source", "-");  /* ari, window, forced, revoked */
+        row[8] = joined(cli, json_object_get(d, "names"), " ");
         for (c = 0; c < COLS; ++c) {
             if ((int)strlen(row[c]) > width[c]) {
                 width[c] = (int)strlen(row[c]);
@@ -146,14 +166,25 @@ static void print_domain(cli_t *cli, const json_t *d)
         }
         printf("  names:       %s\n", joined(cli, json_object_get(c, "names"), " "));
         printf("  sha256:      %s\n", str(c, "sha256", "?"));
+        if (sacme_json_str(c, "renew-at")) {
+            printf("  renewal at:  %s (%s)\n", str(c, "renew-at", "?"),
+                   renew_source_words(str(c, "renew-source", "")));
+        }
+        if (sacme_json_str(c, "explanation-url")) {
+            printf("  CA explains: %s\n", sacme_json_str(c, "explanation-url"));
+        }
     }
     if (!json_array_size(json_object_get(d, "certificates"))) {
         printf("certificate:   none in service yet\n");
     }
-    printf("renewal at:    %s\n",
+    printf("renewal at:    %s%s%s%s\n",
            strcmp(str(d, "source", ""), "file")
                ? str(d, "renew-at", "-")
-               : "never (mod_sacme does not renew SacmeCertificateFile)");
+               : "never (mod_sacme does not renew SacmeCertificateFile)",
+           sacme_json_str(d, "renew-source") ? " (" : "",
+           sacme_json_str(d, "renew-source")
+               ? renew_source_words(sacme_json_str(d, "renew-source")) : "",
+           sacme_json_str(d, "renew-source") ? ")" : "");
     if ((v = sacme_json_obj(d, "staged"))) {
         printf("staged:        serial %s, valid until %s: activated at the next "
                "graceful restart\n", str(v, "serial", "?"), str(v, "not-after", "?"));

@@ -5,6 +5,7 @@
  *   sacmectl renew --force      have the running server renew a domain now
  *   sacmectl revoke             revoke a domain's certificate and replace it
  *   sacmectl account ...        show, deactivate or roll over the account
+ *   sacmectl ari check          have the running server ask the CA's renewal information now
  *
  * The commands over a server work through its store (SacmeStoreDir): they
  * read what the server wrote, talk to the CA with the server's account, and
@@ -35,6 +36,7 @@ static const struct {
     { "renew",   cmd_renew,   "--force DOMAIN: the running server renews it now" },
     { "revoke",  cmd_revoke,  "DOMAIN [--reason R]: revoke its certificate, get a new one" },
     { "account", cmd_account, "show | deactivate --yes | rollover: the ACME account" },
+    { "ari",     cmd_ari,     "check [DOMAIN ...]: the running server asks the CA's renewal information now" },
 };
 
 static void usage(FILE *out)

@@ -6,6 +6,7 @@
 #include <apr_atomic.h>
 
 #include "sacme_drive.h"
+#include "sacme_drive_ari.h"
 #include "sacme_acct.h"
 #include "sacme_issue.h"
 #include "sacme_order.h"
@@ -27,6 +28,7 @@ const char *sacme_why_str(sacme_why_t why)
     case SACME_WHY_RESUME:   return "order in progress";
     case SACME_WHY_REQUESTED: return "a new certificate was requested";
     case SACME_WHY_PROFILE:  return "the profile changed";
+    case SACME_WHY_ARI:      return "the CA's renewal information is due";
     default:                 return "nothing to do";
     }
 }
@@ -263,6 +265,7 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
     X509 *leaf;
     json_t *job, *req;
     apr_time_t renew_at, next_attempt, updated;
+    sacme_renewal_t ren;
     unsaved_t kept;
 
     *next_check = sacme_time_add(now, d->check_interval);
@@ -316,12 +319,21 @@ static sacme_why_t decide(sacme_driver_t *d, const sacme_domain_t *dom,
         return SACME_WHY_PROFILE;
     }
     tell_clamped(d, dom, info, p);
-    renew_at = sacme_drive_renew_at(dom, info);
+    /* The CA's renewal information (ARI), where it has any, else the
+     * local window. */
+    sacme_drive_renewal(d->store, dom, info, now, p, &ren);
+    renew_at = ren.renew_at;
     if (renew_at <= now) {
         return SACME_WHY_RENEW;
     }
+    if (ren.poll_due) {
+        return SACME_WHY_ARI;
+    }
     if (renew_at < *next_check) {
         *next_check = renew_at;
+    }
+    if (ren.next_poll && ren.next_poll < *next_check) {
+        *next_check = ren.next_poll;
     }
     return SACME_WHY_NONE;
 }
@@ -1124,6 +1136,10 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
         opts.challenge_fn = dom->challenge_none ? NULL : publish;
         opts.challenge_baton = &ctx;
         opts.challenge_none = dom->challenge_none;
+        /* A renewal names the certificate it replaces (ARI). */
+        if (why == SACME_WHY_RENEW || why == SACME_WHY_REQUESTED) {
+            opts.replaces = sacme_drive_ari_replaces(d, dom, p);
+        }
         opts.order_fn = record_order;
         opts.order_baton = &ctx;
         /* A driver ending for a staged set (d->commit) waits for a new

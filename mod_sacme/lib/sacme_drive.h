@@ -66,6 +66,8 @@ struct sacme_domain_t {
     const char *profile;             /* SacmeProfile: the profile newOrder asks
                                         for (sacme_profile.h), or NULL: the
                                         CA's default */
+    int ari_off;                     /* SacmeARI off: the CA's renewal
+                                        information is not asked (0: on) */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };
@@ -89,8 +91,10 @@ typedef enum {
     SACME_WHY_RENEW,                 /* in the renewal window */
     SACME_WHY_RESUME,                /* an order is in progress */
     SACME_WHY_REQUESTED,             /* the admin asked (sacme_request.h) */
-    SACME_WHY_PROFILE                /* the live certificate was ordered for
+    SACME_WHY_PROFILE,               /* the live certificate was ordered for
                                         another SacmeProfile (issued.json) */
+    SACME_WHY_ARI                    /* the CA's renewal information is to be
+                                        asked (sacme_drive_ari.h); no order */
 } sacme_why_t;
 
 const char *sacme_why_str(sacme_why_t why);

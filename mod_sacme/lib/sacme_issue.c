@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "sacme_issue.h"
+#include "sacme_ari.h"
 #include "sacme_order.h"
 #include "sacme_csr.h"
 #include "sacme_jws.h"
@@ -227,6 +228,35 @@ static void teardown(issue_ctx_t *ctx)
     }
 }
 
+/* newOrder, with "replaces" when the order renews a certificate and the CA
+ * speaks ARI (a CA without renewalInfo would not know the field). A CA that
+ * refuses it (the certificate was already replaced by another order, or it
+ * does not know it) gets the order once more without: the renewal matters,
+ * the link between the two certificates does not. */
+static apr_status_t new_order(sacme_acme_t *acme, const sacme_issue_opts_t *opts,
+                              apr_pool_t *p, sacme_order_t **order, sacme_result_t *res)
+{
+    const char *replaces = opts->replaces;
+    apr_status_t rv;
+
+    if (replaces && (!acme->dir || !acme->dir->renewal_info)) {
+        replaces = NULL;
+    }
+    rv = sacme_order_new_replacing(acme, opts->names, opts->profile, replaces, p, order,
+                                   res);
+    if (rv != APR_SUCCESS && replaces && sacme_ari_replaces_refused(res)) {
+        sacme_log(acme->log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10406)
+                  "the CA refused the new order for %s as the replacement of "
+                  "certificate %s (%s); ordering again without naming the "
+                  "certificate it replaces", APR_ARRAY_IDX(opts->names, 0, const char *),
+                  replaces, sacme_result_message(res, p));
+        sacme_result_reset(res);
+        rv = sacme_order_new_replacing(acme, opts->names, opts->profile, NULL, p, order,
+                                       res);
+    }
+    return rv;
+}
+
 apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
                          apr_pool_t *p, sacme_chain_t **pchain,
                          sacme_result_t *res)
@@ -287,7 +317,7 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
         if (opts.order_guard) {
             apr_thread_rwlock_rdlock(opts.order_guard);
         }
-        rv = sacme_order_new(acme, opts.names, opts.profile, p, &order, res);
+        rv = new_order(acme, &opts, p, &order, res);
         if (rv != APR_SUCCESS) {
             if (opts.order_guard) {
                 apr_thread_rwlock_unlock(opts.order_guard);

@@ -49,6 +49,11 @@ typedef struct sacme_issue_opts_t {
                                          process that ends holding it for
                                          writing leaves no order at the CA
                                          that it has not recorded */
+    const char *replaces;             /* the ARI certID of the certificate a
+                                         new order renews ("replaces", RFC
+                                         9773), or NULL; sent only to a CA
+                                         with renewalInfo, and dropped once
+                                         if the CA refuses it */
     int challenge_none;               /* names must be pre-validated: never
                                          answer a challenge */
     const char *profile;              /* the profile a new order asks for

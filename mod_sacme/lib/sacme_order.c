@@ -66,6 +66,15 @@ apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names
                              const char *profile, apr_pool_t *p,
                              sacme_order_t **order, sacme_result_t *res)
 {
+    return sacme_order_new_replacing(acme, names, profile, NULL, p, order, res);
+}
+
+apr_status_t sacme_order_new_replacing(sacme_acme_t *acme,
+                                       const apr_array_header_t *names,
+                                       const char *profile, const char *replaces,
+                                       apr_pool_t *p, sacme_order_t **order,
+                                       sacme_result_t *res)
+{
     json_t *payload = sacme_json_own(p, json_object()), *idents = json_array();
     sacme_acme_response_t *resp;
     apr_status_t rv;
@@ -88,6 +97,9 @@ apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names
     json_object_set_new(payload, "identifiers", idents);
     if (profile) {
         json_object_set_new(payload, "profile", json_string(profile));
+    }
+    if (replaces) {
+        json_object_set_new(payload, "replaces", json_string(replaces));
     }
     rv = sacme_acme_post(acme, acme->dir->new_order, payload, 0, p, &resp, res);
     if (rv != APR_SUCCESS) {

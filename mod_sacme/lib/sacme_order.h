@@ -44,6 +44,14 @@ apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names
                              const char *profile, apr_pool_t *p,
                              sacme_order_t **order, sacme_result_t *res);
 
+/* The same with "replaces" (RFC 9773 §5): the ARI certID of the
+ * certificate this order renews, or NULL for none. */
+apr_status_t sacme_order_new_replacing(sacme_acme_t *acme,
+                                       const apr_array_header_t *names,
+                                       const char *profile, const char *replaces,
+                                       apr_pool_t *p, sacme_order_t **order,
+                                       sacme_result_t *res);
+
 /* POST-as-GET of an order URL. */
 apr_status_t sacme_order_get(sacme_acme_t *acme, const char *url, apr_pool_t *p,
                              sacme_order_t **order, sacme_result_t *res);

@@ -34,6 +34,25 @@ apr_status_t sacme_request_account(const sacme_store_t *store, apr_pool_t *p,
     return write_request(store, p, SACME_REQUEST_ACCOUNT, j, res);
 }
 
+apr_status_t sacme_request_ari_check(const sacme_store_t *store, apr_pool_t *p,
+                                     const apr_array_header_t *domains,
+                                     sacme_result_t *res)
+{
+    json_t *j = sacme_json_own(p, json_object()), *names;
+    int i;
+
+    json_object_set_new(j, "action", json_string("ari-check"));
+    if (domains && domains->nelts > 0) {
+        names = json_array();
+        for (i = 0; i < domains->nelts; ++i) {
+            json_array_append_new(names, json_string(APR_ARRAY_IDX(domains, i,
+                                                                   const char *)));
+        }
+        json_object_set_new(j, "domains", names);
+    }
+    return write_request(store, p, SACME_REQUEST_ARI, j, res);
+}
+
 json_t *sacme_request_get(const sacme_store_t *store, apr_pool_t *p, const char *domain)
 {
     return sacme_store_state_load(store, p, SACME_STATE_REQUEST, domain, NULL);

@@ -38,6 +38,18 @@ apr_status_t sacme_request_renew(const sacme_store_t *store, apr_pool_t *p,
 apr_status_t sacme_request_account(const sacme_store_t *store, apr_pool_t *p,
                                    const char *reason, sacme_result_t *res);
 
+/* The name of the ARI check request (sacmectl ari check):
+ * requests/-ari.json, {"action": "ari-check", "domains": [names] or absent
+ * for all}. The driver marks those certificates due for a poll of the
+ * CA's renewal information and removes the request. */
+#define SACME_REQUEST_ARI "-ari"
+
+/* Asks the running driver to poll the CA's renewal information of the
+ * domains given (const char *; NULL or empty: every domain) now. */
+apr_status_t sacme_request_ari_check(const sacme_store_t *store, apr_pool_t *p,
+                                     const apr_array_header_t *domains,
+                                     sacme_result_t *res);
+
 /* The domain's pending request, or NULL (none, or unreadable). */
 json_t *sacme_request_get(const sacme_store_t *store, apr_pool_t *p,
                           const char *domain);

@@ -6,6 +6,7 @@
 #include "sacme_profile.h"
 #include "sacme_request.h"
 #include "sacme_static.h"
+#include "sacme_drive_ari.h"
 #include "sacme_time.h"
 
 #define DAY apr_time_from_sec(86400)
@@ -60,6 +61,8 @@ static json_t *staging_json(const sacme_store_t *store, apr_pool_t *p,
 typedef struct {
     const sacme_cert_info_t *earliest;  /* the first to expire, or NULL: none */
     apr_time_t renew_at;                /* the earliest renewal time, or 0 */
+    const char *renew_source;           /* where it comes from (sacme_renewal_t) */
+    const char *explanation_url;        /* the CA's, for an ARI time */
     int mismatch;                       /* a name or key type the config differs in */
 } live_t;
 
@@ -121,12 +124,12 @@ static json_t *file_certificate(const sacme_domain_t *dom, apr_time_t now,
 static json_t *live_certificates(const sacme_store_t *store, const sacme_domain_t *dom,
                                  apr_time_t now, apr_pool_t *p, live_t *live)
 {
-    json_t *certs = json_array();
+    json_t *certs = json_array(), *c;
     sacme_chain_t *chain;
     sacme_cert_info_t *info;
     sacme_key_t *pub;
     X509 *leaf;
-    apr_time_t renew_at;
+    sacme_renewal_t ren;
 
     memset(live, 0, sizeof(*live));
     if (dom->cert_file) {
@@ -139,15 +142,23 @@ static json_t *live_certificates(const sacme_store_t *store, const sacme_domain_
         || !(pub = sacme_key_wrap(p, X509_get_pubkey(leaf)))) {
         return certs;
     }
-    json_array_append_new(certs, cert_json(info, sacme_key_type(pub), now, p));
-    json_object_set_new(json_array_get(certs, json_array_size(certs) - 1), "renewals",
-                        json_integer(renewals(store, dom, p)));
+    c = cert_json(info, sacme_key_type(pub), now, p);
+    json_array_append_new(certs, c);
+    json_object_set_new(c, "renewals", json_integer(renewals(store, dom, p)));
     if (!live->earliest || info->not_after < live->earliest->not_after) {
         live->earliest = info;
     }
-    renew_at = sacme_drive_renew_at(dom, info);
-    if (!live->renew_at || renew_at < live->renew_at) {
-        live->renew_at = renew_at;
+    /* the CA's time (ARI) where it gave one, else the local window */
+    sacme_drive_renewal(store, dom, info, now, p, &ren);
+    json_object_set_new(c, "renew-at", time_or_null(p, ren.renew_at));
+    json_object_set_new(c, "renew-source", json_string(ren.source));
+    json_object_set_new(c, "explanation-url", sacme_json_str_or_null(ren.explanation_url));
+    json_object_set_new(c, "ari-next-poll",
+                        ren.next_poll ? time_or_null(p, ren.next_poll) : json_null());
+    if (!live->renew_at || ren.renew_at < live->renew_at) {
+        live->renew_at = ren.renew_at;
+        live->renew_source = ren.source;
+        live->explanation_url = ren.explanation_url;
     }
     if (!sacme_cert_info_covers(info, dom->names) || sacme_key_type(pub) != dom->key_type) {
         live->mismatch = 1;
@@ -389,6 +400,16 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
                                                                now))
                                       : json_null());
     json_object_set_new(d, "renew-at", time_or_null(p, live.renew_at));
+    /* An admin's request renews now, whatever the window said. */
+    if (request && sacme_json_str(request, "reason")) {
+        live.renew_source = sacme_json_str(request, "reason");
+        json_array_foreach(certs, i, c) {
+            json_object_set_new(c, "renew-source", json_string(live.renew_source));
+        }
+    }
+    json_object_set_new(d, "renew-source", live.renew_at
+                        ? sacme_json_str_or_null(live.renew_source) : json_null());
+    json_object_set_new(d, "explanation-url", sacme_json_str_or_null(live.explanation_url));
     json_object_set_new(d, "staged", staged ? staged : json_null());
     json_object_set_new(d, "order", order ? order : json_null());
     json_object_set_new(d, "error", error ? error : json_null());
@@ -422,7 +443,7 @@ static int state_rank(const char *state)
 static void merge_unit(json_t *d, json_t *u)
 {
     static const char *const first_of[] = {
-        "staged", "order", "error", "next-attempt", "request"
+        "staged", "order", "error", "next-attempt", "request", "explanation-url"
     };
     json_t *ud = json_object_get(u, "days-left"), *dd = json_object_get(d, "days-left");
     const char *ur = sacme_json_str(u, "renew-at"), *dr = sacme_json_str(d, "renew-at");
@@ -437,6 +458,7 @@ static void merge_unit(json_t *d, json_t *u)
     }
     if (ur && (!dr || strcmp(ur, dr) < 0)) {    /* RFC 3339 in UTC sorts as text */
         json_object_set(d, "renew-at", json_object_get(u, "renew-at"));
+        json_object_set(d, "renew-source", json_object_get(u, "renew-source"));
     }
     if (state_rank(sacme_json_str(u, "state")) > state_rank(sacme_json_str(d, "state"))) {
         json_object_set(d, "state", json_object_get(u, "state"));

@@ -33,10 +33,17 @@
  *                     negative once expired), names (SANs), renewals
  *                     (activations after the first, history.json),
  *                     profile (what its order asked for, from issued.json;
- *                     null: none, or not known) ]
+ *                     null: none, or not known), renew-at, renew-source,
+ *                     explanation-url as below for this certificate,
+ *                     ari-next-poll (RFC 3339 of the next poll of the CA's
+ *                     renewal information, or null) ]
  *   valid-until     not-after of the earliest-expiring live certificate, or null
  *   days-left       its days-left, or null
  *   renew-at        when the renewal is due (RFC 3339), or null without a certificate
+ *   renew-source    where renew-at comes from: "ari" (a time picked in the CA's
+ *                     renewal window), "window" (SacmeRenewWindow), "forced"
+ *                     or "revoked" (an admin's request); null with renew-at
+ *   explanation-url the CA's explanationURL of its window (ARI), or null
  *   staged          null, or { serial, not-after, profile } of the set waiting for
  *                   the next graceful restart
  *   order           null, or { url, updated, waiting (what the CA is still
@@ -78,8 +85,8 @@ const char *sacme_status_prometheus(const json_t *all, apr_pool_t *p);
 /* The short, line-oriented form of mod_status's "?auto" page:
  *   SacmeDomains: N, SacmeDomainsOk: N, ... then per domain
  *   SacmeDomain-<name>-State: ok, -KeyTypes, -ValidUntil, -DaysLeft,
- *   -RenewAt, -CA, -Profile, -Errors, -Error (lines of null values are left
- *   out). */
+ *   -RenewAt, -RenewSource, -ExplanationURL, -CA, -Profile, -Errors, -Error
+ *   (lines of null values are left out). */
 const char *sacme_status_auto(const json_t *all, apr_pool_t *p);
 
 #endif /* SACME_STATUS_H */

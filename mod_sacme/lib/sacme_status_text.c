@@ -113,6 +113,25 @@ static void cert_number(text_t *t, const char *metric, const char *field,
     }
 }
 
+/* When each live certificate is renewed, with where that time comes from
+ * (ari, window, forced, revoked) as a label; none for one never renewed
+ * here (a certificate from a file). */
+static void cert_renew(text_t *t, const char *metric, const char *field,
+                       const json_t *dom)
+{
+    size_t i;
+    const json_t *c;
+
+    json_array_foreach(sacme_json_arr(dom, "certificates"), i, c) {
+        if (sacme_json_str(c, field)) {
+            put(t, "%s{domain=\"%s\",key_type=\"%s\",source=\"%s\"} %" APR_INT64_T_FMT
+                "\n", metric, label(t->p, str(dom, "name")),
+                label(t->p, str(c, "key-type")), label(t->p, str(c, "renew-source")),
+                epoch(c, field));
+        }
+    }
+}
+
 /* Always 1: the labels carry what identifies the certificate. */
 static void cert_info(text_t *t, const char *metric, const char *field,
                       const json_t *dom)
@@ -195,6 +214,10 @@ static const struct {
     { "sacme_domain_renew_at_seconds",
       "When the renewal of the domain's certificate is due, seconds since the epoch.",
       dom_seconds, "renew-at", "gauge" },
+    { "sacme_certificate_renew_at_seconds",
+      "When the live certificate is renewed, seconds since the epoch; source: ari "
+      "(the CA's renewal information), window (SacmeRenewWindow), forced, revoked.",
+      cert_renew, "renew-at", "gauge" },
     { "sacme_domain_next_attempt_seconds",
       "When the driver tries again after an error or polls a waiting order.",
       dom_seconds, "next-attempt", "gauge" },
@@ -310,6 +333,8 @@ const char *sacme_status_auto(const json_t *all, apr_pool_t *p)
                   days ? apr_psprintf(p, "%" APR_INT64_T_FMT, integer(dom, "days-left"))
                        : NULL);
         auto_line(t, name, "RenewAt", sacme_json_str(dom, "renew-at"));
+        auto_line(t, name, "RenewSource", sacme_json_str(dom, "renew-source"));
+        auto_line(t, name, "ExplanationURL", sacme_json_str(dom, "explanation-url"));
         auto_line(t, name, "CA", sacme_json_str(dom, "ca"));
         auto_line(t, name, "Profile", sacme_json_str(dom, "profile"));
         auto_line(t, name, "Errors", apr_psprintf(p, "%" APR_INT64_T_FMT,

@@ -51,6 +51,7 @@ static const struct {
     [SACME_STATE_HISTORY] = { SACME_SG_DOMAINS,  SACME_FILE_HISTORY, 4096,     SACME_MODE_PUBLIC },
     [SACME_STATE_MANAGED] = { IN_BASE,           "managed.json", 16 * 1024 * 1024, SACME_MODE_PUBLIC },
     [SACME_STATE_VERSION] = { IN_BASE,           "store.json",     4096,       SACME_MODE_PUBLIC },
+    [SACME_STATE_ARI]     = { SACME_SG_STAGING,  "ari.json",       16 * 1024,  SACME_MODE_SHARED },
 };
 
 sacme_store_t *sacme_store_make(apr_pool_t *p, const char *base)

@@ -107,7 +107,9 @@ typedef enum {
     SACME_STATE_REQUEST,       /* requests/<name>.json: an admin's request */
     SACME_STATE_HISTORY,       /* domains/<name>/history.json: activations */
     SACME_STATE_MANAGED,       /* managed.json (name NULL) */
-    SACME_STATE_VERSION        /* store.json (name NULL) */
+    SACME_STATE_VERSION,       /* store.json (name NULL) */
+    SACME_STATE_ARI            /* staging/<name>/ari.json: what the CA's renewal
+                                  information (ARI) said of the live certificate */
 } sacme_state_t;
 
 /* The state, or NULL when there is none (res: APR_ENOENT) or it cannot be

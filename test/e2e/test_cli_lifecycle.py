@@ -94,7 +94,8 @@ def test_list_and_show_describe_what_is_served(pebble, httpds):
     assert row[0][1:3] == ["ok", "p256"], res.stdout
     assert row[0][4] == str(d["days-left"]), res.stdout
     assert row[0][5] == d["ca"], res.stdout         # the CA it orders from
-    assert sorted(row[0][6:]) == sorted(first), res.stdout
+    assert row[0][6] == d["renew-at"] and row[0][7] == d["renew-source"], res.stdout
+    assert sorted(row[0][8:]) == sorted(first), res.stdout
     assert any(l.startswith(second[0] + " ") for l in lines), res.stdout
 
     # show: any of the names finds the domain

@@ -147,6 +147,8 @@ def test_status_of_a_served_certificate(http01_pebble, httpds):
     assert cert["days-left"] == left == dom["days-left"], (cert, left)
     assert dom["valid-until"] == cert["not-after"]
     renew_at = rfc3339(dom["renew-at"])
+    # Pebble offers no renewal information (ARI): the local window applies
+    assert dom["renew-source"] == "window" and dom["explanation-url"] is None, dom
     assert served.not_valid_before < renew_at < served.not_valid_after, dom
     for key in ("staged", "order", "error", "next-attempt", "request"):
         assert dom[key] is None, (key, dom)
@@ -201,7 +203,7 @@ def test_status_of_a_served_certificate(http01_pebble, httpds):
     assert "<td>%s</td>" % " ".join(names) in row.group(0)
     assert "<td>ok</td>" in row.group(0) and "<td>p256</td>" in row.group(0)
     assert "<td>%s</td>" % cert["not-after"] in row.group(0)
-    assert "<td>%s</td>" % dom["renew-at"] in row.group(0)
+    assert "<td>%s (%s)</td>" % (dom["renew-at"], dom["renew-source"]) in row.group(0)
 
     status, _, body = request(h, "GET", "/server-status?auto")
     assert status == 200, status

@@ -14,6 +14,8 @@
 #include "sacme_b64.h"
 #include "sacme_acme.h"
 #include "sacme_drive.h"
+#include "sacme_drive_ari.h"
+#include "sacme_time.h"
 #include "sacme_request.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
@@ -95,6 +97,7 @@ static sacme_driver_t *new_driver(sacme_domain_t *dom)
     dom->names = unit_names(NAME, "shop.example.org", NULL);
     dom->key_type = SACME_KEY_P256;
     dom->renew_window.percent = 33;
+    dom->ari_off = 1;            /* the local window; ARI has tests of its own */
     return d;
 }
 
@@ -1167,6 +1170,101 @@ START_TEST(test_drive_run_foreign_url_refused)
 }
 END_TEST
 
+/* --- ARI (the CA's renewal information) -------------------------------------- */
+
+/* The serial of the live certificate. */
+static const char *live_serial(sacme_driver_t *d)
+{
+    sacme_chain_t *chain;
+    sacme_cert_info_t *info;
+
+    ck_assert_int_eq(sacme_store_load_leaf(d->store, unit_pool, SACME_GROUP_DOMAINS, NAME,
+                                           &chain, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_cert_info(unit_pool, APR_ARRAY_IDX(chain->certs, 0, X509 *),
+                                     &info), APR_SUCCESS);
+    return info->serial;
+}
+
+static void put_ari(sacme_driver_t *d, const char *serial, apr_time_t renew_at,
+                    apr_time_t next_poll, const char *error)
+{
+    json_t *j = sacme_json_own(unit_pool, json_object());
+
+    json_object_set_new(j, "serial", json_string(serial));
+    if (renew_at) {
+        json_object_set_new(j, "renew-at",
+                            json_string(sacme_time_rfc3339(unit_pool, renew_at)));
+    }
+    json_object_set_new(j, "next-poll", json_string(sacme_time_rfc3339(unit_pool, next_poll)));
+    if (error) {
+        json_object_set_new(j, "error", json_string(error));
+    }
+    ck_assert_int_eq(sacme_store_state_save(d->store, unit_pool, SACME_STATE_ARI, NAME, j,
+                                            NULL), APR_SUCCESS);
+}
+
+/* A live certificate never polled is polled first; what the CA said then
+ * decides, and the next poll is a time to look again; a record about
+ * another certificate is stale. */
+START_TEST(test_drive_ari_decides)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom);
+    apr_time_t now = apr_time_sec(apr_time_now()) * APR_USEC_PER_SEC, next;
+    apr_time_t nb = now - apr_time_from_sec(60), na = nb + 90 * DAY;
+    sacme_renewal_t ren;
+    const char *serial;
+
+    dom.ari_off = 0;
+    put_set(d->store, SACME_GROUP_DOMAINS, SACME_KEY_P256, dom.names, nb, na);
+    serial = live_serial(d);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_ARI);
+
+    /* the CA's time, later than the local window; the poll comes first */
+    put_ari(d, serial, now + 80 * DAY, now + 6 * HOUR, NULL);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert_int_eq(next, now + 6 * HOUR);
+    sacme_drive_renewal(d->store, &dom, &(sacme_cert_info_t){
+                            .serial = serial, .not_before = nb, .not_after = na },
+                        now, unit_pool, &ren);
+    ck_assert_str_eq(ren.source, "ari");
+    ck_assert_int_eq(ren.renew_at, now + 80 * DAY);
+    ck_assert_int_eq(check(d, &dom, now + 6 * HOUR, &next), SACME_WHY_ARI);
+
+    /* the CA's time, sooner than the next poll */
+    put_ari(d, serial, now + HOUR, now + 6 * HOUR, NULL);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert_int_eq(next, now + HOUR);
+
+    /* a window in the past: due at once */
+    put_ari(d, serial, now - HOUR, now + 6 * HOUR, NULL);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_RENEW);
+
+    /* the last poll failed: the local window, and the poll's time */
+    put_ari(d, serial, now - HOUR, now + HOUR, "HTTP 500");
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    ck_assert_int_eq(next, now + HOUR);
+
+    /* a time after the expiry is not followed */
+    put_ari(d, serial, na + DAY, now + 6 * HOUR, NULL);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+    sacme_drive_renewal(d->store, &dom, &(sacme_cert_info_t){
+                            .serial = serial, .not_before = nb, .not_after = na },
+                        now, unit_pool, &ren);
+    ck_assert_str_eq(ren.source, "window");
+    ck_assert(ren.renew_at < na);
+
+    /* about another certificate: polled again */
+    put_ari(d, "01", now + 80 * DAY, now + 6 * HOUR, NULL);
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_ARI);
+
+    /* SacmeARI off: never polled, the record is not used */
+    put_ari(d, serial, now - HOUR, now - HOUR, NULL);
+    dom.ari_off = 1;
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
+}
+END_TEST
+
 Suite *unit_suite_drive(void)
 {
     Suite *s = suite_create("drive");
@@ -1182,6 +1280,7 @@ Suite *unit_suite_drive(void)
     tcase_add_test(tc, test_drive_key_type);
     tcase_add_test(tc, test_drive_profile);
     tcase_add_test(tc, test_drive_renew);
+    tcase_add_test(tc, test_drive_ari_decides);
     tcase_add_test(tc, test_drive_staged);
     tcase_add_test(tc, test_drive_staged_names_changed);
     tcase_add_test(tc, test_drive_staged_key_type_changed);

@@ -286,6 +286,7 @@ static void rig_make(rig_t *r, const char *store_dir)
     r->dom.names = unit_names(NAME, NULL);
     r->dom.key_type = SACME_KEY_P256;
     r->dom.renew_window.percent = 33;
+    r->dom.ari_off = 1;
 }
 
 /* Puts a certificate valid [nb, na) in service; returns its serial. */

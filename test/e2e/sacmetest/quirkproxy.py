@@ -89,6 +89,26 @@ has none) is recorded in proxy.new_order_profiles, in order.  Pebble 2.4
 ignores the field (Go's JSON decoding skips unknown fields), so it is
 forwarded as signed: a proxy cannot take a field out of a signed payload.
 
+  ari=MODE                 ACME Renewal Information (RFC 9773), which Pebble 2.4
+                           lacks: the directory advertises renewalInfo, and
+                           GET /renewal-info/<certID> of a certificate Pebble
+                           issued through the proxy (recorded from the
+                           downloads, proxy.issued) answers by MODE: "future"
+                           (a window 30 to 31 days after the download), "past"
+                           (2 to 1 days before it: renew now), "404", "500", "garbage" (not JSON),
+                           "backwards" (end before start); an unknown certID
+                           is 404. Each poll is recorded in proxy.ari_polls
+                           (certID, MODE, time). MODE may be a dict
+                           {certID or serial (int) or "first": MODE} with "*"
+                           the default ("first": the first certificate issued
+                           through the proxy)
+  ari_retry_after=N        Retry-After: N on renewalInfo answers (else 21600)
+  reject_replaces_once     the first newOrder naming a certificate in "replaces"
+                           gets 409 alreadyReplaced (not forwarded)
+                           Every newOrder's "replaces" is recorded in
+                           proxy.replaces (certID, known: issued through the
+                           proxy, rejected)
+
 stop() closes the connections still open as well (a client's keep-alive
 connection included), so a stopped proxy is a CA nobody can reach; a new
 QuirkProxy(pebble, port=old.port) brings it back on the same port.
@@ -125,10 +145,11 @@ QUIRKS = (
     "status_401_for_403", "server_internal_once_on_neworder", "rate_limited_once",
     "reset_once", "truncate_once", "stall_once", "bad_cert", "bad_nonce_run",
     "no_nonce", "garbage_order", "hold", "server_internal", "profiles",
+    "ari", "ari_retry_after", "reject_replaces_once",
 )
 COUNTED = ("bad_nonce_run", "no_nonce", "garbage_order", "server_internal")
 ONCE = ("server_internal_once_on_neworder", "rate_limited_once", "reset_once",
-        "truncate_once", "stall_once", "hold")
+        "truncate_once", "stall_once", "hold", "reject_replaces_once")
 HOLD_WHEN = ("request", "response")
 
 # hop-by-hop or recomputed: never copied from Pebble's response
@@ -275,6 +296,10 @@ class QuirkProxy:
         self._authz_paths = set()
         self.bad_cert_info = []        # what bad_cert changed, per firing
         self.new_order_profiles = []   # "profile" of each newOrder payload, or None
+        self.issued = {}               # certID -> serial (int) of every download
+        self._issued_at = {}           # certID -> when it was first downloaded
+        self.ari_polls = []            # (certID, mode, time.time()) per renewalInfo GET
+        self.replaces = []             # (certID, known, rejected) per newOrder naming one
         self._server = None
         self._thread = None
         self.dir = None
@@ -528,6 +553,9 @@ class QuirkProxy:
 
         if method == "GET" and path == "/" and self.quirk("sectigo_directory"):
             return self._serve_directory(h)
+        if method == "GET" and path.startswith("/renewal-info/") \
+                and self.quirk("ari") is not None:
+            return self._serve_renewal_info(h, path[len("/renewal-info/"):])
         if path.split("?")[0] == "/new-nonce":
             upstream = self._pebble_nonce_path
         is_newnonce = method in ("HEAD", "GET") and \
@@ -560,9 +588,21 @@ class QuirkProxy:
                 return self._problem(h, 429, "rateLimited",
                                      "quirkproxy: too many new orders (injected)",
                                      [("Retry-After", str(ra))])
+            replaces = (payload or {}).get("replaces") if isinstance(payload, dict) else None
+            if replaces is not None:
+                rejected = self._take_once("reject_replaces_once") is not None
+                with self._lock:
+                    self.replaces.append((replaces, replaces in self.issued, rejected))
+                if rejected:
+                    return self._problem(h, 409, "alreadyReplaced",
+                                         "quirkproxy: the certificate named in replaces "
+                                         "was already replaced (injected)")
 
         status, headers, data = self._forward(method, upstream, body or None, h.headers)
         headers = list(headers)
+        if method == "GET" and upstream.split("?")[0] == self._pebble_dir_path \
+                and status == 200:
+            data = self._directory_extras(data)
         if is_newnonce and self._take_counted("no_nonce"):
             headers = [(k, v) for k, v in headers if k.lower() != "replay-nonce"]
 
@@ -678,6 +718,7 @@ class QuirkProxy:
         # the certificate download
         is_cert = method == "POST" and (path in self._cert_to_order or path.startswith(PEBBLE_CERT))
         if is_cert and status == 200 and data.startswith(b"-----BEGIN"):
+            self._record_issued(data)
             data, headers = self._cert_quirks(path, data, headers)
 
         if self._hold_here(path, "response"):
@@ -762,7 +803,7 @@ class QuirkProxy:
             if isinstance(meta, dict):
                 meta.pop("termsOfService", None)
             self._add_profiles(d)
-            data = json.dumps(d).encode()
+            data = self._directory_extras(json.dumps(d).encode())
             self._count("sectigo_directory")
         self._send(h, status, headers, data)
         return status
@@ -775,6 +816,79 @@ class QuirkProxy:
         directory.setdefault("meta", {})["profiles"] = dict(offered)
         self._count("profiles")
         return True
+
+    # -- ARI (RFC 9773) --
+
+    def _directory_extras(self, data):
+        """The directory with renewalInfo when the ari quirk is on."""
+        if self.quirk("ari") is None:
+            return data
+        d = json.loads(data)
+        d["renewalInfo"] = self.base_url + "/renewal-info/"
+        self._count("ari_directory")
+        return json.dumps(d).encode()
+
+    def _record_issued(self, pem):
+        leaf = _pem_certs(pem)[0]
+        with self._lock:
+            self.issued[ari_cert_id(leaf)] = leaf.serial_number
+            # the windows are anchored here: the same answer at every poll
+            self._issued_at.setdefault(ari_cert_id(leaf), datetime.datetime.now(
+                datetime.timezone.utc).replace(microsecond=0))
+
+    def ari_mode_for(self, cert_id):
+        """The ari quirk's MODE for a certificate: a dict is looked up by
+        certID, then serial, then "first" (the first certificate issued
+        through the proxy), then "*"."""
+        mode = self.quirk("ari")
+        if isinstance(mode, dict):
+            with self._lock:
+                serial = self.issued.get(cert_id)
+                first = next(iter(self.issued), None) == cert_id
+            for key in (cert_id, serial, "first" if first else None, "*"):
+                if key is not None and key in mode:
+                    return mode[key]
+            return "404"
+        return mode
+
+    def ari_polls_of(self, cert_id):
+        with self._lock:
+            return [p for p in self.ari_polls if p[0] == cert_id]
+
+    def _serve_renewal_info(self, h, cert_id):
+        with self._lock:
+            known = cert_id in self.issued
+        mode = self.ari_mode_for(cert_id) if known else "404"
+        with self._lock:
+            self.ari_polls.append((cert_id, mode, time.time()))
+        self._count("ari")
+        ra = self.quirk("ari_retry_after")
+        headers = [("Retry-After", str(ra if ra is not None else 21600)),
+                   ("Cache-Control", "no-store")]
+        with self._lock:
+            now = self._issued_at.get(cert_id)
+        day = datetime.timedelta(days=1)
+        if mode in ("future", "past", "backwards"):
+            start, end = {"future": (now + 30 * day, now + 31 * day),
+                          "past": (now - 2 * day, now - day),
+                          "backwards": (now + 31 * day, now + 30 * day)}[mode]
+            doc = {"suggestedWindow": {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                       "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                   "explanationURL": self.base_url + "/ari-explained/" + mode}
+            self._send(h, 200, headers + [("Content-Type", "application/json")],
+                       json.dumps(doc).encode())
+            return 200
+        if mode == "garbage":
+            self._send(h, 200, headers + [("Content-Type", "application/json")],
+                       b"{\"suggestedWindow\": <html>")
+            return 200
+        status = 500 if mode == "500" else 404
+        self._send(h, status, headers + [("Content-Type", "application/problem+json")],
+                   json.dumps({"type": "urn:ietf:params:acme:error:" +
+                               ("serverInternal" if status == 500 else "malformed"),
+                               "detail": "quirkproxy: renewalInfo %s" % mode,
+                               "status": status}).encode())
+        return status
 
     def _problem(self, h, status, ptype, detail, extra=()):
         nonce = self._fresh_nonce()
@@ -848,6 +962,21 @@ def _pem_certs(data):
         if b"-----BEGIN CERTIFICATE-----" in block:
             out.append(x509.load_pem_x509_certificate(block.strip() + b"\n" + marker + b"\n"))
     return out
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def ari_cert_id(cert):
+    """RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(the DER
+    content octets of the serial number)."""
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    serial = cert.serial_number
+    content = serial.to_bytes(serial.bit_length() // 8 + 1, "big")  # sign bit room
+    if len(content) > 1 and content[0] == 0 and not content[1] & 0x80:
+        content = content[1:]
+    return _b64url(aki.key_identifier) + "." + _b64url(content)
 
 
 def forge_chain(real_pem, mode, names=None):

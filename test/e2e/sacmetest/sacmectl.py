@@ -160,6 +160,17 @@ def ca_account_answer(pebble, account_dir):
     """POST-as-GET of the account URL in account_dir/account.json, signed by
     account_dir/account.key (an EC key), written here rather than with the
     engine under test.  Returns (HTTP status, parsed JSON body)."""
+    with open(os.path.join(account_dir, "account.json")) as f:
+        kid = json.load(f)["url"]
+    return account_post(pebble.directory()["newNonce"], pebble.ca_file, account_dir,
+                        kid, None)
+
+
+def account_post(new_nonce_url, ca_file, account_dir, url, payload):
+    """A POST to url signed (JWS, kid) with the account of account_dir
+    (account.json's URL, account.key an EC key); payload a dict, or None
+    for POST-as-GET.  A badNonce answer is sent again with a fresh nonce.
+    Returns (HTTP status, parsed JSON body)."""
     import ssl
     import urllib.error
     import urllib.request
@@ -174,20 +185,20 @@ def ca_account_answer(pebble, account_dir):
         key = serialization.load_pem_private_key(f.read(), password=None)
     size = (key.curve.key_size + 7) // 8
     alg, digest = {32: ("ES256", hashes.SHA256()), 48: ("ES384", hashes.SHA384())}[size]
-    ctx = ssl.create_default_context(cafile=pebble.ca_file)
-    directory = pebble.directory()
+    ctx = ssl.create_default_context(cafile=ca_file)
+    body64 = "" if payload is None else _b64url(json.dumps(payload).encode())
     for _ in range(10):   # Pebble rejects some nonces on purpose (badNonce)
-        head = urllib.request.Request(directory["newNonce"], method="HEAD")
+        head = urllib.request.Request(new_nonce_url, method="HEAD")
         with urllib.request.urlopen(head, context=ctx, timeout=10) as r:
             nonce = r.headers["Replay-Nonce"]
         protected = _b64url(json.dumps({"alg": alg, "kid": kid, "nonce": nonce,
-                                        "url": kid}).encode())
-        der = key.sign((protected + ".").encode(), ec.ECDSA(digest))
+                                        "url": url}).encode())
+        der = key.sign((protected + "." + body64).encode(), ec.ECDSA(digest))
         r_, s_ = decode_dss_signature(der)
         sig = r_.to_bytes(size, "big") + s_.to_bytes(size, "big")
-        body = json.dumps({"protected": protected, "payload": "",
+        body = json.dumps({"protected": protected, "payload": body64,
                            "signature": _b64url(sig)}).encode()
-        req = urllib.request.Request(kid, data=body, method="POST",
+        req = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/jose+json"})
         try:
             with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
@@ -197,4 +208,4 @@ def ca_account_answer(pebble, account_dir):
             if answer.get("type", "").endswith(":badNonce"):
                 continue
             return e.code, answer
-    raise AssertionError("Pebble kept refusing the nonces")
+    raise AssertionError("the CA kept refusing the nonces")
