@@ -511,6 +511,13 @@ sacme_why_t sacme_drive_check(sacme_driver_t *d, const sacme_domain_t *dom,
     else {
         why = decide(d, dom, now, next_check, p, &live);
     }
+    /* Work due now is looked at again now, not after the idle interval: a
+     * worker that finds its domain due again after a run (a Retry-After or
+     * a retry delay of a second, outlasted by the run's own bookkeeping on
+     * a loaded machine) would otherwise leave it for SacmeCheckInterval. */
+    if (why >= SACME_WHY_NO_CERT) {
+        *next_check = now;
+    }
 
     /* Whatever the domain waits for (a backoff, the CA, a restart), the
      * certificate in service keeps ageing. */

@@ -193,7 +193,7 @@ sacme_ca_t *sacme_domain_ca(const sacme_domain_t *dom, sacme_ca_t *dflt, int err
 void sacme_drive_forget_accounts(sacme_driver_t *d);
 
 /* Looks at a domain without touching the network: what it needs now, and
- * when to look again (*next_check, absolute). Respects the backoff of a
+ * when to look again (*next_check, absolute; now when it needs work now). Respects the backoff of a
  * previous error: the one recorded in job.json, or the one kept in memory
  * when job.json could not be written. A staged set that no longer fits the configuration is
  * dropped. */
