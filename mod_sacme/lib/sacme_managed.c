@@ -67,6 +67,10 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
         if (dom->failover) {
             json_object_set_new(d, "failover", json_integer(dom->failover));
         }
+        if (dom->ari_off) {
+            /* so that sacmectl does not take a leftover ari.json for news */
+            json_object_set_new(d, "ari", json_false());
+        }
         json_array_append_new(doms, d);
     }
     json_object_set_new(j, "domains", doms);
@@ -238,6 +242,7 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
             return bad(res, path, "a domain with a CA that is not listed");
         }
         dom->failover = (int)json_integer_value(json_object_get(d, "failover"));
+        dom->ari_off = json_is_false(json_object_get(d, "ari"));
         if (sacme_json_str(d, "primary") && !link_unit(m, dom, sacme_json_str(d, "primary"))) {
             return bad(res, path, "a key type's entry without its domain");
         }

@@ -71,6 +71,7 @@ START_TEST(test_managed_round_trip)
     APR_ARRAY_PUSH(b->cas, sacme_ca_t *) = APR_ARRAY_IDX(m.cas, 1, sacme_ca_t *);
     APR_ARRAY_PUSH(b->cas, sacme_ca_t *) = APR_ARRAY_IDX(m.cas, 0, sacme_ca_t *);
     b->failover = 4;
+    b->ari_off = 1;
     m.proxy_url = "http://proxy.example:3128";
     m.proxy_auth_file = "/etc/apache2/sacme-proxy.auth";
     m.domains = apr_array_make(unit_pool, 3, sizeof(sacme_domain_t *));
@@ -104,6 +105,7 @@ START_TEST(test_managed_round_trip)
     ck_assert_int_eq(got->cas->nelts, 1);
     ck_assert_ptr_eq(APR_ARRAY_IDX(got->cas, 0, sacme_ca_t *), ca);
     ck_assert_ptr_eq(APR_ARRAY_IDX(got->next_key->cas, 0, sacme_ca_t *), ca);
+    ck_assert_int_eq(got->ari_off, 0);
     ck_assert_str_eq(got->name, "a.example");
     ck_assert_int_eq(got->key_type, SACME_KEY_RSA2048);
     ck_assert_int_eq(got->renew_window.duration, apr_time_from_sec(30 * 86400));
@@ -124,6 +126,7 @@ START_TEST(test_managed_round_trip)
                      APR_ARRAY_IDX(back->cas, 1, sacme_ca_t *));
     ck_assert_ptr_eq(APR_ARRAY_IDX(got->cas, 1, sacme_ca_t *), ca);
     ck_assert_int_eq(got->failover, 4);
+    ck_assert_int_eq(got->ari_off, 1);
     ck_assert_ptr_nonnull(got->warn);
     ck_assert_int_eq(got->warn->n, 0);
     ck_assert_ptr_null(got->next_key);
