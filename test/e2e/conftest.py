@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from sacmetest import sacmectl  # noqa: E402
+from sacmetest.bind import Bind  # noqa: E402
 from sacmetest.pebble import Pebble, random_mac_key_with_distinct_encodings  # noqa: E402
 
 pytest_plugins = ["sacmetest.ordering"]
@@ -58,6 +59,28 @@ def http01_pebble():
     plain-HTTP port of every httpd made by make_httpd: the tests run one
     httpd at a time."""
     p = Pebble(always_valid=False, nosleep=True)
+    p.start()
+    _running_pebbles.append(p)
+    yield p
+    _running_pebbles.remove(p)
+    p.stop()
+
+
+@pytest.fixture(scope="session")
+def bind():
+    """A BIND 9 authoritative for the zone test. (every name 127.0.0.1),
+    taking TSIG-signed updates of TXT records (sacmetest.bind)."""
+    b = Bind(zones=("test",))
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def dns01_pebble(bind):
+    """Pebble with real validation whose VA asks the BIND of `bind` (so
+    dns-01 TXT records must really be in that zone)."""
+    p = Pebble(always_valid=False, nosleep=True, dns_server=bind.address)
     p.start()
     _running_pebbles.append(p)
     yield p

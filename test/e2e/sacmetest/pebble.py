@@ -5,7 +5,9 @@ Pebble is started in a private temporary directory with:
     signed by it (Debian's pebble ships no certificate for its API),
   * a JSON config with EAB required and a few (kid -> MAC key) pairs,
   * pebble-challtestsrv as its DNS server, answering every A query with
-    127.0.0.1, so whatever name the VA looks up it reaches loopback.
+    127.0.0.1, so whatever name the VA looks up it reaches loopback;
+    or, with dns_server=(host, port), that server instead (a real BIND of
+    sacmetest.bind, for dns-01: its zones answer every name with 127.0.0.1).
 
 Only 127.0.0.1 is bound.  Both processes are stopped by stop() or when the
 context manager exits.
@@ -222,6 +224,8 @@ class Pebble:
       authz_reuse    PEBBLE_AUTHZREUSE (percent)
       env            more environment variables for pebble (PEBBLE_* knobs)
       start_timeout  bound on the wait for the directory to answer (s)
+      dns_server     (host, port) of the DNS server Pebble's VA asks, instead
+                     of a pebble-challtestsrv of its own (not started then)
 
     PEBBLE_* variables of the calling environment are not inherited, so a
     developer's shell cannot change what the tests see.
@@ -230,7 +234,7 @@ class Pebble:
     def __init__(self, *, eab_required=True, eab_keys=None, extra_eab_keys=None,
                  http_port=None, tls_port=None, always_valid=False, nosleep=True,
                  nonce_reject=None, authz_reuse=None, env=None,
-                 start_timeout=30.0, keep_dir=False):
+                 start_timeout=30.0, keep_dir=False, dns_server=None):
         if eab_keys is None:
             eab_keys = {kid: random_mac_key() for kid in ("kid-1", "kid-2", "kid-3")}
         self.eab = dict(eab_keys)
@@ -240,6 +244,7 @@ class Pebble:
         self.http_port = http_port if http_port is not None else free_port()
         self.tls_port = tls_port if tls_port is not None else free_port()
         self.start_timeout = start_timeout
+        self.dns_server = dns_server
         self.keep_dir = keep_dir or bool(os.environ.get("SACME_KEEP_PEBBLE_DIR"))
 
         knobs = {}
@@ -283,8 +288,12 @@ class Pebble:
         self.ca_file, cert, key = make_api_certs(self.dir)
         self.port = free_port()
         self.mgmt_port = free_port()
-        self.dns_port = free_udp_tcp_port()
-        self.dns_mgmt_port = free_port()
+        if self.dns_server:
+            dns_host, self.dns_port = self.dns_server
+        else:
+            dns_host = LOOPBACK
+            self.dns_port = free_udp_tcp_port()
+            self.dns_mgmt_port = free_port()
 
         config = {
             "pebble": {
@@ -305,6 +314,19 @@ class Pebble:
 
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("PEBBLE_")}
 
+        if not self.dns_server:
+            self._start_challtestsrv(base_env)
+
+        env = dict(base_env)
+        env.update(self.knobs)
+        self._spawn("pebble", [
+            PEBBLE_BIN,
+            "-config", self.config_file,
+            "-dnsserver", "%s:%d" % (dns_host, self.dns_port),
+        ], env)
+        self._wait_directory()
+
+    def _start_challtestsrv(self, base_env):
         self._spawn("challtestsrv", [
             CHALLTESTSRV_BIN,
             "-defaultIPv4", LOOPBACK,
@@ -316,15 +338,6 @@ class Pebble:
             "-management", "%s:%d" % (LOOPBACK, self.dns_mgmt_port),
         ], base_env)
         self._wait_tcp(self.dns_mgmt_port, "pebble-challtestsrv")
-
-        env = dict(base_env)
-        env.update(self.knobs)
-        self._spawn("pebble", [
-            PEBBLE_BIN,
-            "-config", self.config_file,
-            "-dnsserver", "%s:%d" % (LOOPBACK, self.dns_port),
-        ], env)
-        self._wait_directory()
 
     def _spawn(self, name, argv, env):
         out = open(os.path.join(self.dir, name + ".stdout.log"), "wb")
