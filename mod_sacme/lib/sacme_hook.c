@@ -10,34 +10,25 @@
  *   - the end is found with a non-blocking wait, so a slow command delays
  *     no order;
  *   - the command starts with every signal at its default disposition and
- *     none blocked: the driver ignores SIGPIPE and httpd's restart signals,
- *     and a thread may block others, and both would be inherited through
- *     exec (a script whose pipe closes would go on writing, a "kill -USR1"
- *     in it would do nothing). APR's process creation has no hook between
- *     fork and exec for that, so the fork and exec are ours.
+ *     none blocked (a script whose pipe closes would otherwise go on
+ *     writing, a "kill -USR1" in it would do nothing): the fork and exec
+ *     of sacme_spawn, shared with the DNS commands.
  * A runner is used by one thread (the watchdog's); it has no locks.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/types.h>
-#include <unistd.h>
 
-#include <apr_file_io.h>
 #include <apr_lib.h>
-#include <apr_portable.h>
+#include <apr_strings.h>
 
 #include "sacme_hook.h"
+#include "sacme_spawn.h"
 
 #define DEFAULT_TIMEOUT apr_time_from_sec(30)
 #define KILL_GRACE      apr_time_from_sec(1)      /* SIGTERM .. SIGKILL */
-#define OUTPUT_KEEP     4096                      /* bytes of output logged */
-#define READ_BUDGET     (256 * 1024)              /* per command and poll */
 #define DRAIN_SLEEP     apr_time_from_msec(20)
-#define HOOK_PATH       "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 #define ENV_PREFIX      "SACME_"
 
 typedef struct hook_run_t hook_run_t;
@@ -45,14 +36,11 @@ struct hook_run_t {
     hook_run_t *next;
     apr_pool_t *p;              /* everything of this run; gone when reaped */
     apr_proc_t proc;
-    apr_file_t *out;            /* read end of the output pipe; NULL after EOF */
     const char *cmd, *event, *domain;
     apr_time_t term_at;         /* when SIGTERM is due */
     apr_time_t kill_at;         /* when SIGKILL is due; 0 before SIGTERM */
     int killed;                 /* SIGKILL sent */
-    apr_size_t len;             /* bytes kept in buf */
-    apr_size_t dropped;         /* bytes read beyond buf */
-    char buf[OUTPUT_KEEP];
+    sacme_spawn_out_t out;      /* stdout and stderr, one pipe */
 };
 
 struct sacme_hooks_t {
@@ -96,71 +84,6 @@ static void log_long(const sacme_hooks_t *hooks, sacme_log_level_t level,
     hooks->log->fn(hooks->log->baton, level, rv, msg);
 }
 
-/* Appends text to buf (at *n, of size sz), as far as it fits. */
-static void child_append(char *buf, size_t *n, size_t sz, const char *text)
-{
-    while (*text && *n + 1 < sz) {
-        buf[(*n)++] = *text++;
-    }
-}
-
-/* The child's half, from fork to exec. The driver has threads, whose locks
- * (malloc's among them) may be held by a thread that does not exist here:
- * only async-signal-safe calls, with what the parent prepared (dfl, none).
- * When exec fails, the reason goes to stderr, which is the output pipe, so
- * it ends up in the log line of the exit (code 255). */
-static void exec_child(const char *prog, char *const *argv, char *const *envp,
-                       int in, int out, const struct sigaction *dfl,
-                       const sigset_t *none)
-{
-    char line[512], num[16];
-    size_t n = 0, k = 0;
-    int sig, in2, out2, err;
-    ssize_t ignored;
-
-    /* Handlers would be reset by exec anyway; an ignored signal would not. */
-    for (sig = 1; sig < NSIG; ++sig) {
-        if (sig != SIGKILL && sig != SIGSTOP) {
-            (void)sigaction(sig, dfl, NULL);    /* EINVAL for the libc's own: fine */
-        }
-    }
-    /* Copies above 2 first: stdin or stdout of ours may be closed, so the
-     * pipe or /dev/null may sit on 0..2 themselves. */
-    in2 = fcntl(in, F_DUPFD_CLOEXEC, 3);
-    out2 = fcntl(out, F_DUPFD_CLOEXEC, 3);
-    if (in2 < 0 || out2 < 0 || dup2(in2, STDIN_FILENO) < 0
-        || dup2(out2, STDOUT_FILENO) < 0 || dup2(out2, STDERR_FILENO) < 0) {
-        _exit(255);
-    }
-    /* Last: a signal that was pending meets its default action now. */
-    (void)sigprocmask(SIG_SETMASK, none, NULL);
-    execve(prog, argv, envp);
-
-    err = errno;
-    child_append(line, &n, sizeof(line), "exec of '");
-    child_append(line, &n, sizeof(line), prog);
-    child_append(line, &n, sizeof(line), "' failed: ");
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-    /* a table lookup, unlike strerror (no locale, no allocation) */
-    if (strerrordesc_np(err)) {
-        child_append(line, &n, sizeof(line), strerrordesc_np(err));
-        child_append(line, &n, sizeof(line), " ");
-    }
-#endif
-    child_append(line, &n, sizeof(line), "(errno ");
-    do {
-        num[k++] = (char)('0' + err % 10);
-        err /= 10;
-    } while (err > 0 && k < sizeof(num));
-    while (k > 0 && n + 1 < sizeof(line)) {
-        line[n++] = num[--k];
-    }
-    child_append(line, &n, sizeof(line), ")\n");
-    ignored = write(STDERR_FILENO, line, n);
-    (void)ignored;
-    _exit(255);
-}
-
 /* Only SACME_* names made of letters, digits and '_': the environment is a
  * contract, and a name with '=' would smuggle in another variable. The two
  * fixed ones are ours. */
@@ -181,73 +104,6 @@ static int env_name_ok(const char *name)
     return 1;
 }
 
-/* Reads what the command wrote so far, without blocking: the first
- * OUTPUT_KEEP bytes are kept, the rest is read and dropped so that the
- * command never blocks on a full pipe. Bounded per call so that a command
- * writing endlessly cannot hold the poll. */
-static void read_output(hook_run_t *run)
-{
-    char sink[4096];
-    apr_size_t n, total = 0;
-    apr_status_t rv;
-    char *dst;
-
-    while (run->out && total < READ_BUDGET) {
-        if (run->len < sizeof(run->buf)) {
-            dst = run->buf + run->len;
-            n = sizeof(run->buf) - run->len;
-        }
-        else {
-            dst = sink;
-            n = sizeof(sink);
-        }
-        rv = apr_file_read(run->out, dst, &n);
-        if (rv == APR_SUCCESS && n > 0) {
-            if (dst == sink) {
-                run->dropped += n;
-            }
-            else {
-                run->len += n;
-            }
-            total += n;
-            continue;
-        }
-        if (APR_STATUS_IS_EAGAIN(rv)) {
-            return;
-        }
-        /* EOF, or an error that will not go away: nothing more to read. */
-        apr_file_close(run->out);
-        run->out = NULL;
-    }
-}
-
-/* The output as one log-safe line: control characters (newlines, escape
- * sequences) become spaces, so a script cannot forge log lines. */
-static const char *output_text(hook_run_t *run)
-{
-    char *s;
-    apr_size_t i, n = run->len;
-
-    while (n > 0 && apr_isspace(run->buf[n - 1])) {
-        --n;
-    }
-    if (n == 0 && run->dropped == 0) {
-        return "";
-    }
-    s = apr_pstrmemdup(run->p, run->buf, n);
-    for (i = 0; i < n; ++i) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) {
-            s[i] = ' ';
-        }
-    }
-    if (run->dropped) {
-        return apr_psprintf(run->p, ", output: %s [%" APR_SIZE_T_FMT
-                            " more bytes not shown]", s, run->dropped);
-    }
-    return apr_pstrcat(run->p, ", output: ", s, NULL);
-}
-
 /* SIGTERM at the deadline, SIGKILL a second later if that did not help. */
 static void enforce_timeout(hook_run_t *run, apr_time_t now)
 {
@@ -259,6 +115,14 @@ static void enforce_timeout(hook_run_t *run, apr_time_t now)
         apr_proc_kill(&run->proc, SIGKILL);
         run->killed = 1;
     }
+}
+
+/* The output for the log line: ", output: ..." or nothing. */
+static const char *output_text(hook_run_t *run)
+{
+    const char *text = sacme_spawn_text(&run->out, run->p);
+
+    return *text ? apr_pstrcat(run->p, ", output: ", text, NULL) : "";
 }
 
 static void log_end(sacme_hooks_t *hooks, hook_run_t *run, apr_status_t rv,
@@ -303,7 +167,7 @@ int sacme_hooks_poll(sacme_hooks_t *hooks)
     int code;
 
     while ((run = *link) != NULL) {
-        read_output(run);
+        sacme_spawn_read(&run->out);
         code = 0;
         why = APR_PROC_EXIT;
         rv = apr_proc_wait(&run->proc, &code, &why, APR_NOWAIT);
@@ -317,7 +181,7 @@ int sacme_hooks_poll(sacme_hooks_t *hooks)
         }
         /* What it wrote before it ended is in the pipe now. A grandchild
          * left behind may keep the pipe open, so no waiting for EOF. */
-        read_output(run);
+        sacme_spawn_read(&run->out);
         log_end(hooks, run, rv, code, why);
         *link = run->next;
         --hooks->count;
@@ -350,16 +214,10 @@ apr_status_t sacme_hooks_start(sacme_hooks_t *hooks, const char *const *cmd,
 {
     apr_pool_t *rp;
     hook_run_t *run;
-    apr_file_t *wr = NULL, *devnull = NULL;
-    apr_os_file_t wr_fd, devnull_fd;
-    struct sigaction dfl;
-    sigset_t none;
-    pid_t pid;
     apr_array_header_t *argv, *envp;
     const apr_array_header_t *extra;
     const apr_table_entry_t *e;
     const char *why = NULL;
-    char ebuf[256];
     apr_status_t rv;
     int i;
 
@@ -398,7 +256,7 @@ apr_status_t sacme_hooks_start(sacme_hooks_t *hooks, const char *const *cmd,
 
     /* Built from nothing: no variable of ours is inherited. */
     envp = apr_array_make(rp, 8, sizeof(const char *));
-    APR_ARRAY_PUSH(envp, const char *) = HOOK_PATH;
+    APR_ARRAY_PUSH(envp, const char *) = SACME_SPAWN_PATH;
     APR_ARRAY_PUSH(envp, const char *) = apr_pstrcat(rp, "SACME_EVENT=", event, NULL);
     APR_ARRAY_PUSH(envp, const char *) = apr_pstrcat(rp, "SACME_DOMAIN=", domain, NULL);
     extra = env ? apr_table_elts(env) : NULL;
@@ -418,58 +276,14 @@ apr_status_t sacme_hooks_start(sacme_hooks_t *hooks, const char *const *cmd,
     }
     APR_ARRAY_PUSH(envp, const char *) = NULL;
 
-    /* Non-blocking for us, blocking for the command (which expects a
-     * normal stdout). Neither end may leak into other commands started
-     * while this one runs, or their pipes would not see EOF. */
-    if ((rv = apr_file_pipe_create_ex(&run->out, &wr, APR_WRITE_BLOCK, rp))
-            != APR_SUCCESS
-        || (rv = apr_file_inherit_unset(run->out)) != APR_SUCCESS
-        || (rv = apr_file_inherit_unset(wr)) != APR_SUCCESS) {
-        why = "cannot create the output pipe";
-        goto fail;
-    }
-    /* stdin from /dev/null: a command reading stdin gets EOF rather than
-     * whatever our own stdin is (a terminal, for sacmectl). */
-    rv = apr_file_open(&devnull, "/dev/null", APR_FOPEN_READ, APR_FPROT_OS_DEFAULT,
-                       rp);
+    /* stdout and stderr share one pipe: the log line shows them in the
+     * order they were written. */
+    rv = sacme_spawn(rp, (const char *const *)argv->elts,
+                     (const char *const *)envp->elts, 0, &run->out, NULL,
+                     &run->proc, &why);
     if (rv != APR_SUCCESS) {
-        why = "cannot open /dev/null";
         goto fail;
     }
-    /* access(X_OK) before the fork: a missing or non-executable file is an
-     * error here, with its reason, not an exit code 255 later. */
-    if (access(run->cmd, X_OK) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        why = apr_pstrdup(rp, apr_strerror(rv, ebuf, sizeof(ebuf)));
-        goto fail;
-    }
-    if ((rv = apr_os_file_get(&wr_fd, wr)) != APR_SUCCESS
-        || (rv = apr_os_file_get(&devnull_fd, devnull)) != APR_SUCCESS) {
-        why = "cannot set up the process attributes";
-        goto fail;
-    }
-    /* Everything the child needs is made before the fork (see exec_child). */
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    sigemptyset(&none);
-    pid = fork();
-    if (pid == 0) {
-        exec_child(run->cmd, (char *const *)argv->elts, (char *const *)envp->elts,
-                   devnull_fd, wr_fd, &dfl, &none);
-    }
-    rv = pid < 0 ? APR_FROM_OS_ERROR(errno) : APR_SUCCESS;
-    /* The child has its copies; ours would keep the pipe open and hide the
-     * command's EOF. */
-    apr_file_close(wr);
-    wr = NULL;
-    apr_file_close(devnull);
-    devnull = NULL;
-    if (rv != APR_SUCCESS) {
-        why = apr_pstrdup(rp, apr_strerror(rv, ebuf, sizeof(ebuf)));
-        goto fail;
-    }
-    run->proc.pid = pid;
     /* Should the runner's pool go away with the command still running
      * (shutdown), APR terminates it rather than leaving it behind. */
     apr_pool_note_subprocess(rp, &run->proc, APR_KILL_AFTER_TIMEOUT);

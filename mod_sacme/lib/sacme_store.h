@@ -9,7 +9,7 @@
  *   accounts/<id>/              account.key (0600), account.json   [driver, 0700]
  *   staging/<domain>/           privkey.pem (0600), fullchain.pem,
  *                               order.json, job.json, alerts.json,
- *                               issued.json                        [driver, 2750]
+ *                               issued.json, ari.json, dns.json    [driver, 2750]
  *   staging/-webhook/           events not yet delivered           [driver]
  *   challenges/<name>/<token>   key authorizations                 [driver, 2750]
  *   requests/<domain>.json      an admin's request (sacmectl)      [driver, 2750]
@@ -108,8 +108,11 @@ typedef enum {
     SACME_STATE_HISTORY,       /* domains/<name>/history.json: activations */
     SACME_STATE_MANAGED,       /* managed.json (name NULL) */
     SACME_STATE_VERSION,       /* store.json (name NULL) */
-    SACME_STATE_ARI            /* staging/<name>/ari.json: what the CA's renewal
+    SACME_STATE_ARI,           /* staging/<name>/ari.json: what the CA's renewal
                                   information (ARI) said of the live certificate */
+    SACME_STATE_DNS            /* staging/<name>/dns.json: the dns-01 TXT records
+                                  set up and not yet torn down, each with
+                                  its command (sacme_drive_dns.h) */
 } sacme_state_t;
 
 /* The state, or NULL when there is none (res: APR_ENOENT) or it cannot be
