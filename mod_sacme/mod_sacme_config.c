@@ -722,40 +722,11 @@ static const char *cmd_notify(cmd_parms *cmd, void *dc, int argc, char *const ar
 {
     const char *err;
     sacme_conf_t *conf = single_conf(cmd, &err);
-    apr_finfo_t fi;
-    int i;
 
     if (!conf) {
         return err;
     }
-    if (argc < 1) {
-        return "SacmeNotifyCmd: give the command (an absolute path) and its arguments";
-    }
-    if (argv[0][0] != '/') {
-        return apr_psprintf(cmd->pool, "SacmeNotifyCmd: '%s' is not an absolute path; "
-                            "commands run without a shell and without a PATH search",
-                            argv[0]);
-    }
-    if (apr_stat(&fi, argv[0], APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
-        || fi.filetype != APR_REG) {
-        return apr_psprintf(cmd->pool, "SacmeNotifyCmd: '%s' is not a file", argv[0]);
-    }
-    /* Else every event would fail at exec, long after start. The driver
-     * runs it as another user, but root's access() passes for a file
-     * without any execute bit, so the bits are checked too. */
-    {
-        struct stat st;
-        if (stat(argv[0], &st) != 0 || !(st.st_mode & 0111)
-            || access(argv[0], X_OK) != 0) {
-            return apr_psprintf(cmd->pool, "SacmeNotifyCmd: '%s' is not executable "
-                                "(chmod +x it)", argv[0]);
-        }
-    }
-    conf->cur->notify_cmd = apr_pcalloc(cmd->pool, sizeof(char *) * (size_t)(argc + 1));
-    for (i = 0; i < argc; ++i) {
-        conf->cur->notify_cmd[i] = argv[i];
-    }
-    return NULL;
+    return sacme_conf_command(cmd, "SacmeNotifyCmd", argc, argv, &conf->cur->notify_cmd);
 }
 
 /* SacmeNotifyURL URL: events are POSTed there; https only, as everything
@@ -985,6 +956,15 @@ const command_rec sacme_cmds[] = {
                       "command run on events: PATH [ARGS...], then event and domain"),
     AP_INIT_TAKE1("SacmeNotifyURL", cmd_notify_url, sacme_per_domain, RSRC_CONF,
                   "https URL to which every event is POSTed as JSON"),
+    AP_INIT_TAKE_ARGV("SacmeDnsCmd", sacme_cmd_dns_cmd, sacme_per_domain, RSRC_CONF,
+                      "the command that sets up and tears down dns-01 TXT records: "
+                      "an absolute path and its arguments (docs/dns.md)"),
+    AP_INIT_TAKE1("SacmeDnsTimeout", sacme_cmd_dns_timeout, sacme_per_domain, RSRC_CONF,
+                  "the most one run of SacmeDnsCmd, and the wait for SacmeDnsCheck, "
+                  "may take (default 120s)"),
+    AP_INIT_TAKE1("SacmeDnsCheck", sacme_cmd_dns_check, sacme_per_domain, RSRC_CONF,
+                  "IP[:PORT] of a DNS server asked for the dns-01 records before the "
+                  "CA is told to look"),
     AP_INIT_TAKE12("SacmeHttpProxy", cmd_http_proxy, NULL, RSRC_CONF,
                    "http:// or https:// proxy for the CA and SacmeNotifyURL, and "
                    "optionally file:PATH of its credentials (user:password)"),
@@ -1096,7 +1076,7 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10331) "%s", why);
         return !OK;
     }
-    if (sacme_conf_challenges(conf, p, s) != OK) {
+    if (sacme_conf_challenges(conf, p, s) != OK || sacme_conf_dns(conf, s) != OK) {
         return !OK;
     }
     /* A pair that cannot serve its names stops the start: serving it

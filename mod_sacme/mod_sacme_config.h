@@ -42,6 +42,9 @@ typedef struct sacme_dconf_t {
     int renew_window_set;
     sacme_window_t renew_window;     /* SacmeRenewWindow */
     const char **notify_cmd;         /* SacmeNotifyCmd argv, NULL-terminated */
+    const char **dns_cmd;            /* SacmeDnsCmd argv, NULL-terminated */
+    apr_interval_time_t dns_timeout; /* SacmeDnsTimeout; 0: unset */
+    const char *dns_check;           /* SacmeDnsCheck IP[:PORT]; NULL: unset */
     const char *notify_url;          /* SacmeNotifyURL, or NULL */
     int warn_set;
     sacme_warn_t warn;               /* SacmeWarnWindow (n 0: "none") */
@@ -168,6 +171,26 @@ int sacme_conf_challenges(sacme_conf_t *conf, apr_pool_t *p, server_rec *s);
 /* Logs, once the error log is open, a default list the listeners could not
  * give (httpd listens on neither 80 nor 443, nor SacmePortMap's ports). */
 void sacme_conf_tell_challenges(const sacme_conf_t *conf, server_rec *s);
+
+/* Checks the argv of a command directive (SacmeNotifyCmd, SacmeDnsCmd): an
+ * absolute path to an executable regular file, then its arguments; *out
+ * gets it NULL-terminated. Returns an error naming directive, or NULL.
+ * mod_sacme_config_dns.c. */
+const char *sacme_conf_command(cmd_parms *cmd, const char *directive, int argc,
+                               char *const argv[], const char ***out);
+
+/* SacmeDnsCmd, SacmeDnsTimeout, SacmeDnsCheck (mod_sacme_config_dns.c). */
+const char *sacme_cmd_dns_cmd(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
+const char *sacme_cmd_dns_timeout(cmd_parms *cmd, void *dc, const char *value);
+const char *sacme_cmd_dns_check(cmd_parms *cmd, void *dc, const char *value);
+
+/* Gives dom its dns-01 settings from set (NULL: the defaults'). */
+void sacme_conf_dns_resolve(sacme_domain_t *dom, const sacme_dconf_t *set,
+                            const sacme_dconf_t *dflt);
+
+/* Refuses, logging why, a domain whose SacmeChallenge lists dns-01 with no
+ * SacmeDnsCmd. Run after sacme_conf_challenges. Returns OK or !OK. */
+int sacme_conf_dns(sacme_conf_t *conf, server_rec *s);
 
 /* SacmeCertificateFile and SacmeCertificateKeyFile, mod_sacme_config_set.c. */
 const char *sacme_cmd_cert_file(cmd_parms *cmd, void *dc, const char *path);

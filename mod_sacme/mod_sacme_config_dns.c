@@ -2,6 +2,7 @@
  * global or in a <SacmeDomainSet>), and the start-up refusal of dns-01
  * without a command. Also the check of a command's argv that SacmeNotifyCmd
  * shares. */
+#include "mod_sacme_private.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,7 +10,6 @@
 #include <http_log.h>
 
 #include "mod_sacme_config.h"
-#include "mod_sacme_private.h"
 #include "sacme_chaltype.h"
 #include "sacme_dns.h"
 #include "sacme_time.h"
@@ -118,26 +118,13 @@ void sacme_conf_dns_resolve(sacme_domain_t *dom, const sacme_dconf_t *set,
     dom->dns_check = PICK(set, dflt, dns_check)->dns_check;
 }
 
-/* Whether dom may answer with dns-01. */
-static int uses_dns01(const sacme_domain_t *dom)
-{
-    int i;
-
-    for (i = 0; dom->challenges && i < dom->challenges->nelts; ++i) {
-        if (!strcmp(APR_ARRAY_IDX(dom->challenges, i, const char *), SACME_CHAL_DNS01)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int sacme_conf_dns(sacme_conf_t *conf, server_rec *s)
 {
     int i;
 
     for (i = 0; i < conf->domains->nelts; ++i) {
         const sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
-        if (!dom->cert_file && !dom->challenge_none && uses_dns01(dom) && !dom->dns_cmd) {
+        if (!dom->cert_file && !dom->challenge_none && sacme_chaltype_has(dom->challenges, SACME_CHAL_DNS01) && !dom->dns_cmd) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10480)
                          "SacmeChallenge: %s may be proven with dns-01, but no "
                          "SacmeDnsCmd sets up its TXT records: give SacmeDnsCmd "

@@ -30,6 +30,7 @@ static const char *foreign_line(cmd_parms *cmd, const ap_directive_t *first)
                                 "SacmeContact, SacmeAgreement, SacmeRetryFailover, "
                                 "SacmeKeyType, SacmeChallenge, SacmeRenewWindow, "
                                 "SacmeWarnWindow, SacmeNotifyCmd, SacmeNotifyURL, "
+                                "SacmeDnsCmd, SacmeDnsTimeout, SacmeDnsCheck, "
                                 "SacmeRequireHttps, SacmeProfile, "
                                 "SacmeCertificateFile and SacmeCertificateKeyFile",
                                 d->directive, d->line_num);
@@ -108,6 +109,7 @@ const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
         dom->warn = &PICK(set, dflt, warn_set)->warn;
         dom->notify_cmd = PICK(set, dflt, notify_cmd)->notify_cmd;
         dom->notify_url = PICK(set, dflt, notify_url)->notify_url;
+        sacme_conf_dns_resolve(dom, set, dflt);
         dom->require_https = PICK(set, dflt, require_https != SACME_UNSET)->require_https;
         dom->profile = PICK(set, dflt, profile)->profile;
         if (dom->profile && !*dom->profile) {

@@ -38,6 +38,7 @@
 
 #include "mod_sacme_driver.h"
 #include "sacme_acct.h"
+#include "sacme_drive_dns.h"
 #include "sacme_drive_ari.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
@@ -473,6 +474,9 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         _exit(1);
     }
     sweep_store(drv, d->store, p);
+    /* dns-01 records a killed driver left in DNS (dns.json): before any
+     * worker sets up new ones */
+    sacme_drive_dns_cleanup(d, conf->domains, p);
     slots = apr_pcalloc(p, sizeof(*slots) * (apr_size_t)n);
     for (i = 0; i < n; ++i) {
         slots[i].dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);

@@ -71,6 +71,16 @@ struct sacme_domain_t {
                                         CA's default */
     int ari_off;                     /* SacmeARI off: the CA's renewal
                                         information is not asked (0: on) */
+    const char *const *dns_cmd;      /* SacmeDnsCmd: argv (NULL-terminated) of
+                                        the command that sets up and tears
+                                        down dns-01 TXT records; NULL: none */
+    apr_interval_time_t dns_timeout; /* SacmeDnsTimeout: the most one run of
+                                        dns_cmd, and the wait for
+                                        SacmeDnsCheck, may take (0: 120 s) */
+    const char *dns_check;           /* SacmeDnsCheck: IP[:PORT] of the DNS
+                                        server asked whether the records are
+                                        there before the CA is told to look;
+                                        NULL: not asked */
     sacme_domain_t *primary;         /* for a further key type's unit: its domain */
     sacme_domain_t *next_key;        /* the unit of the next key type, or NULL */
 };
