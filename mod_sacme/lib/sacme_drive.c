@@ -1204,6 +1204,8 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
         record_waiting(d, dom, p, res);
         return rv;
     }
+    /* dns-01 records of earlier attempts the issuance did not publish */
+    sacme_drive_dns_sweep(d, dom, p);
     if (rv == SACME_EBADCERT) {
         /* The order would give the same certificate again: forget it, so
          * the next attempt orders anew (after the backoff). */

@@ -334,13 +334,16 @@ apr_status_t sacme_drive_dns_ready(sacme_driver_t *d, const sacme_domain_t *dom,
 /* --- leftovers ---------------------------------------------------------------------- */
 
 /* A configured command equal to the recorded one, or NULL: only what the
- * admin configures now is run. */
+ * admin configures now is run. domains NULL: dom's own command only. */
 static const char *const *configured_cmd(const apr_array_header_t *domains,
                                          const json_t *recorded,
                                          const sacme_domain_t **owner)
 {
     int i;
 
+    if (!domains) {
+        return cmd_equal(recorded, (*owner)->dns_cmd) ? (*owner)->dns_cmd : NULL;
+    }
     for (i = 0; i < domains->nelts; ++i) {
         const sacme_domain_t *dom = APR_ARRAY_IDX(domains, i, const sacme_domain_t *);
         if (cmd_equal(recorded, dom->dns_cmd)) {
@@ -349,6 +352,64 @@ static const char *const *configured_cmd(const apr_array_header_t *domains,
         }
     }
     return NULL;
+}
+
+/* Tears down every record dom's dns.json lists, each with a command of
+ * domains (NULL: dom's) equal to the recorded one; returns how many went. */
+static int leftovers(sacme_driver_t *d, const sacme_domain_t *dom,
+                     const apr_array_header_t *domains, apr_pool_t *p)
+{
+    json_t *j = sacme_store_state_load(d->store, p, SACME_STATE_DNS, dom->name, NULL);
+    json_t *records = sacme_json_arr(j, "records");
+    size_t k;
+    int done = 0;
+
+    if (!records || !json_array_size(records)) {
+        return 0;
+    }
+    for (k = 0; k < json_array_size(records);) {
+        json_t *r = json_array_get(records, k);
+        const char *name = sacme_json_str(r, "name");
+        const char *value = sacme_json_str(r, "value");
+        const sacme_domain_t *owner = dom;
+        const char *const *cmd = configured_cmd(domains, json_object_get(r, "command"),
+                                                &owner);
+        const char *failed;
+        apr_status_t rv;
+
+        if (!name || !value || !cmd) {
+            sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10477)
+                      "%s: a dns-01 record left behind (TXT %s, value %s) was set up "
+                      "by a command that is no longer configured; remove it from DNS "
+                      "by hand", dom->name, name ? name : "?", value ? value : "?");
+            json_array_remove(records, k);
+            continue;
+        }
+        failed = run_cmd(cmd, "teardown", name, value, timeout_of(owner), p, &rv);
+        if (failed) {
+            sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10478)
+                      "%s: the DNS command could not tear down TXT %s (value %s) "
+                      "left behind: %s %s; it stays recorded and is tried again "
+                      "after the domain's next attempt and at the driver's next "
+                      "start", dom->name, name, value, cmd_text(p, cmd), failed);
+            ++k;
+            continue;
+        }
+        sacme_log(d->log, SACME_LOG_INFO, 0, SACME_LOGNO(10473)
+                  "%s: TXT %s torn down by the DNS command (left behind)", dom->name,
+                  name);
+        ++done;
+        json_array_remove(records, k);
+    }
+    records_save(d, dom->name, j, p, NULL);
+    return done;
+}
+
+void sacme_drive_dns_sweep(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p)
+{
+    if (dom->dns_cmd) {
+        leftovers(d, dom, NULL, p);
+    }
 }
 
 int sacme_drive_dns_cleanup(sacme_driver_t *d, const apr_array_header_t *domains,
@@ -360,48 +421,14 @@ int sacme_drive_dns_cleanup(sacme_driver_t *d, const apr_array_header_t *domains
     apr_pool_create(&dp, p);
     for (i = 0; i < domains->nelts; ++i) {
         const sacme_domain_t *dom = APR_ARRAY_IDX(domains, i, const sacme_domain_t *);
-        json_t *j, *records;
-        size_t k;
 
         apr_pool_clear(dp);
-        j = sacme_store_state_load(d->store, dp, SACME_STATE_DNS, dom->name, NULL);
-        records = sacme_json_arr(j, "records");
-        if (!records) {
+        /* An order in progress may be under validation right now: its
+         * records stay, and its resumed issuance tears them down. */
+        if (sacme_store_state_load(d->store, dp, SACME_STATE_ORDER, dom->name, NULL)) {
             continue;
         }
-        for (k = 0; k < json_array_size(records);) {
-            json_t *r = json_array_get(records, k);
-            const char *name = sacme_json_str(r, "name");
-            const char *value = sacme_json_str(r, "value");
-            const sacme_domain_t *owner = dom;
-            const char *const *cmd = configured_cmd(domains, json_object_get(r, "command"),
-                                                    &owner);
-            const char *failed;
-            apr_status_t rv;
-
-            if (!name || !value || !cmd) {
-                sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10477)
-                          "%s: a dns-01 record left by an earlier driver (TXT %s, "
-                          "value %s) was set up by a command that is no longer "
-                          "configured; remove it from DNS by hand", dom->name,
-                          name ? name : "?", value ? value : "?");
-                json_array_remove(records, k);
-                continue;
-            }
-            failed = run_cmd(cmd, "teardown", name, value, timeout_of(owner), dp, &rv);
-            if (failed) {
-                sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10478)
-                          "%s: the DNS command could not tear down TXT %s (value %s) "
-                          "left by an earlier driver: %s %s; it stays recorded and "
-                          "is tried again at the next start", dom->name, name, value,
-                          cmd_text(dp, cmd), failed);
-                ++k;
-                continue;
-            }
-            ++done;
-            json_array_remove(records, k);
-        }
-        records_save(d, dom->name, j, dp, NULL);
+        done += leftovers(d, dom, domains, dp);
     }
     apr_pool_destroy(dp);
     if (done) {

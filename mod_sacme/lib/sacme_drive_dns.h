@@ -41,11 +41,20 @@ apr_status_t sacme_drive_dns_ready(sacme_driver_t *d, const sacme_domain_t *dom,
                                    const apr_array_header_t *published,
                                    apr_pool_t *p, sacme_result_t *res);
 
+/* After an issuance of dom ended (not one that only handed its thread
+ * back): tears down whatever dom's dns.json still lists, with dom's
+ * command. The issuance tore down what it published; what is left was
+ * published by an earlier one (a resumed order finds its authorizations
+ * valid and publishes nothing; a teardown failed). */
+void sacme_drive_dns_sweep(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p);
+
 /* At the driver's start, before any worker runs: tears down every record
- * the dns.json of a domain of domains (sacme_domain_t *) names, with the
- * command recorded for it if that is still a configured SacmeDnsCmd (a
- * record of a command no longer configured is logged for the admin to
- * remove and forgotten). Returns how many were torn down. */
+ * the dns.json of a domain of domains (sacme_domain_t *) without an order
+ * in progress names (an order's records may be under validation; its
+ * resumed issuance deals with them), with the command recorded for it if
+ * that is still a configured SacmeDnsCmd (a record of a command no longer
+ * configured is logged for the admin to remove, and forgotten). Returns
+ * how many were torn down. */
 int sacme_drive_dns_cleanup(sacme_driver_t *d, const apr_array_header_t *domains,
                             apr_pool_t *p);
 
