@@ -16,11 +16,14 @@ import shutil
 import signal
 import time
 
+import pytest
+
 from sacmetest import certcheck
 from sacmetest.httpd import USER, Vhost, user_ids
 from sacmetest.module import (ERRORED, ISSUE_LIMIT, LOG_LIMIT, assert_served_verified,
                               make_httpd, names_for, root_file, wait_job)
 from sacmetest.ports import free_udp_tcp_port
+from test_module_config import _base, _script, refused_output
 
 NSUPDATE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..",
                                         "docs", "dns", "nsupdate.sh"))
@@ -329,3 +332,51 @@ def test_leftover_record_torn_down_at_start(dns01_pebble, bind, httpds):
     assert "1 dns-01 record" in line, line
     assert bind.txt(record) == [], "the leftover record is still in the zone"
     assert not os.path.exists(path), "dns.json still lists it"
+
+
+# --- apachectl -t -----------------------------------------------------------------------
+
+DNS_CASES = [
+    # (id, what the message must name, bad lines, good twin)
+    ("dns-01-without-command", ["SacmeDnsCmd", "SACME10480"],
+     lambda: _base(more=["SacmeChallenge dns-01"]),
+     lambda: _base(more=["SacmeChallenge dns-01", "SacmeDnsCmd /bin/true"])),
+    ("dns-01-in-a-set-without-command", ["SacmeDnsCmd", "dns-set.test"],
+     lambda: _base(more=["<SacmeDomainSet dns-set.test>", "SacmeChallenge http-01 dns-01",
+                         "</SacmeDomainSet>"]),
+     lambda: _base(more=["<SacmeDomainSet dns-set.test>", "SacmeChallenge http-01 dns-01",
+                         "SacmeDnsCmd /bin/true --zone x", "SacmeDnsTimeout 5m",
+                         "SacmeDnsCheck [::1]:5353", "</SacmeDomainSet>"])),
+    ("dns-cmd-relative", ["SacmeDnsCmd", "absolute"],
+     lambda: _base(more=["SacmeDnsCmd nsupdate.sh -k key"]),
+     lambda: _base(more=["SacmeDnsCmd /bin/true -k key"])),
+    ("dns-cmd-not-executable", ["SacmeDnsCmd", "executable"],
+     lambda: _base(more=["SacmeDnsCmd " + _script(0o644)]),
+     lambda: _base(more=["SacmeDnsCmd " + _script(0o755)])),
+    ("dns-cmd-missing", ["SacmeDnsCmd", "not a file"],
+     lambda: _base(more=["SacmeDnsCmd /nonexistent/nsupdate.sh"]),
+     lambda: _base(more=["SacmeDnsCmd /bin/true"])),
+    ("dns-cmd-twice", ["SacmeDnsCmd"],
+     lambda: _base(more=["SacmeDnsCmd /bin/true", "SacmeDnsCmd /bin/false"]),
+     lambda: _base(more=["SacmeDnsCmd /bin/false"])),
+    ("dns-check-host-name", ["SacmeDnsCheck", "not an IP address"],
+     lambda: _base(more=["SacmeDnsCheck ns1.example.com"]),
+     lambda: _base(more=["SacmeDnsCheck 192.0.2.53"])),
+    ("dns-check-bad-port", ["SacmeDnsCheck", "port"],
+     lambda: _base(more=["SacmeDnsCheck 127.0.0.1:99999"]),
+     lambda: _base(more=["SacmeDnsCheck 127.0.0.1:5353"])),
+    ("dns-timeout-too-long", ["SacmeDnsTimeout", "1h"],
+     lambda: _base(more=["SacmeDnsTimeout 2h"]),
+     lambda: _base(more=["SacmeDnsTimeout 1h"])),
+    ("dns-timeout-not-a-duration", ["SacmeDnsTimeout"],
+     lambda: _base(more=["SacmeDnsTimeout soon"]),
+     lambda: _base(more=["SacmeDnsTimeout 90s"])),
+]
+
+
+@pytest.mark.parametrize("case", DNS_CASES, ids=[c[0] for c in DNS_CASES])
+def test_dns_config_mistake_fails_config_check(case):
+    _, words, bad, good = case
+    out = refused_output(bad(), good())
+    for w in words:
+        assert w in out, "the message does not name %r:\n%s" % (w, out)
