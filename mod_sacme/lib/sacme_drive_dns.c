@@ -225,8 +225,9 @@ apr_status_t sacme_drive_dns_publish(sacme_driver_t *d, const sacme_domain_t *do
     if (failed) {
         sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10471)
                   "%s: the DNS command could not tear down TXT %s (value %s): %s %s; "
-                  "it stays recorded and the next driver tries again (at a "
-                  "restart); remove it by hand if the command cannot", dom->name,
+                  "it stays recorded in dns.json and is tried again after this "
+                  "attempt and at the driver's next start; remove it by hand if "
+                  "the command cannot", dom->name,
                   name, value, cmd_text(p, dom->dns_cmd), failed);
         return sacme_result_set(res, rv, "the DNS command %s could not tear down TXT "
                                 "%s: %s", dom->dns_cmd[0], name, failed);

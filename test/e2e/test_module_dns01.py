@@ -21,7 +21,7 @@ import pytest
 from sacmetest import certcheck
 from sacmetest.httpd import USER, Vhost, user_ids
 from sacmetest.module import (ERRORED, ISSUE_LIMIT, LOG_LIMIT, assert_served_verified,
-                              make_httpd, names_for, root_file, wait_job)
+                              make_httpd, root_file, wait_job)
 from sacmetest.ports import free_udp_tcp_port
 from test_module_config import _base, _script, refused_output
 
