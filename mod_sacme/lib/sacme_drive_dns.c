@@ -396,7 +396,7 @@ static int leftovers(sacme_driver_t *d, const sacme_domain_t *dom,
             ++k;
             continue;
         }
-        sacme_log(d->log, SACME_LOG_INFO, 0, SACME_LOGNO(10473)
+        sacme_log(d->log, SACME_LOG_INFO, 0, SACME_LOGNO(10481)
                   "%s: TXT %s torn down by the DNS command (left behind)", dom->name,
                   name);
         ++done;
