@@ -32,6 +32,7 @@ SETUP_FAILED = "SACME10470"
 SET_UP = "SACME10472"
 TORN_DOWN = "SACME10473"
 NOT_SHOWN = "SACME10475"
+ALL_SHOWN = "SACME10476"
 LEFTOVERS_TORN_DOWN = "SACME10479"
 DRIVER_DIED = "SACME10029"
 DRIVER_DIED_EARLY = "SACME10038"
@@ -380,3 +381,25 @@ def test_dns_config_mistake_fails_config_check(case):
     out = refused_output(bad(), good())
     for w in words:
         assert w in out, "the message does not name %r:\n%s" % (w, out)
+
+
+def test_dns_check_sees_the_records_before_the_ca_looks(dns01_pebble, bind, httpds, tmp_path):
+    """With SacmeDnsCheck on the zone's server the driver asks it (UDP DNS
+    of its own) and goes on once every value is there."""
+    names = ["dns-checked.test", "*.dns-checked.test"]
+    h = httpds.add(dns_httpd(dns01_pebble, bind, [names],
+                             vhosts=[Vhost([names[0]])],
+                             more=["SacmeDnsCheck %s" % bind.server]))
+    h.start()
+    h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+    seen = h.log_lines(ALL_SHOWN)
+    assert len(seen) == 1 and bind.server in seen[0], h.log_lines("SACME1047")
+    # after both setups (the wildcard's and the base name's, one name)
+    log = h.log()
+    assert log.index(ALL_SHOWN) > max(log.index(l) for l in h.log_lines(SET_UP))
+    assert not h.log_lines(NOT_SHOWN)
+    r = h.tls_get(names[0], cafile=root_file(dns01_pebble, str(tmp_path)))
+    assert sorted(certcheck.dns_sans(r.cert)) == sorted(names)
+    h._wait(lambda: not os.path.exists(h.store("staging", names[0], "dns.json")),
+            "dns.json to be empty", LOG_LIMIT)
+    assert_no_records(bind, names)
