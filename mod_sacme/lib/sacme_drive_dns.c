@@ -1,5 +1,6 @@
 /* dns-01 for the driver (sacme_drive_dns.h). */
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -160,6 +161,24 @@ static const char *run_cmd(const char *const *cmd, const char *verb, const char 
 
 /* --- publishing ------------------------------------------------------------------ */
 
+/* Whether name is one of dom's names, or the base of one of its wildcards
+ * (a wildcard's authorization is for the base name, RFC 8555 §7.1.3). */
+static int is_ours(const sacme_domain_t *dom, const char *name)
+{
+    int i;
+
+    for (i = 0; i < dom->names->nelts; ++i) {
+        const char *n = APR_ARRAY_IDX(dom->names, i, const char *);
+        if (!strncmp(n, "*.", 2)) {
+            n += 2;
+        }
+        if (!strcasecmp(n, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 apr_status_t sacme_drive_dns_publish(sacme_driver_t *d, const sacme_domain_t *dom,
                                      int setup, const sacme_chal_pub_t *pub,
                                      apr_pool_t *p, sacme_result_t *res)
@@ -173,6 +192,11 @@ apr_status_t sacme_drive_dns_publish(sacme_driver_t *d, const sacme_domain_t *do
         return sacme_result_set(res, SACME_ECONFIG, "dns-01 for %s needs a command "
                                 "that sets up TXT records: configure SacmeDnsCmd",
                                 pub->name);
+    }
+    /* The name comes from the CA: only one of ours reaches the command. */
+    if (!is_ours(dom, pub->name)) {
+        return sacme_result_set(res, APR_EINVAL, "the CA's dns-01 challenge is for "
+                                "'%s', which is not a name of %s", pub->name, dom->name);
     }
     name = apr_pstrcat(p, PREFIX, pub->name, NULL);
     value = sacme_dns01_value(p, pub->key_authz);

@@ -115,7 +115,9 @@ static apr_size_t answer(unsigned char *buf, unsigned flags, unsigned ancount,
     n += 4;
     memcpy(buf + n, question, sizeof(question));
     n += sizeof(question);
-    memcpy(buf + n, records, rlen);
+    if (rlen) {
+        memcpy(buf + n, records, rlen);
+    }
     return n + rlen;
 }
 
