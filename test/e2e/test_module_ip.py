@@ -1,0 +1,140 @@
+"""IP identifiers (RFC 8738): `SacmeDomain 127.0.0.1` is ordered from a real
+Pebble as an "ip" identifier, proved over HTTP-01 (Pebble connects to the
+address itself on its httpPort, with the address as Host), and the
+certificate, with an iPAddress SAN, is served to a TLS client that connects
+to the address.  Such a client sends no SNI (RFC 6066 allows host names
+only), so httpd serves it the first <VirtualHost> of the address and port:
+the vhost whose ServerName is the address comes first, as an admin writes
+it.  ::1 the same when the machine has IPv6 loopback.  `apache2 -t`
+refuses what cannot work."""
+
+import ipaddress
+import os
+import socket
+import ssl
+
+import pytest
+from cryptography import x509
+
+from sacmetest import certcheck
+from sacmetest.httpd import USER, Httpd, Vhost, _read_http_response, is_fallback, user_ids
+from sacmetest.module import ISSUE_LIMIT, make_httpd, root_file
+from test_module_status import STATUS_CONF, get_json
+
+DNS_NEIGHBOUR = "ip-neighbour.example.test"
+PREFIX = "/.well-known/acme-challenge/"
+
+
+def _ip_sans(cert):
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(a) for a in san.get_values_for_type(x509.IPAddress)]
+
+
+def _no_sni_get(addr, port, cafile=None, path="/index.html", timeout=10):
+    """TLS to addr:port as a client that was given the address: no SNI (the
+    ssl module never sends an IP as server_name); verified against cafile
+    (chain and the address in an iPAddress SAN) when given.  Returns
+    (leaf certificate, status)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile=cafile)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    host = "[%s]" % addr if ":" in addr else addr
+    with socket.create_connection((addr, port), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname=addr) as s:
+            der = s.getpeercert(binary_form=True)
+            s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                       % (path, host)).encode("ascii"))
+            status, _, _ = _read_http_response(s)
+    return x509.load_der_x509_certificate(der), status
+
+
+def _wait_no_sni_managed(h, addr, port, limit=ISSUE_LIMIT):
+    """Wait until a client of addr:port (no SNI) is served a certificate
+    that is not the fallback; returns it."""
+    got = []
+
+    def ok():
+        try:
+            cert, _ = _no_sni_get(addr, port)
+        except (OSError, ssl.SSLError):
+            return False
+        got.append(cert)
+        return not is_fallback(cert)
+    h._wait(ok, "a managed certificate for %s without SNI" % addr, limit, interval=0.5)
+    return got[-1]
+
+
+def test_ipv4_issued_over_http01_and_served_without_sni(http01_pebble, httpds, tmp_path):
+    pebble = http01_pebble
+    # the address's vhost first: the one a client without SNI gets
+    h = httpds.add(make_httpd(pebble, [["127.0.0.1"], [DNS_NEIGHBOUR]],
+                              vhosts=[Vhost(["127.0.0.1"]), Vhost([DNS_NEIGHBOUR])],
+                              extra=STATUS_CONF))
+    h.start()
+    cert = _wait_no_sni_managed(h, "127.0.0.1", h.https_port)
+    root = root_file(pebble, str(tmp_path))
+    # verified: Pebble's chain, and 127.0.0.1 in an iPAddress SAN (the ssl
+    # module checks an IP server_hostname against iPAddress entries only)
+    cert, status = _no_sni_get("127.0.0.1", h.https_port, cafile=root)
+    assert status == 200
+    assert _ip_sans(cert) == ["127.0.0.1"], _ip_sans(cert)
+    assert certcheck.dns_sans(cert) == [], certcheck.dns_sans(cert)
+    assert pebble.cert_status(certcheck.serial_hex(cert)).get("Status") == "Valid"
+    # the DNS name next to it is still served its own certificate by SNI
+    r = h.wait_managed_cert(DNS_NEIGHBOUR)
+    assert certcheck.dns_sans(r.cert) == [DNS_NEIGHBOUR]
+    assert r.serial != cert.serial_number
+    # the store and the status know the domain by the address
+    assert os.path.isfile(h.store("domains", "127.0.0.1", "fullchain.pem"))
+    doms = {d["name"]: d for d in get_json(h, "/sacme-status/")["domains"]}
+    assert doms["127.0.0.1"]["state"] == "ok", doms
+
+
+def _has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(),
+                    reason="this machine has no IPv6 loopback (::1 cannot be bound)")
+def test_ipv6_issued_over_http01_and_served_without_sni(http01_pebble, httpds, tmp_path):
+    pebble = http01_pebble
+    # httpd listens on ::1 as well, on Pebble's httpPort (Pebble's VA
+    # connects to [::1]:httpPort for the identifier ::1) and on the HTTPS
+    # port, where the address's own <VirtualHost> serves it. httpd takes no
+    # IPv6 address as ServerName (it reads the first ':' as the port's), so
+    # the vhost names it with ServerAlias, in brackets as in a URL. The
+    # domain is written in a long form: it is the one address ::1 all the
+    # same.
+    h = make_httpd(pebble, [["0:0:0:0:0:0:0:1"]], vhosts=[], extra=STATUS_CONF)
+    h.configure(extra=STATUS_CONF + "\n".join([
+        "Listen [::1]:%d" % h.port,
+        "Listen [::1]:%d" % h.https_port,
+        "<VirtualHost [::1]:%d>" % h.https_port,
+        "    ServerAlias [::1]",
+        "    DocumentRoot %s" % h.htdocs,
+        "    SSLEngine on",
+        "</VirtualHost>",
+    ]))
+    httpds.add(h).start()
+    _wait_no_sni_managed(h, "::1", h.https_port)
+    root = root_file(pebble, str(tmp_path))
+    cert, status = _no_sni_get("::1", h.https_port, cafile=root)
+    assert status == 200
+    assert _ip_sans(cert) == ["::1"], _ip_sans(cert)
+    assert certcheck.dns_sans(cert) == []
+    assert pebble.cert_status(certcheck.serial_hex(cert)).get("Status") == "Valid"
+    # known by its canonical text in the store and the status
+    assert os.path.isfile(h.store("domains", "::1", "fullchain.pem"))
+    doms = {d["name"]: d for d in get_json(h, "/sacme-status/")["domains"]}
+    assert doms["::1"]["state"] == "ok", doms
