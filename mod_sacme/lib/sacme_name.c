@@ -74,6 +74,17 @@ const char *sacme_name_ip_canonical(const char *text, int brackets, char *buf)
     return NULL;
 }
 
+int sacme_name_ip_addr(const char *name, unsigned char *addr)
+{
+    if (!name) {
+        return 0;
+    }
+    if (inet_pton(AF_INET, name, addr) == 1) {
+        return 4;
+    }
+    return inet_pton(AF_INET6, name, addr) == 1 ? 16 : 0;
+}
+
 int sacme_name_is_ip(const char *name)
 {
     char buf[SACME_IP_TEXT_MAX];

@@ -36,6 +36,11 @@ void *sacme_name_lookup(apr_hash_t *names, const char *host, int wildcards,
  * its NUL: INET6_ADDRSTRLEN without needing the socket headers here. */
 #define SACME_IP_TEXT_MAX 46
 
+/* The address bytes of an IP address written as RFC 8738 identifiers
+ * write it (see sacme_name_is_ip) into addr (16 bytes): returns 4 or 16,
+ * or 0 when name is no IP address. */
+int sacme_name_ip_addr(const char *name, unsigned char *addr);
+
 /* Whether name is an IP address as RFC 8738 identifiers write it: a plain
  * IPv4 dotted quad or IPv6 literal (no brackets, no zone, no port). */
 int sacme_name_is_ip(const char *name);

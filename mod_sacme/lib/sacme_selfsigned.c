@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "sacme_name.h"
 #include "sacme_ossl.h"
 #include "sacme_file.h"
 #include "sacme_selfsigned.h"
@@ -100,10 +101,11 @@ static apr_status_t add_sans(X509 *x, const apr_array_header_t *names,
 {
     GENERAL_NAMES *gens;
     GENERAL_NAME *gn;
-    ASN1_IA5STRING *ia5;
+    ASN1_STRING *value;
     const char *name;
+    unsigned char addr[16];
     apr_status_t rv = APR_SUCCESS;
-    int i;
+    int i, iplen;
 
     if (!names || names->nelts == 0) {
         return APR_SUCCESS;
@@ -125,15 +127,19 @@ static apr_status_t add_sans(X509 *x, const apr_array_header_t *names,
                                   name ? name : "(null)");
             goto out;
         }
+        /* an IP address (RFC 8738 names) is an iPAddress entry: a client
+         * that connects to the address checks those only */
+        iplen = sacme_name_ip_addr(name, addr);
         gn = GENERAL_NAME_new();
-        ia5 = ASN1_IA5STRING_new();
-        if (!gn || !ia5 || !ASN1_STRING_set(ia5, name, (int)strlen(name))) {
+        value = iplen ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
+        if (!gn || !value || !ASN1_STRING_set(value, iplen ? (const char *)addr : name,
+                                            iplen ? iplen : (int)strlen(name))) {
             GENERAL_NAME_free(gn);
-            ASN1_IA5STRING_free(ia5);
+            ASN1_STRING_free(value);
             rv = sacme_result_set(res, APR_ENOMEM, "out of memory making SANs");
             goto out;
         }
-        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+        GENERAL_NAME_set0_value(gn, iplen ? GEN_IPADD : GEN_DNS, value);
         if (!sk_GENERAL_NAME_push(gens, gn)) {
             GENERAL_NAME_free(gn);
             rv = sacme_result_set(res, APR_ENOMEM, "out of memory making SANs");
