@@ -138,3 +138,45 @@ def test_ipv6_issued_over_http01_and_served_without_sni(http01_pebble, httpds, t
     assert os.path.isfile(h.store("domains", "::1", "fullchain.pem"))
     doms = {d["name"]: d for d in get_json(h, "/sacme-status/")["domains"]}
     assert doms["::1"]["state"] == "ok", doms
+
+
+# --- apache2 -t -------------------------------------------------------------
+
+from test_module_config import _base, _check, refused_output  # noqa: E402
+
+IP_DNS_ONLY = "SACME10520"
+
+
+def _dns_cmd_lines():
+    """SacmeDnsCmd, where the module has it: a dns-01 list may need a
+    command, and these twins differ in the IP address only."""
+    rc, out = _check(_base(more=["SacmeDnsCmd /bin/true"]))
+    return [] if "Invalid command" in out else ["SacmeDnsCmd /bin/true"]
+
+
+def test_ip_with_dns01_only_is_refused():
+    dns = _dns_cmd_lines()
+    # a domain set that proves names over DNS only: an address cannot
+    bad = _base(more=dns + ["<SacmeDomainSet dns-only.test 192.0.2.10>",
+                            "    SacmeChallenge dns-01", "</SacmeDomainSet>"])
+    good = _base(more=dns + ["<SacmeDomainSet dns-only.test 192.0.2.10>",
+                             "    SacmeChallenge dns-01 http-01", "</SacmeDomainSet>"])
+    out = refused_output(bad, good)
+    assert IP_DNS_ONLY in out and "192.0.2.10" in out and "SacmeChallenge" in out, out
+    # the same from the global list
+    bad = _base(domains=[["dns-only.test", "2001:db8::10"]],
+                more=dns + ["SacmeChallenge dns-01"])
+    good = _base(domains=[["dns-only.test", "2001:db8::10"]],
+                 more=dns + ["SacmeChallenge dns-01 tls-alpn-01"])
+    out = refused_output(bad, good)
+    assert IP_DNS_ONLY in out and "2001:db8::10" in out, out
+
+
+def test_ips_mixed_with_names_are_accepted():
+    rc, out = _check(_base(domains=[["conf.test", "www.conf.test", "192.0.2.10"],
+                                    ["2001:DB8::10", "v6.conf.test"]]))
+    assert rc == 0, out
+    # one address in two spellings is one name: given to two domains, refused
+    rc, out = _check(_base(domains=[["conf.test", "2001:db8::10"],
+                                    ["2001:DB8:0::10"]]))
+    assert rc != 0 and "already part of the managed domain" in out, out
