@@ -19,6 +19,7 @@ from cryptography import x509
 from sacmetest import certcheck
 from sacmetest.httpd import USER, Httpd, Vhost, _read_http_response, is_fallback, user_ids
 from sacmetest.module import ISSUE_LIMIT, make_httpd, root_file
+from sacmetest.sacmectl import store_cmd
 from test_module_status import STATUS_CONF, get_json
 
 DNS_NEIGHBOUR = "ip-neighbour.example.test"
@@ -138,6 +139,57 @@ def test_ipv6_issued_over_http01_and_served_without_sni(http01_pebble, httpds, t
     assert os.path.isfile(h.store("domains", "::1", "fullchain.pem"))
     doms = {d["name"]: d for d in get_json(h, "/sacme-status/")["domains"]}
     assert doms["::1"]["state"] == "ok", doms
+    # sacmectl lists it so and finds it however the admin writes it
+    res = store_cmd(h, "list")
+    assert res.rc == 0 and "::1" in res.stdout, res.describe()
+    res = store_cmd(h, "show", "[0:0::1]")
+    assert res.rc == 0 and "::1" in res.stdout, res.describe()
+
+
+# --- the HTTP-01 responder, with a CA nobody answers -------------------------
+
+TOKEN = "tok-ip-Aa0_bB1-cC2dD3eE4fF5gG6hH7iI8jJ9kK0"
+KEYAUTH_V4 = TOKEN + ".KEYAUTH-FOR-127-0-0-1"
+KEYAUTH_V6 = TOKEN + ".KEYAUTH-FOR-COLON-COLON-1"
+
+
+def _write(path, text):
+    """A challenge file as the driver (the User) writes it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    uid, gid = user_ids(USER)
+    os.chown(path, uid, gid)
+    os.chown(os.path.dirname(path), uid, gid)
+
+
+def test_http01_answered_for_the_address_in_host(httpds):
+    """Pebble (like any CA) sends Host: the address, an IPv6 one in
+    brackets (RFC 8738 §3); the answer lies in challenges/<address>/."""
+    from sacmetest.module import DRIVER_STARTED, ERRORED, LOG_LIMIT
+    from sacmetest.httpd import free_port
+    h = httpds.add(Httpd(ssl=True, vhosts=[Vhost(["127.0.0.1"])], sacme=[
+        "SacmeServer https://127.0.0.1:%d/dir" % free_port(),   # nobody listens
+        "SacmeEAB kid-1 c2VjcmV0LWhtYWMta2V5LWZvci10aGUtdGVzdHM",
+        "SacmeAgreement accepted",
+        "SacmeDomain 127.0.0.1",
+        "SacmeDomain ::1",
+    ]))
+    h.start()
+    h.wait_log(DRIVER_STARTED, limit=LOG_LIMIT)
+    h.wait_log(ERRORED, limit=LOG_LIMIT)   # its first attempt is over
+    _write(h.store("challenges", "127.0.0.1", TOKEN), KEYAUTH_V4)
+    _write(h.store("challenges", "::1", TOKEN), KEYAUTH_V6)
+    for host, want in (("127.0.0.1", KEYAUTH_V4), ("127.0.0.1:%d" % h.port, KEYAUTH_V4),
+                       ("[::1]", KEYAUTH_V6), ("[0:0::1]:%d" % h.port, KEYAUTH_V6),
+                       ("[0:0:0:0:0:0:0:1]", KEYAUTH_V6)):
+        status, _, body = h.http_get(PREFIX + TOKEN, host=host)
+        assert (status, body.decode(errors="replace")) == (200, want), host
+    # an address that is no managed name is not answered, nor a name
+    # written like one
+    for host in ("127.0.0.2", "[::2]", "localhost"):
+        status, _, body = h.http_get(PREFIX + TOKEN, host=host)
+        assert status == 404 and TOKEN.encode() not in body, (host, status)
 
 
 # --- apache2 -t -------------------------------------------------------------
