@@ -117,7 +117,10 @@ def test_ipv6_issued_over_http01_and_served_without_sni(http01_pebble, httpds, t
     # the vhost names it with ServerAlias, in brackets as in a URL. The
     # domain is written in a long form: it is the one address ::1 all the
     # same.
-    h = make_httpd(pebble, [["0:0:0:0:0:0:0:1"]], vhosts=[], extra=STATUS_CONF)
+    h = make_httpd(pebble, [], vhosts=[], extra=STATUS_CONF,
+                   more=["<SacmeDomainSet 0:0:0:0:0:0:0:1>",
+                         "    SacmeRequireHttps temporary",
+                         "</SacmeDomainSet>"])
     h.configure(extra=STATUS_CONF + "\n".join([
         "Listen [::1]:%d" % h.port,
         "Listen [::1]:%d" % h.https_port,
@@ -139,6 +142,12 @@ def test_ipv6_issued_over_http01_and_served_without_sni(http01_pebble, httpds, t
     assert os.path.isfile(h.store("domains", "::1", "fullchain.pem"))
     doms = {d["name"]: d for d in get_json(h, "/sacme-status/")["domains"]}
     assert doms["::1"]["state"] == "ok", doms
+    # plain HTTP for the address is sent to HTTPS (SacmeRequireHttps), at
+    # a URL with the address in brackets
+    status, headers, _ = h.http_get("/index.html?x=1", host="[::1]")
+    assert status == 302, (status, headers)
+    assert headers.get("location") == "https://[::1]:%d/index.html?x=1" % h.https_port, \
+        headers
     # sacmectl lists it so and finds it however the admin writes it
     res = store_cmd(h, "list")
     assert res.rc == 0 and "::1" in res.stdout, res.describe()
