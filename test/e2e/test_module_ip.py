@@ -8,7 +8,6 @@ the vhost whose ServerName is the address comes first, as an admin writes
 it.  ::1 the same when the machine has IPv6 loopback.  `apache2 -t`
 refuses what cannot work."""
 
-import ipaddress
 import os
 import socket
 import ssl
@@ -17,10 +16,13 @@ import pytest
 from cryptography import x509
 
 from sacmetest import certcheck
-from sacmetest.httpd import USER, Httpd, Vhost, _read_http_response, is_fallback, user_ids
-from sacmetest.module import ISSUE_LIMIT, make_httpd, root_file
+from sacmetest.httpd import Httpd, Vhost, _read_http_response, free_port, is_fallback
+from sacmetest.module import (DRIVER_STARTED, ERRORED, ISSUE_LIMIT, LOG_LIMIT, make_httpd,
+                              root_file)
 from sacmetest.sacmectl import store_cmd
+from test_module_config import _base, _check, refused_output
 from test_module_status import STATUS_CONF, get_json
+from test_module_wildcard import _write   # a challenge file as the driver writes it
 
 DNS_NEIGHBOUR = "ip-neighbour.example.test"
 PREFIX = "/.well-known/acme-challenge/"
@@ -162,21 +164,9 @@ KEYAUTH_V4 = TOKEN + ".KEYAUTH-FOR-127-0-0-1"
 KEYAUTH_V6 = TOKEN + ".KEYAUTH-FOR-COLON-COLON-1"
 
 
-def _write(path, text):
-    """A challenge file as the driver (the User) writes it."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    uid, gid = user_ids(USER)
-    os.chown(path, uid, gid)
-    os.chown(os.path.dirname(path), uid, gid)
-
-
 def test_http01_answered_for_the_address_in_host(httpds):
     """Pebble (like any CA) sends Host: the address, an IPv6 one in
     brackets (RFC 8738 §3); the answer lies in challenges/<address>/."""
-    from sacmetest.module import DRIVER_STARTED, ERRORED, LOG_LIMIT
-    from sacmetest.httpd import free_port
     h = httpds.add(Httpd(ssl=True, vhosts=[Vhost(["127.0.0.1"])], sacme=[
         "SacmeServer https://127.0.0.1:%d/dir" % free_port(),   # nobody listens
         "SacmeEAB kid-1 c2VjcmV0LWhtYWMta2V5LWZvci10aGUtdGVzdHM",
@@ -202,8 +192,6 @@ def test_http01_answered_for_the_address_in_host(httpds):
 
 
 # --- apache2 -t -------------------------------------------------------------
-
-from test_module_config import _base, _check, refused_output  # noqa: E402
 
 IP_DNS_ONLY = "SACME10520"
 
