@@ -5,7 +5,9 @@ certificate, with an iPAddress SAN, is served to a TLS client that connects
 to the address.  Such a client sends no SNI (RFC 6066 allows host names
 only), so httpd serves it the first <VirtualHost> of the address and port:
 the vhost whose ServerName is the address comes first, as an admin writes
-it.  ::1 the same when the machine has IPv6 loopback.  `apache2 -t`
+it.  A domain of a DNS name and an address gets both, each as what it is.
+::1 the same when the machine has IPv6 loopback.  The HTTP-01 responder
+answers for the address in Host however it is written.  `apache2 -t`
 refuses what cannot work."""
 
 import os
@@ -24,7 +26,7 @@ from test_module_config import _base, _check, refused_output
 from test_module_status import STATUS_CONF, get_json
 from test_module_wildcard import _write   # a challenge file as the driver writes it
 
-DNS_NEIGHBOUR = "ip-neighbour.example.test"
+MIXED = "ip-mixed.example.test"
 PREFIX = "/.well-known/acme-challenge/"
 
 
@@ -75,12 +77,14 @@ def _wait_no_sni_managed(h, addr, port, limit=ISSUE_LIMIT):
 
 def test_ipv4_issued_over_http01_and_served_without_sni(http01_pebble, httpds, tmp_path):
     pebble = http01_pebble
-    # the address's vhost first: the one a client without SNI gets
-    h = httpds.add(make_httpd(pebble, [["127.0.0.1"], [DNS_NEIGHBOUR]],
-                              vhosts=[Vhost(["127.0.0.1"]), Vhost([DNS_NEIGHBOUR])],
-                              extra=STATUS_CONF))
-    h.start()
-    cert = _wait_no_sni_managed(h, "127.0.0.1", h.https_port)
+    # the address's vhost first: the one a client without SNI gets. Beside
+    # it a domain of a DNS name and another address (127.0.0.2, where httpd
+    # listens too: Pebble validates it there), served by SNI.
+    h = make_httpd(pebble, [["127.0.0.1"], [MIXED, "127.0.0.2"]],
+                   vhosts=[Vhost(["127.0.0.1"]), Vhost([MIXED])])
+    h.configure(extra=STATUS_CONF + "Listen 127.0.0.2:%d\n" % h.port)
+    httpds.add(h).start()
+    _wait_no_sni_managed(h, "127.0.0.1", h.https_port)
     root = root_file(pebble, str(tmp_path))
     # verified: Pebble's chain, and 127.0.0.1 in an iPAddress SAN (the ssl
     # module checks an IP server_hostname against iPAddress entries only)
@@ -89,9 +93,12 @@ def test_ipv4_issued_over_http01_and_served_without_sni(http01_pebble, httpds, t
     assert _ip_sans(cert) == ["127.0.0.1"], _ip_sans(cert)
     assert certcheck.dns_sans(cert) == [], certcheck.dns_sans(cert)
     assert pebble.cert_status(certcheck.serial_hex(cert)).get("Status") == "Valid"
-    # the DNS name next to it is still served its own certificate by SNI
-    r = h.wait_managed_cert(DNS_NEIGHBOUR)
-    assert certcheck.dns_sans(r.cert) == [DNS_NEIGHBOUR]
+    # the mixed domain by SNI: its DNS name (also the common name) and its
+    # address, each as what it is
+    r = h.wait_managed_cert(MIXED)
+    assert certcheck.dns_sans(r.cert) == [MIXED]
+    assert _ip_sans(r.cert) == ["127.0.0.2"]
+    assert certcheck.common_name(r.cert) == MIXED
     assert r.serial != cert.serial_number
     # the store and the status know the domain by the address
     assert os.path.isfile(h.store("domains", "127.0.0.1", "fullchain.pem"))
@@ -216,7 +223,7 @@ def test_ip_with_dns01_only_is_refused():
     bad = _base(domains=[["dns-only.test", "2001:db8::10"]],
                 more=dns + ["SacmeChallenge dns-01"])
     good = _base(domains=[["dns-only.test", "2001:db8::10"]],
-                 more=dns + ["SacmeChallenge dns-01 tls-alpn-01"])
+                 more=dns + ["SacmeChallenge dns-01 http-01"])
     out = refused_output(bad, good)
     assert IP_DNS_ONLY in out and "2001:db8::10" in out, out
 
