@@ -21,13 +21,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from sacmetest.httpd import LOOPBACK, USER, Httpd, Vhost, free_port, user_ids
-from sacmetest.module import DRIVER_STARTED, ERRORED, LOG_LIMIT
+from sacmetest import certcheck, faults
+from sacmetest.httpd import LOOPBACK, USER, Httpd, Vhost, free_port, is_fallback, user_ids
+from sacmetest.module import (DRIVER_STARTED, ERRORED, ISSUE_LIMIT, LOG_LIMIT,
+                              assert_served_verified, names_for, pebble_defaults, root_file,
+                              sacme_lines)
+from sacmetest.quirkproxy import QuirkProxy
 
 ACME_TLS = "acme-tls/1"
 ACME_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.1.31")
 ALPN_FILE = "tls-alpn-01.pem"
 ANSWERED = "SACME10501"
+LIMIT = 120    # bounds of the waits, not timing claims
 
 NAMES = ["alpn.test", "www.alpn.test"]
 OTHER = "other.alpn.test"          # managed, nothing published for it
@@ -191,3 +196,66 @@ def test_plain_http_on_the_https_port_still_gets_its_error_page(responder):
                 break
             data += chunk
     assert data.startswith(b"HTTP/1.1 400"), data[:200]
+
+
+# --- the whole way, with Pebble validating over TLS -------------------------------
+
+def alpn_httpd(proxy, domains, more=()):
+    """An httpd whose HTTPS port is Pebble's tlsPort and whose plain-HTTP port
+    is not Pebble's httpPort (nobody listens there): only tls-alpn-01 can
+    prove the names. SacmeServer is the proxy in front of Pebble."""
+    pebble = proxy.pebble
+    h = Httpd(ssl=True, https_port=pebble.tls_port, log_level="info ssl:warn sacme:debug",
+              vhosts=[Vhost(d) for d in domains])
+    assert h.port != pebble.http_port
+    kw = {}
+    pebble_defaults(pebble, h, kw)
+    lines = sacme_lines(pebble, domains, more=list(more), **kw)
+    h.configure(sacme=[("SacmeServer %s" % proxy.directory_url)
+                       if l.startswith("SacmeServer ") else l for l in lines])
+    return h
+
+
+def published(h, names):
+    return [n for n in names if os.path.exists(h.store("challenges", n, ALPN_FILE))]
+
+
+def test_issued_over_tls_alpn_01_and_served(httpds, tmp_path):
+    names = names_for("alpn-issue")
+    pebble = faults.exact_pebble()
+    # The driver's answer to the first challenge is held before Pebble sees
+    # it: every challenge certificate is published, none validated yet.
+    proxy = QuirkProxy(pebble, quirks={"hold": ("/chalZ/", "request")}).start()
+    try:
+        h = httpds.add(alpn_httpd(proxy, [names], more=["SacmeChallenge tls-alpn-01"]))
+        h.start()
+        assert proxy.wait_held(LIMIT), "the driver never answered a challenge"
+        assert published(h, names) == names
+        _, web_gid = user_ids(USER)
+        for n in names:
+            st = os.stat(h.store("challenges", n, ALPN_FILE))
+            assert (st.st_mode & 0o7777, st.st_gid) == (0o640, web_gid), n
+            # what the CA will see: the certificate the driver made for n
+            leaf, proto, _ = handshake(h, n, [ACME_TLS])
+            assert proto == ACME_TLS
+            assert leaf.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [n]
+            assert leaf.extensions.get_extension_for_oid(ACME_IDENTIFIER).critical
+            # and an ordinary client on the same port meanwhile: the fallback
+            for alpn in (None, ["http/1.1"]):
+                plain, proto, answer = handshake(h, n, alpn, request=True)
+                assert plain != leaf and is_fallback(plain), plain.subject
+                assert answer.startswith(b"HTTP/1.1 503"), answer[:100]
+        proxy.release(deliver=True)
+
+        h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+        leaves = assert_served_verified(h, names, root_file(pebble, str(tmp_path)))
+        assert pebble.cert_status(certcheck.serial_hex(leaves[0])).get("Status") == "Valid"
+        # Pebble's validation connections were answered, for every name
+        for n in names:
+            assert any(n in l for l in h.log_lines(ANSWERED)), "%s: no %s" % (n, ANSWERED)
+        # nothing left behind
+        assert published(h, names) == []
+    finally:
+        proxy.stop()
+        pebble.stop()
