@@ -137,6 +137,7 @@ static int plan_start(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      SACME_LOGNO(10001) "mod_sacme %s loaded", SACME_VERSION);
         sacme_conf_warn_secrets(conf, s);
+        sacme_conf_tell_challenges(conf, s);
     }
     if (!conf || conf->domains->nelts == 0) {
         return OK;

@@ -25,6 +25,7 @@
 
 #include "mod_sacme_config.h"
 #include "sacme_alpn.h"
+#include "sacme_chaltype.h"
 #include "sacme_store.h"
 
 /* What a connection offering acme-tls/1 holds (in its conn_config). */
@@ -43,12 +44,10 @@ static alpn_conn_t *conn_state(const conn_rec *c)
     return ap_get_module_config(c->conn_config, &sacme_module);
 }
 
-/* Whether a domain may be validated by tls-alpn-01. SEAM: until
- * sacme_domain_t has its list of challenge types, every domain that
- * answers challenges. */
+/* Whether a domain may be validated by tls-alpn-01. */
 static int domain_uses_alpn(const sacme_domain_t *dom)
 {
-    return !dom->challenge_none;
+    return !dom->challenge_none && sacme_chaltype_has(dom->challenges, SACME_CHAL_TLSALPN01);
 }
 
 /* mod_ssl only switches to a protocol the vhost's Protocols directive

@@ -98,6 +98,11 @@ static sacme_conf_t *single_conf(cmd_parms *cmd, const char **err)
     return conf;
 }
 
+sacme_conf_t *sacme_conf_single(cmd_parms *cmd, const char **err)
+{
+    return single_conf(cmd, err);
+}
+
 /* An absolute https URL with a host: everything the module talks to is
  * reached over TLS. */
 static int https_url_ok(apr_pool_t *p, const char *url)
@@ -644,28 +649,6 @@ static const char *cmd_ari(cmd_parms *cmd, void *dc, int flag)
     return NULL;
 }
 
-static const char *cmd_challenge(cmd_parms *cmd, void *dc, const char *value)
-{
-    const char *err;
-    sacme_conf_t *conf = single_conf(cmd, &err);
-
-    if (!conf) {
-        return err;
-    }
-    if (!strcasecmp(value, "http-01")) {
-        conf->cur->challenge_none = 0;
-    }
-    else if (!strcasecmp(value, "none")) {
-        conf->cur->challenge_none = 1;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "SacmeChallenge: '%s' is not supported; use "
-                            "http-01, or none for names the CA has pre-validated",
-                            value);
-    }
-    return NULL;
-}
-
 /* The text of a limit for messages ("7d", "1h"). */
 static const char *duration_str(apr_pool_t *p, apr_interval_time_t d)
 {
@@ -976,8 +959,13 @@ const command_rec sacme_cmds[] = {
     AP_INIT_TAKE1("SacmeDriverUser", cmd_driver_user, NULL, RSRC_CONF,
                   "system account the driving process runs as (default: the httpd "
                   "User); it alone can read the ACME account key"),
-    AP_INIT_TAKE1("SacmeChallenge", cmd_challenge, sacme_per_domain, RSRC_CONF,
-                  "http-01 (default) or none (names pre-validated at the CA)"),
+    AP_INIT_TAKE_ARGV("SacmeChallenge", sacme_cmd_challenge, sacme_per_domain, RSRC_CONF,
+                      "the challenge types to answer, in order of preference: "
+                      "http-01, tls-alpn-01, dns-01 (default: from the ports httpd "
+                      "listens on); or none (names pre-validated at the CA)"),
+    AP_INIT_TAKE12("SacmePortMap", sacme_cmd_port_map, NULL, RSRC_CONF,
+                   "http:PORT https:PORT: the local ports that the CA's requests to "
+                   "port 80 and 443 arrive at (port forwarding, load balancer)"),
     AP_INIT_TAKE1("SacmeProfile", cmd_profile, sacme_per_domain, RSRC_CONF,
                   "the certificate profile new orders ask the CA for, one its "
                   "directory lists (e.g. shortlived, tlsserver), or none (default): "
@@ -1021,7 +1009,7 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
 {
     sacme_dconf_t *dflt = &conf->dflt;
     const char *why;
-    int i, j, n;
+    int i, n;
 
     if (dflt->key_type == SACME_KEY_NONE) {
         dflt->key_type = SACME_KEY_DEFAULT;
@@ -1108,6 +1096,9 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10331) "%s", why);
         return !OK;
     }
+    if (sacme_conf_challenges(conf, p, s) != OK) {
+        return !OK;
+    }
     /* A pair that cannot serve its names stops the start: serving it
      * would hand clients a certificate they refuse. */
     if ((why = sacme_conf_check_files(conf, p))) {
@@ -1123,19 +1114,6 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
                          "SacmeServer (outside any <SacmeDomainSet> for every "
                          "domain, or inside its set)", dom->name);
             return !OK;
-        }
-        /* a pair from elsewhere is not validated by anyone here */
-        for (j = 0; !dom->cert_file && j < dom->names->nelts; ++j) {
-            const char *name = APR_ARRAY_IDX(dom->names, j, const char *);
-            if (name[0] == '*' && !dom->challenge_none) {
-                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10041)
-                             "SacmeDomain %s: the wildcard '%s' cannot be validated "
-                             "with SacmeChallenge http-01 (CAs validate wildcards "
-                             "over DNS); pre-validate it at the CA and set "
-                             "'SacmeChallenge none', or list the names", dom->name,
-                             name);
-                return !OK;
-            }
         }
     }
     return OK;

@@ -35,7 +35,9 @@ typedef struct sacme_dconf_t {
     int failover;                    /* SacmeRetryFailover; 0: unset */
     sacme_key_type_t key_type;       /* SacmeKeyType */
     sacme_key_type_t key_type2;      /* its second type (dual keys); NONE = none */
-    int challenge_none;              /* SacmeChallenge none */
+    int challenge_none;              /* SacmeChallenge none; SACME_UNSET */
+    apr_array_header_t *challenges;  /* SacmeChallenge TYPE...: const char *
+                                        (sacme_chaltype.h); NULL: none given */
     int ari;                         /* SacmeARI on|off; SACME_UNSET */
     int renew_window_set;
     sacme_window_t renew_window;     /* SacmeRenewWindow */
@@ -87,6 +89,11 @@ typedef struct sacme_conf_t {
     apr_interval_time_t http_timeout;   /* SacmeHttpTimeout; 0 = unset */
     apr_interval_time_t retry_after_min; /* SacmeRetryAfterBounds; 0 = unset */
     apr_interval_time_t retry_after_max;
+    int port_map_http;               /* SacmePortMap: the local ports the CA's */
+    int port_map_https;              /* requests to 80 and 443 reach; 0: those */
+    int no_challenge_port;           /* domains without SacmeChallenge were given
+                                        http-01 though the CA reaches no port
+                                        of httpd's (sacme_conf_tell_challenges) */
     sacme_dconf_t dflt;              /* the per-domain settings outside any set */
     sacme_dconf_t *cur;              /* where they go: &dflt, or the set being read */
     apr_array_header_t *domains;     /* sacme_domain_t *, from SacmeDomain and
@@ -142,6 +149,25 @@ const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p);
 const char *sacme_conf_domain_cas(sacme_conf_t *conf, apr_hash_t *by_id,
                                   sacme_domain_t *dom, const sacme_dconf_t *set,
                                   apr_pool_t *p);
+
+/* The configuration to which a directive of one value goes; NULL with *err
+ * when it is not allowed there or given twice. */
+sacme_conf_t *sacme_conf_single(cmd_parms *cmd, const char **err);
+
+/* SacmeChallenge and SacmePortMap (mod_sacme_config_chal.c). */
+const char *sacme_cmd_challenge(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
+const char *sacme_cmd_port_map(cmd_parms *cmd, void *dc, const char *a, const char *b);
+
+/* Gives every ordered domain without SacmeChallenge the list its server's
+ * listeners allow (SacmePortMap) and refuses, logging why, a list that can
+ * never work (a wildcard without dns-01, tls-alpn-01 without mod_ssl) and a
+ * port map to a port httpd does not listen on. Run after the domains are
+ * resolved. Returns OK or !OK. */
+int sacme_conf_challenges(sacme_conf_t *conf, apr_pool_t *p, server_rec *s);
+
+/* Logs, once the error log is open, a default list the listeners could not
+ * give (httpd listens on neither 80 nor 443, nor SacmePortMap's ports). */
+void sacme_conf_tell_challenges(const sacme_conf_t *conf, server_rec *s);
 
 /* SacmeCertificateFile and SacmeCertificateKeyFile, mod_sacme_config_set.c. */
 const char *sacme_cmd_cert_file(cmd_parms *cmd, void *dc, const char *path);

@@ -98,7 +98,11 @@ const char *sacme_conf_resolve_domains(sacme_conf_t *conf, apr_pool_t *p)
          * one certificate, whatever the default's second type */
         s = PICK(set, dflt, key_type != SACME_KEY_NONE);
         dom->key_type = s->key_type;
-        dom->challenge_none = PICK(set, dflt, challenge_none != SACME_UNSET)->challenge_none;
+        /* SacmeChallenge in a set gives the whole list, or none */
+        s = PICK(set, dflt, challenge_none != SACME_UNSET);
+        dom->challenge_none = s->challenge_none == 1;
+        dom->challenges = s->challenges;
+        s = PICK(set, dflt, key_type != SACME_KEY_NONE);
         dom->ari_off = !PICK(set, dflt, ari != SACME_UNSET)->ari;
         dom->renew_window = PICK(set, dflt, renew_window_set)->renew_window;
         dom->warn = &PICK(set, dflt, warn_set)->warn;

@@ -363,40 +363,29 @@ static void print_human(const json_t *out)
  * DIR/.well-known/acme-challenge/<token> (readable by all, as the web
  * server's user needs), removed once the CA has checked it. The token
  * comes from the CA: only base64url is made a file name. */
-static apr_status_t webroot_publish(void *baton, int setup, const char *type,
-                                    const char *name, const char *token,
-                                    const char *key_authz)
+static apr_status_t webroot_publish(void *baton, int setup, const sacme_chal_pub_t *pub,
+                                    apr_pool_t *p, sacme_result_t *res)
 {
     const char *webroot = baton;
-    const char *dir;
-    apr_pool_t *p;
+    const char *dir, *path;
     apr_status_t rv;
-    sacme_result_t *res;
 
-    (void)name;
-    if (strcmp(type, "http-01") || !sacme_token_ok(token)) {
-        return APR_EINVAL;
+    if (strcmp(pub->type, "http-01") || !sacme_token_ok(pub->token)) {
+        return sacme_result_set(res, APR_EINVAL, "the CA's %s challenge for %s cannot "
+                                "be answered with --webroot", pub->type, pub->name);
     }
-    apr_pool_create(&p, NULL);
-    res = sacme_result_make(p);
     dir = apr_pstrcat(p, webroot, "/.well-known/acme-challenge", NULL);
+    path = apr_pstrcat(p, dir, "/", pub->token, NULL);
     if (setup) {
         rv = sacme_file_mkdirs(dir, SACME_FPROT_DIR_PUBLIC, p, res);
         if (rv == APR_SUCCESS) {
-            rv = sacme_file_write_ephemeral(apr_pstrcat(p, dir, "/", token, NULL),
-                                            key_authz, strlen(key_authz),
+            rv = sacme_file_write_ephemeral(path, pub->key_authz, strlen(pub->key_authz),
                                             SACME_FPROT_PUBLIC, p, res);
         }
-        if (rv != APR_SUCCESS) {
-            fprintf(stderr, "sacmectl: %s\n", sacme_result_message(res, p));
-        }
+        return rv;
     }
-    else {
-        rv = apr_file_remove(apr_pstrcat(p, dir, "/", token, NULL), p);
-        rv = APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
-    }
-    apr_pool_destroy(p);
-    return rv;
+    rv = apr_file_remove(path, p);
+    return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
 }
 
 /* The account directory (made 0700 with its parents when missing): opened

@@ -137,6 +137,9 @@ static void print_domain(cli_t *cli, const json_t *d)
     if (sacme_json_str(d, "profile")) {
         printf("profile:       %s\n", sacme_json_str(d, "profile"));
     }
+    if (sacme_json_str(d, "challenges")) {
+        printf("challenges:    %s\n", sacme_json_str(d, "challenges"));
+    }
     printf("state:         %s\n", str(d, "state", "?"));
     json_array_foreach(json_object_get(d, "cas"), i, c) {
         /* in failover order; the next attempt goes to the one marked */

@@ -7,6 +7,9 @@
 
 #include "sacme_drive.h"
 #include "sacme_drive_ari.h"
+#include "sacme_drive_alpn.h"
+#include "sacme_drive_dns.h"
+#include "sacme_chaltype.h"
 #include "sacme_acct.h"
 #include "sacme_issue.h"
 #include "sacme_order.h"
@@ -536,22 +539,49 @@ typedef struct {
     const sacme_ca_t *ca;            /* where the order is */
 } run_ctx_t;
 
-/* Publishes an http-01 key authorization where the request hook of every
- * httpd child finds it: challenges/<name>/<token>. */
-static apr_status_t publish(void *baton, int setup, const char *type,
-                            const char *name, const char *token,
-                            const char *key_authz)
+/* Publishes a challenge answer: an http-01 key authorization where the
+ * request hook of every httpd child finds it (challenges/<name>/<token>),
+ * a dns-01 record through SacmeDnsCmd, a tls-alpn-01 certificate. */
+static apr_status_t publish(void *baton, int setup, const sacme_chal_pub_t *pub,
+                            apr_pool_t *p, sacme_result_t *res)
 {
     run_ctx_t *ctx = baton;
     const sacme_store_t *store = ctx->d->store;
 
-    if (strcmp(type, "http-01") || !sacme_token_ok(token) || !sacme_sdir_name_ok(name)) {
-        return APR_EINVAL;
+    if (!strcmp(pub->type, SACME_CHAL_DNS01)) {
+        return sacme_drive_dns_publish(ctx->d, ctx->dom, setup, pub, p, res);
+    }
+    if (!strcmp(pub->type, SACME_CHAL_TLSALPN01)) {
+        return sacme_drive_alpn_publish(ctx->d, ctx->dom, setup, pub, p, res);
+    }
+    if (strcmp(pub->type, SACME_CHAL_HTTP01) || !sacme_token_ok(pub->token)
+        || !sacme_sdir_name_ok(pub->name)) {
+        return sacme_result_set(res, APR_EINVAL, "the CA's %s challenge for %s cannot "
+                                "be published (token or name not acceptable)",
+                                pub->type, pub->name);
     }
     if (!setup) {
-        return sacme_store_challenge_remove(store, ctx->p, name, token, NULL);
+        return sacme_store_challenge_remove(store, p, pub->name, pub->token, res);
     }
-    return sacme_store_challenge_put(store, ctx->p, name, token, key_authz, NULL);
+    return sacme_store_challenge_put(store, p, pub->name, pub->token, pub->key_authz,
+                                     res);
+}
+
+/* Every challenge of the order is published: dns-01 records may need to be
+ * seen by DNS before the CA is told to look. */
+static apr_status_t published_all(void *baton, const apr_array_header_t *published,
+                                  apr_pool_t *p, sacme_result_t *res)
+{
+    run_ctx_t *ctx = baton;
+    int i;
+
+    for (i = 0; i < published->nelts; ++i) {
+        const sacme_chal_pub_t *pub = APR_ARRAY_IDX(published, i, sacme_chal_pub_t *);
+        if (!strcmp(pub->type, SACME_CHAL_DNS01)) {
+            return sacme_drive_dns_ready(ctx->d, ctx->dom, published, p, res);
+        }
+    }
+    return APR_SUCCESS;
 }
 
 /* Persists the order URL with what it was made for, so a restart resumes it
@@ -1143,6 +1173,9 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
         opts.challenge_fn = dom->challenge_none ? NULL : publish;
         opts.challenge_baton = &ctx;
         opts.challenge_none = dom->challenge_none;
+        opts.challenge_types = dom->challenges;
+        opts.ready_fn = published_all;
+        opts.ready_baton = &ctx;
         /* A renewal names the certificate it replaces (ARI). */
         if (why == SACME_WHY_RENEW || why == SACME_WHY_REQUESTED) {
             opts.replaces = sacme_drive_ari_replaces(d, dom, p);

@@ -39,6 +39,9 @@ struct sacme_domain_t {
     apr_array_header_t *names;       /* const char *, the primary name first */
     sacme_key_type_t key_type;
     int challenge_none;              /* pre-validated names: never answer challenges */
+    apr_array_header_t *challenges;  /* the types to answer (const char *,
+                                        sacme_chaltype.h), in order of
+                                        preference; NULL: http-01 */
     sacme_window_t renew_window;
     apr_uint64_t jitter_seed;        /* the store's (sacme_store_jitter_seed):
                                         set by whoever loads the domains, so

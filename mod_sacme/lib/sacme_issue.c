@@ -7,6 +7,7 @@
 
 #include "sacme_issue.h"
 #include "sacme_ari.h"
+#include "sacme_chaltype.h"
 #include "sacme_order.h"
 #include "sacme_csr.h"
 #include "sacme_jws.h"
@@ -20,12 +21,14 @@ typedef struct {
     const sacme_issue_opts_t *opts;
     apr_time_t deadline;
     apr_interval_time_t backoff;   /* next wait without Retry-After */
-    apr_array_header_t *published; /* published_t *, for teardown */
+    apr_array_header_t *published; /* sacme_chal_pub_t *, for teardown */
 } issue_ctx_t;
 
+/* A challenge published and still to be answered. */
 typedef struct {
-    const char *type, *name, *token, *key_authz;
-} published_t;
+    const char *identifier;
+    const sacme_challenge_t *chal;
+} answer_t;
 
 /* Waits before the next poll: the CA's Retry-After when given (clamped to
  * the configured bounds), else an exponential backoff with jitter, so a
@@ -92,9 +95,11 @@ static const char *offered_types(apr_pool_t *p, const sacme_authz_t *authz)
 }
 
 /* Starts one authorization: skip it when already valid (pre-validated
- * names, Sectigo SCM), otherwise publish and answer a supported challenge. */
+ * names, Sectigo SCM), otherwise publish a supported challenge; *answer
+ * gets it when it is still to be answered. Nothing is answered here: every
+ * challenge of the order is published first (sacme_ready_fn). */
 static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p,
-                                int *pending, sacme_result_t *res)
+                                int *pending, answer_t **answer, sacme_result_t *res)
 {
     sacme_acme_t *acme = ctx->acme;
     sacme_authz_t *authz;
@@ -102,6 +107,7 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
     apr_status_t rv;
 
     *pending = 0;
+    *answer = NULL;
     if ((rv = sacme_authz_get(acme, url, p, &authz, res)) != APR_SUCCESS) {
         return rv;
     }
@@ -126,35 +132,47 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
     chal = sacme_authz_pick(authz, ctx->opts->challenge_types);
     if (!chal) {
         return sacme_result_set(res, SACME_EPROTO,
-                                "%s: the CA offers no challenge this server can "
-                                "answer (offered: %s)", authz->identifier,
-                                offered_types(p, authz));
+                                "%s%s: the CA offers no challenge this server can "
+                                "answer (offered: %s; SacmeChallenge allows: %s%s)",
+                                authz->wildcard ? "*." : "", authz->identifier,
+                                offered_types(p, authz),
+                                sacme_chaltype_str(p, ctx->opts->challenge_types),
+                                authz->wildcard ? "; a wildcard needs dns-01"
+                                : authz->ip ? "; an IP address cannot use dns-01" : "");
     }
     *pending = 1;
     /* Published even when it was answered before (a resumed order): the CA
      * may still be validating, and the earlier copy may be gone. */
     if (ctx->opts->challenge_fn) {
         /* In the issuance's pool: the teardown runs before it goes. */
-        published_t *pub = apr_pcalloc(ctx->p, sizeof(*pub));
+        sacme_chal_pub_t *pub = apr_pcalloc(ctx->p, sizeof(*pub));
         pub->type = apr_pstrdup(ctx->p, chal->type);
         pub->name = apr_pstrdup(ctx->p, authz->identifier);
+        pub->ip = authz->ip;
+        pub->wildcard = authz->wildcard;
         pub->token = apr_pstrdup(ctx->p, chal->token ? chal->token : "");
         pub->key_authz = sacme_key_authorization(ctx->p, pub->token,
                                                  acme->account_key);
-        rv = ctx->opts->challenge_fn(ctx->opts->challenge_baton, 1, pub->type,
-                                     pub->name, pub->token, pub->key_authz);
+        rv = ctx->opts->challenge_fn(ctx->opts->challenge_baton, 1, pub, ctx->p, res);
         if (rv != APR_SUCCESS) {
-            return sacme_result_set(res, rv, "%s: cannot publish the %s challenge",
-                                    pub->name, pub->type);
+            /* what failed may have left something half done: torn down too */
+            APR_ARRAY_PUSH(ctx->published, sacme_chal_pub_t *) = pub;
+            if (res && res->status == APR_SUCCESS) {
+                res->status = rv;
+            }
+            sacme_result_prefix(res, "%s%s: cannot publish the %s challenge",
+                                pub->wildcard ? "*." : "", pub->name, pub->type);
+            return rv;
         }
-        APR_ARRAY_PUSH(ctx->published, published_t *) = pub;
+        APR_ARRAY_PUSH(ctx->published, sacme_chal_pub_t *) = pub;
     }
-    if (chal->status && strcmp(chal->status, "pending")) {
-        return APR_SUCCESS;     /* already answered (a resumed order) */
+    if (!chal->status || !strcmp(chal->status, "pending")) {
+        /* otherwise already answered (a resumed order) */
+        *answer = apr_pcalloc(p, sizeof(**answer));
+        (*answer)->identifier = authz->identifier;
+        (*answer)->chal = chal;
     }
-    sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10010)
-              "%s: answering the %s challenge", authz->identifier, chal->type);
-    return sacme_challenge_respond(acme, chal, p, res);
+    return APR_SUCCESS;
 }
 
 /* Polls one authorization until it is valid. */
@@ -221,11 +239,19 @@ static void teardown(issue_ctx_t *ctx)
 {
     int i;
 
-    for (i = 0; ctx->opts->challenge_fn && i < ctx->published->nelts; ++i) {
-        published_t *pub = APR_ARRAY_IDX(ctx->published, i, published_t *);
-        ctx->opts->challenge_fn(ctx->opts->challenge_baton, 0, pub->type,
-                                pub->name, pub->token, pub->key_authz);
+    apr_pool_t *p;
+
+    if (!ctx->opts->challenge_fn || !ctx->published->nelts) {
+        return;
     }
+    /* A failed teardown must not hide the issuance's own result. */
+    apr_pool_create(&p, ctx->p);
+    for (i = 0; i < ctx->published->nelts; ++i) {
+        sacme_chal_pub_t *pub = APR_ARRAY_IDX(ctx->published, i, sacme_chal_pub_t *);
+        ctx->opts->challenge_fn(ctx->opts->challenge_baton, 0, pub, p,
+                                sacme_result_make(p));
+    }
+    apr_pool_destroy(p);
 }
 
 /* newOrder, with "replaces" when the order renews a certificate and the CA
@@ -288,7 +314,7 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
     ctx.p = p;
     ctx.opts = &opts;
     ctx.deadline = sacme_time_add(apr_time_now(), opts.timeout);
-    ctx.published = apr_array_make(p, 4, sizeof(published_t *));
+    ctx.published = apr_array_make(p, 4, sizeof(sacme_chal_pub_t *));
 
     /*1: the order (resumed or new), persisted before anything else */
     if (opts.resume_url) {
@@ -340,13 +366,36 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
     }
     if (!strcmp(order->status, "pending")) {
         apr_array_header_t *waiting = apr_array_make(p, 4, sizeof(const char *));
+        apr_array_header_t *answers = apr_array_make(p, 4, sizeof(answer_t *));
+        answer_t *answer;
         for (i = 0; i < order->authorizations->nelts; ++i) {
             const char *url = APR_ARRAY_IDX(order->authorizations, i, const char *);
-            if ((rv = start_authz(&ctx, url, p, &pending, res)) != APR_SUCCESS) {
+            if ((rv = start_authz(&ctx, url, p, &pending, &answer, res)) != APR_SUCCESS) {
                 goto leave;
             }
             if (pending) {
                 APR_ARRAY_PUSH(waiting, const char *) = url;
+            }
+            if (answer) {
+                APR_ARRAY_PUSH(answers, answer_t *) = answer;
+            }
+        }
+        /* Everything published before anything is answered: a CA may look
+         * at once, and a look that fails makes the authorization invalid
+         * for good. */
+        if (answers->nelts && ctx.published->nelts && opts.ready_fn
+            && (rv = opts.ready_fn(opts.ready_baton, ctx.published, p,
+                                   res)) != APR_SUCCESS) {
+            goto leave;
+        }
+        for (i = 0; i < answers->nelts; ++i) {
+            answer = APR_ARRAY_IDX(answers, i, answer_t *);
+            sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10010)
+                      "%s: answering the %s challenge", answer->identifier,
+                      answer->chal->type);
+            rv = sacme_challenge_respond(acme, answer->chal, p, res);
+            if (rv != APR_SUCCESS) {
+                goto leave;
             }
         }
         /*2: every authorization valid */

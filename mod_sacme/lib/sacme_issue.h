@@ -14,11 +14,33 @@
 #include "sacme_acme.h"
 #include "sacme_chain.h"
 
-/* Publishes (setup=1) or withdraws (setup=0) a challenge response, e.g. the
- * key authorization for http-01 at /.well-known/acme-challenge/<token>. */
-typedef apr_status_t sacme_challenge_fn(void *baton, int setup, const char *type,
-                                        const char *name, const char *token,
-                                        const char *key_authz);
+/* One challenge as the server must publish it. */
+typedef struct sacme_chal_pub_t {
+    const char *type;       /* "http-01", "dns-01", "tls-alpn-01" */
+    const char *name;       /* the identifier's value: a DNS name (for a
+                               wildcard authorization the base name, without
+                               "*.") or an IP address */
+    int ip;                 /* identifier type "ip" (RFC 8738) */
+    int wildcard;           /* the authorization is for "*.name" */
+    const char *token;
+    const char *key_authz;  /* token "." thumbprint (RFC 8555 §8.1) */
+} sacme_chal_pub_t;
+
+/* Publishes (setup=1) or withdraws (setup=0) a challenge response: the key
+ * authorization at /.well-known/acme-challenge/<token> for http-01, a TXT
+ * record for dns-01, a certificate for tls-alpn-01. A failed setup fails
+ * the issuance with what res says. */
+typedef apr_status_t sacme_challenge_fn(void *baton, int setup,
+                                        const sacme_chal_pub_t *pub,
+                                        apr_pool_t *p, sacme_result_t *res);
+
+/* Called once the challenges of every pending authorization of the order are
+ * published, before any is answered (and only when one was published): the
+ * place to wait until DNS shows every record, since the CA may look at once
+ * and an invalid authorization cannot be tried again. published holds
+ * sacme_chal_pub_t *. */
+typedef apr_status_t sacme_ready_fn(void *baton, const apr_array_header_t *published,
+                                    apr_pool_t *p, sacme_result_t *res);
 
 /* Called once the order URL is known (new or resumed), so the caller can
  * persist it before anything else happens: after a crash, the order is
@@ -32,6 +54,8 @@ typedef struct sacme_issue_opts_t {
     sacme_challenge_fn *challenge_fn; /* NULL: authorizations must be valid already,
                                          or the CA validates without our help */
     void *challenge_baton;
+    sacme_ready_fn *ready_fn;         /* NULL: answer at once */
+    void *ready_baton;
     apr_interval_time_t poll_min;     /* least Retry-After followed; 0: 1 s */
     apr_interval_time_t poll_start;   /* first wait without Retry-After; 0: 20 ms */
     apr_interval_time_t poll_max;     /* backoff cap; 0: 10 s */

@@ -2,6 +2,7 @@
 #include <strings.h>
 
 #include "sacme_managed.h"
+#include "sacme_chaltype.h"
 #include "sacme_json.h"
 
 /* A few hundred bytes per domain: room for tens of thousands. */
@@ -38,7 +39,8 @@ apr_status_t sacme_managed_write(const sacme_store_t *store, apr_pool_t *p,
         json_object_set_new(d, "names", names);
         json_object_set_new(d, "key-type", json_string(sacme_key_type_name(dom->key_type)));
         json_object_set_new(d, "challenge",
-                            json_string(dom->challenge_none ? "none" : "http-01"));
+                            json_string(sacme_chaltype_of(p, dom->challenge_none,
+                                                          dom->challenges)));
         json_object_set_new(d, "renew-window",
                             json_string(sacme_window_str(p, &dom->renew_window)));
         if (dom->warn) {
@@ -224,6 +226,7 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
             }
         }
         dom->challenge_none = chal && !strcmp(chal, "none");
+        dom->challenges = sacme_chaltype_parse(p, chal);
         dom->cert_file = sacme_json_str(d, "certificate-file");
         dom->profile = sacme_json_str(d, "profile");
         dom->jitter_seed = seed;

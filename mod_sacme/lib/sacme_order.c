@@ -151,6 +151,9 @@ apr_status_t sacme_authz_parse(apr_pool_t *p, const json_t *json,
     authz->url = apr_pstrdup(p, url);
     authz->status = str_dup(p, json, "status");
     authz->identifier = str_dup(p, sacme_json_obj(json, "identifier"), "value");
+    authz->ip = sacme_json_str(sacme_json_obj(json, "identifier"), "type")
+                && !strcmp(sacme_json_str(sacme_json_obj(json, "identifier"), "type"),
+                           "ip");
     authz->wildcard = sacme_json_bool(json, "wildcard");
     authz->challenges = apr_array_make(p, 4, sizeof(sacme_challenge_t *));
     chals = sacme_json_arr(json, "challenges");
@@ -199,6 +202,10 @@ sacme_challenge_t *sacme_authz_pick(const sacme_authz_t *authz,
 
     for (i = 0; types && i < types->nelts; ++i) {
         const char *want = APR_ARRAY_IDX(types, i, const char *);
+        int dns = !strcmp(want, "dns-01");
+        if ((authz->wildcard && !dns) || (authz->ip && dns)) {
+            continue;
+        }
         for (j = 0; j < authz->challenges->nelts; ++j) {
             sacme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, j,
                                                  sacme_challenge_t *);

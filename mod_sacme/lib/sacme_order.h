@@ -32,7 +32,9 @@ typedef struct sacme_challenge_t {
 typedef struct sacme_authz_t {
     const char *url;
     const char *status;           /* pending, valid, invalid, deactivated, expired, revoked */
-    const char *identifier;       /* the name (dns value) */
+    const char *identifier;       /* the identifier's value: a name (for a
+                                     wildcard, the base name) or an IP */
+    int ip;                       /* identifier type "ip" (RFC 8738) */
     int wildcard;
     apr_array_header_t *challenges;   /* sacme_challenge_t * */
     apr_time_t retry_after;
@@ -68,7 +70,9 @@ apr_status_t sacme_authz_parse(apr_pool_t *p, const json_t *json,
                                sacme_authz_t **authz, sacme_result_t *res);
 
 /* The first challenge whose type is in types (const char *, in order of
- * preference); unknown types are ignored. NULL when none fits. */
+ * preference); unknown types are ignored. A wildcard authorization can only
+ * be proven over DNS (RFC 8555 §7.1.3), an IP address never over DNS (RFC
+ * 8738 §7): other types are passed over. NULL when none fits. */
 sacme_challenge_t *sacme_authz_pick(const sacme_authz_t *authz,
                                     const apr_array_header_t *types);
 

@@ -4,6 +4,7 @@
 #include "sacme_status.h"
 #include "sacme_json.h"
 #include "sacme_profile.h"
+#include "sacme_chaltype.h"
 #include "sacme_request.h"
 #include "sacme_static.h"
 #include "sacme_drive_ari.h"
@@ -385,6 +386,10 @@ static json_t *unit_status(const sacme_store_t *store, const sacme_domain_t *dom
     json_object_set_new(d, "ca", ca);
     json_object_set_new(d, "cas", cas);
     json_object_set_new(d, "profile", sacme_json_str_or_null(dom->profile));
+    json_object_set_new(d, "challenges",
+                        dom->cert_file ? json_null()
+                        : json_string(sacme_chaltype_of(p, dom->challenge_none,
+                                                        dom->challenges)));
     json_object_set_new(d, "renew-window",
                         json_string(sacme_window_str(p, &dom->renew_window)));
     json_object_set_new(d, "warn-window",

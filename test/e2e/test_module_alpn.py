@@ -109,7 +109,7 @@ def sacme_conf(ca_url, names, extra=()):
     return ["SacmeServer %s" % ca_url,
             "SacmeEAB kid-1 c2VjcmV0LWhtYWMta2V5LWZvci10aGUtdGVzdHM",
             "SacmeAgreement accepted",
-            ] + list(extra) + [
+            "SacmeChallenge tls-alpn-01"] + list(extra) + [
             "SacmeDomain %s" % " ".join(n) for n in names]
 
 

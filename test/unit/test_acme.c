@@ -4,6 +4,7 @@
 
 #include "unit.h"
 #include "unit_fake.h"
+#include "sacme_chaltype.h"
 #include "sacme_acct.h"
 #include "sacme_file.h"
 #include "sacme_b64.h"
@@ -435,6 +436,58 @@ START_TEST(authz_with_unknown_challenge_types)
 }
 END_TEST
 
+/* An authorization of the identifier in json_ident, offering every type. */
+static sacme_authz_t *authz_offering_all(const char *json_ident, int wildcard)
+{
+    const char *body = apr_psprintf(unit_pool,
+        "{\"status\":\"pending\",\"identifier\":%s,%s\"challenges\":["
+        "{\"type\":\"http-01\",\"url\":\"https://ca.test/c/1\",\"token\":\"t1\"},"
+        "{\"type\":\"dns-01\",\"url\":\"https://ca.test/c/2\",\"token\":\"t2\"},"
+        "{\"type\":\"tls-alpn-01\",\"url\":\"https://ca.test/c/3\",\"token\":\"t3\"}]}",
+        json_ident, wildcard ? "\"wildcard\":true," : "");
+    json_t *j = sacme_json_parse(unit_pool, body, strlen(body), 0, NULL);
+    sacme_authz_t *authz;
+
+    ck_assert_int_eq(sacme_authz_parse(unit_pool, j, "https://ca.test/authz/1",
+                                       "https://ca.test/authz/1", &authz, NULL), APR_SUCCESS);
+    return authz;
+}
+
+/* The first listed type the CA offers, except that a wildcard is proven
+ * over DNS only and an IP address never over DNS. */
+START_TEST(authz_pick_follows_the_preference_within_what_the_identifier_allows)
+{
+    apr_array_header_t *all = sacme_chaltype_parse(unit_pool, "dns-01 tls-alpn-01 http-01");
+    apr_array_header_t *alpn_http = sacme_chaltype_parse(unit_pool, "tls-alpn-01,http-01");
+    sacme_authz_t *name = authz_offering_all("{\"type\":\"dns\",\"value\":\"a.test\"}", 0);
+    sacme_authz_t *wild = authz_offering_all("{\"type\":\"dns\",\"value\":\"a.test\"}", 1);
+    sacme_authz_t *ip = authz_offering_all("{\"type\":\"ip\",\"value\":\"192.0.2.1\"}", 0);
+
+    ck_assert(!name->ip && !name->wildcard && wild->wildcard && ip->ip);
+    ck_assert_str_eq(sacme_authz_pick(name, all)->type, "dns-01");
+    ck_assert_str_eq(sacme_authz_pick(name, alpn_http)->type, "tls-alpn-01");
+    ck_assert_str_eq(sacme_authz_pick(wild, all)->type, "dns-01");
+    ck_assert_ptr_null(sacme_authz_pick(wild, alpn_http));
+    ck_assert_str_eq(sacme_authz_pick(ip, all)->type, "tls-alpn-01");
+    ck_assert_ptr_null(sacme_authz_pick(ip, sacme_chaltype_parse(unit_pool, "dns-01")));
+}
+END_TEST
+
+START_TEST(challenge_type_lists)
+{
+    apr_array_header_t *t = sacme_chaltype_parse(unit_pool, "HTTP-01, dns-01 bogus http-01");
+
+    ck_assert_int_eq(t->nelts, 2);
+    ck_assert_str_eq(sacme_chaltype_str(unit_pool, t), "http-01 dns-01");
+    ck_assert(sacme_chaltype_has(t, "dns-01") && !sacme_chaltype_has(t, "tls-alpn-01"));
+    ck_assert_ptr_null(sacme_chaltype_parse(unit_pool, "none"));
+    ck_assert_ptr_null(sacme_chaltype_known("none"));
+    ck_assert_str_eq(sacme_chaltype_of(unit_pool, 1, t), "none");
+    ck_assert_str_eq(sacme_chaltype_of(unit_pool, 0, NULL), "http-01");
+    ck_assert_str_eq(sacme_chaltype_of(unit_pool, 0, t), "http-01 dns-01");
+}
+END_TEST
+
 START_TEST(order_parse)
 {
     const char *body =
@@ -640,6 +693,8 @@ Suite *unit_suite_acme(void)
     tcase_add_test(tc, register_with_eab_then_find_without);
     tcase_add_test(tc, account_dir_of_another_ca_is_refused);
     tcase_add_test(tc, authz_with_unknown_challenge_types);
+    tcase_add_test(tc, authz_pick_follows_the_preference_within_what_the_identifier_allows);
+    tcase_add_test(tc, challenge_type_lists);
     tcase_add_test(tc, token_check);
     tcase_add_test(tc, order_parse);
     tcase_add_test(tc, finalize_201_without_location);
