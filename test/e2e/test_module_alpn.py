@@ -259,3 +259,25 @@ def test_issued_over_tls_alpn_01_and_served(httpds, tmp_path):
     finally:
         proxy.stop()
         pebble.stop()
+
+
+def test_default_behind_port_forwarding_to_https_only_is_tls_alpn_01(httpds, tmp_path):
+    # No SacmeChallenge: the CA's port 443 arrives at httpd's HTTPS port
+    # (SacmePortMap), nothing reaches a plain-HTTP port of httpd's, so the
+    # domain answers tls-alpn-01, and Pebble's validation over TLS succeeds.
+    names = names_for("alpn-default")
+    pebble = faults.exact_pebble()
+    proxy = QuirkProxy(pebble).start()
+    try:
+        h = httpds.add(alpn_httpd(proxy, [names],
+                                  more=["SacmePortMap https:%d" % pebble.tls_port]))
+        h.start()
+        h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+        leaves = assert_served_verified(h, names, root_file(pebble, str(tmp_path)))
+        assert pebble.cert_status(certcheck.serial_hex(leaves[0])).get("Status") == "Valid"
+        for n in names:
+            assert any(n in l for l in h.log_lines(ANSWERED)), "%s: no %s" % (n, ANSWERED)
+        assert published(h, names) == []
+    finally:
+        proxy.stop()
+        pebble.stop()

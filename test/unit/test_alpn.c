@@ -11,6 +11,7 @@
 
 #include "unit.h"
 #include "sacme_alpn.h"
+#include "sacme_drive_alpn.h"
 #include "sacme_file.h"
 #include "sacme_key.h"
 #include "sacme_store.h"
@@ -233,6 +234,48 @@ START_TEST(test_alpn_store_files)
 }
 END_TEST
 
+/* The driver's publisher: setup writes the pair made for the identifier
+ * and its key authorization, teardown removes it; a wildcard or a name
+ * that cannot be a directory of the store is refused. */
+START_TEST(test_alpn_drive_publish)
+{
+    sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                                   "/store", NULL));
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_driver_t d;
+    sacme_domain_t dom;
+    sacme_chal_pub_t pub = { "tls-alpn-01", "www.example.org", 0, 0, "tok", KEY_AUTHZ };
+    const ASN1_OCTET_STRING *ext;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    const unsigned char *san;
+    char *pem;
+    int critical, type, len;
+
+    memset(&d, 0, sizeof(d));
+    memset(&dom, 0, sizeof(dom));
+    d.store = store;
+    dom.name = "www.example.org";
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, res), APR_SUCCESS);
+    ck_assert_msg(sacme_drive_alpn_publish(&d, &dom, 1, &pub, unit_pool, res) == APR_SUCCESS,
+                  "%s", sacme_result_message(res, unit_pool));
+    ck_assert_int_eq(sacme_store_alpn_get(store, unit_pool, pub.name, &pem, res), APR_SUCCESS);
+    ext = acme_identifier(parse_pair(pem)->cert, &critical);
+    SHA256((const unsigned char *)KEY_AUTHZ, strlen(KEY_AUTHZ), digest);
+    ck_assert(memcmp(ASN1_STRING_get0_data(ext) + 2, digest, sizeof(digest)) == 0);
+    ck_assert_int_eq(sans(parse_pair(pem)->cert, &type, &san, &len), 1);
+    ck_assert_int_eq(type, GEN_DNS);
+
+    ck_assert_int_eq(sacme_drive_alpn_publish(&d, &dom, 0, &pub, unit_pool, res), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_alpn_get(store, unit_pool, pub.name, &pem, res), APR_ENOENT);
+
+    pub.wildcard = 1;
+    ck_assert_int_eq(sacme_drive_alpn_publish(&d, &dom, 1, &pub, unit_pool, res), APR_EINVAL);
+    pub.wildcard = 0;
+    pub.name = "../escape";
+    ck_assert_int_eq(sacme_drive_alpn_publish(&d, &dom, 1, &pub, unit_pool, res), APR_EINVAL);
+}
+END_TEST
+
 Suite *unit_suite_alpn(void)
 {
     Suite *s = suite_create("alpn");
@@ -244,6 +287,7 @@ Suite *unit_suite_alpn(void)
     tcase_add_test(tc, test_alpn_cert_fresh_key_and_refusals);
     tcase_add_test(tc, test_alpn_sni_ip);
     tcase_add_test(tc, test_alpn_store_files);
+    tcase_add_test(tc, test_alpn_drive_publish);
     suite_add_tcase(s, tc);
     return s;
 }
