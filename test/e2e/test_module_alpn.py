@@ -220,6 +220,17 @@ def published(h, names):
     return [n for n in names if os.path.exists(h.store("challenges", n, ALPN_FILE))]
 
 
+def assert_issued_over_alpn(h, pebble, names, tmp_path):
+    """The certificate Pebble issued is served for every name; Pebble's
+    validation handshakes were answered for each; no answer is left."""
+    h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
+    leaves = assert_served_verified(h, names, root_file(pebble, str(tmp_path)))
+    assert pebble.cert_status(certcheck.serial_hex(leaves[0])).get("Status") == "Valid"
+    for n in names:
+        assert any(n in l for l in h.log_lines(ANSWERED)), "%s: no %s" % (n, ANSWERED)
+    assert published(h, names) == []
+
+
 def test_issued_over_tls_alpn_01_and_served(httpds, tmp_path):
     names = names_for("alpn-issue")
     pebble = faults.exact_pebble()
@@ -248,14 +259,7 @@ def test_issued_over_tls_alpn_01_and_served(httpds, tmp_path):
                 assert answer.startswith(b"HTTP/1.1 503"), answer[:100]
         proxy.release(deliver=True)
 
-        h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
-        leaves = assert_served_verified(h, names, root_file(pebble, str(tmp_path)))
-        assert pebble.cert_status(certcheck.serial_hex(leaves[0])).get("Status") == "Valid"
-        # Pebble's validation connections were answered, for every name
-        for n in names:
-            assert any(n in l for l in h.log_lines(ANSWERED)), "%s: no %s" % (n, ANSWERED)
-        # nothing left behind
-        assert published(h, names) == []
+        assert_issued_over_alpn(h, pebble, names, tmp_path)
     finally:
         proxy.stop()
         pebble.stop()
@@ -272,12 +276,7 @@ def test_default_behind_port_forwarding_to_https_only_is_tls_alpn_01(httpds, tmp
         h = httpds.add(alpn_httpd(proxy, [names],
                                   more=["SacmePortMap https:%d" % pebble.tls_port]))
         h.start()
-        h.wait_managed_cert(names[0], limit=ISSUE_LIMIT)
-        leaves = assert_served_verified(h, names, root_file(pebble, str(tmp_path)))
-        assert pebble.cert_status(certcheck.serial_hex(leaves[0])).get("Status") == "Valid"
-        for n in names:
-            assert any(n in l for l in h.log_lines(ANSWERED)), "%s: no %s" % (n, ANSWERED)
-        assert published(h, names) == []
+        assert_issued_over_alpn(h, pebble, names, tmp_path)
     finally:
         proxy.stop()
         pebble.stop()

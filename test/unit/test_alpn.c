@@ -189,20 +189,27 @@ START_TEST(test_alpn_sni_ip)
 }
 END_TEST
 
+static sacme_store_t *new_store(void)
+{
+    sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
+                                                                   "/store", NULL));
+
+    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, NULL), APR_SUCCESS);
+    return store;
+}
+
 /* The pair is one file of the challenges area, 0640 and of the store's
  * web group (request children present it), removed by teardown and by the
  * start-up sweep. */
 START_TEST(test_alpn_store_files)
 {
-    sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
-                                                                   "/store", NULL));
+    sacme_store_t *store = new_store();
     sacme_result_t *res = sacme_result_make(unit_pool);
     sacme_store_swept_t swept;
     const char *path;
     struct stat st;
     char *pem, *got;
 
-    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, res), APR_SUCCESS);
     ck_assert_int_eq(sacme_alpn_make(unit_pool, "www.example.org", 0, KEY_AUTHZ, &pem, NULL),
                      APR_SUCCESS);
     ck_assert_int_eq(sacme_store_alpn_get(store, unit_pool, "www.example.org", &got, res),
@@ -239,8 +246,7 @@ END_TEST
  * that cannot be a directory of the store is refused. */
 START_TEST(test_alpn_drive_publish)
 {
-    sacme_store_t *store = sacme_store_make(unit_pool, apr_pstrcat(unit_pool, unit_tmpdir(),
-                                                                   "/store", NULL));
+    sacme_store_t *store = new_store();
     sacme_result_t *res = sacme_result_make(unit_pool);
     sacme_driver_t d;
     sacme_domain_t dom;
@@ -255,7 +261,6 @@ START_TEST(test_alpn_drive_publish)
     memset(&dom, 0, sizeof(dom));
     d.store = store;
     dom.name = "www.example.org";
-    ck_assert_int_eq(sacme_store_setup(store, unit_pool, NULL, res), APR_SUCCESS);
     ck_assert_msg(sacme_drive_alpn_publish(&d, &dom, 1, &pub, unit_pool, res) == APR_SUCCESS,
                   "%s", sacme_result_message(res, unit_pool));
     ck_assert_int_eq(sacme_store_alpn_get(store, unit_pool, pub.name, &pem, res), APR_SUCCESS);
