@@ -97,15 +97,28 @@ void sacme_alpn_plan(const sacme_conf_t *conf, server_rec *s, apr_pool_t *pconf)
 }
 
 /* The identifier an SNI name stands for, as the driver names its answer
- * in the store: the name in lower case, or the IP address of a reverse-DNS
- * name (RFC 8738 §6) when one of the configured names is that address. */
+ * in the store: the name in lower case, or for a reverse-DNS name (RFC 8738
+ * §6) the configured name that is that IP address, however it is written
+ * there (the order, and so the store, carries the configured text). */
 static const char *sni_identifier(const sacme_conf_t *conf, const char *sni, apr_pool_t *p)
 {
     const char *ip = sacme_alpn_sni_ip(p, sni);
     char *name;
+    int i, j;
 
     if (ip) {
-        return sacme_conf_domain_of(conf, ip) ? ip : NULL;
+        for (i = 0; i < conf->domains->nelts; ++i) {
+            const sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+
+            for (j = 0; j < dom->names->nelts; ++j) {
+                const char *n = APR_ARRAY_IDX(dom->names, j, const char *);
+
+                if (sacme_alpn_same_ip(n, ip)) {
+                    return n;
+                }
+            }
+        }
+        return NULL;
     }
     name = apr_pstrdup(p, sni);
     ap_str_tolower(name);

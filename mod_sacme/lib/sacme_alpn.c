@@ -27,6 +27,8 @@
 /* Longer than any validation takes, short enough to be worthless. */
 #define ALPN_VALID apr_time_from_sec(7 * 24 * 3600)
 
+static int ip_bytes(const char *text, unsigned char *addr);
+
 /* The one SAN: the identifier, as the CA compares it. */
 static int add_san(X509 *x, const char *name, int ip)
 {
@@ -37,8 +39,7 @@ static int add_san(X509 *x, const char *name, int ip)
     int len = 0, ok = 0;
 
     if (ip) {
-        len = inet_pton(AF_INET, name, addr) == 1 ? 4
-              : inet_pton(AF_INET6, name, addr) == 1 ? 16 : 0;
+        len = ip_bytes(name, addr);
         if (len && (value = ASN1_OCTET_STRING_new())) {
             ok = ASN1_OCTET_STRING_set(value, addr, len);
         }
@@ -184,4 +185,19 @@ const char *sacme_alpn_sni_ip(apr_pool_t *p, const char *sni)
         return inet_ntop(AF_INET6, addr, text, sizeof(text)) ? apr_pstrdup(p, text) : NULL;
     }
     return NULL;
+}
+
+/* The address bytes of an IP literal, and their count (4, 16; 0: none). */
+static int ip_bytes(const char *text, unsigned char *addr)
+{
+    return !text ? 0 : inet_pton(AF_INET, text, addr) == 1 ? 4
+           : inet_pton(AF_INET6, text, addr) == 1 ? 16 : 0;
+}
+
+int sacme_alpn_same_ip(const char *a, const char *b)
+{
+    unsigned char x[16], y[16];
+    int n = ip_bytes(a, x);
+
+    return n && n == ip_bytes(b, y) && !memcmp(x, y, (size_t)n);
 }

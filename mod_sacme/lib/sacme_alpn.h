@@ -31,4 +31,8 @@ apr_status_t sacme_alpn_make(apr_pool_t *p, const char *name, int ip,
  * Case-insensitive, a trailing dot allowed. */
 const char *sacme_alpn_sni_ip(apr_pool_t *p, const char *sni);
 
+/* Whether a and b are IP addresses and the same one, however written
+ * ("2001:DB8:0::10" and "2001:db8::10"). */
+int sacme_alpn_same_ip(const char *a, const char *b);
+
 #endif /* SACME_ALPN_H */

@@ -186,6 +186,14 @@ START_TEST(test_alpn_sni_ip)
                                          "g.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d"
                                          ".0.1.0.0.2.ip6.arpa"));
     ck_assert_ptr_null(sacme_alpn_sni_ip(unit_pool, NULL));
+
+    /* the configured text of the address need not be inet_ntop's */
+    ck_assert(sacme_alpn_same_ip("2001:DB8:0::10", "2001:db8::10"));
+    ck_assert(sacme_alpn_same_ip("127.0.0.1", "127.0.0.1"));
+    ck_assert(!sacme_alpn_same_ip("127.0.0.1", "127.0.0.2"));
+    ck_assert(!sacme_alpn_same_ip("::ffff:127.0.0.1", "127.0.0.1"));
+    ck_assert(!sacme_alpn_same_ip("www.example.org", "www.example.org"));
+    ck_assert(!sacme_alpn_same_ip(NULL, "127.0.0.1"));
 }
 END_TEST
 
