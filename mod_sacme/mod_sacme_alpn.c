@@ -131,7 +131,9 @@ static int alpn_propose(conn_rec *c, request_rec *r, server_rec *s,
     sacme_conf_t *conf = sacme_live_conf();
     const sacme_domain_t *dom;
     const char *sni, *name;
+    sacme_result_t *res;
     alpn_conn_t *st;
+    apr_status_t rv;
     char *pem;
 
     /* Only in the TLS handshake (no request yet), only when offered. */
@@ -147,10 +149,23 @@ static int alpn_propose(conn_rec *c, request_rec *r, server_rec *s,
     /* Read now, not when the certificate is asked for: what is proposed is
      * then surely what is presented, even if the driver withdraws it in
      * between. */
-    if (sacme_store_alpn_get(conf->store, c->pool, name, &pem, NULL) != APR_SUCCESS) {
+    res = sacme_result_make(c->pool);
+    rv = sacme_store_alpn_get(conf->store, c->pool, name, &pem, res);
+    if (APR_STATUS_IS_ENOENT(rv)) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, SACME_LOGNO(10500)
                       "acme-tls/1 offered for %s, but no tls-alpn-01 challenge of it "
-                      "is open: not proposed", name);
+                      "is open: not proposed, the handshake goes on as for any client "
+                      "(nothing to do unless the CA reports a failed tls-alpn-01 "
+                      "validation of %s)", name, name);
+        return DECLINED;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_cerror(APLOG_MARK, APLOG_WARNING, rv, c, SACME_LOGNO(10503)
+                      "cannot read the tls-alpn-01 answer for %s: %s; the CA's "
+                      "validation of %s fails. Check the owner and mode of the "
+                      "store's challenges/%s (the driver's, group of the httpd User, "
+                      "files 0640)", name, sacme_result_message(res, c->pool), name,
+                      name);
         return DECLINED;
     }
     st = apr_pcalloc(c->pool, sizeof(*st));

@@ -37,6 +37,7 @@ LIMIT = 120    # bounds of the waits, not timing claims
 NAMES = ["alpn.test", "www.alpn.test"]
 OTHER = "other.alpn.test"          # managed, nothing published for it
 FOREIGN = "foreign.test"           # not managed at all
+UNSAFE = "unsafe.alpn.test"        # its answer is a file the store refuses
 
 
 def challenge_pair(name, key_authz="token.thumbprint"):
@@ -115,10 +116,10 @@ def sacme_conf(ca_url, names, extra=()):
 
 @pytest.fixture(scope="module")
 def responder():
-    h = Httpd(ssl=True, vhosts=[Vhost(NAMES), Vhost([OTHER])],
+    h = Httpd(ssl=True, vhosts=[Vhost(NAMES), Vhost([OTHER]), Vhost([UNSAFE])],
               log_level="info ssl:warn sacme:debug",
               sacme=sacme_conf("https://127.0.0.1:%d/dir" % free_port(),   # nobody listens
-                               [NAMES, [OTHER]]))
+                               [NAMES, [OTHER], [UNSAFE]]))
     h.start()
     try:
         h.wait_log(DRIVER_STARTED, limit=LOG_LIMIT)
@@ -128,6 +129,7 @@ def responder():
         alias_cert, alias_pem = challenge_pair(NAMES[1])
         publish(h, NAMES[1], alias_pem)
         publish(h, FOREIGN, challenge_pair(FOREIGN)[1])
+        os.chown(publish(h, UNSAFE, challenge_pair(UNSAFE)[1]), 0, 0)   # not the driver's
         h.challenge = {NAMES[0]: cert, NAMES[1]: alias_cert}
         yield h
     finally:
@@ -182,6 +184,20 @@ def test_acme_tls_for_a_name_with_nothing_published(responder):
         assert proto != ACME_TLS, name
         with pytest.raises(x509.ExtensionNotFound):
             leaf.extensions.get_extension_for_oid(ACME_IDENTIFIER)
+
+
+def test_an_answer_the_store_refuses_is_not_presented_and_said(responder):
+    h = responder
+    mark = h.mark()
+    try:
+        leaf, proto, _ = handshake(h, UNSAFE, [ACME_TLS])
+        assert proto != ACME_TLS
+        with pytest.raises(x509.ExtensionNotFound):
+            leaf.extensions.get_extension_for_oid(ACME_IDENTIFIER)
+    except ssl.SSLError:
+        pass                          # refused: no protocol in common
+    line = h.wait_log("SACME10503", since=mark)
+    assert UNSAFE in line and "challenges/" in line, line
 
 
 def test_plain_http_on_the_https_port_still_gets_its_error_page(responder):
