@@ -160,7 +160,8 @@ static int alpn_propose(conn_rec *c, request_rec *r, server_rec *s,
         return DECLINED;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_cerror(APLOG_MARK, APLOG_WARNING, rv, c, SACME_LOGNO(10503)
+        ap_log_cerror(APLOG_MARK, APLOG_WARNING, sacme_result_log_status(res), c,
+                      SACME_LOGNO(10503)
                       "cannot read the tls-alpn-01 answer for %s: %s; the CA's "
                       "validation of %s fails. Check the owner and mode of the "
                       "store's challenges/%s (the driver's, group of the httpd User, "
