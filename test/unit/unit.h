@@ -42,7 +42,8 @@ const struct sacme_sdir_t *unit_sdir(const char *path);
     X(b64) X(json) X(time) X(file) X(key) X(jws) X(eab) X(csr) X(chain) \
     X(trust) X(problem) X(directory) X(http) X(acme) X(hook) X(selfsigned) X(window) \
     X(store) X(drive) X(status) X(warn) X(webhook) X(acct) X(revoke) X(httpdconf) \
-    X(managed) X(sdir) X(eab_secret) X(proxy) X(static) X(name) X(ari)
+    X(managed) X(sdir) X(eab_secret) X(proxy) X(static) X(name) X(ari) \
+    X(alpn)
 
 #define SACME_DECLARE_SUITE(name) Suite *unit_suite_##name(void);
 SACME_SUITES(SACME_DECLARE_SUITE)
