@@ -17,11 +17,13 @@ import ssl
 import pytest
 from cryptography import x509
 
-from sacmetest import certcheck
+from sacmetest import certcheck, faults
 from sacmetest.httpd import Httpd, Vhost, _read_http_response, free_port, is_fallback
 from sacmetest.module import (DRIVER_STARTED, ERRORED, ISSUE_LIMIT, LOG_LIMIT, make_httpd,
                               root_file)
+from sacmetest.quirkproxy import QuirkProxy
 from sacmetest.sacmectl import store_cmd
+from test_module_alpn import ANSWERED as ALPN_ANSWERED, alpn_httpd
 from test_module_config import _base, _check, refused_output
 from test_module_status import STATUS_CONF, get_json
 from test_module_wildcard import _write   # a challenge file as the driver writes it
@@ -162,6 +164,27 @@ def test_ipv6_issued_over_http01_and_served_without_sni(http01_pebble, httpds, t
     assert res.rc == 0 and "::1" in res.stdout, res.describe()
     res = store_cmd(h, "show", "[0:0::1]")
     assert res.rc == 0 and "::1" in res.stdout, res.describe()
+
+
+def test_ipv4_issued_over_tls_alpn_01(httpds, tmp_path):
+    """Pebble validates 127.0.0.1 over TLS on its tlsPort (httpd's HTTPS
+    port; nobody listens on its httpPort), naming the address by its
+    reverse-DNS name in SNI (RFC 8738 §6)."""
+    pebble = faults.exact_pebble()
+    proxy = QuirkProxy(pebble).start()
+    try:
+        h = httpds.add(alpn_httpd(proxy, [["127.0.0.1"]],
+                                  more=["SacmeChallenge tls-alpn-01 http-01"]))
+        h.start()
+        _wait_no_sni_managed(h, "127.0.0.1", h.https_port)
+        cert, status = _no_sni_get("127.0.0.1", h.https_port,
+                                   cafile=root_file(pebble, str(tmp_path)))
+        assert status == 200 and _ip_sans(cert) == ["127.0.0.1"], _ip_sans(cert)
+        assert any("127.0.0.1" in l for l in h.log_lines(ALPN_ANSWERED)), \
+            h.log_lines("SACME105")
+    finally:
+        proxy.stop()
+        pebble.stop()
 
 
 # --- the HTTP-01 responder, with a CA nobody answers -------------------------
