@@ -77,6 +77,20 @@ def _wait_no_sni_managed(h, addr, port, limit=ISSUE_LIMIT):
     return got[-1]
 
 
+def _assert_served_for_address(h, pebble, addr, tmp_path):
+    """Once issued: a client of addr (no SNI) verifies the certificate
+    (Pebble's chain, and addr in an iPAddress SAN: the ssl module checks an
+    IP server_hostname against iPAddress entries only), which names addr
+    and nothing else, and which Pebble says is valid. Returns it."""
+    _wait_no_sni_managed(h, addr, h.https_port)
+    cert, status = _no_sni_get(addr, h.https_port, cafile=root_file(pebble, str(tmp_path)))
+    assert status == 200
+    assert _ip_sans(cert) == [addr], _ip_sans(cert)
+    assert certcheck.dns_sans(cert) == [], certcheck.dns_sans(cert)
+    assert pebble.cert_status(certcheck.serial_hex(cert)).get("Status") == "Valid"
+    return cert
+
+
 def test_ipv4_issued_over_http01_and_served_without_sni(http01_pebble, httpds, tmp_path):
     pebble = http01_pebble
     # the address's vhost first: the one a client without SNI gets. Beside
@@ -86,15 +100,7 @@ def test_ipv4_issued_over_http01_and_served_without_sni(http01_pebble, httpds, t
                    vhosts=[Vhost(["127.0.0.1"]), Vhost([MIXED])])
     h.configure(extra=STATUS_CONF + "Listen 127.0.0.2:%d\n" % h.port)
     httpds.add(h).start()
-    _wait_no_sni_managed(h, "127.0.0.1", h.https_port)
-    root = root_file(pebble, str(tmp_path))
-    # verified: Pebble's chain, and 127.0.0.1 in an iPAddress SAN (the ssl
-    # module checks an IP server_hostname against iPAddress entries only)
-    cert, status = _no_sni_get("127.0.0.1", h.https_port, cafile=root)
-    assert status == 200
-    assert _ip_sans(cert) == ["127.0.0.1"], _ip_sans(cert)
-    assert certcheck.dns_sans(cert) == [], certcheck.dns_sans(cert)
-    assert pebble.cert_status(certcheck.serial_hex(cert)).get("Status") == "Valid"
+    cert = _assert_served_for_address(h, pebble, "127.0.0.1", tmp_path)
     # the mixed domain by SNI: its DNS name (also the common name) and its
     # address, each as what it is
     r = h.wait_managed_cert(MIXED)
@@ -142,13 +148,7 @@ def test_ipv6_issued_over_http01_and_served_without_sni(http01_pebble, httpds, t
         "</VirtualHost>",
     ]))
     httpds.add(h).start()
-    _wait_no_sni_managed(h, "::1", h.https_port)
-    root = root_file(pebble, str(tmp_path))
-    cert, status = _no_sni_get("::1", h.https_port, cafile=root)
-    assert status == 200
-    assert _ip_sans(cert) == ["::1"], _ip_sans(cert)
-    assert certcheck.dns_sans(cert) == []
-    assert pebble.cert_status(certcheck.serial_hex(cert)).get("Status") == "Valid"
+    _assert_served_for_address(h, pebble, "::1", tmp_path)
     # known by its canonical text in the store and the status
     assert os.path.isfile(h.store("domains", "::1", "fullchain.pem"))
     doms = {d["name"]: d for d in get_json(h, "/sacme-status/")["domains"]}
@@ -176,10 +176,7 @@ def test_ipv4_issued_over_tls_alpn_01(httpds, tmp_path):
         h = httpds.add(alpn_httpd(proxy, [["127.0.0.1"]],
                                   more=["SacmeChallenge tls-alpn-01 http-01"]))
         h.start()
-        _wait_no_sni_managed(h, "127.0.0.1", h.https_port)
-        cert, status = _no_sni_get("127.0.0.1", h.https_port,
-                                   cafile=root_file(pebble, str(tmp_path)))
-        assert status == 200 and _ip_sans(cert) == ["127.0.0.1"], _ip_sans(cert)
+        _assert_served_for_address(h, pebble, "127.0.0.1", tmp_path)
         assert any("127.0.0.1" in l for l in h.log_lines(ALPN_ANSWERED)), \
             h.log_lines("SACME105")
     finally:
