@@ -221,6 +221,7 @@ static int sacme_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     int rv = plan_start(pconf, ptemp, s);
 
     sacme_https_plan(rv == OK ? live_conf : NULL, pconf, ptemp);
+    sacme_alpn_plan(rv == OK ? live_conf : NULL, s, pconf);
     return rv;
 }
 
@@ -383,6 +384,7 @@ static void sacme_register_hooks(apr_pool_t *pool)
     ap_hook_monitor(sacme_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     sacme_status_register_hooks();
     sacme_https_register_hooks();
+    sacme_alpn_register_hooks();
 }
 
 AP_DECLARE_MODULE(sacme) = {

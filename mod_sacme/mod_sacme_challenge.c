@@ -22,8 +22,8 @@ int sacme_challenge_answer(request_rec *r)
 {
     sacme_conf_t *conf = sacme_conf_get(r->server);
     sacme_domain_t *dom;
-    const char *path = r->parsed_uri.path, *token;
-    char *data, *host;
+    const char *path = r->parsed_uri.path, *token, *ip;
+    char *data, *host, ipbuf[SACME_IP_TEXT_MAX];
     apr_size_t len;
 
     if (!conf || !conf->domains->nelts || !path || r->parsed_uri.query
@@ -37,13 +37,22 @@ int sacme_challenge_answer(request_rec *r)
     }
     /* Exact names only: a host that a wildcard name merely covers is in no
      * order (CAs validate wildcards over DNS), so nothing is answered for
-     * it over HTTP. */
+     * it over HTTP. A managed IP address is answered for when the CA's
+     * request names it (RFC 8738 §3: Host is the address, an IPv6 one in
+     * brackets). */
     dom = sacme_conf_domain_of(conf, r->hostname);
     if (!dom || dom->challenge_none) {
         return DECLINED;
     }
-    host = apr_pstrdup(r->pool, r->hostname);
-    ap_str_tolower(host);
+    /* the store knows an address by its canonical text (a Host of
+     * "[0:0::1]" is the managed name "::1") */
+    if ((ip = sacme_name_ip_canonical(r->hostname, 1, ipbuf))) {
+        host = apr_pstrdup(r->pool, ip);
+    }
+    else {
+        host = apr_pstrdup(r->pool, r->hostname);
+        ap_str_tolower(host);
+    }
     if (!conf->store || sacme_store_challenge_get(conf->store, r->pool, host, token,
                                                   MAX_KEY_AUTHZ, &data, &len, NULL)
                             != APR_SUCCESS) {

@@ -17,6 +17,7 @@
 #include "mod_sacme_config.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
+#include "sacme_name.h"
 #include "sacme_profile.h"
 
 #define DEFAULT_STORE_DIR      "sacme"
@@ -325,9 +326,9 @@ static int name_ok(const char *name)
 
 /* Whether a syntactically valid name (name_ok) can be in a public
  * certificate: it has a dot, and its last label is not all digits. That
- * refuses 'localhost', an IPv4 address written as a name ('192.0.2.1') and
- * 'example.123': no CA issues for them, and an order would only fail at
- * the CA, hours after `apachectl -t` said all was well. */
+ * refuses 'localhost' and 'example.123': no CA issues for them, and an
+ * order would only fail at the CA, hours after `apachectl -t` said all was
+ * well. (IP addresses are told apart before: ip_like.) */
 static int name_public(const char *name)
 {
     const char *s = strncmp(name, "*.", 2) ? name : name + 2;
@@ -342,6 +343,25 @@ static int name_public(const char *name)
         }
     }
     return 0;
+}
+
+/* Whether a name that is no valid IP address (sacme_name_ip_canonical)
+ * was meant as one: it has a ':' (IPv6; no DNS name has one), a bracket,
+ * a zone's '%', or only digits and dots ("1.2.3", "256.0.0.1"). It gets
+ * the IP address's message rather than the DNS name's. */
+static int ip_like(const char *name)
+{
+    const char *c;
+
+    if (strpbrk(name, ":[]%")) {
+        return 1;
+    }
+    for (c = name; *c; ++c) {
+        if (!isdigit((unsigned char)*c) && *c != '.') {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 const char *sacme_conf_first_name(cmd_parms *cmd, const sacme_domain_t *dom,
@@ -386,19 +406,32 @@ const char *sacme_conf_add_domain(cmd_parms *cmd, sacme_conf_t *conf,
     dom = apr_pcalloc(cmd->pool, sizeof(*dom));
     dom->names = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; ++i) {
-        char *name = apr_pstrdup(cmd->pool, argv[i]);
+        char *name = apr_pstrdup(cmd->pool, argv[i]), ipbuf[SACME_IP_TEXT_MAX];
+        const char *ip;
         sacme_domain_t *other;
 
         ap_str_tolower(name);
-        if (!name_ok(name)) {
+        if ((ip = sacme_name_ip_canonical(name, 0, ipbuf))) {
+            /* one text per address, as the CA echoes it back and as the
+             * certificate's iPAddress prints ("2001:DB8:0::1" is "2001:db8::1") */
+            name = apr_pstrdup(cmd->pool, ip);
+        }
+        else if (ip_like(name)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a valid IP address (an "
+                                "IPv4 address is four numbers 0-255 with dots, an "
+                                "IPv6 address is written without brackets, zone or "
+                                "port, e.g. 192.0.2.10 or 2001:db8::10)", directive,
+                                argv[i]);
+        }
+        else if (!name_ok(name)) {
             return apr_psprintf(cmd->pool, "%s: '%s' is not a valid DNS name",
                                 directive, argv[i]);
         }
-        if (!name_public(name)) {
+        else if (!name_public(name)) {
             return apr_psprintf(cmd->pool, "%s: '%s' is not a public DNS name "
                                 "(it needs a dot and a last label that is not a "
-                                "number; a CA issues neither for 'localhost' nor for "
-                                "an IP address)", directive, argv[i]);
+                                "number; a CA issues no certificate for 'localhost')",
+                                directive, argv[i]);
         }
         other = apr_hash_get(conf->names, name, APR_HASH_KEY_STRING);
         if (other == dom) {

@@ -197,6 +197,18 @@ int sacme_conf_challenges(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
                              sacme_chaltype_str(p, dom->challenges));
                 return !OK;
             }
+            if (sacme_name_is_ip(name)
+                && !sacme_chaltype_has(dom->challenges, SACME_CHAL_HTTP01)
+                && !sacme_chaltype_has(dom->challenges, SACME_CHAL_TLSALPN01)) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, SACME_LOGNO(10520)
+                             "SacmeDomain %s: the IP address '%s' cannot be validated "
+                             "with SacmeChallenge %s (an address has no DNS name for "
+                             "dns-01's TXT record, RFC 8738): add http-01 or "
+                             "tls-alpn-01 to SacmeChallenge, or give the address a "
+                             "<SacmeDomainSet> of its own with one of them",
+                             dom->name, name, sacme_chaltype_str(p, dom->challenges));
+                return !OK;
+            }
         }
     }
     return OK;

@@ -125,7 +125,7 @@ static https_t *https_of(request_rec *r)
 static int require_https(request_rec *r)
 {
     https_t *h = https_of(r);
-    const char *path = r->parsed_uri.path, *port = "", *query = r->parsed_uri.query;
+    const char *path = r->parsed_uri.path, *port = "", *query = r->parsed_uri.query, *host;
     int status;
 
     if (!h) {
@@ -152,8 +152,11 @@ static int require_https(request_rec *r)
     if (h->port != HTTPS_PORT) {
         port = apr_psprintf(r->pool, ":%u", (unsigned)h->port);
     }
+    /* httpd keeps an IPv6 Host without its brackets; a URL needs them */
+    host = strchr(r->hostname, ':') ? apr_pstrcat(r->pool, "[", r->hostname, "]", NULL)
+                                    : r->hostname;
     apr_table_setn(r->headers_out, "Location",
-                   apr_pstrcat(r->pool, "https://", r->hostname, port, path,
+                   apr_pstrcat(r->pool, "https://", host, port, path,
                                query ? "?" : "", query ? query : "", NULL));
     /* 301 and 302 let clients turn other methods into GET: 307 and 308
      * keep the method and the body. */

@@ -32,6 +32,13 @@ void sacme_https_plan(const struct sacme_conf_t *conf, apr_pool_t *pconf,
                       apr_pool_t *ptemp);
 void sacme_https_register_hooks(void);
 
+/* The tls-alpn-01 responder, mod_sacme_alpn.c: at post_config, whether
+ * any domain (of conf; NULL: none) may be validated so, and if so
+ * "acme-tls/1" added to every server's Protocols; then its hooks answer
+ * the CA's acme-tls/1 handshakes from the store in the children. */
+void sacme_alpn_plan(const struct sacme_conf_t *conf, server_rec *s, apr_pool_t *pconf);
+void sacme_alpn_register_hooks(void);
+
 /* The managed domain a vhost serves (by its ServerName or an alias, a
  * wildcard name of a domain covering it; sacme_vhost_domain), in the
  * configuration of the running generation, or NULL; mod_sacme.c. */

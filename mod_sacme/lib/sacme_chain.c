@@ -15,6 +15,7 @@
 
 #include "sacme_ossl.h"
 #include "sacme_chain.h"
+#include "sacme_name.h"
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 #define PEM_END   "-----END CERTIFICATE-----"
@@ -436,15 +437,10 @@ static int covers(X509 *cert, const char *name, apr_pool_t *p)
     GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     const GENERAL_NAME *gn;
     unsigned char addr[16];
-    int iplen = 0, i, found = 0;
+    int iplen, i, found = 0;
     const char *s;
 
-    if (inet_pton(AF_INET, name, addr) == 1) {
-        iplen = 4;
-    }
-    else if (inet_pton(AF_INET6, name, addr) == 1) {
-        iplen = 16;
-    }
+    iplen = sacme_name_ip_addr(name, addr);
     for (i = 0; !found && i < sk_GENERAL_NAME_num(gens); ++i) {
         gn = sk_GENERAL_NAME_value(gens, i);
         if (iplen && gn->type == GEN_IPADD) {

@@ -6,7 +6,6 @@
  * and the Sectigo guides show certificates that way, and some old clients
  * still look at the CN), and nothing else in the subject.
  */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -17,26 +16,12 @@
 
 #include "sacme_ossl.h"
 #include "sacme_csr.h"
+#include "sacme_name.h"
 
 /* RFC 1035 limits; a CA refuses longer names anyway, but it is kinder to
  * say so before an order is placed. */
 #define DNS_NAME_MAX  253
 #define DNS_LABEL_MAX 63
-
-/* An IP literal as its address bytes (4 or 16), or 0 when name is not
- * one. RFC 8738 identifiers are written as plain literals, without the
- * brackets of URLs. inet_pton is strict (no "1.2.3.4x", no octal), which
- * keeps "is this an IP" unambiguous. */
-static int ip_literal(const char *name, unsigned char *buf)
-{
-    if (inet_pton(AF_INET, name, buf) == 1) {
-        return 4;
-    }
-    if (inet_pton(AF_INET6, name, buf) == 1) {
-        return 16;
-    }
-    return 0;
-}
 
 /* Letters, digits and hyphen, in ASCII whatever the locale says. */
 static int is_ldh(char c)
@@ -105,7 +90,10 @@ static apr_status_t check_names(const apr_array_header_t *names,
         if (!name || !*name) {
             return sacme_result_set(res, APR_EINVAL, "CSR: name %d is empty", i + 1);
         }
-        ips[i] = ip_literal(name, addrs[i]);
+        /* RFC 8738 identifiers are plain literals (no brackets); inet_pton
+         * is strict (no "1.2.3.4x", no octal), which keeps "is this an IP"
+         * unambiguous */
+        ips[i] = sacme_name_ip_addr(name, addrs[i]);
         if (!ips[i] && (why = dns_name_problem(name)) != NULL) {
             return sacme_result_set(res, APR_EINVAL, "CSR: invalid name '%s': %s",
                                     name, why);

@@ -390,7 +390,9 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
         }
         for (i = 0; i < answers->nelts; ++i) {
             answer = APR_ARRAY_IDX(answers, i, answer_t *);
-            sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10010)
+            /* info: which type proved a name is what to look at first when
+             * the CA says it could not verify it */
+            sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10010)
                       "%s: answering the %s challenge", answer->identifier,
                       answer->chal->type);
             rv = sacme_challenge_respond(acme, answer->chal, p, res);

@@ -2,6 +2,7 @@
 #include <strings.h>
 
 #include "sacme_managed.h"
+#include "sacme_name.h"
 #include "sacme_chaltype.h"
 #include "sacme_json.h"
 
@@ -257,7 +258,14 @@ apr_status_t sacme_managed_read(const sacme_store_t *store, apr_pool_t *p,
 
 sacme_domain_t *sacme_managed_find(const sacme_managed_t *m, const char *name)
 {
+    char ipbuf[SACME_IP_TEXT_MAX];
+    const char *ip = sacme_name_ip_canonical(name, 1, ipbuf);
     int i, k;
+
+    /* an address as the configuration keeps it ("[0::1]" is "::1") */
+    if (ip) {
+        name = ip;
+    }
 
     for (i = 0; i < m->domains->nelts; ++i) {
         sacme_domain_t *dom = APR_ARRAY_IDX(m->domains, i, sacme_domain_t *);

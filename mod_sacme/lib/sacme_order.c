@@ -2,6 +2,7 @@
 #include "sacme_order.h"
 #include "sacme_b64.h"
 #include "sacme_json.h"
+#include "sacme_name.h"
 #include "sacme_problem.h"
 
 static const char *str_dup(apr_pool_t *p, const json_t *obj, const char *key)
@@ -88,10 +89,11 @@ apr_status_t sacme_order_new_replacing(sacme_acme_t *acme,
         return rv;   /* newOrder's URL comes from the directory */
     }
     for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
         json_t *ident = json_object();
-        json_object_set_new(ident, "type", json_string("dns"));
-        json_object_set_new(ident, "value",
-                            json_string(APR_ARRAY_IDX(names, i, const char *)));
+        json_object_set_new(ident, "type",
+                            json_string(sacme_name_is_ip(name) ? "ip" : "dns"));
+        json_object_set_new(ident, "value", json_string(name));
         json_array_append_new(idents, ident);
     }
     json_object_set_new(payload, "identifiers", idents);

@@ -40,8 +40,10 @@ typedef struct sacme_authz_t {
     apr_time_t retry_after;
 } sacme_authz_t;
 
-/* newOrder for names (dNS identifiers), with "profile" when profile is
- * not NULL (sacme_profile.h: only one the directory offers). */
+/* newOrder for names, with "profile" when profile is not NULL
+ * (sacme_profile.h: only one the directory offers). A name that is an IP
+ * address (sacme_name_is_ip) is an "ip" identifier (RFC 8738), every other
+ * one a "dns" identifier. */
 apr_status_t sacme_order_new(sacme_acme_t *acme, const apr_array_header_t *names,
                              const char *profile, apr_pool_t *p,
                              sacme_order_t **order, sacme_result_t *res);

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "sacme_name.h"
 #include "sacme_ossl.h"
 #include "sacme_file.h"
 #include "sacme_selfsigned.h"
@@ -100,10 +101,11 @@ static apr_status_t add_sans(X509 *x, const apr_array_header_t *names,
 {
     GENERAL_NAMES *gens;
     GENERAL_NAME *gn;
-    ASN1_IA5STRING *ia5;
+    ASN1_STRING *value;
     const char *name;
+    unsigned char addr[16];
     apr_status_t rv = APR_SUCCESS;
-    int i;
+    int i, iplen;
 
     if (!names || names->nelts == 0) {
         return APR_SUCCESS;
@@ -125,15 +127,19 @@ static apr_status_t add_sans(X509 *x, const apr_array_header_t *names,
                                   name ? name : "(null)");
             goto out;
         }
+        /* an IP address (RFC 8738 names) is an iPAddress entry: a client
+         * that connects to the address checks those only */
+        iplen = sacme_name_ip_addr(name, addr);
         gn = GENERAL_NAME_new();
-        ia5 = ASN1_IA5STRING_new();
-        if (!gn || !ia5 || !ASN1_STRING_set(ia5, name, (int)strlen(name))) {
+        value = iplen ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
+        if (!gn || !value || !ASN1_STRING_set(value, iplen ? (const char *)addr : name,
+                                            iplen ? iplen : (int)strlen(name))) {
             GENERAL_NAME_free(gn);
-            ASN1_IA5STRING_free(ia5);
+            ASN1_STRING_free(value);
             rv = sacme_result_set(res, APR_ENOMEM, "out of memory making SANs");
             goto out;
         }
-        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+        GENERAL_NAME_set0_value(gn, iplen ? GEN_IPADD : GEN_DNS, value);
         if (!sk_GENERAL_NAME_push(gens, gn)) {
             GENERAL_NAME_free(gn);
             rv = sacme_result_set(res, APR_ENOMEM, "out of memory making SANs");
@@ -149,24 +155,25 @@ out:
     return rv;
 }
 
-apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
-                                   const char *cn, const apr_array_header_t *names,
-                                   apr_interval_time_t valid, X509 **pcert,
-                                   sacme_result_t *res)
+apr_status_t sacme_selfsigned_begin(apr_pool_t *p, const sacme_key_t *key,
+                                    const char *cn, const char *org,
+                                    apr_interval_time_t valid, X509 **pcert,
+                                    sacme_result_t *res)
 {
     X509 *x;
     X509_NAME *subject;
     EVP_PKEY *pk = key ? sacme_key_evp(key) : NULL;
+    const char *what = cn ? cn : org;
     time_t from;
     apr_status_t rv;
 
-    if (!pk || !cn || !*cn) {
+    if (!pk || !org || !*org || (cn && !*cn)) {
         return sacme_result_set(res, APR_EINVAL,
                                 "a self-signed certificate needs a key and a name");
     }
     /* ub-common-name (RFC 5280); OpenSSL would refuse it with a less
      * helpful message. */
-    if (strlen(cn) > 64) {
+    if (cn && strlen(cn) > 64) {
         return sacme_result_set(res, APR_EINVAL,
                                 "'%s' is longer than the 64 bytes a CN may have", cn);
     }
@@ -188,17 +195,16 @@ apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
         || !ASN1_TIME_set(X509_getm_notBefore(x), from)
         || !ASN1_TIME_set(X509_getm_notAfter(x),
                           from + (time_t)apr_time_sec(valid))
-        || !X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
-                                       (const unsigned char *)cn, -1, -1, 0)
+        || (cn && !X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
+                                              (const unsigned char *)cn, -1, -1, 0))
         || !X509_NAME_add_entry_by_NID(subject, NID_organizationName,
-                                       MBSTRING_UTF8,
-                                       (const unsigned char *)FALLBACK_ORG,
+                                       MBSTRING_UTF8, (const unsigned char *)org,
                                        -1, -1, 0)
         || !X509_set_issuer_name(x, subject)
         || !X509_set_pubkey(x, pk)) {
         rv = sacme_result_set(res, APR_EGENERAL,
                               "cannot fill in the self-signed certificate for %s: %s",
-                              cn, sacme_ossl_errors(p));
+                              what, sacme_ossl_errors(p));
         goto fail;
     }
     /* What a TLS server certificate looks like to a picky client: not a
@@ -209,16 +215,7 @@ apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
         || !add_ext(x, NID_subject_key_identifier, "hash")) {
         rv = sacme_result_set(res, APR_EGENERAL,
                               "cannot add extensions to the certificate for %s: %s",
-                              cn, sacme_ossl_errors(p));
-        goto fail;
-    }
-    if ((rv = add_sans(x, names, p, res)) != APR_SUCCESS) {
-        goto fail;
-    }
-    if (X509_sign(x, pk, EVP_sha256()) <= 0) {
-        rv = sacme_result_set(res, APR_EGENERAL,
-                              "cannot sign the certificate for %s: %s",
-                              cn, sacme_ossl_errors(p));
+                              what, sacme_ossl_errors(p));
         goto fail;
     }
     *pcert = x;
@@ -229,6 +226,44 @@ fail:
     apr_pool_cleanup_run(p, x, x509_cleanup);
     ERR_clear_error();
     return rv;
+}
+
+apr_status_t sacme_selfsigned_sign(apr_pool_t *p, const sacme_key_t *key, X509 *x,
+                                   sacme_result_t *res)
+{
+    if (X509_sign(x, sacme_key_evp(key), EVP_sha256()) <= 0) {
+        return sacme_result_set(res, APR_EGENERAL, "cannot sign a self-signed "
+                                "certificate: %s", sacme_ossl_errors(p));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
+                                   const char *cn, const apr_array_header_t *names,
+                                   apr_interval_time_t valid, X509 **pcert,
+                                   sacme_result_t *res)
+{
+    X509 *x;
+    apr_status_t rv;
+
+    if (!cn || !*cn) {
+        return sacme_result_set(res, APR_EINVAL,
+                                "a self-signed certificate needs a key and a name");
+    }
+    if ((rv = sacme_selfsigned_begin(p, key, cn, FALLBACK_ORG, valid, &x, res))
+            != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = add_sans(x, names, p, res)) != APR_SUCCESS
+        || (rv = sacme_selfsigned_sign(p, key, x, res)) != APR_SUCCESS) {
+        sacme_result_prefix(res, "certificate for %s", cn);
+        /* Free it now rather than with a long-lived pool. */
+        apr_pool_cleanup_run(p, x, x509_cleanup);
+        ERR_clear_error();
+        return rv;
+    }
+    *pcert = x;
+    return APR_SUCCESS;
 }
 
 /* Is the pair in the files usable for at least another day? Any failure

@@ -24,6 +24,19 @@ apr_status_t sacme_selfsigned_make(apr_pool_t *p, const sacme_key_t *key,
                                    apr_interval_time_t valid, X509 **cert,
                                    sacme_result_t *res);
 
+/* What sacme_selfsigned_make builds on, for other self-signed certificates
+ * (the tls-alpn-01 one, sacme_alpn.c): a certificate for key with subject
+ * CN=cn (left out when NULL) O=org, the same validity, serial and server
+ * extensions (not a CA, digitalSignature, serverAuth), not yet signed: the
+ * caller adds its own extensions, then signs with sacme_selfsigned_sign
+ * (SHA-256). The certificate is freed with p. */
+apr_status_t sacme_selfsigned_begin(apr_pool_t *p, const sacme_key_t *key,
+                                    const char *cn, const char *org,
+                                    apr_interval_time_t valid, X509 **cert,
+                                    sacme_result_t *res);
+apr_status_t sacme_selfsigned_sign(apr_pool_t *p, const sacme_key_t *key, X509 *cert,
+                                   sacme_result_t *res);
+
 /* Ensures dir holds privkey.pem (0600) and cert.pem (0644) of a fallback
  * certificate that is still valid for at least a day; creates or renews them
  * otherwise. Returns the two paths. */

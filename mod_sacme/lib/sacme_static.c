@@ -5,6 +5,7 @@
 
 #include "sacme_file.h"
 #include "sacme_key.h"
+#include "sacme_name.h"
 #include "sacme_static.h"
 
 /* A certificate file holds a chain of a few certificates: a megabyte is
@@ -19,8 +20,9 @@ int sacme_static_name_covered(const char *san, const char *host)
         return 1;
     }
     /* "*.example.com": one whole left-most label, never a partial one
-     * ("f*.example.com") and never several ("a.b.example.com") */
-    if (san[0] != '*' || san[1] != '.' || host[0] == '*') {
+     * ("f*.example.com") and never several ("a.b.example.com"); an IP
+     * address is no name under a wildcard ("*.0.0.1") */
+    if (san[0] != '*' || san[1] != '.' || host[0] == '*' || sacme_name_is_ip(host)) {
         return 0;
     }
     rest = strchr(host, '.');

@@ -442,6 +442,35 @@ apr_status_t sacme_store_challenge_get(const sacme_store_t *store, apr_pool_t *p
     return rv != APR_SUCCESS ? rv : sacme_sdir_read(dir, token, max, 0, p, data, len, res);
 }
 
+/* The tls-alpn-01 answer is written like an http-01 one (the same
+ * directory, mode and reasons to skip the fsync), under a fixed name. */
+apr_status_t sacme_store_alpn_put(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *name, const char *pem,
+                                  sacme_result_t *res)
+{
+    return sacme_store_challenge_put(store, p, name, SACME_FILE_ALPN, pem, res);
+}
+
+apr_status_t sacme_store_alpn_remove(const sacme_store_t *store, apr_pool_t *p,
+                                     const char *name, sacme_result_t *res)
+{
+    return sacme_store_challenge_remove(store, p, name, SACME_FILE_ALPN, res);
+}
+
+apr_status_t sacme_store_alpn_get(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *name, char **pem, sacme_result_t *res)
+{
+    sacme_result_t *scratch = sacme_result_make(p);
+    apr_size_t len;
+    apr_status_t rv = sacme_store_challenge_get(store, p, name, SACME_FILE_ALPN,
+                                                SACME_MAX_ALPN_PEM, pem, &len, scratch);
+
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        sacme_result_set(res, rv, "%s", sacme_result_message(scratch, p));
+    }
+    return rv;
+}
+
 /* --- leftovers -------------------------------------------------------------- */
 
 /* Keeps the first failure of a sweep in res; the sweep goes on. */

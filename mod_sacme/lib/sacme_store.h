@@ -12,6 +12,7 @@
  *                               issued.json, ari.json, dns.json    [driver, 2750]
  *   staging/-webhook/           events not yet delivered           [driver]
  *   challenges/<name>/<token>   key authorizations                 [driver, 2750]
+ *   challenges/<name>/tls-alpn-01.pem  tls-alpn-01 certificate + key (0640)
  *   requests/<domain>.json      an admin's request (sacmectl)      [driver, 2750]
  *   domains/<domain>/           privkey.pem (0600), fullchain.pem,
  *                               history.json: the live set         [root]
@@ -245,6 +246,25 @@ apr_status_t sacme_store_challenge_get(const sacme_store_t *store, apr_pool_t *p
                                        const char *name, const char *token,
                                        apr_size_t max, char **data, apr_size_t *len,
                                        sacme_result_t *res);
+
+/* The tls-alpn-01 answer for name: the challenge certificate and its key
+ * in one PEM file (sacme_alpn_make), challenges/<name>/tls-alpn-01.pem.
+ * Unlike every other key in the store it is 0640 with the httpd Group:
+ * mod_ssl presents it from a request child, which runs as the httpd User
+ * and not as the driver's account. That is who must read it, and all who
+ * can: it proves nothing beyond the one authorization it was made for.
+ * The name cannot clash with an http-01 token (base64url has no '.'). */
+#define SACME_FILE_ALPN "tls-alpn-01.pem"
+#define SACME_MAX_ALPN_PEM (16 * 1024)
+
+apr_status_t sacme_store_alpn_put(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *name, const char *pem,
+                                  sacme_result_t *res);
+apr_status_t sacme_store_alpn_remove(const sacme_store_t *store, apr_pool_t *p,
+                                     const char *name, sacme_result_t *res);
+/* APR_ENOENT (quietly, res untouched) when none is published for name. */
+apr_status_t sacme_store_alpn_get(const sacme_store_t *store, apr_pool_t *p,
+                                  const char *name, char **pem, sacme_result_t *res);
 
 /* --- leftovers --------------------------------------------------------------- */
 

@@ -201,7 +201,9 @@ def main():
         h.configure(sacme=sacme_lines(pebble, [NAMES], kid=KID,
                                       ca_file=readable_ca_file(pebble, h.root),
                                       trusted_roots=trusted_roots_file(pebble, h.root),
-                                      more=["SacmeDriverUser %s" % DRIVER_USER]))
+                                      more=["SacmeDriverUser %s" % DRIVER_USER,
+                                            # Pebble stands for the CA's port 80
+                                            "SacmePortMap http:%d" % pebble.http_port]))
         show_config(h)
         say("$ apache2 -d %s -f %s -k start" % (h.root, h.conf))
         h.start()

@@ -6,7 +6,10 @@ configuration records in managed.json and shows in its status."""
 import json
 import os
 
+from sacmetest.faults import exact_pebble
 from sacmetest.httpd import Httpd, Vhost, free_port
+from sacmetest.module import (ISSUE_LIMIT, assert_served_verified, names_for,
+                              pebble_defaults, root_file, sacme_lines)
 
 SERVER = "https://127.0.0.1:9/acme/directory"     # nothing is ordered here
 HMAC = "c2VjcmV0LWhtYWMta2V5LWZvci10aGUtdGVzdHM"
@@ -102,3 +105,63 @@ def test_tls_alpn_01_without_mod_ssl_is_refused():
         assert "SacmeChallenge tls-alpn-01" in out and "mod_ssl" in out, out
     finally:
         h.stop()
+
+
+# --- with a CA offering every type -------------------------------------------
+
+# A dns-01 command that sets the TXT record on Pebble's own DNS server
+# (pebble-challtestsrv, through its management port, the first argument).
+CHALLTESTSRV_CMD = """#!/bin/sh
+port=$1 verb=$2 name=$3 value=$4
+case "$verb" in
+  setup) body="{\\"host\\":\\"$name.\\",\\"value\\":\\"$value\\"}"; what=set-txt ;;
+  teardown) body="{\\"host\\":\\"$name.\\"}"; what=clear-txt ;;
+  *) echo "unknown verb $verb" >&2; exit 2 ;;
+esac
+exec /usr/bin/curl -sS -f -o /dev/null -d "$body" "http://127.0.0.1:$port/$what"
+"""
+
+LISTS = {
+    "pref-http": "http-01 tls-alpn-01 dns-01",
+    "pref-alpn": "tls-alpn-01 dns-01 http-01",
+    "pref-dns": "dns-01 http-01 tls-alpn-01",
+}
+
+
+def test_each_list_picks_what_it_says(httpds, tmp_path):
+    """Pebble offers http-01, dns-01 and tls-alpn-01 for every name, and can
+    validate each (its httpPort and tlsPort are httpd's ports, its DNS
+    server takes records from the dns-01 command): each domain proves its
+    names with the first type of its own list, and is served."""
+    pebble = exact_pebble()
+    try:
+        h = Httpd(ssl=True, http_port=pebble.http_port, https_port=pebble.tls_port,
+                  log_level="info ssl:warn",
+                  vhosts=[Vhost(names_for(tag)) for tag in LISTS])
+        script = os.path.join(h.root, "dns-challtestsrv.sh")
+        with open(script, "w") as f:
+            f.write(CHALLTESTSRV_CMD)
+        os.chmod(script, 0o755)
+        kw = {}
+        pebble_defaults(pebble, h, kw)
+        lines = sacme_lines(pebble, [], **kw)
+        lines.append("SacmeDnsCmd %s %d" % (script, pebble.dns_mgmt_port))
+        for tag, types in LISTS.items():
+            lines += ["<SacmeDomainSet %s>" % " ".join(names_for(tag)),
+                      "    SacmeChallenge %s" % types,
+                      "</SacmeDomainSet>"]
+        h.configure(sacme=lines)
+        httpds.add(h)
+        h.start()
+        root = root_file(pebble, str(tmp_path))
+        for tag, types in LISTS.items():
+            want = types.split()[0]
+            for name in names_for(tag):
+                h.wait_log("%s: answering the %s challenge" % (name, want), limit=ISSUE_LIMIT)
+            assert_served_verified(h, names_for(tag), root)
+        for tag, types in LISTS.items():
+            for other in types.split()[1:]:
+                for name in names_for(tag):
+                    assert "%s: answering the %s challenge" % (name, other) not in h.log()
+    finally:
+        pebble.stop()

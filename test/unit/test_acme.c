@@ -425,6 +425,7 @@ START_TEST(authz_with_unknown_challenge_types)
     ck_assert_int_eq(sacme_authz_parse(unit_pool, j, "https://ca.test/authz/1",
                                        "https://ca.test/authz/1", &authz, NULL), APR_SUCCESS);
     ck_assert_str_eq(authz->identifier, "a.example");
+    ck_assert_int_eq(authz->ip, 0);
     ck_assert_int_eq(authz->challenges->nelts, 3);   /* the typeless one dropped */
     APR_ARRAY_PUSH(types, const char *) = "tls-alpn-01";
     ck_assert_ptr_null(sacme_authz_pick(authz, types));
@@ -485,6 +486,51 @@ START_TEST(challenge_type_lists)
     ck_assert_str_eq(sacme_chaltype_of(unit_pool, 1, t), "none");
     ck_assert_str_eq(sacme_chaltype_of(unit_pool, 0, NULL), "http-01");
     ck_assert_str_eq(sacme_chaltype_of(unit_pool, 0, t), "http-01 dns-01");
+}
+END_TEST
+
+/* RFC 8738: an IP address is ordered as an "ip" identifier, everything
+ * else as "dns"; an authorization tells its type. */
+static sacme_acme_t *account_acme(unit_fake_t *fake, unit_scripted_t *script, int n);
+
+START_TEST(ip_names_are_ip_identifiers)
+{
+    static const unit_scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 201, JSON_HDR "Replay-Nonce: n2\nLocation: https://ca.test/o/5\n",
+          "{\"status\":\"pending\",\"finalize\":\"https://ca.test/o/5/fin\","
+          "\"authorizations\":[]}" },
+    };
+    static const char *const names_in[] = { "www.example", "192.0.2.10", "2001:db8::10" };
+    static const char *const types[] = { "dns", "ip", "ip" };
+    const char *authz_body =
+        "{\"status\":\"pending\",\"identifier\":{\"type\":\"ip\",\"value\":\"::1\"},"
+        "\"challenges\":[]}";
+    unit_scripted_t s[2];
+    unit_fake_t fake;
+    sacme_order_t *order;
+    sacme_authz_t *authz;
+    apr_array_header_t *names = apr_array_make(unit_pool, 3, sizeof(const char *));
+    json_t *idents, *j;
+    apr_size_t i;
+
+    memcpy(s, script, sizeof(s));
+    for (i = 0; i < SACME_ARRAY_LEN(names_in); ++i) {
+        APR_ARRAY_PUSH(names, const char *) = names_in[i];
+    }
+    ck_assert_int_eq(sacme_order_new(account_acme(&fake, s, 2), names, NULL, unit_pool,
+                                     &order, NULL), APR_SUCCESS);
+    idents = sacme_json_arr(payload_of(fake.bodies[1]), "identifiers");
+    ck_assert_uint_eq(json_array_size(idents), 3);
+    for (i = 0; i < SACME_ARRAY_LEN(names_in); ++i) {
+        ck_assert_str_eq(sacme_json_str(json_array_get(idents, i), "type"), types[i]);
+        ck_assert_str_eq(sacme_json_str(json_array_get(idents, i), "value"), names_in[i]);
+    }
+    j = sacme_json_parse(unit_pool, authz_body, strlen(authz_body), 0, NULL);
+    ck_assert_int_eq(sacme_authz_parse(unit_pool, j, "https://ca.test/a/1",
+                                       "https://ca.test/a/1", &authz, NULL), APR_SUCCESS);
+    ck_assert_int_eq(authz->ip, 1);
+    ck_assert_str_eq(authz->identifier, "::1");
 }
 END_TEST
 
@@ -697,6 +743,7 @@ Suite *unit_suite_acme(void)
     tcase_add_test(tc, challenge_type_lists);
     tcase_add_test(tc, token_check);
     tcase_add_test(tc, order_parse);
+    tcase_add_test(tc, ip_names_are_ip_identifiers);
     tcase_add_test(tc, finalize_201_without_location);
     tcase_add_test(tc, nonce_answer_without_nonce_is_asked_again);
     tcase_add_test(tc, nonce_never_given_is_a_protocol_error);

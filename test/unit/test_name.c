@@ -95,6 +95,66 @@ START_TEST(names_longer_than_dns_allows_never_match)
 }
 END_TEST
 
+/* RFC 8738 names: an address is looked up by its canonical text, however
+ * it is written (a Host header brackets IPv6), and never under a wildcard. */
+START_TEST(ip_addresses_by_canonical_text)
+{
+    static const struct {
+        const char *text;
+        int brackets;
+        const char *canonical;
+    } cases[] = {
+        { "192.0.2.10", 0, "192.0.2.10" },
+        { "2001:DB8:0:0::10", 0, "2001:db8::10" },
+        { "0:0:0:0:0:0:0:1", 0, "::1" },
+        { "[0:0::1]", 1, "::1" },
+        { "[::1]", 0, NULL },              /* brackets only where allowed */
+        { "[192.0.2.10]", 1, NULL },       /* IPv4 is never bracketed */
+        { "[::1", 1, NULL },
+        { "[]", 1, NULL },
+        { "192.0.2.256", 0, NULL },
+        { "127.1", 0, NULL },              /* no short forms */
+        { "0x7f.0.0.1", 0, NULL },
+        { "fe80::1%eth0", 0, NULL },       /* no zone */
+        { "192.0.2.10:80", 0, NULL },
+        { "example.test", 0, NULL },
+        { "", 0, NULL },
+        { NULL, 1, NULL },
+    };
+    char buf[SACME_IP_TEXT_MAX];
+    apr_size_t i;
+
+    for (i = 0; i < SACME_ARRAY_LEN(cases); ++i) {
+        const char *got = sacme_name_ip_canonical(cases[i].text, cases[i].brackets, buf);
+        ck_assert_msg(cases[i].canonical ? got && !strcmp(got, cases[i].canonical) : !got,
+                      "%s: got %s", cases[i].text ? cases[i].text : "(null)",
+                      got ? got : "nothing");
+    }
+    ck_assert(sacme_name_is_ip("2001:db8::10"));
+    ck_assert(!sacme_name_is_ip("[2001:db8::10]"));
+    ck_assert(!sacme_name_is_ip("www.example.test"));
+}
+END_TEST
+
+START_TEST(ip_lookup)
+{
+    apr_hash_t *h = apr_hash_make(unit_pool);
+    sacme_name_match_t how;
+
+    apr_hash_set(h, "127.0.0.1", APR_HASH_KEY_STRING, EXACT);
+    apr_hash_set(h, "::1", APR_HASH_KEY_STRING, OTHER);
+    apr_hash_set(h, "*.0.0.2", APR_HASH_KEY_STRING, WILD);
+    ck_assert_ptr_eq(sacme_name_lookup(h, "127.0.0.1", 1, &how), EXACT);
+    ck_assert_int_eq(how, SACME_NAME_EXACT);
+    ck_assert_ptr_eq(sacme_name_lookup(h, "[::1]", 0, NULL), OTHER);
+    ck_assert_ptr_eq(sacme_name_lookup(h, "0::0:1", 1, NULL), OTHER);
+    ck_assert_ptr_eq(sacme_name_lookup(h, "[0:0:0:0:0:0:0:1]", 1, NULL), OTHER);
+    /* an address is no host under a wildcard */
+    ck_assert_ptr_null(sacme_name_lookup(h, "127.0.0.2", 1, &how));
+    ck_assert_int_eq(how, SACME_NAME_NONE);
+}
+END_TEST
+
 Suite *unit_suite_name(void)
 {
     Suite *s = suite_create("name");
@@ -104,6 +164,8 @@ Suite *unit_suite_name(void)
     tcase_add_test(tc, exact_names_and_one_label_wildcards);
     tcase_add_test(tc, exact_only_never_uses_a_wildcard);
     tcase_add_test(tc, names_longer_than_dns_allows_never_match);
+    tcase_add_test(tc, ip_addresses_by_canonical_text);
+    tcase_add_test(tc, ip_lookup);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -168,6 +168,32 @@ START_TEST(make_options)
 }
 END_TEST
 
+/* A fallback for an IP address (RFC 8738 name) names it in an iPAddress
+ * SAN, which is what the chain check and a client of the address look at. */
+START_TEST(make_ip_sans)
+{
+    sacme_key_t *key = unit_key(SACME_KEY_P256);
+    apr_array_header_t *names = names_of("::1", "a.example");
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_chain_t chain;
+    GENERAL_NAMES *gens;
+    X509 *x;
+
+    ck_assert_int_eq(sacme_selfsigned_make(unit_pool, key, "::1", names, 0, &x, res),
+                     APR_SUCCESS);
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    ck_assert_int_eq(sk_GENERAL_NAME_num(gens), 2);
+    ck_assert_int_eq(sk_GENERAL_NAME_value(gens, 0)->type, GEN_IPADD);
+    ck_assert_int_eq(ASN1_STRING_length(sk_GENERAL_NAME_value(gens, 0)->d.iPAddress), 16);
+    ck_assert_int_eq(sk_GENERAL_NAME_value(gens, 1)->type, GEN_DNS);
+    GENERAL_NAMES_free(gens);
+    chain.certs = apr_array_make(unit_pool, 1, sizeof(X509 *));
+    APR_ARRAY_PUSH(chain.certs, X509 *) = x;
+    ck_assert_int_eq(sacme_chain_check(&chain, key, names, apr_time_now(), res),
+                     APR_SUCCESS);
+}
+END_TEST
+
 START_TEST(make_refuses)
 {
     sacme_key_t *key = unit_key(SACME_KEY_P256);
@@ -416,6 +442,7 @@ Suite *unit_suite_selfsigned(void)
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, make_fields);
     tcase_add_test(tc, make_options);
+    tcase_add_test(tc, make_ip_sans);
     tcase_add_test(tc, make_refuses);
     tcase_add_test(tc, ensure_creates_then_reuses);
     tcase_add_test(tc, ensure_replaces_expired);

@@ -22,6 +22,9 @@ START_TEST(names_covered_exactly_and_by_one_label_wildcards)
         { "f*.example.com", "foo.example.com", 0 },       /* partial labels: never */
         { "*example.com", "shopexample.com", 0 },
         { "*.com", "example.com", 1 },  /* the CA's business, not ours */
+        { "127.0.0.1", "127.0.0.1", 1 },                  /* an iPAddress SAN's text */
+        { "*.0.0.1", "127.0.0.1", 0 },                    /* no address under a wildcard */
+        { "*.db8::1", "2001:db8::1", 0 },
     };
     apr_size_t i;
 
