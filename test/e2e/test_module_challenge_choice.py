@@ -158,6 +158,7 @@ def test_each_list_picks_what_it_says(httpds, tmp_path):
             want = types.split()[0]
             for name in names_for(tag):
                 h.wait_log("%s: answering the %s challenge" % (name, want), limit=ISSUE_LIMIT)
+            h.wait_managed_cert(names_for(tag)[0], limit=ISSUE_LIMIT)
             assert_served_verified(h, names_for(tag), root)
         for tag, types in LISTS.items():
             for other in types.split()[1:]:
