@@ -4,8 +4,8 @@
 # It publishes and removes the TXT records of ACME dns-01 challenges by an
 # RFC 2136 dynamic update, signed with a TSIG key (RFC 8945), through the
 # `nsupdate` program of BIND (Debian: bind9-dnsutils). Any authoritative
-# server that takes signed dynamic updates works: BIND, Knot, PowerDNS,
-# Windows DNS with a TSIG-capable front, ...
+# server that takes TSIG-signed dynamic updates works (BIND, Knot,
+# PowerDNS, ...).
 #
 # Usage (as mod_sacme runs it):
 #
