@@ -340,17 +340,19 @@ apr_status_t sacme_spawn_run(apr_pool_t *p, const char *const *argv,
         if (rv == APR_CHILD_DONE) {
             break;
         }
-        if (rv != APR_CHILD_NOTDONE) {
-            /* ECHILD: reaped by someone else (SIGCHLD ignored by the
-             * host); it is gone, how it ended is unknown. */
+        if (rv == APR_FROM_OS_ERROR(ECHILD)) {
+            /* reaped by someone else (SIGCHLD ignored by the host): it is
+             * gone, how it ended is unknown */
             end->code = -1;
             break;
         }
+        /* Anything else (a stopped child gives APR_EGENERAL) still holds
+         * a process, which the deadline deals with. */
         if (apr_time_now() >= deadline) {
             /* the whole group: a script's children hold the pipes too */
             sacme_spawn_kill_group(&proc);
             end->timed_out = 1;
-            (void)apr_proc_wait(&proc, &code, &how, APR_WAIT);
+            rv = apr_proc_wait(&proc, &code, &how, APR_WAIT);
             break;
         }
         wait_output(out, err, WAIT_SLICE);
