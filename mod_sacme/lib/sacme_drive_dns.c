@@ -135,6 +135,7 @@ static const char *run_cmd(const char *const *cmd, const char *verb, const char 
 
     *rv = sacme_spawn_run(p, (const char *const *)argv->elts, timeout, &end, &why);
     if (*rv != APR_SUCCESS) {
+        *rv = SACME_EDNS;
         return apr_psprintf(p, "cannot start it: %s", why);
     }
     if (end.timed_out) {
@@ -153,7 +154,7 @@ static const char *run_cmd(const char *const *cmd, const char *verb, const char 
     else {
         return NULL;
     }
-    *rv = APR_EGENERAL;
+    *rv = SACME_EDNS;
     return apr_psprintf(p, "%s; stderr: %s; stdout: %s", what,
                         *end.err ? end.err : "(nothing)",
                         *end.out ? end.out : "(nothing)");
@@ -323,6 +324,7 @@ apr_status_t sacme_drive_dns_ready(sacme_driver_t *d, const sacme_domain_t *dom,
                                    apr_pool_t *p, sacme_result_t *res)
 {
     apr_time_t start = apr_time_now(), deadline = start + timeout_of(dom);
+    apr_interval_time_t left;
     const char *host, *bad, *missing, *last_err = NULL;
     apr_port_t port;
     apr_pool_t *round;
@@ -343,7 +345,7 @@ apr_status_t sacme_drive_dns_ready(sacme_driver_t *d, const sacme_domain_t *dom,
         if (!missing) {
             break;
         }
-        if (apr_time_now() + CHECK_EVERY > deadline) {
+        if (apr_time_now() >= deadline) {
             missing = apr_pstrdup(p, missing);
             last_err = last_err ? apr_pstrdup(p, last_err) : NULL;
             sacme_log(d->log, SACME_LOG_ERR, 0, SACME_LOGNO(10475)
@@ -355,11 +357,15 @@ apr_status_t sacme_drive_dns_ready(sacme_driver_t *d, const sacme_domain_t *dom,
                       dom->dns_check, missing, apr_time_sec(apr_time_now() - start),
                       last_err ? "; last error: " : "", last_err ? last_err : "");
             apr_pool_destroy(round);
-            return sacme_result_set(res, APR_TIMEUP, "SacmeDnsCheck: %s does not show "
+            return sacme_result_set(res, SACME_EDNS, "SacmeDnsCheck: %s does not show "
                                     "TXT %s after %" APR_TIME_T_FMT " s", dom->dns_check,
                                     missing, apr_time_sec(apr_time_now() - start));
         }
-        apr_sleep(CHECK_EVERY);
+        /* the last look is at the deadline itself */
+        left = deadline - apr_time_now();
+        if (left > 0) {
+            apr_sleep(left < CHECK_EVERY ? left : CHECK_EVERY);
+        }
     }
     apr_pool_destroy(round);
     sacme_log(d->log, SACME_LOG_INFO, 0, SACME_LOGNO(10476)

@@ -21,6 +21,12 @@
 #include "sacme_drive.h"
 #include "sacme_issue.h"
 
+/* The DNS command failed (an exit status, a timeout, output on stderr) or
+ * SacmeDnsCheck did not show the records in time: the admin's DNS side,
+ * not an OS call of ours (its log line must not begin "(20014)Internal
+ * error"). Retried after the ordinary backoff. */
+#define SACME_EDNS (APR_OS_START_USERERR + 40)
+
 /* The TXT value of a dns-01 challenge with this key authorization. */
 const char *sacme_dns01_value(apr_pool_t *p, const char *key_authz);
 
