@@ -455,20 +455,57 @@ void sacme_drive_dns_sweep(sacme_driver_t *d, const sacme_domain_t *dom, apr_poo
     }
 }
 
+/* The configured domain stored as name, or NULL. */
+static const sacme_domain_t *configured(const apr_array_header_t *domains,
+                                        const char *name)
+{
+    int i;
+
+    for (i = 0; i < domains->nelts; ++i) {
+        const sacme_domain_t *dom = APR_ARRAY_IDX(domains, i, const sacme_domain_t *);
+        if (!strcmp(dom->name, name)) {
+            return dom;
+        }
+    }
+    return NULL;
+}
+
 int sacme_drive_dns_cleanup(sacme_driver_t *d, const apr_array_header_t *domains,
                             apr_pool_t *p)
 {
+    apr_array_header_t *names;
+    sacme_result_t *res = sacme_result_make(p);
     apr_pool_t *dp;
     int i, done = 0;
 
+    /* every domain's, configured or not any more: a record of a domain
+     * taken out of the configuration is still in DNS */
+    if (sacme_store_state_names(d->store, p, SACME_STATE_DNS, 100000, &names, res)
+            != APR_SUCCESS) {
+        sacme_log(d->log, SACME_LOG_WARNING, 0, SACME_LOGNO(10482)
+                  "driver: cannot look for dns-01 records left in the store: %s; "
+                  "they are torn down at the next start that can",
+                  sacme_result_message(res, p));
+        return 0;
+    }
     apr_pool_create(&dp, p);
-    for (i = 0; i < domains->nelts; ++i) {
-        const sacme_domain_t *dom = APR_ARRAY_IDX(domains, i, const sacme_domain_t *);
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        const sacme_domain_t *dom = configured(domains, name);
+        sacme_domain_t *gone;
 
         apr_pool_clear(dp);
+        if (!dom) {
+            /* no longer configured: named for the log, torn down with a
+             * configured command equal to the recorded one */
+            gone = apr_pcalloc(dp, sizeof(*gone));
+            gone->name = name;
+            dom = gone;
+        }
         /* An order in progress may be under validation right now: its
          * records stay, and its resumed issuance tears them down. */
-        if (sacme_store_state_load(d->store, dp, SACME_STATE_ORDER, dom->name, NULL)) {
+        else if (sacme_store_state_load(d->store, dp, SACME_STATE_ORDER, dom->name,
+                                        NULL)) {
             continue;
         }
         done += leftovers(d, dom, domains, dp);

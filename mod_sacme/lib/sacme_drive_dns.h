@@ -55,12 +55,14 @@ apr_status_t sacme_drive_dns_ready(sacme_driver_t *d, const sacme_domain_t *dom,
 void sacme_drive_dns_sweep(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p);
 
 /* At the driver's start, before any worker runs: tears down every record
- * the dns.json of a domain of domains (sacme_domain_t *) without an order
- * in progress names (an order's records may be under validation; its
- * resumed issuance deals with them), with the command recorded for it if
- * that is still a configured SacmeDnsCmd (a record of a command no longer
- * configured is logged for the admin to remove, and forgotten). Returns
- * how many were torn down. */
+ * that a dns.json in the store names, except those of a configured domain
+ * (of domains, sacme_domain_t *) with an order in progress (they may be
+ * under validation; its resumed issuance deals with them); a domain taken
+ * out of the configuration counts as one without an order. Each is torn
+ * down with the command recorded for it if that is still a SacmeDnsCmd of
+ * the configuration (a record of a command no longer configured is logged
+ * for the admin to remove, and forgotten). Returns how many were torn
+ * down. */
 int sacme_drive_dns_cleanup(sacme_driver_t *d, const apr_array_header_t *domains,
                             apr_pool_t *p);
 

@@ -390,6 +390,38 @@ apr_status_t sacme_store_state_remove(const sacme_store_t *store, apr_pool_t *p,
     return sacme_sdir_remove(dir, file, res);
 }
 
+apr_status_t sacme_store_state_names(const sacme_store_t *store, apr_pool_t *p,
+                                     sacme_state_t which, int max,
+                                     apr_array_header_t **names, sacme_result_t *res)
+{
+    apr_array_header_t *all;
+    sacme_sdir_t *g, *dir;
+    apr_status_t rv;
+    int i;
+
+    *names = apr_array_make(p, 4, sizeof(const char *));
+    if (STATES[which].group != SACME_SG_STAGING || !STATES[which].file) {
+        return sacme_result_set(res, APR_EINVAL, "not a state of staging/");
+    }
+    if ((rv = sacme_store_open_group(store, p, SACME_SG_STAGING, &g, res)) != APR_SUCCESS
+        || (rv = sacme_sdir_list(g, p, 100000, &all, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < all->nelts && (*names)->nelts < max; ++i) {
+        const char *name = APR_ARRAY_IDX(all, i, const char *);
+        /* '-': the webhook spools, no domain's */
+        if (name[0] == '-' || !sacme_sdir_name_ok(name) || sacme_sdir_is_temporary(name)
+            || sacme_store_open_in(store, p, SACME_SG_STAGING, name, 0, &dir, NULL)
+                   != APR_SUCCESS) {
+            continue;
+        }
+        if (sacme_sdir_has_file(dir, STATES[which].file)) {
+            APR_ARRAY_PUSH(*names, const char *) = name;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_time_t sacme_store_requests_stamp(const sacme_store_t *store, apr_pool_t *p)
 {
     sacme_sdir_t *dir;

@@ -132,6 +132,15 @@ apr_status_t sacme_store_state_remove(const sacme_store_t *store, apr_pool_t *p,
                                       sacme_state_t which, const char *name,
                                       sacme_result_t *res);
 
+/* The names (store entries: a domain, or its unit "<name>+<type>") whose
+ * staging directory holds a state of this kind (a state kept in staging/,
+ * such as SACME_STATE_DNS), at most max of them: what an earlier
+ * configuration left there too. Entries that are not domains (the webhook
+ * spools) are left out. */
+apr_status_t sacme_store_state_names(const sacme_store_t *store, apr_pool_t *p,
+                                     sacme_state_t which, int max,
+                                     apr_array_header_t **names, sacme_result_t *res);
+
 /* When requests/ last changed (a request added or removed), 0 if unknown. */
 apr_time_t sacme_store_requests_stamp(const sacme_store_t *store, apr_pool_t *p);
 

@@ -177,7 +177,8 @@ START_TEST(test_name_not_ours_never_reaches_the_command)
 END_TEST
 
 /* A record left in dns.json as a killed driver leaves it. */
-static void leave_record(sacme_driver_t *d, const char *const *cmd)
+static void leave_record_of(sacme_driver_t *d, const char *domain, const char *record,
+                            const char *const *cmd)
 {
     json_t *j = sacme_json_own(unit_pool, json_object()), *list = json_array();
     json_t *r = json_object(), *c = json_array();
@@ -186,13 +187,18 @@ static void leave_record(sacme_driver_t *d, const char *const *cmd)
     for (i = 0; cmd[i]; ++i) {
         json_array_append_new(c, json_string(cmd[i]));
     }
-    json_object_set_new(r, "name", json_string(RECORD));
+    json_object_set_new(r, "name", json_string(record));
     json_object_set_new(r, "value", json_string(VALUE));
     json_object_set_new(r, "command", c);
     json_array_append_new(list, r);
     json_object_set_new(j, "records", list);
-    ck_assert_int_eq(sacme_store_state_save(d->store, unit_pool, SACME_STATE_DNS, NAME, j,
-                                            NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_store_state_save(d->store, unit_pool, SACME_STATE_DNS, domain,
+                                            j, NULL), APR_SUCCESS);
+}
+
+static void leave_record(sacme_driver_t *d, const char *const *cmd)
+{
+    leave_record_of(d, NAME, RECORD, cmd);
 }
 
 static apr_array_header_t *domains_of(sacme_domain_t *dom)
@@ -225,6 +231,25 @@ START_TEST(test_cleanup_at_start)
     ck_assert_str_eq(calls(), "teardown " RECORD " " VALUE "\n");
     ck_assert_ptr_nonnull(unit_logged(cap, "SACME10479", NULL));
     ck_assert_ptr_null(records(d));
+}
+END_TEST
+
+START_TEST(test_cleanup_of_a_domain_no_longer_configured)
+{
+    sacme_domain_t dom;
+    sacme_driver_t *d = new_driver(&dom, "ok");
+    json_t *order = sacme_json_own(unit_pool, json_object());
+
+    /* its order will never be resumed: torn down, with the command the
+     * configuration still has */
+    leave_record_of(d, "old.example.org", "_acme-challenge.old.example.org", dom.dns_cmd);
+    json_object_set_new(order, "url", json_string("https://ca.test/order/2"));
+    ck_assert_int_eq(sacme_store_state_save(d->store, unit_pool, SACME_STATE_ORDER,
+                                            "old.example.org", order, NULL), APR_SUCCESS);
+    ck_assert_int_eq(sacme_drive_dns_cleanup(d, domains_of(&dom), unit_pool), 1);
+    ck_assert_str_eq(calls(), "teardown _acme-challenge.old.example.org " VALUE "\n");
+    ck_assert_ptr_null(sacme_store_state_load(d->store, unit_pool, SACME_STATE_DNS,
+                                              "old.example.org", NULL));
 }
 END_TEST
 
@@ -272,6 +297,7 @@ Suite *unit_suite_drive_dns(void)
     tcase_add_test(tc, test_failed_setup_logged_with_output);
     tcase_add_test(tc, test_name_not_ours_never_reaches_the_command);
     tcase_add_test(tc, test_cleanup_at_start);
+    tcase_add_test(tc, test_cleanup_of_a_domain_no_longer_configured);
     tcase_add_test(tc, test_unconfigured_command_never_run);
     tcase_add_test(tc, test_sweep_after_an_issuance);
     suite_add_tcase(s, tc);
