@@ -356,10 +356,9 @@ int cli_domain_ca(cli_t *cli, const sacme_domain_t *dom, const char *serial)
                                             dom->name, NULL);
     const char *url = sacme_json_str(issued, "server");
     const char *kid = sacme_json_str(issued, "eab-kid");
-    const char *was = sacme_json_str(issued, "serial");
     int i;
 
-    if (url && serial && was && !strcasecmp(serial, was)) {
+    if (url && sacme_json_about_serial(issued, serial)) {
         for (i = 0; i < cli->managed->cas->nelts; ++i) {
             const sacme_ca_t *ca = APR_ARRAY_IDX(cli->managed->cas, i, sacme_ca_t *);
             const char *ca_kid = ca->eab ? ca->eab->kid : NULL;

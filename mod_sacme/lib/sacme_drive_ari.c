@@ -23,9 +23,8 @@ static json_t *record_of(const sacme_store_t *store, const sacme_domain_t *dom,
                          const char *serial, apr_pool_t *p)
 {
     json_t *j = sacme_store_state_load(store, p, SACME_STATE_ARI, dom->name, NULL);
-    const char *s = sacme_json_str(j, "serial");
 
-    return s && serial && !strcmp(s, serial) ? j : NULL;
+    return sacme_json_about_serial(j, serial) ? j : NULL;
 }
 
 void sacme_drive_renewal(const sacme_store_t *store, const sacme_domain_t *dom,
@@ -65,12 +64,11 @@ static const char *ca_of(sacme_driver_t *d, const sacme_domain_t *dom,
 {
     json_t *issued;
     const sacme_ca_t *ca;
-    const char *serial, *server;
+    const char *server;
 
     issued = sacme_store_state_load(d->store, p, SACME_STATE_ISSUED, dom->name, NULL);
-    serial = sacme_json_str(issued, "serial");
     server = sacme_json_str(issued, "server");
-    if (serial && server && !strcmp(serial, info->serial)) {
+    if (server && sacme_json_about_serial(issued, info->serial)) {
         return server;
     }
     ca = sacme_drive_ca(d, dom, p);

@@ -1,5 +1,6 @@
 /* Pool-bound jansson with bounds on what we parse. */
 #include <ctype.h>
+#include <strings.h>
 
 #include "sacme_json.h"
 #include "sacme_file.h"
@@ -8,6 +9,13 @@ static apr_status_t json_cleanup(void *data)
 {
     json_decref((json_t *)data);
     return APR_SUCCESS;
+}
+
+int sacme_json_about_serial(const json_t *record, const char *serial)
+{
+    const char *was = sacme_json_str(record, "serial");
+
+    return serial && was && !strcasecmp(serial, was);
 }
 
 json_t *sacme_json_str_or_null(const char *s)

@@ -33,6 +33,11 @@ json_t *sacme_json_obj(const json_t *obj, const char *key);
 json_t *sacme_json_arr(const json_t *obj, const char *key);
 int sacme_json_bool(const json_t *obj, const char *key);
 
+/* Whether a record kept for one certificate (issued.json, ari.json: its
+ * "serial" member, hex) is about the certificate of serial: a record of
+ * the certificate before must not be taken for the one in service. */
+int sacme_json_about_serial(const json_t *record, const char *serial);
+
 /* Compact serialisation with sorted keys (stable, and exactly the form RFC
  * 7638 needs for thumbprints). The string is allocated from p. */
 const char *sacme_json_dump(apr_pool_t *p, const json_t *j);

@@ -48,22 +48,14 @@ apr_status_t sacme_profile_choose(apr_pool_t *p, const sacme_directory_t *dir,
     return APR_SUCCESS;
 }
 
-/* Whether issued.json is the record of the certificate of serial. */
-static int about(const json_t *issued, const char *serial)
-{
-    const char *was = sacme_json_str(issued, "serial");
-
-    return serial && was && !strcasecmp(serial, was);
-}
-
 const char *sacme_profile_sent(const json_t *issued, const char *serial)
 {
-    return about(issued, serial) ? sacme_json_str(issued, "profile") : NULL;
+    return sacme_json_about_serial(issued, serial) ? sacme_json_str(issued, "profile") : NULL;
 }
 
 int sacme_profile_changed(const char *wanted, const json_t *issued, const char *serial)
 {
-    const char *was = about(issued, serial)
+    const char *was = sacme_json_about_serial(issued, serial)
                       ? sacme_json_str(issued, "configured-profile") : NULL;
 
     if (!wanted || !was) {

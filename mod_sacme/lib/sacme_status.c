@@ -302,13 +302,10 @@ static json_t *cas_json(const sacme_domain_t *dom, const json_t *job, json_t **i
  * issued.json, written when it was staged, is about that very serial. */
 static void mark_ca(json_t *cert, const json_t *issued)
 {
-    const char *serial = sacme_json_str(cert, "serial");
-    const char *was = sacme_json_str(issued, "serial");
-
     if (json_is_object(cert)) {
-        json_object_set_new(cert, "ca", serial && was && !strcasecmp(serial, was)
-                                        ? json_string(sacme_json_str(issued, "server"))
-                                        : json_null());
+        json_object_set_new(cert, "ca",
+                            sacme_json_about_serial(issued, sacme_json_str(cert, "serial"))
+                            ? json_string(sacme_json_str(issued, "server")) : json_null());
     }
 }
 

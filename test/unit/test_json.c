@@ -217,6 +217,19 @@ START_TEST(read_file_invalid_names_path)
 }
 END_TEST
 
+/* A record of the certificate before is not about the one in service. */
+START_TEST(record_about_serial)
+{
+    json_t *rec = sacme_json_own(unit_pool, json_pack("{s:s}", "serial", "0A1b"));
+
+    ck_assert(sacme_json_about_serial(rec, "0a1B"));
+    ck_assert(!sacme_json_about_serial(rec, "0a1c"));
+    ck_assert(!sacme_json_about_serial(rec, NULL));
+    ck_assert(!sacme_json_about_serial(NULL, "0a1b"));
+    ck_assert(!sacme_json_about_serial(sacme_json_own(unit_pool, json_object()), "0a1b"));
+}
+END_TEST
+
 Suite *unit_suite_json(void)
 {
     Suite *s = suite_create("json");
@@ -224,6 +237,7 @@ Suite *unit_suite_json(void)
 
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, parse_object);
+    tcase_add_test(tc, record_about_serial);
     tcase_add_test(tc, depth_bound);
     tcase_add_test(tc, depth_ignores_brackets_in_strings);
     tcase_add_test(tc, duplicates_rejected);
