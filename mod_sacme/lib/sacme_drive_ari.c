@@ -46,11 +46,12 @@ void sacme_drive_renewal(const sacme_store_t *store, const sacme_domain_t *dom,
     }
     r->next_poll = sacme_time_rfc3339_parse(sacme_json_str(ari, "next-poll"));
     r->poll_due = r->next_poll <= now;
-    /* A failed poll clears renew-at: the local window applies until the CA
-     * answers again. A time after the expiry is no renewal at all: a CA's
-     * mistake the local window makes up for. */
+    /* renew-at is the CA's word on this certificate, kept through failed
+     * polls (record_failure); without one, the local window applies. A time
+     * after the expiry is no renewal at all: a CA's mistake the local
+     * window makes up for. */
     at = sacme_time_rfc3339_parse(sacme_json_str(ari, "renew-at"));
-    if (at && at < info->not_after && !json_object_get(ari, "error")) {
+    if (at && at < info->not_after) {
         r->renew_at = at;
         r->source = "ari";
         r->explanation_url = sacme_json_str(ari, "explanation-url");
@@ -104,24 +105,39 @@ static int live_leaf(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p
 }
 
 /* A failed poll: recorded, and logged once per kind of failure and
- * certificate (a CA whose ARI is down for a day is not a line an hour). */
+ * certificate (a CA whose ARI is down for a day is not a line an hour).
+ * The window and the time picked in it at the last answer stay: they are
+ * the CA's word on this certificate (during an incident, a window it moved
+ * early), and an outage of its renewal information does not take it back
+ * (RFC 9773 §4.3.3 lets clients keep it). Only without one does the local
+ * window apply. */
 static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
                            const sacme_cert_info_t *info, json_t *old, json_t *j,
                            const char *kind, const char *msg, apr_time_t next,
                            apr_pool_t *p)
 {
+    static const char *const kept[] = { "window", "renew-at", "explanation-url", NULL };
     const char *was = sacme_json_str(old, "error-kind");
+    const char *renew_at = sacme_json_str(old, "renew-at");
+    int i;
 
+    for (i = 0; renew_at && kept[i]; ++i) {
+        if (json_object_get(old, kept[i])) {
+            json_object_set(j, kept[i], json_object_get(old, kept[i]));
+        }
+    }
     json_object_set_new(j, "error", json_string(msg));
     json_object_set_new(j, "error-kind", json_string(kind));
     json_object_set_new(j, "next-poll", json_string(sacme_time_rfc3339(p, next)));
     sacme_log(d->log, was && !strcmp(was, kind) ? SACME_LOG_DEBUG : SACME_LOG_WARNING,
               0, SACME_LOGNO(10402) "%s: the CA's renewal information for the "
-              "certificate (serial %s) is not usable: %s. Renewal is not held up: the "
-              "local window (SacmeRenewWindow) applies, renewal at %s; asked again at "
-              "%s. If this persists, tell the CA, or set 'SacmeARI off' for it",
-              dom->name, info->serial, msg,
-              sacme_time_rfc3339(p, sacme_drive_renew_at(dom, info)),
+              "certificate (serial %s) is not usable: %s. Renewal is not held up: %s, "
+              "renewal at %s; asked again at %s. If this persists, tell the CA, or "
+              "set 'SacmeARI off' for it", dom->name, info->serial, msg,
+              renew_at ? "the time picked in the window the CA suggested last stays"
+                       : "the local window (SacmeRenewWindow) applies",
+              renew_at ? renew_at
+                       : sacme_time_rfc3339(p, sacme_drive_renew_at(dom, info)),
               sacme_time_rfc3339(p, next));
 }
 
@@ -142,8 +158,7 @@ static void record_window(sacme_driver_t *d, const sacme_domain_t *dom,
     const char *kept = sacme_json_str(old, "renew-at");
     const char *old_url = sacme_json_str(old, "explanation-url");
     apr_time_t at, next = sacme_ari_next_poll(ans->retry_after, now);
-    int same = kept && !json_object_get(old, "error")
-               && str_is(sacme_json_str(ow, "start"), start)
+    int same = kept && str_is(sacme_json_str(ow, "start"), start)
                && str_is(sacme_json_str(ow, "end"), end);
 
     json_object_set_new(w, "start", json_string(start));

@@ -8,11 +8,14 @@
  *     "cert-id": its ARI certID, "server": the CA asked,
  *     "polled": RFC 3339 of the last answer (or failure),
  *     "next-poll": RFC 3339 of the next poll,
- *     "window": { "start", "end" } of the last valid answer, or absent,
+ *     "window": { "start", "end" } of the last valid answer (kept through
+ *               failed polls), or absent,
  *     "renew-at": the time picked in that window (kept while the window
- *                 stays the same: a restart does not pick again),
+ *                 stays the same: a restart or a failed poll does not pick
+ *                 again),
  *     "explanation-url": the CA's explanationURL, or absent,
- *     "error": what went wrong at the last poll (the local window applies),
+ *     "error": what went wrong at the last poll (the local window applies
+ *              unless an earlier answer gave renew-at),
  *     "error-kind": its stable short form (sacme_ari_answer_t),
  *     "unsupported": true when the CA's directory has no renewalInfo }
  *

@@ -234,6 +234,30 @@ def test_broken_ari_falls_back_to_the_local_window(qpebble, proxies, httpds, mod
     assert new_orders(proxy) == 1
 
 
+def test_failed_poll_keeps_the_time_the_ca_gave(qpebble, proxies, httpds):
+    """The CA's renewal information answered once, then fails: the time
+    picked in its last window stays (with its window), and the status keeps
+    saying it comes from the CA; the failure is logged once with that time."""
+    proxy = proxies.start(qpebble, {"ari": "future"})
+    h, names = start_httpd(proxy, httpds, "arikept")
+    cert_id = live_cert_id(h, names[0])
+    rec = wait_ari(h, names[0], lambda r: r.get("renew-at") and r.get("cert-id") == cert_id,
+                   "a renewal time")
+    proxy.set(ari="500")
+    polls = len(proxy.ari_polls_of(cert_id))
+    stamp = ari_stamp(h, names[0])
+    assert store_cmd(h, "ari", "check", names[0]).rc == 0
+    failed = wait_polled(h, names[0], proxy, cert_id, polls, stamp)
+    assert "HTTP 500" in failed.get("error", ""), failed
+    assert failed["renew-at"] == rec["renew-at"] and failed["window"] == rec["window"], \
+        (rec, failed)
+    line = h.wait_log(ARI_FAILED + ":", limit=LOG_LIMIT)
+    assert rec["renew-at"] in line and "suggested last" in line, line
+    d = show(h, names[0])
+    assert d["renew-source"] == "ari" and d["renew-at"] == rec["renew-at"], d
+    assert new_orders(proxy) == 1
+
+
 def test_broken_ari_then_working_is_followed(qpebble, proxies, httpds):
     """The local window is only the stand-in: once the CA answers, its
     window is followed (here in the past: renewed)."""

@@ -1244,10 +1244,16 @@ START_TEST(test_drive_ari_decides)
     put_ari(d, serial, now - HOUR, now + 6 * HOUR, NULL);
     ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_RENEW);
 
-    /* the last poll failed: the local window, and the poll's time */
-    put_ari(d, serial, now - HOUR, now + HOUR, "HTTP 500");
+    /* the last poll failed, and no answer ever gave a time: the local
+     * window, and the poll's time */
+    put_ari(d, serial, 0, now + HOUR, "HTTP 500");
     ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_NONE);
     ck_assert_int_eq(next, now + HOUR);
+
+    /* a failed poll keeps the time an earlier answer gave (record_failure
+     * carries it over): the CA's word still holds, here due at once */
+    put_ari(d, serial, now - HOUR, now + HOUR, "HTTP 500");
+    ck_assert_int_eq(check(d, &dom, now, &next), SACME_WHY_RENEW);
 
     /* a time after the expiry is not followed */
     put_ari(d, serial, na + DAY, now + 6 * HOUR, NULL);
