@@ -4,6 +4,8 @@
  * rather than guesses: a malformed value yields 0 and the caller falls back
  * to its own schedule.
  */
+#include <time.h>
+
 #include <apr_date.h>
 #include <apr_lib.h>
 
@@ -199,4 +201,14 @@ apr_interval_time_t sacme_time_clamp(apr_interval_time_t v,
         return hi;
     }
     return v;
+}
+
+apr_time_t sacme_time_mono(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return apr_time_now();      /* not on Linux: never fails there */
+    }
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
 }

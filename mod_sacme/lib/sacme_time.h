@@ -26,4 +26,9 @@ apr_interval_time_t sacme_time_clamp(apr_interval_time_t v,
  * goes through this. */
 apr_time_t sacme_time_add(apr_time_t t, apr_interval_time_t d);
 
+/* A monotonic clock in apr_time_t units (microseconds from an arbitrary
+ * start): for durations that a wall clock set back or forward must not
+ * change, such as how long a lease surely lives. */
+apr_time_t sacme_time_mono(void);
+
 #endif /* SACME_TIME_H */
