@@ -8,12 +8,18 @@ stdout goes to a file.  Every request is logged on one line
     sacmelb <backend> <server> <status> <method> <uri>
 
 (<server> is <NOSRV> when no node could take the request), so a test reads
-which node answered what.  Health checks (every CHECK_INTERVAL) take a
-stopped or killed node out of the rotation and put it back when it listens
-again; their state changes are logged too, as HAProxy words them.
+which node answered what.
 
-A stats socket (a Unix socket in the temporary directory) gives each
-server's state as HAProxy sees it (server_states, wait_state).
+No health checks: a node that is stopped or killed refuses the connection,
+and HAProxy at once sends the request to the next node (a retry on another
+server, as many as there are nodes), so a request fails only when no node
+listens.  Checks would instead mark a node down for an interval, and with
+one node (or every node) marked down a CA's validation request would be
+answered 503 in the moment a node comes back.
+
+A stats socket (a Unix socket in the temporary directory) takes HAProxy's
+admin commands: set_enabled() takes a node out of the rotation or puts it
+back, server_states() tells what HAProxy thinks of each.
 
     lb = HAProxy({"node1": 8001, "node2": 8002}).start()
     ... GET http://127.0.0.1:<lb.port>/ ...
@@ -36,7 +42,6 @@ HAPROXY_BIN = os.environ.get("SACME_HAPROXY", "/usr/sbin/haproxy")
 LOOPBACK = "127.0.0.1"
 BACKEND = "nodes"
 LOG_MARK = "sacmelb"
-CHECK_INTERVAL_MS = 300
 
 
 class HAProxyError(RuntimeError):
@@ -115,10 +120,10 @@ class HAProxy:
             "    timeout client 60s",
             "    timeout server 60s",
             "    timeout check 1s",
-            # a node that refuses a connection (killed before its check
-            # noticed) is not the end of the request: another one takes it
-            "    retries 2",
-            "    option redispatch",
+            # a node that refuses the connection (stopped, killed) is not
+            # the end of the request: every retry goes to another node
+            "    retries %d" % max(1, len(self.backends)),
+            "    option redispatch 1",
             "",
             "frontend front",
             "    bind %s:%d" % (LOOPBACK, self.port),
@@ -128,8 +133,7 @@ class HAProxy:
             "    balance roundrobin",
         ]
         for name, port in self.backends.items():
-            lines.append("    server %s %s:%d check inter %dms fall 1 rise 1"
-                         % (name, LOOPBACK, port, CHECK_INTERVAL_MS))
+            lines.append("    server %s %s:%d" % (name, LOOPBACK, port))
         return "\n".join(lines) + "\n"
 
     # -- lifecycle --
@@ -292,7 +296,8 @@ class HAProxy:
         return data.decode(errors="replace")
 
     def server_states(self):
-        """{server name: "UP" | "DOWN" | "MAINT" | ...} as HAProxy sees it
+        """{server name: "no" (in the rotation; "no check" in HAProxy's
+        words) | "MAINT" (taken out by set_enabled)} as HAProxy sees it
         (the status column of `show stat`, its first word)."""
         text = self.command("show stat")
         lines = text.splitlines()
@@ -307,10 +312,17 @@ class HAProxy:
                 out[f[sv]] = f[st].split(" ")[0]
         return out
 
-    def wait_state(self, name, state, limit=30):
-        """Wait until HAProxy sees server `name` in `state` ("UP", "DOWN")."""
-        self._wait(lambda: self.server_states().get(name) == state,
-                   "haproxy to see %s %s" % (name, state), limit)
+    def set_enabled(self, name, enabled):
+        """Put server `name` in the rotation or take it out (HAProxy's
+        maintenance mode: no request goes there, until enabled again or
+        HAProxy restarts)."""
+        if name not in self.backends:
+            raise KeyError(name)
+        answer = self.command("%s server %s/%s"
+                              % ("enable" if enabled else "disable", BACKEND, name))
+        if answer.strip():
+            raise HAProxyError("haproxy refused to %s %s: %s"
+                               % ("enable" if enabled else "disable", name, answer))
 
     # -- a client --
 

@@ -263,9 +263,13 @@ class Httpd:
         """How many generations have started so far (start + restarts)."""
         return self.log().count("resuming normal operations")
 
-    def stop(self):
+    def stop(self, cleanup=True):
+        """apache2 -k stop and wait until it is gone.  cleanup=False keeps
+        the ServerRoot (and its store) for a later start(): a cluster node
+        stopped and started again."""
         if not self.started:
-            self._cleanup()
+            if cleanup:
+                self._cleanup()
             return
         driver = self.driver_pid()
         parent = self.parent_pid()
@@ -291,7 +295,8 @@ class Httpd:
                         os.kill(driver, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-            self._cleanup()
+            if cleanup:
+                self._cleanup()
 
     def _cleanup(self):
         if not self.keep_dir and not getattr(self, "keep_on_failure", False):
