@@ -36,7 +36,7 @@ import tempfile
 import time
 
 from . import ports
-from .httpd import _read_http_response
+from .httpd import http_get
 
 HAPROXY_BIN = os.environ.get("SACME_HAPROXY", "/usr/sbin/haproxy")
 LOOPBACK = "127.0.0.1"
@@ -236,23 +236,22 @@ class HAProxy:
 
     # -- the log --
 
-    def log_text(self):
+    def _read(self, path_fn):
         if not self.dir:
             return ""
         try:
-            with open(self.log_file, errors="replace") as f:
+            with open(path_fn(), errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
 
+    def log_text(self):
+        """The log: the request lines, HAProxy's own notices."""
+        return self._read(lambda: self.log_file)
+
     def stderr_text(self):
-        if not self.dir:
-            return ""
-        try:
-            with open(self.stderr_file, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        """HAProxy's warnings and errors (start-up, configuration)."""
+        return self._read(lambda: self.stderr_file)
 
     def mark(self):
         """A position in the log; pass it as since= to look only at the
@@ -328,8 +327,4 @@ class HAProxy:
 
     def http_get(self, path, host="localhost", timeout=10):
         """GET path through the frontend; returns (status, headers, body)."""
-        with socket.create_connection((LOOPBACK, self.port), timeout=timeout) as s:
-            req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sacmetest\r\n"
-                   "Connection: close\r\n\r\n" % (path, host))
-            s.sendall(req.encode("latin-1"))
-            return _read_http_response(s)
+        return http_get(self.port, path, host, timeout)

@@ -136,6 +136,16 @@ def _dechunk(body):
     return out
 
 
+def http_get(port, path, host="localhost", timeout=10):
+    """GET path over plain HTTP on 127.0.0.1:port, the raw path as given.
+    Returns (status, headers, body)."""
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as s:
+        req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sacmetest\r\n"
+               "Connection: close\r\n\r\n" % (path, host))
+        s.sendall(req.encode("latin-1"))
+        return _read_http_response(s)
+
+
 class Httpd:
     """httpd with a generated httpd.conf; `extra` is appended verbatim.
 
@@ -380,11 +390,7 @@ class Httpd:
     def http_get(self, path, host="localhost", timeout=10):
         """GET path over plain HTTP with the raw path as given (no
         normalisation by the client). Returns (status, headers, body)."""
-        with socket.create_connection((LOOPBACK, self.port), timeout=timeout) as s:
-            req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sacmetest\r\n"
-                   "Connection: close\r\n\r\n" % (path, host))
-            s.sendall(req.encode("latin-1"))
-            return _read_http_response(s)
+        return http_get(self.port, path, host, timeout)
 
     def tls_get(self, sni, cafile=None, cadata=None, path="/", timeout=10):
         """Connect to the HTTPS port with SNI `sni` and GET path.
