@@ -2,11 +2,13 @@
 before the cluster feature: HAProxy really spreads requests over the httpd
 nodes and its log names the node that answered each one; a node killed
 with SIGKILL stops answering and the others take its requests; and a
-Pebble whose httpPort is the HAProxy frontend validates http-01 through
-HAProxy, so a single node gets its certificate that way.  The cluster
-tests (issue 15) build on exactly these facts."""
+Pebble whose httpPort (tlsPort) is HAProxy's HTTP (TLS) frontend validates
+http-01 (tls-alpn-01) through HAProxy, so a single node gets its
+certificate that way.  The cluster tests (issue 15) build on exactly these
+facts."""
 
 from sacmetest.cluster import NODE_FILE, OWN
+from sacmetest.haproxy import ACME_TLS
 from sacmetest.httpd import _alive
 from sacmetest.module import ISSUE_LIMIT, assert_served_verified, names_for, root_file
 
@@ -78,3 +80,21 @@ def test_one_node_gets_its_certificate_through_haproxy(make_cluster, tmp_path):
     validations = c.lb.wait_requests(CHALLENGE_PATH, len(names))
     assert all(r.server == "node1" and r.status == 200 for r in validations), validations
     assert c.lb.backends_seen(CHALLENGE_PATH) == {"node1"}
+
+
+def test_one_node_gets_its_certificate_over_tls_alpn_through_haproxy(make_cluster, tmp_path):
+    names = names_for("lb-alpn")
+    c = make_cluster(1, domains=[names], pebble=OWN, more=["SacmeChallenge tls-alpn-01"])
+    assert c.lb.tls_port == c.pebble.tls_port
+
+    serials = c.wait_same_serial(names, limit=ISSUE_LIMIT)
+    leaves = assert_served_verified(c.nodes[0].httpd, names,
+                                    root_file(c.pebble, str(tmp_path)))
+    assert {leaf.serial_number for leaf in leaves} == set(serials.values())
+
+    # Pebble's validation handshakes (ALPN acme-tls/1) for every name went
+    # through HAProxy's TLS frontend to the node; nothing over http-01
+    validations = c.lb.wait_tls_connections(ACME_TLS, len(names))
+    assert {r.uri for r in validations} == set(names), validations
+    assert c.lb.tls_backends_seen() == {"node1"}
+    assert c.lb.requests(CHALLENGE_PATH) == []

@@ -3,7 +3,9 @@
 HTTP and HTTPS ports, the same managed names), Debian's HAProxy
 round-robin over their plain-HTTP ports (sacmetest.haproxy), and the
 HAProxy frontend on the port Pebble's VA connects to for http-01 (its
-httpPort), so a validation request may land on any node.
+httpPort), so a validation request may land on any node.  HAProxy's TLS
+frontend, passing connections through to the nodes' HTTPS ports, is on
+Pebble's tlsPort: the same for tls-alpn-01.
 
     c = Cluster(3, domains=[names_for("a"), ...], pebble=pebble,
                 sacme=lambda c, node: c.default_sacme(node) + ["SacmeCluster ..."],
@@ -98,13 +100,14 @@ def _group_members(pgid):
 class Cluster:
     def __init__(self, n=3, *, domains=(), pebble=OWN, directory_url=None, sacme=None,
                  vhosts=None, log_level="info ssl:warn", track=None, lb_port=None,
-                 **sacme_kw):
+                 lb_tls_port=None, **sacme_kw):
         """n nodes; domains: list of name lists (the same on every node);
         vhosts: HTTPS vhosts of every node (default one per domain);
         directory_url: SacmeServer instead of Pebble's own (a quirk proxy's);
         track: called with every Httpd (conftest's httpds.add, so failed
-        tests show the error logs); lb_port: the frontend's port (default
-        Pebble's httpPort); sacme_kw: more arguments of module.sacme_lines."""
+        tests show the error logs); lb_port, lb_tls_port: the frontends'
+        ports (default Pebble's httpPort and tlsPort); sacme_kw: more
+        arguments of module.sacme_lines."""
         if n < 1:
             raise ValueError("a cluster has at least one node")
         self.n = n
@@ -116,6 +119,7 @@ class Cluster:
         self.sacme_kw = sacme_kw
         self.track = track
         self.lb_port = lb_port
+        self.lb_tls_port = lb_tls_port
         self.pebble_arg = pebble
         self.pebble = None
         self.own_pebble = False
@@ -161,9 +165,10 @@ class Cluster:
             self.own_pebble = True
         else:
             self.pebble = self.pebble_arg
-        port = self.lb_port
-        if port is None and self.pebble is not None:
-            port = self.pebble.http_port
+        port, tls_port = self.lb_port, self.lb_tls_port
+        if self.pebble is not None:
+            port = port if port is not None else self.pebble.http_port
+            tls_port = tls_port if tls_port is not None else self.pebble.tls_port
         vhosts = self.vhosts
         if vhosts is None:
             vhosts = [Vhost(d) for d in self.domains]
@@ -173,7 +178,9 @@ class Cluster:
                 self.track(h)
             self.nodes.append(Node(i, h))
         self.configure()
-        self.lb = HAProxy({nd.name: nd.httpd.port for nd in self.nodes}, port=port)
+        self.lb = HAProxy({nd.name: nd.httpd.port for nd in self.nodes}, port=port,
+                          tls_backends={nd.name: nd.httpd.https_port for nd in self.nodes},
+                          tls_port=tls_port)
         self.lb.start()
         for nd in self.nodes:
             nd.httpd.start()

@@ -10,6 +10,16 @@ stdout goes to a file.  Every request is logged on one line
 (<server> is <NOSRV> when no node could take the request), so a test reads
 which node answered what.
 
+With tls_backends (the nodes' HTTPS ports) a second frontend on tls_port
+passes TLS connections through to them, round-robin as well (TCP mode, no
+TLS in HAProxy): the address of a Pebble's tlsPort, for tls-alpn-01.  Each
+connection is logged as
+
+    sacmelb nodes-tls <server> - TLS <SNI> <ALPN>
+
+(the ClientHello's server name and the first protocol of its ALPN list,
+"-" when absent; a CA's tls-alpn-01 validation offers only acme-tls/1).
+
 No health checks: a node that is stopped or killed refuses the connection,
 and HAProxy at once sends the request to the next node (a retry on another
 server, as many as there are nodes), so a request fails only when no node
@@ -41,6 +51,8 @@ from .httpd import http_get
 HAPROXY_BIN = os.environ.get("SACME_HAPROXY", "/usr/sbin/haproxy")
 LOOPBACK = "127.0.0.1"
 BACKEND = "nodes"
+TLS_BACKEND = "nodes-tls"
+ACME_TLS = "acme-tls/1"
 LOG_MARK = "sacmelb"
 
 
@@ -49,38 +61,50 @@ class HAProxyError(RuntimeError):
 
 
 class Request:
-    """One logged request: which server answered it, how, and what."""
+    """One logged request: which server answered it, how, and what.  A TLS
+    connection is a Request with method "TLS", uri its SNI and alpn the
+    first protocol of its ALPN list (None without)."""
 
-    def __init__(self, backend, server, status, method, uri):
+    def __init__(self, backend, server, status, method, uri, alpn=None):
         self.backend = backend
         self.server = server
-        self.status = int(status) if status.lstrip("-").isdigit() else None
+        self.status = int(status) if status.isdigit() else None
         self.method = method
         self.uri = uri
+        self.alpn = None if alpn in (None, "-") else alpn
 
     def __repr__(self):
         return "Request(%s %s -> %s %s)" % (self.method, self.uri, self.server, self.status)
 
 
 def parse_log(text):
-    """The requests of an HAProxy log (the LOG_MARK lines), in order."""
+    """The requests of an HAProxy log (the LOG_MARK lines), in order.  No
+    field holds a space: HAProxy refuses a request line with one in its
+    URI, and escapes one in a logged sample."""
     out = []
     for line in text.splitlines():
-        parts = line.split(" ", 5)
-        if len(parts) == 6 and parts[0] == LOG_MARK:
+        parts = line.split()
+        if len(parts) in (6, 7) and parts[0] == LOG_MARK:
             out.append(Request(*parts[1:]))
     return out
 
 
 class HAProxy:
     """backends: {server name: HTTP port on 127.0.0.1}, in rotation order.
-    port: the frontend's port (default: a free one)."""
+    port: the frontend's port (default: a free one).
+    tls_backends: {server name: HTTPS port}, for a TLS frontend on tls_port
+    (default: a free one); none without."""
 
-    def __init__(self, backends, port=None, keep_dir=False):
+    def __init__(self, backends, port=None, keep_dir=False, tls_backends=None,
+                 tls_port=None):
         if not backends:
             raise ValueError("HAProxy needs at least one backend")
         self.backends = dict(backends)
         self.port = port if port is not None else ports.free_port()
+        self.tls_backends = dict(tls_backends or {})
+        self.tls_port = None
+        if self.tls_backends:
+            self.tls_port = tls_port if tls_port is not None else ports.free_port()
         self.keep_dir = keep_dir or bool(os.environ.get("SACME_KEEP_HAPROXY_DIR"))
         self.dir = None
         self.proc = None
@@ -115,7 +139,6 @@ class HAProxy:
             '    log-format "%s %%b %%s %%ST %%HM %%HU"' % LOG_MARK,
             # no line for a connection that sent nothing (start()'s probe)
             "    option dontlognull",
-            "    option http-ignore-probes",
             "    timeout connect 2s",
             "    timeout client 60s",
             "    timeout server 60s",
@@ -127,6 +150,7 @@ class HAProxy:
             "",
             "frontend front",
             "    bind %s:%d" % (LOOPBACK, self.port),
+            "    option http-ignore-probes",
             "    default_backend %s" % BACKEND,
             "",
             "backend %s" % BACKEND,
@@ -134,7 +158,34 @@ class HAProxy:
         ]
         for name, port in self.backends.items():
             lines.append("    server %s %s:%d" % (name, LOOPBACK, port))
+        if self.tls_backends:
+            lines += self._tls_config()
         return "\n".join(lines) + "\n"
+
+    def _tls_config(self):
+        lines = [
+            "",
+            "frontend front-tls",
+            "    mode tcp",
+            "    bind %s:%d" % (LOOPBACK, self.tls_port),
+            # wait for the ClientHello and keep its SNI and ALPN for the
+            # log line (written when the request buffer is gone)
+            "    tcp-request inspect-delay 5s",
+            "    tcp-request content set-var(sess.sni) req.ssl_sni",
+            "    tcp-request content set-var(sess.alpn) req.ssl_alpn",
+            "    tcp-request content accept if { req.ssl_hello_type 1 }",
+            '    log-format "%s %%b %%s - TLS %%[var(sess.sni)] %%[var(sess.alpn)]"'
+            % LOG_MARK,
+            "    default_backend %s" % TLS_BACKEND,
+            "",
+            "backend %s" % TLS_BACKEND,
+            "    mode tcp",
+            "    balance roundrobin",
+            "    retries %d" % len(self.tls_backends),
+        ]
+        for name, port in self.tls_backends.items():
+            lines.append("    server %s %s:%d" % (name, LOOPBACK, port))
+        return lines
 
     # -- lifecycle --
 
@@ -148,7 +199,7 @@ class HAProxy:
         self.config_file = os.path.join(self.dir, "haproxy.cfg")
         with open(self.config_file, "w") as f:
             f.write(self.config_text())
-        r = subprocess.run([HAPROXY_BIN, "-c", "-q", "-f", self.config_file],
+        r = subprocess.run([HAPROXY_BIN, "-c", "-f", self.config_file],
                            capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise HAProxyError("haproxy -c refused %s:\n%s%s\n%s"
@@ -161,7 +212,8 @@ class HAProxy:
                                      stderr=self._err, cwd=self.dir,
                                      start_new_session=True)
         try:
-            self._wait(self._listening, "haproxy to listen on %s:%d" % (LOOPBACK, self.port))
+            self._wait(self._listening, "haproxy to listen on %s:%s"
+                       % (LOOPBACK, ", ".join(str(p) for p in (self.port, self.tls_port) if p)))
         except BaseException:
             self.stop()
             raise
@@ -190,12 +242,16 @@ class HAProxy:
                 f.close()
         self._out = self._err = None
 
-    def restart(self, backends=None):
-        """Stop and start again on the same port, with new backends if
+    def restart(self, backends=None, tls_backends=None):
+        """Stop and start again on the same ports, with new backends if
         given (a node added or taken away); the log goes on."""
         self.stop()
         if backends is not None:
             self.backends = dict(backends)
+        if tls_backends is not None:
+            if self.tls_port is None:
+                raise HAProxyError("started without a TLS frontend")
+            self.tls_backends = dict(tls_backends)
         return self.start()
 
     def cleanup(self):
@@ -219,11 +275,15 @@ class HAProxy:
 
     def _listening(self):
         self._alive_or_raise()
-        try:
-            with socket.create_connection((LOOPBACK, self.port), timeout=1):
-                return True
-        except OSError:
-            return False
+        for port in (self.port, self.tls_port):
+            if port is None:
+                continue
+            try:
+                with socket.create_connection((LOOPBACK, port), timeout=1):
+                    pass
+            except OSError:
+                return False
+        return True
 
     def _wait(self, cond, what, limit=30, interval=0.1):
         deadline = time.monotonic() + limit
@@ -259,9 +319,9 @@ class HAProxy:
         return len(self.log_text())
 
     def requests(self, path_prefix="", since=0):
-        """The logged requests whose URI starts with path_prefix."""
+        """The logged HTTP requests whose URI starts with path_prefix."""
         return [r for r in parse_log(self.log_text()[since:])
-                if r.uri.startswith(path_prefix)]
+                if r.backend == BACKEND and r.uri.startswith(path_prefix)]
 
     def backends_seen(self, path_prefix="", since=0):
         """The names of the servers that answered requests whose path
@@ -269,13 +329,34 @@ class HAProxy:
         return {r.server for r in self.requests(path_prefix, since)
                 if r.server in self.backends}
 
+    def tls_connections(self, alpn=None, since=0):
+        """The logged TLS connections (those offering ALPN alpn first, if
+        given)."""
+        return [r for r in parse_log(self.log_text()[since:])
+                if r.backend == TLS_BACKEND and (alpn is None or r.alpn == alpn)]
+
+    def tls_backends_seen(self, alpn=ACME_TLS, since=0):
+        """The names of the servers that took TLS connections offering ALPN
+        alpn (by default acme-tls/1: a CA's tls-alpn-01 validations)."""
+        return {r.server for r in self.tls_connections(alpn, since)
+                if r.server in self.tls_backends}
+
     def wait_requests(self, path_prefix="", count=1, limit=30, since=0):
         """Wait until count requests under path_prefix are logged (HAProxy
         logs a request once its answer is sent, so a client may be done a
         moment before its line is there); returns them."""
-        self._wait(lambda: len(self.requests(path_prefix, since)) >= count,
-                   "%d logged request(s) under %r" % (count, path_prefix), limit)
-        return self.requests(path_prefix, since)
+        return self._wait_logged(lambda: self.requests(path_prefix, since), count,
+                                 "request(s) under %r" % path_prefix, limit)
+
+    def wait_tls_connections(self, alpn=ACME_TLS, count=1, limit=30, since=0):
+        """Wait until count TLS connections offering alpn are logged (at
+        their close); returns them."""
+        return self._wait_logged(lambda: self.tls_connections(alpn, since), count,
+                                 "TLS connection(s) with ALPN %s" % alpn, limit)
+
+    def _wait_logged(self, found, count, what, limit):
+        self._wait(lambda: len(found()) >= count, "%d logged %s" % (count, what), limit)
+        return found()
 
     # -- the stats socket --
 
