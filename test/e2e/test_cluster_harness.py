@@ -7,6 +7,8 @@ http-01 (tls-alpn-01) through HAProxy, so a single node gets its
 certificate that way.  The cluster tests (issue 15) build on exactly these
 facts."""
 
+import os
+
 from sacmetest.cluster import NODE_FILE, OWN
 from sacmetest.haproxy import ACME_TLS
 from sacmetest.httpd import _alive
@@ -98,3 +100,23 @@ def test_one_node_gets_its_certificate_over_tls_alpn_through_haproxy(make_cluste
     assert {r.uri for r in validations} == set(names), validations
     assert c.lb.tls_backends_seen() == {"node1"}
     assert c.lb.requests(CHALLENGE_PATH) == []
+
+
+def test_node_taken_out_of_rotation_or_stopped(make_cluster):
+    c = make_cluster(2, pebble=None)
+    assert c.lb.server_states() == {"node1": "no", "node2": "no"}   # "no check"
+    c.lb.set_enabled("node1", False)
+    assert c.lb.server_states()["node1"] == "MAINT"
+    assert set(_get_nodes(c, 4)) == {"node2"}
+    c.lb.set_enabled("node1", True)
+    assert set(_get_nodes(c, 4)) == {"node1", "node2"}
+
+    # a stopped node keeps its ServerRoot and serves again once started
+    node2 = c.node("node2")
+    marker = os.path.join(node2.httpd.root, "kept")
+    open(marker, "w").close()
+    c.stop_node(node2)
+    assert not node2.running and os.path.exists(marker)
+    assert set(_get_nodes(c, 4)) == {"node1"}
+    c.start_node(node2)
+    assert set(_get_nodes(c, 4)) == {"node1", "node2"}
