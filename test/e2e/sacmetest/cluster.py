@@ -98,6 +98,11 @@ def _group_members(pgid):
 
 
 class Cluster:
+    """n httpd nodes behind one HAProxy, with or without a Pebble (see the
+    module's text).  Without a Pebble and without domains the nodes serve
+    plain HTTP and have no HTTPS vhost (nothing would give them a
+    certificate)."""
+
     def __init__(self, n=3, *, domains=(), pebble=OWN, directory_url=None, sacme=None,
                  vhosts=None, log_level="info ssl:warn", track=None, lb_port=None,
                  lb_tls_port=None, **sacme_kw):
