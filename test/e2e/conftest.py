@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from sacmetest import sacmectl  # noqa: E402
 from sacmetest.bind import Bind  # noqa: E402
+from sacmetest.cluster import Cluster  # noqa: E402
 from sacmetest.pebble import Pebble, random_mac_key_with_distinct_encodings  # noqa: E402
 
 pytest_plugins = ["sacmetest.ordering"]
@@ -29,6 +30,7 @@ LENIENT_KID = "kid-lenient"
 
 _running_pebbles = []
 _running_httpds = []
+_running_clusters = []
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +123,33 @@ def httpds():
 
 
 @pytest.fixture
+def make_cluster(httpds):
+    """make_cluster(n, **kw) -> a started sacmetest.cluster.Cluster (the
+    arguments of Cluster), its nodes tracked like httpds'; every cluster is
+    cleaned up at teardown, and a failed test's report shows its HAProxy
+    log."""
+    made = []
+
+    def make(n, **kw):
+        kw.setdefault("track", httpds.add)
+        c = Cluster(n, **kw)
+        made.append(c)
+        _running_clusters.append(c)
+        c.start()
+        if c.own_pebble:
+            _running_pebbles.append(c.pebble)
+        return c
+    yield make
+    for c in made:
+        if c.own_pebble and c.pebble in _running_pebbles:
+            _running_pebbles.remove(c.pebble)
+        try:
+            c.cleanup()
+        finally:
+            _running_clusters.remove(c)
+
+
+@pytest.fixture
 def dirs(tmp_path):
     """Fresh (not yet existing) account and output directories."""
     class Dirs:
@@ -139,6 +168,11 @@ def pytest_runtest_makereport(item, call):
             h.keep_on_failure = True
             report.sections.append(("httpd error log %s (tail)" % h.error_log,
                                     h.log()[-15000:]))
+    if report.failed:
+        for c in _running_clusters:
+            if c.lb:
+                report.sections.append(("haproxy log %s (tail)" % c.lb.log_file,
+                                        c.lb.log_text()[-8000:] + c.lb.stderr_text()[-2000:]))
     if report.failed and _running_pebbles:
         for p in _running_pebbles:
             logs = p.logs()

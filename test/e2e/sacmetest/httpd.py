@@ -136,6 +136,16 @@ def _dechunk(body):
     return out
 
 
+def http_get(port, path, host="localhost", timeout=10):
+    """GET path over plain HTTP on 127.0.0.1:port, the raw path as given.
+    Returns (status, headers, body)."""
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as s:
+        req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sacmetest\r\n"
+               "Connection: close\r\n\r\n" % (path, host))
+        s.sendall(req.encode("latin-1"))
+        return _read_http_response(s)
+
+
 class Httpd:
     """httpd with a generated httpd.conf; `extra` is appended verbatim.
 
@@ -263,9 +273,13 @@ class Httpd:
         """How many generations have started so far (start + restarts)."""
         return self.log().count("resuming normal operations")
 
-    def stop(self):
+    def stop(self, cleanup=True):
+        """apache2 -k stop and wait until it is gone.  cleanup=False keeps
+        the ServerRoot (and its store) for a later start(): a cluster node
+        stopped and started again."""
         if not self.started:
-            self._cleanup()
+            if cleanup:
+                self._cleanup()
             return
         driver = self.driver_pid()
         parent = self.parent_pid()
@@ -291,7 +305,8 @@ class Httpd:
                         os.kill(driver, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-            self._cleanup()
+            if cleanup:
+                self._cleanup()
 
     def _cleanup(self):
         if not self.keep_dir and not getattr(self, "keep_on_failure", False):
@@ -375,11 +390,7 @@ class Httpd:
     def http_get(self, path, host="localhost", timeout=10):
         """GET path over plain HTTP with the raw path as given (no
         normalisation by the client). Returns (status, headers, body)."""
-        with socket.create_connection((LOOPBACK, self.port), timeout=timeout) as s:
-            req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sacmetest\r\n"
-                   "Connection: close\r\n\r\n" % (path, host))
-            s.sendall(req.encode("latin-1"))
-            return _read_http_response(s)
+        return http_get(self.port, path, host, timeout)
 
     def tls_get(self, sni, cafile=None, cadata=None, path="/", timeout=10):
         """Connect to the HTTPS port with SNI `sni` and GET path.
