@@ -73,6 +73,11 @@ static apr_status_t authz_failed(const sacme_authz_t *authz, sacme_result_t *res
         sacme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, i, sacme_challenge_t *);
         if (c->error) {
             sacme_problem_apply(res, c->error, 0);
+            if (res) {
+                const char *hint = sacme_problem_validation_hint(
+                    res->p, res->problem, c->type, authz->identifier);
+                res->hint = hint ? hint : res->hint;
+            }
             sacme_result_prefix(res, "authorization of %s failed (%s)",
                                 authz->identifier, c->type);
             return res ? res->status : APR_EINVAL;

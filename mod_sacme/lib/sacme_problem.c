@@ -154,6 +154,46 @@ static const char *render_subproblems(apr_pool_t *p, const json_t *problem)
     return out;
 }
 
+const char *sacme_problem_validation_hint(apr_pool_t *p, const char *type,
+                                          const char *challenge, const char *name)
+{
+    static const char *const about_reach[] = {
+        "unauthorized", "connection", "dns", "tls", "incorrectResponse", NULL
+    };
+    const char *short_type = sacme_problem_short(type);
+    int i;
+
+    for (i = 0; short_type && about_reach[i]; ++i) {
+        if (!strcmp(short_type, about_reach[i])) {
+            break;
+        }
+    }
+    if (!short_type || !about_reach[i] || !challenge) {
+        return NULL;
+    }
+    if (!strcmp(challenge, "http-01")) {
+        return apr_psprintf(p, "the CA could not verify %s over http-01: port 80 of "
+                            "%s, at the address the CA resolves it to, must reach "
+                            "this httpd (behind port forwarding: SacmePortMap), and "
+                            "nothing in front of it may answer "
+                            "/.well-known/acme-challenge/ itself", name, name);
+    }
+    if (!strcmp(challenge, "tls-alpn-01")) {
+        return apr_psprintf(p, "the CA could not verify %s over tls-alpn-01: port 443 "
+                            "of %s must reach this httpd's mod_ssl directly (a proxy "
+                            "or load balancer that ends TLS itself cannot pass the "
+                            "acme-tls/1 handshake on; behind port forwarding: "
+                            "SacmePortMap)", name, name);
+    }
+    if (!strcmp(challenge, "dns-01")) {
+        return apr_psprintf(p, "the CA could not find the TXT record "
+                            "_acme-challenge.%s: check that SacmeDnsCmd updates the "
+                            "zone the world sees, and let SacmeDnsCheck wait for it "
+                            "where the DNS takes a while to publish", name);
+    }
+    return NULL;
+}
+
 apr_status_t sacme_problem_apply(sacme_result_t *res, const json_t *problem,
                                  int http_status)
 {

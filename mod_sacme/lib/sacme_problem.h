@@ -27,6 +27,15 @@ sacme_problem_class_t sacme_problem_class(const char *type);
 /* Our hint for a type, or NULL. */
 const char *sacme_problem_hint(const char *type);
 
+/* The hint for a validation the CA failed (the problem of a challenge of
+ * an authorization that went invalid), by challenge type: a failed
+ * validation says "unauthorized" or "connection" at many CAs, and the
+ * general hints of those (the EAB, the delegation) would send the admin
+ * the wrong way. NULL for problems that keep their own hint (caa,
+ * rateLimited, ...). */
+const char *sacme_problem_validation_hint(apr_pool_t *p, const char *type,
+                                          const char *challenge, const char *name);
+
 /* Fills res from a problem document (any JSON object; a missing type is
  * treated as "about:blank"). http_status is the response status. The APR
  * status chosen: APR_EACCES for unauthorized/EAB problems, APR_EAGAIN for

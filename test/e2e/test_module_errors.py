@@ -6,8 +6,11 @@ import json
 import os
 import re
 
-from sacmetest.httpd import INDEX_TEXT, _alive
-from sacmetest.module import ERRORED, ISSUE_LIMIT, make_httpd, names_for, wait_job
+import pytest
+
+from sacmetest.httpd import INDEX_TEXT, Httpd, Vhost, _alive
+from sacmetest.module import (ERRORED, ISSUE_LIMIT, make_httpd, names_for, pebble_defaults,
+                              sacme_lines, wait_job)
 from sacmetest.pebble import random_mac_key
 
 
@@ -77,3 +80,25 @@ def test_challenge_none_with_names_not_prevalidated(http01_pebble, httpds):
     for name in names[:1]:
         r = h.tls_get(name)
         assert r.is_fallback and r.status == 503, r.describe()
+
+
+@pytest.mark.parametrize("challenge,where", [("http-01", "port 80 of"),
+                                             ("tls-alpn-01", "port 443 of")])
+def test_failed_validation_points_at_what_the_ca_could_not_reach(http01_pebble, httpds,
+                                                                 challenge, where):
+    """The CA cannot reach this httpd for the challenge (its httpPort and
+    tlsPort lead nowhere): the error names the challenge type and says which
+    port of the name must reach httpd, not the account's EAB (the hint of a
+    refused request, which CAs also answer as "unauthorized")."""
+    pebble = http01_pebble
+    names = names_for("unreach" + challenge.split("-")[0])
+    h = Httpd(ssl=True, vhosts=[Vhost(names)], log_level="info ssl:warn")
+    kw = {}
+    pebble_defaults(pebble, h, kw)
+    h.configure(sacme=sacme_lines(pebble, [names], more=["SacmeChallenge " + challenge],
+                                  **kw))
+    httpds.add(h).start()
+    line = h.wait_log(ERRORED, limit=ISSUE_LIMIT)
+    assert "(%s)" % challenge in line, line
+    assert any("%s %s " % (where, n) in line for n in names), line
+    assert "EAB" not in line, line

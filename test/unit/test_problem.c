@@ -79,6 +79,33 @@ START_TEST(apply_unauthorized)
 }
 END_TEST
 
+/* A failed validation points at what the CA could not reach, by type,
+ * not at the account (the general "unauthorized" hint). */
+START_TEST(validation_hints_by_challenge_type)
+{
+    const char *h;
+
+    h = sacme_problem_validation_hint(unit_pool, SACME_PROBLEM_NS "unauthorized",
+                                      "http-01", "a.test");
+    ck_assert_ptr_nonnull(strstr(h, "port 80 of a.test"));
+    ck_assert_ptr_null(strstr(h, "EAB"));
+    h = sacme_problem_validation_hint(unit_pool, SACME_PROBLEM_NS "connection",
+                                      "tls-alpn-01", "a.test");
+    ck_assert_ptr_nonnull(strstr(h, "port 443 of a.test"));
+    h = sacme_problem_validation_hint(unit_pool, SACME_PROBLEM_NS "unauthorized",
+                                      "dns-01", "a.test");
+    ck_assert_ptr_nonnull(strstr(h, "_acme-challenge.a.test"));
+    ck_assert_ptr_nonnull(strstr(h, "SacmeDnsCmd"));
+    /* problems with a hint of their own keep it */
+    ck_assert_ptr_null(sacme_problem_validation_hint(unit_pool, SACME_PROBLEM_NS "caa",
+                                                     "http-01", "a.test"));
+    ck_assert_ptr_null(sacme_problem_validation_hint(unit_pool,
+                                                     SACME_PROBLEM_NS "rateLimited",
+                                                     "dns-01", "a.test"));
+    ck_assert_ptr_null(sacme_problem_validation_hint(unit_pool, NULL, "http-01", "a"));
+}
+END_TEST
+
 START_TEST(apply_retryable_and_fatal)
 {
     sacme_result_t *res = sacme_result_make(unit_pool);
@@ -192,6 +219,7 @@ Suite *unit_suite_problem(void)
     tcase_add_test(tc, classes);
     tcase_add_test(tc, hints_for_common_types);
     tcase_add_test(tc, apply_unauthorized);
+    tcase_add_test(tc, validation_hints_by_challenge_type);
     tcase_add_test(tc, apply_retryable_and_fatal);
     tcase_add_test(tc, apply_without_type_or_detail);
     tcase_add_test(tc, apply_subproblems);
