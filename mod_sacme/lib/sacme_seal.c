@@ -11,6 +11,7 @@
 
 #include "sacme_seal.h"
 #include "sacme_b64.h"
+#include "sacme_ossl.h"
 
 #define NONCE_LEN 12                   /* 96 bits: GCM's own nonce size */
 #define TAG_LEN 16
@@ -212,30 +213,6 @@ static const char *aad_of(apr_pool_t *p, const char *key_id, const char *context
     return apr_pstrcat(p, SACME_SEAL_PREFIX ":", key_id, ":", context, NULL);
 }
 
-/* A buffer cleansed when its pool goes. */
-typedef struct {
-    unsigned char *data;
-    apr_size_t len;
-} secret_buf_t;
-
-static apr_status_t cleanse_buf(void *data)
-{
-    secret_buf_t *b = data;
-
-    OPENSSL_cleanse(b->data, b->len);
-    return APR_SUCCESS;
-}
-
-static unsigned char *secret_alloc(apr_pool_t *p, apr_size_t len)
-{
-    secret_buf_t *b = apr_palloc(p, sizeof(*b));
-
-    b->data = apr_pcalloc(p, len);
-    b->len = len;
-    apr_pool_cleanup_register(p, b, cleanse_buf, apr_pool_cleanup_null);
-    return b->data;
-}
-
 static apr_status_t usable(const sacme_seal_key_t *key, const char *context,
                            apr_size_t len, sacme_result_t *res)
 {
@@ -366,7 +343,8 @@ apr_status_t sacme_seal_open(apr_pool_t *p, const sacme_seal_key_t *key,
                                 context, id, key->id);
     }
     plain_len = ct_len - TAG_LEN;
-    out = secret_alloc(p, plain_len + 1);
+    out = apr_pcalloc(p, plain_len + 1);
+    sacme_ossl_cleanse_later(p, out, plain_len + 1);
     aad = aad_of(p, id, context);
     ctx = EVP_CIPHER_CTX_new();
     if (!ctx

@@ -258,66 +258,70 @@ static apr_status_t apply_account(const sacme_store_t *store, apr_pool_t *p,
     }
     return rv != APR_SUCCESS ? rv
            : sacme_sdir_write(dir, c->file, text, c->len, SACME_MODE_KEY,
-                                SACME_SDIR_DURABLE, p, res);
+                              SACME_SDIR_DURABLE, p, res);
 }
 
-/* Checks text as what the file holds and writes it (text NULL: removes
- * the file) through the store's own function for it. */
-static apr_status_t apply_to(const sacme_store_t *store, apr_pool_t *p,
-                             const sacme_store_change_t *c, const target_t *t,
-                             const char *text, sacme_result_t *res)
+/* Removes the file through the store's own function for it. */
+static apr_status_t apply_removal(const sacme_store_t *store, apr_pool_t *p,
+                                  const sacme_store_change_t *c, const target_t *t,
+                                  sacme_result_t *res)
+{
+    switch (t->kind) {
+    case KIND_STATE:
+        return sacme_store_state_remove(store, p, (sacme_state_t)t->state, c->name, res);
+    case KIND_KEY:
+    case KIND_CHAIN:
+        sacme_store_unstage(store, p, c->name,
+                            t->kind == KIND_KEY ? SACME_UNSTAGE_KEY : SACME_UNSTAGE_CHAIN);
+        return APR_SUCCESS;
+    case KIND_TOKEN:
+        return sacme_store_challenge_remove(store, p, c->name, c->file, res);
+    case KIND_ALPN:
+        return sacme_store_alpn_remove(store, p, c->name, res);
+    default:
+        return apply_account(store, p, c, NULL, res);
+    }
+}
+
+/* Checks text as what the file holds and writes it through the store's
+ * own function for it. */
+static apr_status_t apply_write(const sacme_store_t *store, apr_pool_t *p,
+                                const sacme_store_change_t *c, const target_t *t,
+                                const char *text, sacme_result_t *res)
 {
     sacme_key_t *key;
     sacme_chain_t *chain;
-    json_t *j = NULL;
+    json_t *j;
     apr_status_t rv;
 
-    if (text && (t->kind == KIND_STATE || t->kind == KIND_ACCT_JSON)
-        && (!(j = sacme_json_parse(p, text, c->len, 0, res)) || !json_is_object(j))) {
-        return sacme_result_set(res, APR_EINVAL, "not a JSON object");
-    }
     switch (t->kind) {
     case KIND_STATE:
-        return text ? sacme_store_state_save(store, p, (sacme_state_t)t->state, c->name, j,
-                                             res)
-                    : sacme_store_state_remove(store, p, (sacme_state_t)t->state, c->name,
-                                               res);
-    case KIND_KEY:
-        if (!text) {
-            sacme_store_unstage(store, p, c->name, SACME_UNSTAGE_KEY);
-            return APR_SUCCESS;
+    case KIND_ACCT_JSON:
+        if (!(j = sacme_json_parse(p, text, c->len, 0, res)) || !json_is_object(j)) {
+            return sacme_result_set(res, APR_EINVAL, "not a JSON object");
         }
+        return t->kind == KIND_ACCT_JSON ? apply_account(store, p, c, text, res)
+               : sacme_store_state_save(store, p, (sacme_state_t)t->state, c->name, j, res);
+    case KIND_KEY:
         return (rv = sacme_key_from_pem(p, text, c->len, &key, res)) != APR_SUCCESS ? rv
                : sacme_store_stage_key(store, p, c->name, key, res);
     case KIND_CHAIN:
-        if (!text) {
-            sacme_store_unstage(store, p, c->name, SACME_UNSTAGE_CHAIN);
-            return APR_SUCCESS;
-        }
         return (rv = sacme_chain_parse(p, text, c->len, &chain, res)) != APR_SUCCESS ? rv
                : sacme_store_stage_chain(store, p, c->name, chain, res);
     case KIND_TOKEN:
-        if (text && !b64url_text(text, c->len, 1)) {
-            return sacme_result_set(res, APR_EINVAL, "not a key authorization");
-        }
-        return text ? sacme_store_challenge_put(store, p, c->name, c->file, text, res)
-                    : sacme_store_challenge_remove(store, p, c->name, c->file, res);
+        return !b64url_text(text, c->len, 1)
+               ? sacme_result_set(res, APR_EINVAL, "not a key authorization")
+               : sacme_store_challenge_put(store, p, c->name, c->file, text, res);
     case KIND_ALPN:
         /* the challenge certificate and its key, in one PEM text */
-        if (text && ((rv = sacme_key_from_pem(p, text, c->len, &key, res)) != APR_SUCCESS
-                     || (rv = sacme_chain_parse_leaf(p, text, c->len, &chain, res))
-                            != APR_SUCCESS)) {
+        if ((rv = sacme_key_from_pem(p, text, c->len, &key, res)) != APR_SUCCESS
+            || (rv = sacme_chain_parse_leaf(p, text, c->len, &chain, res)) != APR_SUCCESS) {
             return rv;
         }
-        return text ? sacme_store_alpn_put(store, p, c->name, text, res)
-                    : sacme_store_alpn_remove(store, p, c->name, res);
+        return sacme_store_alpn_put(store, p, c->name, text, res);
     case KIND_ACCT_KEY:
-        if (text && (rv = sacme_key_from_pem(p, text, c->len, &key, res)) != APR_SUCCESS) {
-            return rv;
-        }
-        return apply_account(store, p, c, text, res);
-    case KIND_ACCT_JSON:
-        return apply_account(store, p, c, text, res);
+        return (rv = sacme_key_from_pem(p, text, c->len, &key, res)) != APR_SUCCESS ? rv
+               : apply_account(store, p, c, text, res);
     }
     return APR_EINVAL;
 }
@@ -347,7 +351,8 @@ apr_status_t sacme_store_apply(const sacme_store_t *store, apr_pool_t *p,
         }
     }
     if (rv == APR_SUCCESS) {
-        rv = apply_to(quiet, p, c, &t, text, res);
+        rv = text ? apply_write(quiet, p, c, &t, text, res)
+                  : apply_removal(quiet, p, c, &t, res);
     }
     if (text && t.secret) {
         OPENSSL_cleanse(text, c->len);
