@@ -337,7 +337,7 @@ static void refused(const sacme_store_t *store, const char *part, const char *na
                   sacme_result_message(res, unit_pool));
 }
 
-/* The entries below path, as one sorted-insensitive count. */
+/* How many entries lie below path, at any depth. */
 static int count_entries(const char *path)
 {
     apr_dir_t *dir;
