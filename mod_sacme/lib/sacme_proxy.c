@@ -7,6 +7,7 @@
 
 #include "sacme_proxy.h"
 #include "sacme_file.h"
+#include "sacme_ossl.h"
 
 apr_status_t sacme_proxy_check_url(apr_pool_t *p, const char *url,
                                    sacme_result_t *res)
@@ -50,19 +51,6 @@ apr_status_t sacme_proxy_check_url(apr_pool_t *p, const char *url,
     return APR_SUCCESS;
 }
 
-typedef struct {
-    char *s;
-    apr_size_t len;
-} secret_t;
-
-static apr_status_t secret_cleanse(void *data)
-{
-    secret_t *sec = data;
-
-    OPENSSL_cleanse(sec->s, sec->len);
-    return APR_SUCCESS;
-}
-
 /* Why a credentials file's text is not "user:password", in words that
  * never contain any of it; NULL when it is. */
 static const char *why_not_userpwd(const char *data, apr_size_t len)
@@ -97,7 +85,6 @@ apr_status_t sacme_proxy_read_auth(apr_pool_t *p, const char *path,
     char *data = NULL;
     apr_size_t len = 0, n;
     const char *why;
-    secret_t *sec;
     apr_status_t rv;
 
     *userpwd = NULL;
@@ -120,11 +107,8 @@ apr_status_t sacme_proxy_read_auth(apr_pool_t *p, const char *path,
                               "it must hold one line user:password", path, why);
     }
     else {
-        sec = apr_palloc(p, sizeof(*sec));
-        sec->s = apr_pstrmemdup(p, data, n);
-        sec->len = n;
-        apr_pool_cleanup_register(p, sec, secret_cleanse, apr_pool_cleanup_null);
-        *userpwd = sec->s;
+        *userpwd = apr_pstrmemdup(p, data, n);
+        sacme_ossl_cleanse_later(p, *userpwd, n);
     }
     OPENSSL_cleanse(data, len);
     apr_pool_destroy(tmp);

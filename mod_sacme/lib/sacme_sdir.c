@@ -378,6 +378,9 @@ apr_status_t sacme_sdir_write(const sacme_sdir_t *dir, const char *name,
         }
         rv = write_once(dir, name, data, len, mode, flags, p, &vanished, res);
     } while (rv != APR_SUCCESS && vanished && ++tries < 3);
+    if (rv == APR_SUCCESS && dir->watch) {
+        dir->watch->changed(dir->watch, name, data, len);
+    }
     return rv;
 }
 
@@ -415,6 +418,9 @@ apr_status_t sacme_sdir_remove(const sacme_sdir_t *dir, const char *name,
 {
     if (unlinkat(dir->fd, name, 0) != 0 && errno != ENOENT) {
         return os_fail_in(res, errno, "cannot remove", dir, name);
+    }
+    if (dir->watch) {
+        dir->watch->changed(dir->watch, name, NULL, 0);
     }
     return APR_SUCCESS;
 }

@@ -39,12 +39,24 @@
  * what lies inside. */
 #define SACME_SDIR_ANY_OWNER ((uid_t)-1)
 
+/* An observer of one directory handle: told of each file written or
+ * removed through it, after the write or removal succeeded (data NULL:
+ * removed). Not of what is done through another handle of the same
+ * directory, nor in directories opened below it. The store sets one where
+ * a cluster must learn of the driver's changes (sacme_store_set_mirror). */
+typedef struct sacme_sdir_watch_t sacme_sdir_watch_t;
+struct sacme_sdir_watch_t {
+    void (*changed)(const sacme_sdir_watch_t *watch, const char *name,
+                    const void *data, apr_size_t len);
+};
+
 typedef struct sacme_sdir_t {
     int fd;                    /* closed with the pool the handle lives in */
     const char *path;          /* for messages only; never opened again */
     uid_t uid;                 /* the directory's owner: what lies inside */
     gid_t gid;                 /* must be theirs; its group, for new files */
     mode_t mode;               /* permission bits as found */
+    const sacme_sdir_watch_t *watch;   /* NULL (as opened): none */
 } sacme_sdir_t;
 
 /* Flags of sacme_sdir_read / sacme_sdir_write. */

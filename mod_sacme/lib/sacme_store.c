@@ -122,6 +122,9 @@ apr_status_t sacme_store_open_in(const sacme_store_t *store, apr_pool_t *p,
         rv = sacme_sdir_open(g, name, create, PARTS[group].sub_mode,
                              SACME_SDIR_ANY_OWNER, p, dir, res);
     }
+    if (rv == APR_SUCCESS) {
+        sacme_store_watch(store, p, group, name, *dir);
+    }
     return rv;
 }
 
@@ -325,11 +328,34 @@ static apr_status_t state_dir(const sacme_store_t *store, apr_pool_t *p,
                                 name ? name : "(none)");
     }
     if (!STATES[which].file) {
+        apr_status_t rv = sacme_store_open_group(store, p, (sacme_sgroup_t)g, dir, res);
         *file = apr_pstrcat(p, name, ".json", NULL);
-        return sacme_store_open_group(store, p, (sacme_sgroup_t)g, dir, res);
+        if (rv == APR_SUCCESS) {
+            sacme_store_watch(store, p, (sacme_sgroup_t)g, NULL, *dir);
+        }
+        return rv;
     }
     *file = STATES[which].file;
     return sacme_store_open_in(store, p, (sacme_sgroup_t)g, name, create, dir, res);
+}
+
+int sacme_store_state_in(sacme_sgroup_t group, const char *name, const char *file,
+                         apr_size_t *max)
+{
+    const size_t n = strlen(name);
+    size_t i;
+
+    for (i = 0; i < SACME_ARRAY_LEN(STATES); ++i) {
+        if (STATES[i].group != (int)group) {
+            continue;
+        }
+        if (STATES[i].file ? !strcmp(file, STATES[i].file)
+                           : !strncmp(file, name, n) && !strcmp(file + n, ".json")) {
+            *max = STATES[i].max;
+            return (int)i;
+        }
+    }
+    return -1;
 }
 
 json_t *sacme_store_state_load(const sacme_store_t *store, apr_pool_t *p,

@@ -60,11 +60,14 @@
 #define SACME_FILE_LOCK      "sacme.lock"
 #define SACME_FILE_PID       "driver.pid"
 
+typedef struct sacme_store_mirror_t sacme_store_mirror_t;
+
 typedef struct sacme_store_t {
     const char *base;
     uid_t driver_uid;          /* owner of the driver's parts */
     gid_t driver_gid;          /* group of accounts/ and the lock */
     gid_t web_gid;             /* group of what request children read */
+    const sacme_store_mirror_t *mirror;   /* NULL: none (sacme_store_set_mirror) */
 } sacme_store_t;
 
 /* A store at base; its driver's parts are expected to belong to this
@@ -338,6 +341,71 @@ const char *sacme_store_fallback_dir(const sacme_store_t *store, apr_pool_t *p);
 apr_status_t sacme_store_pid_save(const sacme_store_t *store, apr_pool_t *p,
                                   long pid, sacme_result_t *res);
 long sacme_store_pid_load(const sacme_store_t *store, apr_pool_t *p);
+
+/* --- the mirror: the driver's changes, for a cluster ----------------------------
+ *
+ * A cluster of servers (etcd) keeps a copy of the driver's parts of the
+ * store: what one node's driver writes there, every node needs. The store
+ * tells a mirror of each change to those parts, once it is made, and a node
+ * writes the changes it receives into its own store with sacme_store_apply.
+ * The cluster is thus another implementation behind the store, not a
+ * second copy of its logic: every node still works from local files.
+ *
+ * Told: the files of staging/<name>/ (privkey.pem, fullchain.pem and the
+ * JSON states: job, order, alerts, issued, ari, dns), requests/<name>.json,
+ * challenges/<name>/<token> and tls-alpn-01.pem, accounts/<id>/ (account.key,
+ * account.key.new, account.json): each write and each removal, one change
+ * each, after it succeeded. Not told: root's parts (domains/, archive/,
+ * fallback/, managed.json, store.json), the webhook spools, what a sweep
+ * removes, and the promotion of a staged set (each node promotes its own
+ * copy, at its own restart).
+ */
+
+/* One change. part/name/file name the file as the store keeps it:
+ * <part>/<name>/<file>, except requests/<file> (file "<name>.json"). */
+typedef struct sacme_store_change_t {
+    const char *part;          /* SACME_GROUP_STAGING, _ACCOUNTS, _CHALLENGES,
+                                  _REQUESTS */
+    const char *name;          /* a domain (or unit), an account, an identifier */
+    const char *file;
+    const char *data;          /* the new content, len bytes; NULL: removed */
+    apr_size_t len;
+    int secret;                /* a private key: seal it before it leaves the node */
+} sacme_store_change_t;
+
+/* Called after each change, in the thread that made it (the driver's
+ * threads: several at once); the change and its strings are valid for the
+ * call only. A mirror that cannot pass a change on keeps or retries it
+ * itself: the local write is done either way. It must not write to the
+ * same store object (it would be told of its own writes). */
+struct sacme_store_mirror_t {
+    void *baton;
+    void (*changed)(void *baton, const sacme_store_change_t *c);
+};
+
+/* Sets (NULL: removes) the mirror; before the store is used by several
+ * threads. Without one, nothing is told and nothing costs more. */
+void sacme_store_set_mirror(sacme_store_t *store, const sacme_store_mirror_t *mirror);
+
+/* Where the change lies below the base: "<part>/<name>/<file>", or
+ * "requests/<file>" (the key below the cluster's prefix in etcd). */
+const char *sacme_store_change_path(apr_pool_t *p, const sacme_store_change_t *c);
+
+/* The reverse: c's part, name and file from such a path (data left alone).
+ * APR_EINVAL (res says why) for any path that is not a file of a driver's
+ * part that sacme_store_apply takes. */
+apr_status_t sacme_store_change_parse(apr_pool_t *p, const char *path,
+                                      sacme_store_change_t *c, sacme_result_t *res);
+
+/* Writes (or removes) a change received from the cluster into this store
+ * through the store's own functions (same owners, modes, atomic writes),
+ * with the mirror muted: it is not told again. What arrives is not
+ * trusted: anything that is not a known file of a driver's part under a
+ * usable name, is larger than the store allows for it, or does not parse
+ * as what that file holds (a key, a chain, JSON, a key authorization) is
+ * refused (APR_EINVAL, APR_ENOSPC; res says why) and nothing is written. */
+apr_status_t sacme_store_apply(const sacme_store_t *store, apr_pool_t *p,
+                               const sacme_store_change_t *c, sacme_result_t *res);
 
 /* --- the lock --------------------------------------------------------------- */
 

@@ -38,6 +38,20 @@ apr_status_t sacme_store_open_in(const sacme_store_t *store, apr_pool_t *p,
                                  sacme_sgroup_t group, const char *name, int create,
                                  sacme_sdir_t **dir, sacme_result_t *res);
 
+/* Gives dir, just opened as group/name (name NULL: the part itself), the
+ * watch that tells the store's mirror of what is written and removed
+ * there, when the store has a mirror and the part is the driver's. */
+void sacme_store_watch(const sacme_store_t *store, apr_pool_t *p, sacme_sgroup_t group,
+                       const char *name, sacme_sdir_t *dir);
+
+/* The JSON state kept in group/name as file (for a state in the part
+ * itself: "<name>.json"), and its bound; -1 when file is none. */
+int sacme_store_state_in(sacme_sgroup_t group, const char *name, const char *file,
+                         apr_size_t *max);
+
+/* store, or a copy of it without the mirror (in p). */
+const sacme_store_t *sacme_store_muted(const sacme_store_t *store, apr_pool_t *p);
+
 /* SACME_GROUP_STAGING / SACME_GROUP_DOMAINS as a part, or -1. */
 int sacme_store_set_group(const char *group);
 

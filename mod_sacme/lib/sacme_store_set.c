@@ -315,6 +315,9 @@ apr_status_t sacme_store_promote(const sacme_store_t *store, apr_pool_t *p,
     sacme_certset_t *set = NULL;
     apr_status_t rv;
 
+    /* Each node of a cluster promotes its own copy of the staged set: its
+     * removal here is no news for the others. */
+    store = sacme_store_muted(store, p);
     *outcome = SACME_PROMOTE_FAILED;
     rv = sacme_store_open_in(store, p, SACME_SG_STAGING, name, 0, &staged, res);
     if (rv != APR_SUCCESS) {
