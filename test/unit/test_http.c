@@ -47,7 +47,7 @@ static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t 
     return APR_SUCCESS;
 }
 
-static const sacme_http_impl_t fake_impl = { "fake", fake_perform };
+static const sacme_http_impl_t fake_impl = { "fake", fake_perform, NULL };
 
 /* A response with the given header lines ("Name: value"), NULL-terminated. */
 static sacme_http_response_t *response_with(const char *first, ...)
