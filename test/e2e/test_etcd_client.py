@@ -32,17 +32,19 @@ def probe_binary():
     return os.path.join(sacmectl.build_dir(), "test", "tools", "sacme-etcd-probe")
 
 
-def probe_argv(endpoints, *args, ca=None):
+def probe_argv(endpoints, *args, ca=None, cert=None):
     argv = [probe_binary(), "-e", ",".join(endpoints)]
     if ca:
         argv += ["-c", ca]
+    if cert:
+        argv += ["-C", cert[0], "-K", cert[1]]
     return argv + [str(a) for a in args]
 
 
-def probe(endpoints, *args, ca=None, ok=True):
+def probe(endpoints, *args, ca=None, cert=None, ok=True):
     """Runs the probe to its end: (exit status, [JSON lines], stderr)."""
-    r = subprocess.run(probe_argv(endpoints, *args, ca=ca), capture_output=True, text=True,
-                       timeout=PROBE_TIMEOUT)
+    r = subprocess.run(probe_argv(endpoints, *args, ca=ca, cert=cert), capture_output=True,
+                       text=True, timeout=PROBE_TIMEOUT)
     lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
     if ok:
         assert r.returncode == 0, "probe %s failed: %s %s" % (args, r.stdout, r.stderr)
@@ -305,3 +307,19 @@ def test_tls_verified(tmp_path):
         rc, out, _ = probe([eps[0].replace("https:", "http:")], "get", "/sacme/tls/k",
                            ok=False)
         assert rc == 1
+
+
+def test_tls_client_certificate(tmp_path):
+    with EtcdCluster(1, client_auth=True) as c:
+        eps = c.endpoints
+        cert = (c.client_cert_file, c.client_key_file)
+        probe(eps, "put", "/sacme/mtls/k", "v", ca=c.ca_file, cert=cert)
+        assert c.get("/sacme/mtls/k")[0] == b"v"
+        # without one the member refuses the connection
+        rc, out, _ = probe(eps, "get", "/sacme/mtls/k", ca=c.ca_file, ok=False)
+        assert rc == 1 and eps[0] in out[0]["error"]
+        # a missing key file is named before any connection is tried
+        rc, out, _ = probe(eps, "get", "/sacme/mtls/k", ca=c.ca_file,
+                           cert=(cert[0], str(tmp_path / "missing-key.pem")), ok=False)
+        assert rc == 1 and "client key file" in out[0]["error"]
+        assert "missing-key.pem" in out[0]["error"]

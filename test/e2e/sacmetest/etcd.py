@@ -18,6 +18,7 @@ when the context manager exits.
 """
 
 import base64
+import datetime
 import json
 import os
 import shutil
@@ -29,8 +30,13 @@ import time
 import urllib.error
 import urllib.request
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
 from . import ports
-from .pebble import make_api_certs
+from .pebble import API_CA_KEY, make_api_certs
 
 ETCD_BIN = os.environ.get("SACME_ETCD", "/usr/bin/etcd")
 LOOPBACK = "127.0.0.1"
@@ -38,6 +44,54 @@ LOOPBACK = "127.0.0.1"
 
 class EtcdError(RuntimeError):
     pass
+
+
+def issue_cert(directory, ca_path, ca_key_path, prefix="client", server=False):
+    """A TLS client certificate (clientAuth) signed by the CA in
+    ca_path/ca_key_path, as PREFIX-cert.pem and PREFIX-key.pem (0600) in
+    directory; with server=True one for 127.0.0.1/localhost that is a
+    server's too.  Returns (cert_path, key_path).
+
+    A member that requires client certificates needs both usages in its own:
+    its JSON gateway connects to its gRPC side with that certificate."""
+    import ipaddress
+
+    with open(ca_path, "rb") as f:
+        ca_cert = x509.load_pem_x509_certificate(f.read())
+    with open(ca_key_path, "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    if server:
+        usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(
+            NameOID.COMMON_NAME, "localhost" if server else "sacme-node")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+    )
+    if server:
+        cert = cert.add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+            critical=False)
+    cert = cert.sign(ca_key, hashes.SHA256())
+    cert_path = os.path.join(directory, prefix + "-cert.pem")
+    key_path = os.path.join(directory, prefix + "-key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
 
 
 def b64(data):
@@ -69,13 +123,19 @@ class EtcdCluster:
     Parameters:
       size           number of members (3 by default: one may be lost)
       tls            https client URLs (a CA of this fixture's own)
+      client_auth    with tls: the members require a client certificate
+                     issued by that CA (client_cert_file, client_key_file)
       start_timeout  bound on the wait for the cluster to have a leader (s)
       keep_dir       leave the data directories behind (or SACME_KEEP_ETCD_DIR)
     """
 
-    def __init__(self, size=3, *, tls=False, start_timeout=60.0, keep_dir=False):
+    def __init__(self, size=3, *, tls=False, client_auth=False, start_timeout=60.0,
+                 keep_dir=False):
         self.size = size
-        self.tls = tls
+        self.tls = tls or client_auth
+        self.client_auth = client_auth
+        self.client_cert_file = None
+        self.client_key_file = None
         self.start_timeout = start_timeout
         self.keep_dir = keep_dir or bool(os.environ.get("SACME_KEEP_ETCD_DIR"))
         self.dir = None
@@ -100,6 +160,13 @@ class EtcdCluster:
             if self.tls:
                 self.ca_file, self.cert_file, self.key_file = make_api_certs(self.dir)
                 self._ssl = ssl.create_default_context(cafile=self.ca_file)
+            if self.client_auth:
+                ca_key = os.path.join(self.dir, API_CA_KEY)
+                self.cert_file, self.key_file = issue_cert(
+                    self.dir, self.ca_file, ca_key, prefix="member", server=True)
+                self.client_cert_file, self.client_key_file = issue_cert(
+                    self.dir, self.ca_file, ca_key)
+                self._ssl.load_cert_chain(self.client_cert_file, self.client_key_file)
             self.client_ports = [ports.free_port() for _ in range(self.size)]
             self.peer_ports = [ports.free_port() for _ in range(self.size)]
             self._procs = [None] * self.size
@@ -145,6 +212,8 @@ class EtcdCluster:
                 "--logger", "zap", "--log-outputs", "stderr"]
         if self.tls:
             argv += ["--cert-file", self.cert_file, "--key-file", self.key_file]
+        if self.client_auth:
+            argv += ["--client-cert-auth", "--trusted-ca-file", self.ca_file]
         return argv
 
     def _spawn(self, i):
