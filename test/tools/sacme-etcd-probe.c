@@ -262,7 +262,7 @@ int main(int argc, char **argv)
     sacme_log_t log = { on_log, NULL, SACME_LOG_DEBUG };
     const char *eps = NULL;
     char *tok, *state;
-    int c;
+    int c, rc;
 
     apr_app_initialize(&argc, (const char *const **)&argv, NULL);
     apr_pool_create(&p, NULL);
@@ -290,7 +290,13 @@ int main(int argc, char **argv)
     }
     res = sacme_result_make(p);
     if (sacme_etcd_make(p, endpoints, &opts, &log, &etcd, res) != APR_SUCCESS) {
-        return fail(res, p);
+        rc = fail(res, p);
     }
-    return run(etcd, argv[optind], argc - optind - 1, argv + optind + 1, p);
+    else {
+        rc = run(etcd, argv[optind], argc - optind - 1, argv + optind + 1, p);
+    }
+    /* The libcurl handle goes with the pool (the sanitizer build checks). */
+    apr_pool_destroy(p);
+    apr_terminate();
+    return rc;
 }
