@@ -181,7 +181,9 @@ def test_leader_election(cluster):
         _, out, _ = probe(eps, "campaign", key, "node-b", 2, 0, 0)
         assert out[0]["won"] is False and out[0]["holder"] == "node-a"
         # it tries for a while; the leader resigns (revokes its lease)
-        b = Running(eps, "campaign", key, "node-b", 2, 60, 120)
+        # (a lease of 3 s, renewed every second: once node-b is killed its
+        # key stays for 2 s at least)
+        b = Running(eps, "campaign", key, "node-b", 3, 60, 120)
         others.append(b)
         time.sleep(1)
         assert b.lines == []
@@ -189,7 +191,7 @@ def test_leader_election(cluster):
         assert a.wait() == 0 and a.lines[-1] == {"resigned": True}
         assert b.line()["won"] is True
         assert cluster.get(key)[0] == b"node-b"
-        # the new leader dies without resigning: its lease lapses (2 s)
+        # the new leader dies without resigning: its lease lapses
         c = Running(eps, "campaign", key, "node-c", 2, 60, 120)
         others.append(c)
         b.signal(signal.SIGKILL)
@@ -201,6 +203,22 @@ def test_leader_election(cluster):
     finally:
         for p in [a] + others:
             p.close()
+
+
+def test_election_race_has_one_winner(cluster):
+    eps = cluster.endpoints
+    key = "/sacme/t4/race"
+    # started together, each tries once; the winner holds on
+    runs = [Running(eps, "campaign", key, "node-%d" % i, 10, 0, 60) for i in range(5)]
+    try:
+        first = [r.line() for r in runs]
+        winners = ["node-%d" % i for i, line in enumerate(first) if line["won"]]
+        assert len(winners) == 1, first
+        assert all(line["holder"] == winners[0] for line in first)
+        assert cluster.get(key)[0] == winners[0].encode()
+    finally:
+        for r in runs:
+            r.close()
 
 
 def test_watch_sees_another_clients_changes(cluster):

@@ -105,9 +105,12 @@ static int campaign(sacme_etcd_t *etcd, char **argv, apr_pool_t *p, sacme_result
     sacme_etcd_kv_t *holder = NULL;
     int won = 0;
 
+    apr_time_t renew_at;
+
     if (sacme_etcd_lease_grant(etcd, ttl, p, &lease, &granted, res) != APR_SUCCESS) {
         return fail(res, p);
     }
+    renew_at = apr_time_now() + apr_time_from_sec(granted > 3 ? granted / 3 : 1);
     for (;;) {
         if (sacme_etcd_put_if_absent(etcd, key, value, strlen(value), lease, p, &won,
                                      &holder, res) != APR_SUCCESS) {
@@ -117,6 +120,13 @@ static int campaign(sacme_etcd_t *etcd, char **argv, apr_pool_t *p, sacme_result
             break;
         }
         apr_sleep(apr_time_from_msec(200));
+        if (apr_time_now() >= renew_at) {
+            /* a candidate's lease must outlive its wait */
+            if (sacme_etcd_lease_keepalive(etcd, lease, p, &left, res) != APR_SUCCESS) {
+                return fail(res, p);
+            }
+            renew_at = apr_time_now() + apr_time_from_sec(granted > 3 ? granted / 3 : 1);
+        }
     }
     print(json_pack("{s:b, s:I, s:s}", "won", won, "lease", (json_int_t)lease,
                     "holder", won ? value : holder ? holder->value : ""));
