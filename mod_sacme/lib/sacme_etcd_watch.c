@@ -51,6 +51,11 @@ static int deliver_events(watch_t *w, const json_t *events)
             sacme_result_prefix(w->res, "etcd at %s, watch", w->endpoint);
             return 1;
         }
+        if (kv->mod_revision >= APR_INT64_MAX) {
+            w->rv = sacme_result_set(w->res, SACME_EPROTO, "etcd at %s sent a change "
+                                     "at an impossible revision", w->endpoint);
+            return 1;
+        }
         ev.type = type && !strcmp(type, "DELETE") ? SACME_ETCD_DELETE : SACME_ETCD_PUT;
         ev.kv = kv;
         w->next = kv->mod_revision + 1;
@@ -96,7 +101,13 @@ static int on_message(watch_t *w, const char *text, apr_size_t len)
         w->created = 1;
         if (w->next <= 0) {
             /* From now on: from the revision after the one it was created at. */
-            w->next = sacme_etcd_int(sacme_json_obj(result, "header"), "revision") + 1;
+            apr_int64_t rev = sacme_etcd_int(sacme_json_obj(result, "header"), "revision");
+            if (rev < 0 || rev >= APR_INT64_MAX) {
+                w->rv = sacme_result_set(w->res, SACME_EPROTO, "etcd at %s created the "
+                                         "watch at an impossible revision", w->endpoint);
+                return 1;
+            }
+            w->next = rev + 1;
         }
     }
     if (sacme_json_bool(result, "canceled")) {
