@@ -341,3 +341,18 @@ def test_tls_client_certificate(tmp_path):
                            cert=(cert[0], str(tmp_path / "missing-key.pem")), ok=False)
         assert rc == 1 and "client key file" in out[0]["error"]
         assert "missing-key.pem" in out[0]["error"]
+
+
+def test_quiet_watch_ends_at_its_time(cluster):
+    eps = cluster.endpoints
+    rev = cluster.put("/sacme/t11/x", "1")
+    start = time.monotonic()
+    _, out, _ = probe(eps, "watch", "/sacme/t11/", 0, 0, 2)
+    elapsed = time.monotonic() - start
+    # no change: it ran its two seconds and says where to go on from
+    assert out[0] == {"ready": True} and out[-1]["seen"] == 0
+    assert out[-1]["next"] > rev
+    assert 1.9 <= elapsed < 30
+    cluster.put("/sacme/t11/x", "2")
+    _, out, _ = probe(eps, "watch", "/sacme/t11/", out[-1]["next"], 1, 30)
+    assert [e["value"] for e in out if "key" in e] == ["2"]
