@@ -36,6 +36,8 @@
 #define GRPC_PERMISSION_DENIED  7
 #define GRPC_UNAUTHENTICATED    16
 
+const char *const sacme_etcd_headers[] = { "Grpc-Metadata-hasleader: true", NULL };
+
 /* ---- encoding ---------------------------------------------------------- */
 
 const char *sacme_etcd_b64(apr_pool_t *p, const char *data, apr_size_t len)
@@ -320,6 +322,7 @@ static apr_status_t call(sacme_etcd_t *etcd, const char *path, json_t *body,
     memset(&req, 0, sizeof(req));
     req.method = "POST";
     req.content_type = "application/json";
+    req.headers = sacme_etcd_headers;
     req.body = sacme_json_dump(p, body);
     req.body_len = strlen(req.body);
     json_decref(body);

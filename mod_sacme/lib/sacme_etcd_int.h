@@ -17,6 +17,12 @@ struct sacme_etcd_t {
     const sacme_log_t *log;
 };
 
+/* The header every request carries: the gateway passes it on as gRPC
+ * metadata "hasleader", with which a member that has lost its leader (cut
+ * off from the majority) refuses at once - and ends a watch - instead of
+ * answering from a copy that no longer changes. */
+extern const char *const sacme_etcd_headers[];
+
 /* The bytes as standard base64 with padding, as the gateway wants them. */
 const char *sacme_etcd_b64(apr_pool_t *p, const char *data, apr_size_t len);
 

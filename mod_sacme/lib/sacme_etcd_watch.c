@@ -212,6 +212,7 @@ apr_status_t sacme_etcd_watch(sacme_etcd_t *etcd, const char *prefix,
     memset(&req, 0, sizeof(req));
     req.method = "POST";
     req.content_type = "application/json";
+    req.headers = sacme_etcd_headers;
 
     while (apr_time_now() < w.deadline
            && streams < MAX_STREAMS_PER_ENDPOINT * etcd->endpoints->nelts) {

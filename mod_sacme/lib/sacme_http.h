@@ -47,6 +47,8 @@ typedef struct sacme_http_request_t {
     const char *content_type;    /* for POST */
     const char *body;
     apr_size_t body_len;
+    const char *const *headers;  /* more header lines ("Name: value"),
+                                    NULL-terminated; or NULL */
 } sacme_http_request_t;
 
 typedef struct sacme_http_response_t {

@@ -408,7 +408,7 @@ static apr_status_t exchange(sacme_http_t *http, const sacme_http_request_t *req
     exchange_t x;
     CURLcode rc;
     long code = 0;
-    int is_head = 0;
+    int is_head = 0, i;
     sacme_http_response_t *r;
 
     memset(&x, 0, sizeof(x));
@@ -457,6 +457,14 @@ static apr_status_t exchange(sacme_http_t *http, const sacme_http_request_t *req
     else {
         return sacme_result_set(res, APR_ENOTIMPL, "%s %s: method not supported",
                                 req->method, req->url);
+    }
+    for (i = 0; req->headers && req->headers[i]; ++i) {
+        if (!(tmp = curl_slist_append(hdrs, req->headers[i]))) {
+            curl_slist_free_all(hdrs);
+            return sacme_result_set(res, APR_ENOMEM, "%s %s: out of memory",
+                                    req->method, req->url);
+        }
+        hdrs = tmp;
     }
     /* An empty "Expect:" stops curl from asking for 100-continue on POST:
      * ACME bodies are small, and the wait would only add a round trip. */

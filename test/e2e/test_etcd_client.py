@@ -356,3 +356,24 @@ def test_quiet_watch_ends_at_its_time(cluster):
     cluster.put("/sacme/t11/x", "2")
     _, out, _ = probe(eps, "watch", "/sacme/t11/", out[-1]["next"], 1, 30)
     assert [e["value"] for e in out if "key" in e] == ["2"]
+
+
+def test_member_without_quorum_is_left(cluster):
+    """A member cut off from the majority has no leader: it must not answer
+    from its frozen copy, nor keep a watch open that can never see another
+    change. The client asks for a member with a leader (gRPC metadata
+    hasleader through the gateway), so such a member refuses at once."""
+    eps = cluster.endpoints
+    w = Running([eps[0]], "watch", "/sacme/t12/", 0, 0, 120)
+    try:
+        assert w.line() == {"ready": True}
+        cluster.stop_member(1)
+        cluster.stop_member(2)
+        start = time.monotonic()
+        assert w.wait(timeout=60) == 1
+        assert time.monotonic() - start < 60
+        assert "no leader" in w.lines[-1]["error"]
+    finally:
+        w.close()
+    rc, out, _ = probe([eps[0]], "get", "/sacme/t12/k", ok=False)
+    assert rc == 1 and "no leader" in out[0]["error"]

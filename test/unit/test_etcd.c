@@ -47,6 +47,10 @@ static const scripted_t *take(const sacme_http_request_t *req)
     ck_assert_msg(fake.next < fake.n, "unexpected request %s", req->url);
     ck_assert_str_eq(req->method, "POST");
     ck_assert_str_eq(req->content_type, "application/json");
+    /* every call asks for a member with a leader (see sacme_etcd_int.h) */
+    ck_assert_ptr_nonnull(req->headers);
+    ck_assert_str_eq(req->headers[0], "Grpc-Metadata-hasleader: true");
+    ck_assert_ptr_null(req->headers[1]);
     fake.urls[fake.next] = apr_pstrdup(unit_pool, req->url);
     fake.bodies[fake.next] = apr_pstrndup(unit_pool, req->body, req->body_len);
     return &fake.script[fake.next++];
