@@ -164,15 +164,18 @@ static int on_chunk(void *baton, const char *data, apr_size_t len)
         w->cap = cap;
     }
     memcpy(w->buf + w->len, data, len);
+    /* What was kept holds no newline: look at the new bytes only. */
+    i = w->len;
     w->len += len;
-    for (i = 0; i < w->len; ++i) {
+    for (; i < w->len; ++i) {
         if (w->buf[i] == '\n') {
+            const char *msg = w->buf + start;
             apr_size_t n = i - start;
             int end;
-            while (n > 0 && (w->buf[start + n - 1] == '\r' || w->buf[start + n - 1] == ' ')) {
+            while (n > 0 && (msg[n - 1] == '\r' || msg[n - 1] == ' ')) {
                 --n;
             }
-            end = n > 0 && on_message(w, w->buf + start, n);
+            end = n > 0 && on_message(w, msg, n);
             apr_pool_clear(w->scratch);
             start = i + 1;
             if (end) {

@@ -66,7 +66,8 @@ static int on_event(void *baton, const sacme_etcd_event_t *ev)
     if (!ev) {
         return 1;
     }
-    if (!ev->kv || !ev->kv->key || !ev->kv->value || strlen(ev->kv->value) > ev->kv->value_len) {
+    if (!ev->kv || !ev->kv->key || !ev->kv->value
+        || strlen(ev->kv->value) > ev->kv->value_len) {
         abort();                    /* an event always carries a key-value */
     }
     *last = ev->kv->mod_revision;
