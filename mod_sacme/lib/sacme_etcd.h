@@ -137,7 +137,9 @@ apr_status_t sacme_etcd_lease_revoke(sacme_etcd_t *etcd, apr_int64_t id,
                                      apr_pool_t *p, sacme_result_t *res);
 
 /* Receives one change; ev is NULL about once a second while nothing
- * happens. Returns non-zero to end the watch. */
+ * happens. Returns non-zero to end the watch. ev and its strings last
+ * until fn returns (a long watch frees each message after it): copy what
+ * is kept. */
 typedef int sacme_etcd_watch_fn(void *baton, const sacme_etcd_event_t *ev);
 
 /* Watches every key under prefix from revision start (0: from now on),
