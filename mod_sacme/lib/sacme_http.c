@@ -5,7 +5,10 @@
  */
 #include <strings.h>
 
+#include <arpa/inet.h>
+
 #include <apr_lib.h>
+#include <apr_uri.h>
 
 #include "sacme_http.h"
 
@@ -39,6 +42,12 @@ sacme_http_t *sacme_http_create(apr_pool_t *p, const sacme_http_impl_t *impl,
     if (http->opts.ca_file) {
         http->opts.ca_file = apr_pstrdup(p, http->opts.ca_file);
     }
+    if (http->opts.client_cert_file) {
+        http->opts.client_cert_file = apr_pstrdup(p, http->opts.client_cert_file);
+    }
+    if (http->opts.client_key_file) {
+        http->opts.client_key_file = apr_pstrdup(p, http->opts.client_key_file);
+    }
     return http;
 }
 
@@ -67,6 +76,58 @@ apr_status_t sacme_http_perform(sacme_http_t *http,
         *resp = NULL;
     }
     return rv;
+}
+
+apr_status_t sacme_http_perform_stream(sacme_http_t *http,
+                                       const sacme_http_request_t *req,
+                                       apr_interval_time_t timeout,
+                                       sacme_http_chunk_fn *fn, void *baton,
+                                       apr_pool_t *p,
+                                       sacme_http_response_t **resp,
+                                       sacme_result_t *res)
+{
+    apr_status_t rv;
+
+    *resp = NULL;
+    if (!http || !http->impl || !http->impl->perform_stream) {
+        return sacme_result_set(res, APR_ENOTIMPL, "%s %s: the HTTP transport "
+                                "cannot stream a response",
+                                req ? req->method : "?", req ? req->url : "?");
+    }
+    if (!req || !req->method || !req->url || !*req->url || !fn) {
+        return sacme_result_set(res, APR_EINVAL, "HTTP request without method, URL "
+                                "or consumer");
+    }
+    rv = http->impl->perform_stream(http, req, timeout, fn, baton, p, resp, res);
+    if (rv == APR_SUCCESS && !*resp) {
+        return sacme_result_set(res, APR_EGENERAL, "%s %s: transport %s returned no response",
+                                req->method, req->url, http->impl->name);
+    }
+    if (rv != APR_SUCCESS) {
+        *resp = NULL;
+    }
+    return rv;
+}
+
+int sacme_http_is_loopback_http(apr_pool_t *p, const char *url)
+{
+    apr_uri_t u;
+    unsigned char addr[16];
+
+    if (!url || apr_uri_parse(p, url, &u) != APR_SUCCESS || !u.scheme
+        || strcasecmp(u.scheme, "http") || !u.hostname || u.user || u.password) {
+        return 0;
+    }
+    /* Literal addresses only: a name could resolve anywhere, and what
+     * resolves it (the hosts file, DNS) is not ours to trust. */
+    if (inet_pton(AF_INET, u.hostname, addr) == 1) {
+        return addr[0] == 127;
+    }
+    if (inet_pton(AF_INET6, u.hostname, addr) == 1) {
+        static const unsigned char ONE[16] = { [15] = 1 };
+        return !memcmp(addr, ONE, sizeof(ONE));
+    }
+    return 0;
 }
 
 const char *sacme_http_header(const sacme_http_response_t *resp,

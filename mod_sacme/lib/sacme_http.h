@@ -29,6 +29,16 @@ typedef struct sacme_http_options_t {
                                              variables are ignored */
     const char *proxy_userpwd;            /* "user:password" for the proxy, or
                                              NULL; a secret, never in messages */
+    const char *client_cert_file;         /* PEM certificate to present (TLS
+                                             client authentication), or NULL */
+    const char *client_key_file;          /* its private key (PEM), read with
+                                             the certificate when the client
+                                             is created */
+    int allow_loopback_http;              /* also plain http, to a literal
+                                             loopback address only (127.0.0.0/8,
+                                             ::1): for the etcd client on the
+                                             same host. The ACME client never
+                                             sets it. */
 } sacme_http_options_t;
 
 typedef struct sacme_http_request_t {
@@ -37,6 +47,8 @@ typedef struct sacme_http_request_t {
     const char *content_type;    /* for POST */
     const char *body;
     apr_size_t body_len;
+    const char *const *headers;  /* more header lines ("Name: value"),
+                                    NULL-terminated; or NULL */
 } sacme_http_request_t;
 
 typedef struct sacme_http_response_t {
@@ -48,6 +60,12 @@ typedef struct sacme_http_response_t {
 
 typedef struct sacme_http_t sacme_http_t;
 
+/* Receives the body of a streamed 2xx response as it arrives: (data, len)
+ * for each piece, and (NULL, 0) about once a second while nothing comes,
+ * so that the consumer can decide to stop. Returns non-zero to end the
+ * exchange, which is then no failure. */
+typedef int sacme_http_chunk_fn(void *baton, const char *data, apr_size_t len);
+
 typedef struct sacme_http_impl_t {
     const char *name;
     /* Performs one exchange. A transport failure (no connection, TLS error,
@@ -56,6 +74,17 @@ typedef struct sacme_http_impl_t {
     apr_status_t (*perform)(sacme_http_t *http, const sacme_http_request_t *req,
                             apr_pool_t *p, sacme_http_response_t **resp,
                             sacme_result_t *res);
+    /* Optional (NULL: not supported). Like perform, but a 2xx body goes to
+     * fn piece by piece instead of into resp (whose body is then empty);
+     * any other status is a whole, bounded response as with perform. The
+     * exchange ends when the server ends it, when fn asks, or when timeout
+     * has elapsed: a 2xx stream that ran its time ends normally. */
+    apr_status_t (*perform_stream)(sacme_http_t *http,
+                                   const sacme_http_request_t *req,
+                                   apr_interval_time_t timeout,
+                                   sacme_http_chunk_fn *fn, void *baton,
+                                   apr_pool_t *p, sacme_http_response_t **resp,
+                                   sacme_result_t *res);
 } sacme_http_impl_t;
 
 struct sacme_http_t {
@@ -79,6 +108,20 @@ apr_status_t sacme_http_perform(sacme_http_t *http,
                                 const sacme_http_request_t *req, apr_pool_t *p,
                                 sacme_http_response_t **resp,
                                 sacme_result_t *res);
+
+/* A streamed exchange (perform_stream above); APR_ENOTIMPL when the
+ * transport cannot stream. */
+apr_status_t sacme_http_perform_stream(sacme_http_t *http,
+                                       const sacme_http_request_t *req,
+                                       apr_interval_time_t timeout,
+                                       sacme_http_chunk_fn *fn, void *baton,
+                                       apr_pool_t *p,
+                                       sacme_http_response_t **resp,
+                                       sacme_result_t *res);
+
+/* Whether the URL is plain http to a literal loopback address (127.0.0.0/8
+ * or [::1]): the only plain http allow_loopback_http lets through. */
+int sacme_http_is_loopback_http(apr_pool_t *p, const char *url);
 
 /* A header value (the first if repeated), or NULL. */
 const char *sacme_http_header(const sacme_http_response_t *resp,

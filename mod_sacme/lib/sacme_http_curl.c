@@ -10,7 +10,9 @@
  *    memory when the client is created) adds a trust
  *    anchor for private CAs and tests, nothing turns verification off;
  *  - only https: ACME requires it (RFC 8555 §6.1), and a plain-http URL in a
- *    directory must not silently downgrade us;
+ *    directory must not silently downgrade us. The one exception is asked
+ *    for explicitly (allow_loopback_http, the etcd client's): plain http to
+ *    a literal loopback address, checked on every request;
  *  - redirects are not followed: ACME never uses them, and following one
  *    would POST signed requests to a place the CA did not name;
  *  - the body is bounded by max_response, the headers by MAX_HEADER_BYTES;
@@ -20,6 +22,7 @@
  * which threads need, libcurl no longer does that for us, and a CA closing
  * a kept-alive connection would otherwise kill the process.
  */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <strings.h>
 
@@ -37,6 +40,8 @@ typedef struct {
     CURL *curl;
     char errbuf[CURL_ERROR_SIZE];
     struct curl_blob ca_blob;    /* the CA file's content, when one is given */
+    struct curl_blob cert_blob;  /* the client certificate, when one is given */
+    struct curl_blob key_blob;   /* and its key */
 } curl_baton_t;
 
 /* State of one exchange, handed to the callbacks. */
@@ -50,6 +55,10 @@ typedef struct {
     apr_size_t body_cap;
     apr_size_t max_body;
     int body_too_big;
+    CURL *curl;
+    sacme_http_chunk_fn *fn;     /* streaming: the consumer of a 2xx body */
+    void *fn_baton;
+    int stopped;                 /* the consumer ended the exchange */
 } exchange_t;
 
 /* curl_global_init() runs once per process, from the first create. It is not
@@ -77,11 +86,31 @@ static apr_status_t baton_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* Whether the response being received is a success that goes to the
+ * stream's consumer (the status is known once the headers are in). */
+static int streams_now(exchange_t *x)
+{
+    long code = 0;
+
+    if (!x->fn) {
+        return 0;
+    }
+    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+    return code >= 200 && code < 300;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     exchange_t *x = userp;
     size_t n = size * nmemb;
 
+    if (streams_now(x)) {
+        if (x->fn(x->fn_baton, data, n)) {
+            x->stopped = 1;
+            return 0;
+        }
+        return n;
+    }
     if (n > x->max_body - x->body_len) {
         /* Returning less than n makes curl stop with CURLE_WRITE_ERROR. */
         x->body_too_big = 1;
@@ -106,6 +135,21 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     memcpy(x->body + x->body_len, data, n);
     x->body_len += n;
     return n;
+}
+
+/* curl calls this about once a second while a transfer idles: the
+ * stream's consumer gets its chance to stop. */
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    exchange_t *x = userp;
+
+    (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+    if (streams_now(x) && x->fn(x->fn_baton, NULL, 0)) {
+        x->stopped = 1;
+        return 1;
+    }
+    return 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t nitems, void *userp)
@@ -318,10 +362,45 @@ static apr_status_t fail(sacme_result_t *res, const sacme_http_request_t *req,
     return rv;
 }
 
-static apr_status_t curl_perform(sacme_http_t *http,
-                                 const sacme_http_request_t *req,
-                                 apr_pool_t *p, sacme_http_response_t **resp,
-                                 sacme_result_t *res)
+/* The one plain-http exception: allowed by the options, and to a literal
+ * loopback address as curl itself parses the URL (the parser that decides
+ * where the connection goes is the one that is checked). */
+static int loopback_http_allowed(const sacme_http_t *http, const char *url)
+{
+    CURLU *u;
+    char *scheme = NULL, *host = NULL;
+    unsigned char addr[16];
+    int ok = 0;
+
+    if (!http->opts.allow_loopback_http || !(u = curl_url())) {
+        return 0;
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK
+        && !strcasecmp(scheme, "http")) {
+        if (inet_pton(AF_INET, host, addr) == 1) {
+            ok = addr[0] == 127;
+        }
+        else if (host[0] == '[' && strlen(host) < 48) {
+            char inner[48];
+            apr_cpystrn(inner, host + 1, sizeof(inner));
+            inner[strcspn(inner, "]")] = '\0';
+            ok = inet_pton(AF_INET6, inner, addr) == 1
+                 && !memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+        }
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+static apr_status_t exchange(sacme_http_t *http, const sacme_http_request_t *req,
+                             apr_interval_time_t timeout,
+                             sacme_http_chunk_fn *fn, void *fn_baton,
+                             apr_pool_t *p, sacme_http_response_t **resp,
+                             sacme_result_t *res)
 {
     curl_baton_t *b = http->baton;
     CURL *c = b->curl;
@@ -329,13 +408,26 @@ static apr_status_t curl_perform(sacme_http_t *http,
     exchange_t x;
     CURLcode rc;
     long code = 0;
-    int is_head = 0;
+    int is_head = 0, i;
     sacme_http_response_t *r;
 
     memset(&x, 0, sizeof(x));
     x.p = p;
     x.headers = apr_table_make(p, 16);
     x.max_body = http->opts.max_response;
+    x.curl = c;
+    x.fn = fn;
+    x.fn_baton = fn_baton;
+
+    if (strncasecmp(req->url, "https:", 6) && !loopback_http_allowed(http, req->url)) {
+        /* curl, allowing http for the loopback exception, would go on. */
+        return sacme_result_set(res, APR_EINVAL,
+                                http->opts.allow_loopback_http
+                                ? "%s %s: only https URLs, or plain http to a "
+                                  "loopback address (127.0.0.1, [::1]), are allowed"
+                                : "%s %s: only https URLs are allowed",
+                                req->method, req->url);
+    }
 
     /* The handle keeps the options of the previous request: set every
      * per-request option each time, for each method. */
@@ -366,6 +458,14 @@ static apr_status_t curl_perform(sacme_http_t *http,
         return sacme_result_set(res, APR_ENOTIMPL, "%s %s: method not supported",
                                 req->method, req->url);
     }
+    for (i = 0; req->headers && req->headers[i]; ++i) {
+        if (!(tmp = curl_slist_append(hdrs, req->headers[i]))) {
+            curl_slist_free_all(hdrs);
+            return sacme_result_set(res, APR_ENOMEM, "%s %s: out of memory",
+                                    req->method, req->url);
+        }
+        hdrs = tmp;
+    }
     /* An empty "Expect:" stops curl from asking for 100-continue on POST:
      * ACME bodies are small, and the wait would only add a round trip. */
     tmp = curl_slist_append(hdrs, "Expect:");
@@ -383,6 +483,11 @@ static apr_status_t curl_perform(sacme_http_t *http,
                      is_head ? (curl_off_t)0 : (curl_off_t)http->opts.max_response);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    if (fn) {
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(timeout));
+    }
     b->errbuf[0] = '\0';
 
     rc = curl_easy_perform(c);
@@ -391,12 +496,22 @@ static apr_status_t curl_perform(sacme_http_t *http,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+    if (fn) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(http->opts.timeout));
+    }
     curl_slist_free_all(hdrs);
 
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (rc != CURLE_OK && fn && code >= 200 && code < 300
+        && (x.stopped || rc == CURLE_OPERATION_TIMEDOUT)) {
+        /* A stream its consumer ended, or that ran its time: done. */
+        rc = CURLE_OK;
+    }
     if (rc != CURLE_OK) {
         return fail(res, req, http, b, rc, &x);
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 
     r = apr_pcalloc(p, sizeof(*r));
     r->status = (int)code;
@@ -414,7 +529,46 @@ static apr_status_t curl_perform(sacme_http_t *http,
     return APR_SUCCESS;
 }
 
-static const sacme_http_impl_t curl_impl = { "curl", curl_perform };
+static apr_status_t curl_perform(sacme_http_t *http,
+                                 const sacme_http_request_t *req,
+                                 apr_pool_t *p, sacme_http_response_t **resp,
+                                 sacme_result_t *res)
+{
+    return exchange(http, req, 0, NULL, NULL, p, resp, res);
+}
+
+static apr_status_t curl_perform_stream(sacme_http_t *http,
+                                        const sacme_http_request_t *req,
+                                        apr_interval_time_t timeout,
+                                        sacme_http_chunk_fn *fn, void *baton,
+                                        apr_pool_t *p, sacme_http_response_t **resp,
+                                        sacme_result_t *res)
+{
+    return exchange(http, req, timeout > 0 ? timeout : http->opts.timeout,
+                    fn, baton, p, resp, res);
+}
+
+static const sacme_http_impl_t curl_impl = { "curl", curl_perform, curl_perform_stream };
+
+/* Reads a PEM file the transport presents or trusts into a blob, now: a
+ * typo in the path is reported as such, and the file may be readable by
+ * root only (read before privileges are dropped). */
+static apr_status_t read_blob(const char *path, const char *what, apr_pool_t *p,
+                              struct curl_blob *blob, sacme_result_t *res)
+{
+    char *pem;
+    apr_size_t len;
+    apr_status_t rv = sacme_file_read(path, SACME_MAX_RESPONSE, p, &pem, &len, res);
+
+    if (rv != APR_SUCCESS) {
+        sacme_result_prefix(res, "%s", what);
+        return rv;
+    }
+    blob->data = pem;
+    blob->len = len;
+    blob->flags = CURL_BLOB_NOCOPY;
+    return APR_SUCCESS;
+}
 
 /* Sets an option that must take; the ones guarding security most of all. */
 #define SETOPT_OR_FAIL(opt, val) \
@@ -457,17 +611,23 @@ apr_status_t sacme_http_curl_create(apr_pool_t *p,
          * not as a TLS failure at the first request, and the file may be
          * readable by root only - the driving process reads it before it
          * drops privileges. */
-        char *pem;
-        apr_size_t len;
-        apr_status_t rv = sacme_file_read(h->opts.ca_file, SACME_MAX_RESPONSE, p,
-                                          &pem, &len, res);
+        apr_status_t rv = read_blob(h->opts.ca_file, "CA file", p, &b->ca_blob, res);
         if (rv != APR_SUCCESS) {
-            sacme_result_prefix(res, "CA file");
             return rv;
         }
-        b->ca_blob.data = pem;
-        b->ca_blob.len = len;
-        b->ca_blob.flags = CURL_BLOB_NOCOPY;
+    }
+    if (h->opts.client_cert_file || h->opts.client_key_file) {
+        apr_status_t rv;
+        if (!h->opts.client_cert_file || !h->opts.client_key_file) {
+            return sacme_result_set(res, APR_EINVAL, "a TLS client certificate "
+                                    "needs both the certificate and the key file");
+        }
+        if ((rv = read_blob(h->opts.client_cert_file, "client certificate file", p,
+                            &b->cert_blob, res)) != APR_SUCCESS
+            || (rv = read_blob(h->opts.client_key_file, "client key file", p,
+                               &b->key_blob, res)) != APR_SUCCESS) {
+            return rv;
+        }
     }
 
     b->curl = curl_easy_init();
@@ -485,11 +645,21 @@ apr_status_t sacme_http_curl_create(apr_pool_t *p,
     if (b->ca_blob.data) {
         SETOPT_OR_FAIL(CURLOPT_CAINFO_BLOB, &b->ca_blob);
     }
+    if (b->cert_blob.data) {
+        SETOPT_OR_FAIL(CURLOPT_SSLCERT_BLOB, &b->cert_blob);
+        SETOPT_OR_FAIL(CURLOPT_SSLCERTTYPE, "PEM");
+        SETOPT_OR_FAIL(CURLOPT_SSLKEY_BLOB, &b->key_blob);
+        SETOPT_OR_FAIL(CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    /* http too only for the loopback exception, which exchange() checks
+     * for every request; redirects stay https-only (none are followed). */
 #if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT_OR_FAIL(CURLOPT_PROTOCOLS_STR, "https");
+    SETOPT_OR_FAIL(CURLOPT_PROTOCOLS_STR,
+                   h->opts.allow_loopback_http ? "https,http" : "https");
     SETOPT_OR_FAIL(CURLOPT_REDIR_PROTOCOLS_STR, "https");
 #else
-    SETOPT_OR_FAIL(CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+    SETOPT_OR_FAIL(CURLOPT_PROTOCOLS, h->opts.allow_loopback_http
+                   ? (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP) : (long)CURLPROTO_HTTPS);
     SETOPT_OR_FAIL(CURLOPT_REDIR_PROTOCOLS, (long)CURLPROTO_HTTPS);
 #endif
     SETOPT_OR_FAIL(CURLOPT_FOLLOWLOCATION, 0L);
@@ -527,6 +697,7 @@ apr_status_t sacme_http_curl_create(apr_pool_t *p,
     }
     SETOPT_OR_FAIL(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT_OR_FAIL(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT_OR_FAIL(CURLOPT_XFERINFOFUNCTION, on_progress);
     /* No CURLOPT_ACCEPT_ENCODING: ACME bodies are small, and a compressed
      * one only adds a decompression bomb to guard against. */
 

@@ -47,7 +47,7 @@ static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t 
     return APR_SUCCESS;
 }
 
-static const sacme_http_impl_t fake_impl = { "fake", fake_perform };
+static const sacme_http_impl_t fake_impl = { "fake", fake_perform, NULL };
 
 /* A response with the given header lines ("Name: value"), NULL-terminated. */
 static sacme_http_response_t *response_with(const char *first, ...)
@@ -108,7 +108,7 @@ START_TEST(perform_dispatches)
 {
     fake_t f = { NULL, NULL, APR_SUCCESS };
     sacme_http_t *h = sacme_http_create(unit_pool, &fake_impl, &f, NULL);
-    sacme_http_request_t req = { "GET", "https://ca.example/dir", NULL, NULL, 0 };
+    sacme_http_request_t req = { "GET", "https://ca.example/dir", NULL, NULL, 0, NULL };
     sacme_http_response_t *resp = NULL;
     sacme_result_t *res = sacme_result_make(unit_pool);
 
@@ -128,7 +128,7 @@ START_TEST(perform_refuses_bad_requests)
 {
     fake_t f = { NULL, NULL, APR_SUCCESS };
     sacme_http_t *h = sacme_http_create(unit_pool, &fake_impl, &f, NULL);
-    sacme_http_request_t req = { "GET", NULL, NULL, NULL, 0 };
+    sacme_http_request_t req = { "GET", NULL, NULL, NULL, 0, NULL };
     sacme_http_response_t *resp;
     sacme_result_t *res = sacme_result_make(unit_pool);
 
@@ -498,7 +498,7 @@ START_TEST(curl_post_body)
     sacme_http_response_t *resp;
     sacme_result_t *res = sacme_result_make(unit_pool);
     sacme_http_request_t req = { "POST", NULL, "application/jose+json",
-                                 "{\"payload\":\"\"}", 14 };
+                                 "{\"payload\":\"\"}", 14, NULL };
 
     unit_tls_server_start("IP:127.0.0.1");
     h = client(unit_tls_ca_pem, 0, 0);
@@ -741,7 +741,7 @@ START_TEST(curl_https_only)
     sacme_http_t *h;
     sacme_http_response_t *resp;
     sacme_result_t *res = sacme_result_make(unit_pool);
-    sacme_http_request_t req = { "GET", NULL, NULL, NULL, 0 };
+    sacme_http_request_t req = { "GET", NULL, NULL, NULL, 0, NULL };
 
     unit_tls_server_start("IP:127.0.0.1");
     h = client(unit_tls_ca_pem, 0, 0);

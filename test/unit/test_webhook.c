@@ -343,7 +343,7 @@ static apr_status_t held_perform(sacme_http_t *http, const sacme_http_request_t 
     return APR_SUCCESS;
 }
 
-static const sacme_http_impl_t HELD = { "held", held_perform };
+static const sacme_http_impl_t HELD = { "held", held_perform, NULL };
 
 static int held_count(held_t *h, int entered)
 {

@@ -49,7 +49,7 @@ static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t 
     return APR_SUCCESS;
 }
 
-static const sacme_http_impl_t FAKE_IMPL = { "fake", fake_perform };
+static const sacme_http_impl_t FAKE_IMPL = { "fake", fake_perform, NULL };
 
 sacme_http_t *unit_fake_http(unit_fake_t *fake, const unit_scripted_t *script, int n)
 {
