@@ -11,6 +11,12 @@
  *         bound to it, tried every 0.2 s for up to WAIT_S s; the winner
  *         prints its line, keeps the lease alive for HOLD_S s (or until
  *         SIGTERM), then revokes it. SIGKILL leaves it to lapse.
+ *     node PREFIX NODE TTL_S RUN_S
+ *         a cluster member (sacme_cluster.h over sacme_cluster_etcd.h):
+ *         ticks every 0.2 s for RUN_S s (or until SIGTERM, then resigns),
+ *         printing {"mono-ms", "leading", "role", "leader"} at the start
+ *         and whenever whether it may lead changes. mono-ms is the
+ *         machine's monotonic clock, comparable between two probes.
  *     watch PREFIX START COUNT TIMEOUT_S
  *         prints a line "ready" once the stream is up, then every change
  *         until COUNT of them (0: no limit) or the time is up.
@@ -29,8 +35,10 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
+#include "sacme_cluster_etcd.h"
 #include "sacme_etcd.h"
 #include "sacme_json.h"
+#include "sacme_time.h"
 
 static volatile sig_atomic_t terminated;
 
@@ -148,6 +156,37 @@ static int campaign(sacme_etcd_t *etcd, char **argv, apr_pool_t *p, sacme_result
     return 0;
 }
 
+static void print_node(const sacme_cluster_t *c, apr_time_t now, int leading)
+{
+    print(json_pack("{s:I, s:b, s:s, s:s?}", "mono-ms", (json_int_t)(now / 1000),
+                    "leading", leading, "role", sacme_role_str(c->role),
+                    "leader", c->leader));
+}
+
+static int node(sacme_etcd_t *etcd, char **argv, apr_pool_t *p)
+{
+    sacme_cluster_t *c = sacme_cluster_make(p, &sacme_cluster_etcd_kv, etcd, argv[0],
+                                            argv[1], apr_time_from_sec(atoi(argv[2])));
+    apr_time_t end = sacme_time_mono() + apr_time_from_sec(atoi(argv[3])), now;
+    int leading, was = -1;
+    apr_pool_t *round;
+
+    apr_pool_create(&round, p);
+    while (!terminated && (now = sacme_time_mono()) < end) {
+        apr_pool_clear(round);
+        sacme_cluster_tick(c, now, sacme_result_make(round));
+        leading = sacme_cluster_leading(c, sacme_time_mono());
+        if (leading != was) {
+            print_node(c, sacme_time_mono(), leading);
+            was = leading;
+        }
+        apr_sleep(apr_time_from_msec(200));
+    }
+    sacme_cluster_resign(c);
+    print(json_pack("{s:b}", "resigned", 1));
+    return 0;
+}
+
 static int run(sacme_etcd_t *etcd, const char *cmd, int argc, char **argv, apr_pool_t *p)
 {
     sacme_result_t *res = sacme_result_make(p);
@@ -243,6 +282,10 @@ static int run(sacme_etcd_t *etcd, const char *cmd, int argc, char **argv, apr_p
     else if (!strcmp(cmd, "campaign")) {
         NEED(5);
         return campaign(etcd, argv, p, res);
+    }
+    else if (!strcmp(cmd, "node")) {
+        NEED(4);
+        return node(etcd, argv, p);
     }
     else if (!strcmp(cmd, "watch")) {
         watch_state_t st = { 0, 0, 0 };
