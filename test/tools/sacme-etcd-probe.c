@@ -17,6 +17,16 @@
  *         printing {"mono-ms", "leading", "role", "leader"} at the start
  *         and whenever whether it may lead changes. mono-ms is the
  *         machine's monotonic clock, comparable between two probes.
+ *     sync-write DIR KEYFILE PREFIX DOMAIN
+ *         a store at DIR (set up) whose changes go to the cluster's copy
+ *         (sacme_cluster_sync.h) under PREFIX, sealed with KEYFILE: stages
+ *         a key for DOMAIN, saves its order.json, publishes two http-01
+ *         answers and withdraws one; prints {"unpushed": N}.
+ *     sync-pull DIR KEYFILE PREFIX
+ *         a store at DIR (set up) given the cluster's copy; prints
+ *         {"applied": N, "revision": R}.
+ *     sync-follow DIR KEYFILE PREFIX START TIMEOUT_S
+ *         follows the copy from START, printing {"applied": N, "next": R}.
  *     watch PREFIX START COUNT TIMEOUT_S
  *         prints a line "ready" once the stream is up, then every change
  *         until COUNT of them (0: no limit) or the time is up.
@@ -36,6 +46,8 @@
 #include <jansson.h>
 
 #include "sacme_cluster_etcd.h"
+#include "sacme_cluster_sync.h"
+#include "sacme_key.h"
 #include "sacme_etcd.h"
 #include "sacme_json.h"
 #include "sacme_time.h"
@@ -187,6 +199,70 @@ static int node(sacme_etcd_t *etcd, char **argv, apr_pool_t *p)
     return 0;
 }
 
+#define SYNC_TOKEN_1 "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
+#define SYNC_TOKEN_2 "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+
+/* The store at dir, set up, and the cluster's copy of it. */
+static int sync_open(sacme_etcd_t *etcd, char **argv, apr_pool_t *p, sacme_store_t **store,
+                     sacme_sync_t **sync, sacme_result_t *res)
+{
+    sacme_seal_key_t *key;
+
+    *store = sacme_store_make(p, argv[0]);
+    if (sacme_store_setup(*store, p, NULL, res) != APR_SUCCESS
+        || sacme_seal_key_read(p, argv[1], getuid(), &key, res) != APR_SUCCESS
+        || sacme_sync_make(p, etcd, argv[2], key, NULL, sync, res) != APR_SUCCESS) {
+        return 0;
+    }
+    return 1;
+}
+
+static int sync_cmd(sacme_etcd_t *etcd, const char *cmd, char **argv, apr_pool_t *p,
+                    sacme_result_t *res)
+{
+    sacme_store_t *store;
+    sacme_sync_t *sync;
+    sacme_key_t *key;
+    apr_int64_t rev = 0;
+    int applied = 0;
+
+    if (!sync_open(etcd, argv, p, &store, &sync, res)) {
+        return fail(res, p);
+    }
+    if (!strcmp(cmd, "sync-write")) {
+        json_t *order = sacme_json_own(p, json_pack("{s:s}", "url", "https://ca/order/1"));
+        sacme_store_set_mirror(store, &sync->mirror);
+        if (sacme_key_generate(p, SACME_KEY_P256, &key, res) != APR_SUCCESS
+            || sacme_store_stage_key(store, p, argv[3], key, res) != APR_SUCCESS
+            || sacme_store_state_save(store, p, SACME_STATE_ORDER, argv[3], order, res)
+               != APR_SUCCESS
+            || sacme_store_challenge_put(store, p, argv[3], SYNC_TOKEN_1,
+                                         SYNC_TOKEN_1 ".thumb", res) != APR_SUCCESS
+            || sacme_store_challenge_put(store, p, argv[3], SYNC_TOKEN_2,
+                                         SYNC_TOKEN_2 ".thumb", res) != APR_SUCCESS
+            || sacme_store_challenge_remove(store, p, argv[3], SYNC_TOKEN_2, res)
+               != APR_SUCCESS) {
+            return fail(res, p);
+        }
+        print(json_pack("{s:i}", "unpushed", sync->unpushed));
+        return 0;
+    }
+    if (!strcmp(cmd, "sync-pull")) {
+        if (sacme_sync_pull(sync, store, p, &rev, &applied, res) != APR_SUCCESS) {
+            return fail(res, p);
+        }
+        print(json_pack("{s:i, s:I}", "applied", applied, "revision", (json_int_t)rev));
+        return 0;
+    }
+    if (sacme_sync_follow(sync, etcd, store, apr_atoi64(argv[3]),
+                          apr_time_from_sec(atoi(argv[4])), p, &rev, &applied, res)
+        != APR_SUCCESS) {
+        return fail(res, p);
+    }
+    print(json_pack("{s:i, s:I}", "applied", applied, "next", (json_int_t)rev));
+    return 0;
+}
+
 static int run(sacme_etcd_t *etcd, const char *cmd, int argc, char **argv, apr_pool_t *p)
 {
     sacme_result_t *res = sacme_result_make(p);
@@ -282,6 +358,11 @@ static int run(sacme_etcd_t *etcd, const char *cmd, int argc, char **argv, apr_p
     else if (!strcmp(cmd, "campaign")) {
         NEED(5);
         return campaign(etcd, argv, p, res);
+    }
+    else if (!strcmp(cmd, "sync-write") || !strcmp(cmd, "sync-pull")
+             || !strcmp(cmd, "sync-follow")) {
+        NEED(!strcmp(cmd, "sync-pull") ? 3 : !strcmp(cmd, "sync-write") ? 4 : 5);
+        return sync_cmd(etcd, cmd, argv, p, res);
     }
     else if (!strcmp(cmd, "node")) {
         NEED(4);
