@@ -39,6 +39,7 @@
 #include "mod_sacme_driver.h"
 #include "sacme_acct.h"
 #include "sacme_drive_dns.h"
+#include "sacme_queue.h"
 #include "sacme_drive_ari.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
@@ -240,7 +241,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thread, void *data)
     }
     /* one connection (and nonce) per CA this thread talks to */
     clients = sacme_clients_make(tp, http, wp->d->log);
-    while (apr_queue_pop(wp->queue, &item) == APR_SUCCESS) {
+    while (sacme_queue_pop(wp->queue, &item) == APR_SUCCESS) {
         slot_t *slot = item;
         apr_pool_t *iter;
         apr_time_t when;

@@ -11,6 +11,7 @@
 #include <apr_uri.h>
 
 #include "sacme_json.h"
+#include "sacme_queue.h"
 #include "sacme_webhook.h"
 
 struct sacme_webhook_t {
@@ -175,7 +176,7 @@ static void *APR_THREAD_FUNC sender_main(apr_thread_t *thread, void *data)
     (void)thread;
     /* Unmanaged: nothing shared with the pools of other threads. */
     apr_pool_create_unmanaged_ex(&tp, NULL, NULL);
-    while (apr_queue_pop(wh->queue, &pop) == APR_SUCCESS) {
+    while (sacme_queue_pop(wh->queue, &pop) == APR_SUCCESS) {
         item_t *item = pop;
         apr_pool_t *ep;
 

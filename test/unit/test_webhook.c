@@ -15,6 +15,7 @@
 #include "sacme_event.h"
 #include "sacme_file.h"
 #include "sacme_json.h"
+#include "sacme_queue.h"
 #include "sacme_request.h"
 #include "sacme_webhook.h"
 
@@ -610,6 +611,48 @@ START_TEST(test_drive_events_reach_the_webhook)
 }
 END_TEST
 
+/* A consumer waiting on the queue stays waiting through wakeups that find
+ * it empty (apr_queue_pop's APR_EINTR, which interrupt_all gives at will):
+ * before sacme_queue_pop, the driver's worker and the webhook sender ended
+ * there, and a driver could silently be left with fewer workers. */
+typedef struct {
+    apr_queue_t *q;
+    void *item;
+    apr_status_t rv;
+} popper_t;
+
+static void *APR_THREAD_FUNC pop_one(apr_thread_t *t, void *data)
+{
+    popper_t *pp = data;
+
+    (void)t;
+    pp->rv = sacme_queue_pop(pp->q, &pp->item);
+    return NULL;
+}
+
+START_TEST(test_queue_pop_waits_through_wakeups)
+{
+    popper_t pp = { NULL, NULL, APR_EGENERAL };
+    apr_thread_t *t;
+    apr_status_t trv;
+    int i, item = 42;
+
+    ck_assert_int_eq(apr_queue_create(&pp.q, 4, unit_pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_thread_create(&t, NULL, pop_one, &pp, unit_pool), APR_SUCCESS);
+    for (i = 0; i < 20; ++i) {          /* the popper is surely waiting in some */
+        apr_sleep(apr_time_from_msec(10));
+        apr_queue_interrupt_all(pp.q);
+    }
+    ck_assert_int_eq(apr_queue_push(pp.q, &item), APR_SUCCESS);
+    apr_thread_join(&trv, t);
+    ck_assert_int_eq(pp.rv, APR_SUCCESS);
+    ck_assert_ptr_eq(pp.item, &item);
+    /* a terminated queue still ends the wait */
+    ck_assert_int_eq(apr_queue_term(pp.q), APR_SUCCESS);
+    ck_assert_int_eq(sacme_queue_pop(pp.q, &pp.item), APR_EOF);
+}
+END_TEST
+
 Suite *unit_suite_webhook(void)
 {
     Suite *s = suite_create("webhook");
@@ -617,6 +660,7 @@ Suite *unit_suite_webhook(void)
 
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, test_event_json);
+    tcase_add_test(tc, test_queue_pop_waits_through_wakeups);
     tcase_add_test(tc, test_event_env);
     suite_add_tcase(s, tc);
 
