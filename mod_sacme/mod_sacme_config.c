@@ -967,6 +967,20 @@ const command_rec sacme_cmds[] = {
                       "the challenge types to answer, in order of preference: "
                       "http-01, tls-alpn-01, dns-01 (default: from the ports httpd "
                       "listens on); or none (names pre-validated at the CA)"),
+    AP_INIT_TAKE_ARGV("SacmeCluster", sacme_cmd_cluster, NULL, RSRC_CONF,
+                      "etcd URL [URL ...]: run the nodes of a cluster with one driver, "
+                      "coordinated through these etcd members"),
+    AP_INIT_TAKE1("SacmeClusterName", sacme_cmd_cluster_id, NULL, RSRC_CONF,
+                  "the cluster's name, its keys' prefix in etcd (default: default)"),
+    AP_INIT_TAKE1("SacmeClusterNode", sacme_cmd_cluster_id, NULL, RSRC_CONF,
+                  "this node's name in the cluster (default: the host name)"),
+    AP_INIT_TAKE_ARGV("SacmeClusterTLS", sacme_cmd_cluster_tls, NULL, RSRC_CONF,
+                      "CA-FILE [CERT-FILE KEY-FILE]: TLS to the etcd members"),
+    AP_INIT_TAKE1("SacmeClusterKey", sacme_cmd_cluster_key, NULL, RSRC_CONF,
+                  "file:PATH of the 256-bit key that seals keys before they reach "
+                  "etcd (root, 0600; openssl rand -base64 32)"),
+    AP_INIT_TAKE1("SacmeClusterLease", sacme_cmd_cluster_lease, NULL, RSRC_CONF,
+                  "the leader's lease in etcd (default 15s)"),
     AP_INIT_TAKE12("SacmePortMap", sacme_cmd_port_map, NULL, RSRC_CONF,
                    "http:PORT https:PORT: the local ports that the CA's requests to "
                    "port 80 and 443 arrive at (port forwarding, load balancer)"),
@@ -1072,6 +1086,9 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     }
     if (!conf->store_dir) {
         conf->store_dir = ap_server_root_relative(p, DEFAULT_STORE_DIR);
+    }
+    if (sacme_conf_cluster(conf, p, s) != OK) {
+        return !OK;
     }
     if (conf->domains->nelts == 0) {
         return OK;

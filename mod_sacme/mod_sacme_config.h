@@ -94,6 +94,16 @@ typedef struct sacme_conf_t {
     apr_interval_time_t retry_after_max;
     int port_map_http;               /* SacmePortMap: the local ports the CA's */
     int port_map_https;              /* requests to 80 and 443 reach; 0: those */
+    apr_array_header_t *cluster_urls;/* SacmeCluster etcd URL...: the members'
+                                        client URLs; NULL: no cluster */
+    const char *cluster_name;        /* SacmeClusterName (default "default") */
+    const char *cluster_node;        /* SacmeClusterNode (default: the host name) */
+    const char *cluster_ca;          /* SacmeClusterTLS: CA file, and the */
+    const char *cluster_cert;        /* client certificate and key files */
+    const char *cluster_key_file_tls;
+    const char *cluster_key_path;    /* SacmeClusterKey file: (absolute) */
+    const char *cluster_key_id;      /* its id, once checked */
+    apr_interval_time_t cluster_lease; /* SacmeClusterLease */
     int no_challenge_port;           /* domains without SacmeChallenge were given
                                         http-01 though the CA reaches no port
                                         of httpd's (sacme_conf_tell_challenges) */
@@ -160,6 +170,18 @@ sacme_conf_t *sacme_conf_single(cmd_parms *cmd, const char **err);
 /* SacmeChallenge and SacmePortMap (mod_sacme_config_chal.c). */
 const char *sacme_cmd_challenge(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
 const char *sacme_cmd_port_map(cmd_parms *cmd, void *dc, const char *a, const char *b);
+
+/* The cluster directives (mod_sacme_config_cluster.c). */
+const char *sacme_cmd_cluster(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
+const char *sacme_cmd_cluster_id(cmd_parms *cmd, void *dc, const char *value);
+const char *sacme_cmd_cluster_tls(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
+const char *sacme_cmd_cluster_key(cmd_parms *cmd, void *dc, const char *value);
+const char *sacme_cmd_cluster_lease(cmd_parms *cmd, void *dc, const char *value);
+
+/* Checks the cluster settings together (the key file readable and right,
+ * TLS for https members, the others only with SacmeCluster) and fills in
+ * the defaults; logs each problem naming the directive. OK or !OK. */
+int sacme_conf_cluster(sacme_conf_t *conf, apr_pool_t *p, server_rec *s);
 
 /* Gives every ordered domain without SacmeChallenge the list its server's
  * listeners allow (SacmePortMap) and refuses, logging why, a list that can
