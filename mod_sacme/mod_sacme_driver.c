@@ -143,6 +143,11 @@ static void take_account_request(driver_t *drv, sacme_driver_t *d, apr_pool_t *p
         return;
     }
     sacme_drive_forget_accounts(d);
+    if (cluster) {
+        /* sacmectl wrote the account here, not through the driver: the
+         * other nodes get it through the cluster's copy */
+        sacme_cnode_push_store(cluster, p);
+    }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10076)
                  "the ACME account was changed (%s, by sacmectl): it is read from the "
                  "store again at the next request to the CA",

@@ -229,6 +229,25 @@ int cli_open(cli_t *cli)
     return EXIT_OK;
 }
 
+int cli_on_leader(cli_t *cli)
+{
+    json_t *c = sacme_store_state_load(cli->store, cli->p, SACME_STATE_CLUSTER,
+                                       SACME_CLUSTER_ENTRY, NULL);
+    const char *role = c ? sacme_json_str(c, "role") : NULL;
+
+    if (!role || !strcmp(role, "leader")) {
+        return EXIT_OK;
+    }
+    return cli_error(cli, EXIT_CONFIG, "this node (%s) is not the leader of cluster %s "
+                     "(it is %s; the leader is %s): the account the cluster shares is "
+                     "changed on the leader only, whose driver passes the change to the "
+                     "other nodes. Run '%s' there (sacmectl list shows which node leads)",
+                     sacme_json_str(c, "node") ? sacme_json_str(c, "node") : "?",
+                     sacme_json_str(c, "name") ? sacme_json_str(c, "name") : "?", role,
+                     sacme_json_str(c, "leader") ? sacme_json_str(c, "leader") : "none now",
+                     cli->cmd);
+}
+
 int cli_open_domain(cli_t *cli, sacme_domain_t **dom)
 {
     const char *name, *known = "";

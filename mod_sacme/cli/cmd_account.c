@@ -304,6 +304,9 @@ int cmd_account(cli_t *cli, int argc, const char *const *argv)
     if (!strcmp(sub, "show")) {
         return account_show(cli);
     }
+    if ((rc = cli_on_leader(cli)) != EXIT_OK) {
+        return rc;
+    }
     return !strcmp(sub, "deactivate") ? account_deactivate(cli, &a)
                                       : account_rollover(cli, &a);
 }

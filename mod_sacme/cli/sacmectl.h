@@ -92,6 +92,11 @@ void cli_usage(const cli_t *cli, FILE *out);
  * managed.json. Returns an exit code. */
 int cli_open(cli_t *cli);
 
+/* In a cluster (SacmeCluster), whether this node leads, as its driver last
+ * saw it: EXIT_OK, or EXIT_CONFIG saying where to run the command (for
+ * what changes the account the cluster shares). Outside one, EXIT_OK. */
+int cli_on_leader(cli_t *cli);
+
 /* For a command on one domain: exactly one DOMAIN argument (any of the
  * domain's names), the store opened, the managed domain found. An unknown
  * name is EXIT_CONFIG with the list of managed domains. Returns an exit

@@ -244,11 +244,10 @@ static void take_lead(sacme_cnode_t *cn, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         return;                         /* again at the next round */
     }
-    if (!taken || cn->lead_sync->unpushed) {
-        cn->lead_sync->unpushed = 0;
+    if (!taken || apr_atomic_xchg32(&cn->lead_sync->unpushed, 0)) {
         if (sacme_sync_push_all(cn->lead_sync, cn->conf.store, p, &pushed, res)
                 != APR_SUCCESS) {
-            cn->lead_sync->unpushed = 1;
+            apr_atomic_inc32(&cn->lead_sync->unpushed);
             return;
         }
         if (pushed) {
@@ -379,8 +378,11 @@ static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
         if (leading && !cn->driving) {
             take_lead(cn, ip);
         }
-        else if (cn->driving && rv == APR_SUCCESS && cn->lead_sync->unpushed) {
-            take_lead(cn, ip);          /* etcd missed changes: push them all */
+        else if (cn->driving && rv == APR_SUCCESS
+                 && apr_atomic_xchg32(&cn->lead_sync->unpushed, 0)) {
+            /* etcd missed changes: this store is newer than the copy (not
+             * taken again: it would undo them), all of it goes there */
+            sacme_cnode_push_store(cn, ip);
         }
         else if (!leading && cn->c->leader && cn->c->role == SACME_ROLE_FOLLOWER
                  && (!told_leader || strcmp(told_leader, cn->c->leader))) {
@@ -739,6 +741,30 @@ apr_status_t sacme_cnode_ready(void *baton, const apr_array_header_t *published,
     }
     apr_thread_mutex_unlock(cn->ready_lock);
     return APR_SUCCESS;
+}
+
+void sacme_cnode_push_store(sacme_cnode_t *cn, apr_pool_t *p)
+{
+    sacme_result_t *res = sacme_result_make(p);
+    int driving, pushed = 0;
+
+    apr_thread_mutex_lock(cn->lock);
+    driving = cn->driving;
+    apr_thread_mutex_unlock(cn->lock);
+    if (!driving) {
+        return;
+    }
+    if (sacme_sync_push_all(cn->lead_sync, cn->conf.store, p, &pushed, res) != APR_SUCCESS) {
+        apr_atomic_inc32(&cn->lead_sync->unpushed); /* the ticker tries again */
+        sacme_log(cn->conf.log, SACME_LOG_WARNING, sacme_result_log_status(res),
+                  SACME_LOGNO(10620) "cluster %s: the store could not be put into the "
+                  "cluster's copy (%s); it is tried again while etcd is reachable",
+                  cn->conf.name, sacme_result_message(res, p));
+        return;
+    }
+    sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10612)
+              "cluster %s: this node put its store into the cluster's copy (%d file(s))",
+              cn->conf.name, pushed);
 }
 
 void sacme_cnode_resign(sacme_cnode_t *cn)

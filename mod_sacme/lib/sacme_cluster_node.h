@@ -73,6 +73,10 @@ void sacme_cnode_forward_requests(sacme_cnode_t *cn, apr_pool_t *p);
 apr_status_t sacme_cnode_ready(void *cn, const apr_array_header_t *published,
                                apr_pool_t *p, sacme_result_t *res);
 
+/* A leader puts its whole store into the cluster's copy (what changed
+ * outside the driver: sacmectl changed the account); others do nothing. */
+void sacme_cnode_push_store(sacme_cnode_t *cn, apr_pool_t *p);
+
 /* Gives up the lease (leadership and membership) at once: for a driver
  * that ends on purpose. */
 void sacme_cnode_resign(sacme_cnode_t *cn);

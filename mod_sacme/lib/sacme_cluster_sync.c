@@ -12,7 +12,7 @@ static void told(void *baton, const sacme_store_change_t *c)
     apr_pool_create(&p, NULL);
     res = sacme_result_make(p);
     if (sacme_sync_push(s, c, res) != APR_SUCCESS) {
-        ++s->unpushed;
+        apr_atomic_inc32(&s->unpushed);
         sacme_log(s->log, SACME_LOG_WARNING, sacme_result_log_status(res),
                   SACME_LOGNO(10595) "the cluster's copy of %s could not be updated "
                   "in etcd (%s): the other nodes see it once etcd is reachable again "

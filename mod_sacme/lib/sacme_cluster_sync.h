@@ -9,6 +9,7 @@
 #ifndef SACME_CLUSTER_SYNC_H
 #define SACME_CLUSTER_SYNC_H
 
+#include <apr_atomic.h>
 #include <apr_thread_mutex.h>
 
 #include "sacme.h"
@@ -32,7 +33,7 @@ typedef struct sacme_sync_t {
     const sacme_log_t *log;
     apr_thread_mutex_t *lock;        /* the mirror is told from several threads */
     sacme_store_mirror_t mirror;     /* for sacme_store_set_mirror */
-    int unpushed;                    /* changes etcd did not take: the copy
+    volatile apr_uint32_t unpushed;  /* (apr_atomic) changes etcd did not take: the copy
                                         is behind until the next full push */
     sacme_sync_accept_fn *accept;    /* NULL: every change is taken */
     sacme_sync_applied_fn *applied;  /* NULL: nobody is told */

@@ -244,7 +244,7 @@ static int sync_cmd(sacme_etcd_t *etcd, const char *cmd, char **argv, apr_pool_t
                != APR_SUCCESS) {
             return fail(res, p);
         }
-        print(json_pack("{s:i}", "unpushed", sync->unpushed));
+        print(json_pack("{s:i}", "unpushed", (int)sync->unpushed));
         return 0;
     }
     if (!strcmp(cmd, "sync-pull")) {
