@@ -17,6 +17,12 @@
 #define WARN_AGAIN    apr_time_from_sec(600)
 #define READY_STEP    apr_time_from_msec(200)
 #define ALPN_ACK      "tls-alpn-01"
+/* A new leader drives once the membership has not changed for this long
+ * (at most a lease after it took the lead): nodes started together join
+ * within a second or two of each other, and a challenge answered before
+ * the last of them joined would not be waited for on it, while the load
+ * balancer already sends it the CA's requests. */
+#define MEMBERS_SETTLE apr_time_from_sec(3)
 
 struct sacme_cnode_t {
     apr_pool_t *p;
@@ -41,6 +47,10 @@ struct sacme_cnode_t {
     int wrong_key;                   /* it is not: this node stays out */
     int driving;                     /* leader, with the copy taken */
     int drove;                       /* it was, in this process */
+    int taken;                       /* (ticker) leads and took the copy */
+    apr_time_t taken_at;             /* (ticker, mono) when */
+    int members_seen;                /* (ticker) how many members last round */
+    apr_time_t members_at;           /* (ticker, mono) since when that many */
     apr_time_t synced;               /* (wall) the copy last taken or followed */
     apr_time_t unreachable_since;    /* (wall) etcd out of reach since; 0: not */
     apr_time_t staged_at;            /* (mono) a set came from the leader */
@@ -223,7 +233,7 @@ static apr_status_t check_key(sacme_cnode_t *cn, apr_pool_t *p, sacme_result_t *
  * in progress, the account) before it drives; a copy with nothing in it
  * (the first leader, a store from before the cluster) or one behind this
  * node's store gets this node's whole store. */
-static void take_lead(sacme_cnode_t *cn, apr_pool_t *p)
+static void take_lead(sacme_cnode_t *cn, apr_time_t now, apr_pool_t *p)
 {
     sacme_result_t *res = sacme_result_make(p);
     apr_int64_t revision = 0;
@@ -257,13 +267,30 @@ static void take_lead(sacme_cnode_t *cn, apr_pool_t *p)
         }
     }
     apr_thread_mutex_lock(cn->lock);
-    cn->driving = cn->drove = 1;
     cn->synced = apr_time_now();
     apr_thread_mutex_unlock(cn->lock);
+    cn->taken = 1;
+    cn->taken_at = now;
+    cn->members_seen = -1;
     sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10601)
               "cluster %s: this node (%s) leads: it drives the certificates of the "
-              "cluster (%d file(s) taken from the cluster's copy at revision %"
-              APR_INT64_T_FMT ")", cn->conf.name, cn->conf.node, taken, revision);
+              "cluster once the members are settled (%d file(s) taken from the "
+              "cluster's copy at revision %" APR_INT64_T_FMT ")", cn->conf.name,
+              cn->conf.node, taken, revision);
+}
+
+/* Whether the leader that took the copy may drive now (MEMBERS_SETTLE). */
+static int settled(sacme_cnode_t *cn, apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *members;
+
+    if (sacme_cluster_members(cn->c, p, &members, NULL) == APR_SUCCESS
+        && members->nelts != cn->members_seen) {
+        cn->members_seen = members->nelts;
+        cn->members_at = now;
+    }
+    return (cn->members_seen >= 0 && now - cn->members_at >= MEMBERS_SETTLE)
+           || now - cn->taken_at >= cn->conf.ttl;
 }
 
 /* nodes/<node>: this node's certificates in service, bound to its lease;
@@ -375,8 +402,16 @@ static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
         apr_thread_mutex_lock(cn->lock);
         cn->view = *cn->c;
         apr_thread_mutex_unlock(cn->lock);
-        if (leading && !cn->driving) {
-            take_lead(cn, ip);
+        if (!leading) {
+            cn->taken = 0;
+        }
+        else if (!cn->driving && !cn->taken) {
+            take_lead(cn, now, ip);
+        }
+        if (leading && !cn->driving && cn->taken && settled(cn, now, ip)) {
+            apr_thread_mutex_lock(cn->lock);
+            cn->driving = cn->drove = 1;
+            apr_thread_mutex_unlock(cn->lock);
         }
         else if (cn->driving && rv == APR_SUCCESS
                  && apr_atomic_xchg32(&cn->lead_sync->unpushed, 0)) {
@@ -472,8 +507,20 @@ static void mirror_changed(void *baton, const sacme_store_change_t *c)
     apr_thread_mutex_lock(cn->lock);
     driving = cn->driving;
     apr_thread_mutex_unlock(cn->lock);
-    if (driving) {
-        cn->lead_sync->mirror.changed(cn->lead_sync->mirror.baton, c);
+    if (!driving) {
+        return;
+    }
+    cn->lead_sync->mirror.changed(cn->lead_sync->mirror.baton, c);
+    /* A new key starts a new order: the chain the copy keeps from the last
+     * one (after every node activated it) no longer goes with the staged
+     * key, and a node joining now must not take the two as a set. */
+    if (c->data && !strcmp(c->part, SACME_GROUP_STAGING) && !strcmp(c->file, SACME_FILE_KEY)) {
+        sacme_store_change_t chain = *c;
+        chain.file = SACME_FILE_CHAIN;
+        chain.data = NULL;
+        chain.len = 0;
+        chain.secret = 0;
+        cn->lead_sync->mirror.changed(cn->lead_sync->mirror.baton, &chain);
     }
 }
 
