@@ -740,9 +740,10 @@ apr_status_t sacme_cnode_ready(void *baton, const apr_array_header_t *published,
     if (!answers->nelts) {
         return APR_SUCCESS;
     }
-    apr_thread_mutex_lock(cn->ready_lock);
     v = view_for(cn, cn->ready_etcd, p);
     for (;;) {
+        /* the client is the workers' together; not held while waiting */
+        apr_thread_mutex_lock(cn->ready_lock);
         missing = NULL;
         if (sacme_cluster_members(&v, p, &members, NULL) != APR_SUCCESS) {
             missing = "(etcd out of reach)";
@@ -760,6 +761,7 @@ apr_status_t sacme_cnode_ready(void *baton, const apr_array_header_t *published,
                 missing = sacme_cluster_unacked(&v, others, a->name, a->token, p, NULL);
             }
         }
+        apr_thread_mutex_unlock(cn->ready_lock);
         if (!missing || apr_time_now() >= deadline) {
             break;
         }
@@ -782,6 +784,7 @@ apr_status_t sacme_cnode_ready(void *baton, const apr_array_header_t *published,
     }
     /* The acknowledgements served their purpose; a tls-alpn-01 one, named
      * by the identifier alone, must not count for the next challenge. */
+    apr_thread_mutex_lock(cn->ready_lock);
     for (i = 0; i < answers->nelts; ++i) {
         const answer_t *a = &APR_ARRAY_IDX(answers, i, answer_t);
         sacme_cluster_ack_clear(&v, a->name, a->token, NULL);
