@@ -31,6 +31,7 @@
 #include <apr_thread_proc.h>
 #include <ap_listen.h>
 #include <ap_mpm.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <mpm_common.h>
 
@@ -78,6 +79,9 @@ static driver_t *current;
 /* The exit status of a driver that led a cluster and may no longer (its
  * lease could run out): restarted at once, it joins again as a follower. */
 #define CLUSTER_EXIT    84
+
+/* A follower that could not pass sacmectl's request on tries again after. */
+#define FORWARD_RETRY   apr_time_from_sec(2)
 
 /* This driver's node of the cluster (SacmeCluster), or NULL; made in the
  * driving process before it drops root. */
@@ -225,9 +229,8 @@ static void exit_staged(driver_t *drv, sacme_driver_t *d, pid_t parent)
         sacme_hooks_drain(d->hooks);
         apr_thread_mutex_unlock(d->lock);
     }
-    if (cluster) {
-        sacme_cnode_resign(cluster);    /* another node leads at once */
-    }
+    /* In a cluster, its lease stays: the next driver, a second from now,
+     * takes it over and goes on as the same member (and leader). */
     if (getppid() != parent) {
         _exit(0);
     }
@@ -447,7 +450,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     slot_t *slots;
     apr_pool_t *mainp;
     pid_t parent = getppid();
-    apr_time_t stamp, req_stamp;
+    apr_time_t stamp, req_stamp, forward_at = 0;
     int i, n = conf->domains->nelts, was_driving = 0;
 
     log->fn = log_to_httpd;
@@ -585,12 +588,17 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         /* A new (or finished) admin request: look at every idle domain now
          * rather than at its next check, which may be hours away. */
         stamp = sacme_request_stamp(d->store, iter);
-        if (stamp != req_stamp && !driving) {
-            /* sacmectl on a follower: the leader is to act on it */
-            req_stamp = stamp;
-            sacme_cnode_forward_requests(cluster, iter);
+        if (stamp != req_stamp && !driving && now >= forward_at) {
+            /* sacmectl on a follower: the leader is to act on it (once this
+             * node has joined; again a little later when etcd failed) */
+            if (sacme_cnode_forward_requests(cluster, iter)) {
+                req_stamp = stamp;
+            }
+            else {
+                forward_at = now + FORWARD_RETRY;
+            }
         }
-        if (stamp != req_stamp) {
+        if (stamp != req_stamp && driving) {
             req_stamp = stamp;
             take_account_request(drv, d, iter);
             take_ari_request(drv, d, slots, n, iter);
@@ -777,7 +785,11 @@ static apr_status_t driver_cleanup(void *data)
         drv->registered = 0;
         apr_proc_other_child_unregister(drv);
     }
-    kill(drv->proc.pid, SIGTERM);
+    /* A restart (not a stop) lets a cluster node's driver leave its lease
+     * to the next one (cluster_stopper); without a cluster both end it. */
+    kill(drv->proc.pid, drv->conf->cluster_urls
+                        && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING
+                        ? SIGINT : SIGTERM);
     for (i = 0; i < 30; ++i) {
         apr_exit_why_e why;
         int code;
@@ -818,9 +830,11 @@ static apr_status_t drop_privileges(driver_t *drv, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
-/* A clustered driver told to stop (SIGTERM: a restart, httpd stopping)
- * gives its lease up first, so another node leads at once instead of after
- * the lease. The signal is blocked in every thread and taken here. */
+/* A clustered driver told to stop: SIGTERM (httpd stops) gives its lease
+ * up first, so another node leads at once instead of after the lease;
+ * SIGINT (a restart: the next driver follows at once) leaves it to the
+ * next driver (sacme_cluster_adopt). The signals are blocked in every
+ * thread and taken here. */
 static void *APR_THREAD_FUNC cluster_stopper(apr_thread_t *thread, void *data)
 {
     sigset_t set;
@@ -830,10 +844,13 @@ static void *APR_THREAD_FUNC cluster_stopper(apr_thread_t *thread, void *data)
     (void)data;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
-    while (sigwait(&set, &sig) != 0 || sig != SIGTERM) {
+    sigaddset(&set, SIGINT);
+    while (sigwait(&set, &sig) != 0 || (sig != SIGTERM && sig != SIGINT)) {
         ;
     }
-    sacme_cnode_resign(cluster);
+    if (sig == SIGTERM) {
+        sacme_cnode_resign(cluster);
+    }
     _exit(0);
     return NULL;
 }
@@ -885,6 +902,7 @@ static void driver_cluster(driver_t *drv, apr_pool_t *p)
     }
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     apr_threadattr_create(&attr, p);
     apr_threadattr_detach_set(attr, 1);

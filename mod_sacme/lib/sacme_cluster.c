@@ -39,6 +39,7 @@ static const char *key_of(const sacme_cluster_t *c, apr_pool_t *p, const char *a
 static void lose_lease(sacme_cluster_t *c)
 {
     c->lease = 0;
+    c->adopted = 0;
     c->valid_until = 0;
     c->role = SACME_ROLE_NONE;
 }
@@ -75,6 +76,14 @@ static apr_status_t hold_lease(sacme_cluster_t *c, apr_time_t now, sacme_result_
         if (left > 0) {
             c->valid_until = now + (left < c->ttl ? left : c->ttl);
             c->renewed_at = now;
+            if (c->adopted) {
+                /* its membership key, in case the earlier process had
+                 * none yet (it comes with a new lease otherwise) */
+                c->adopted = 0;
+                c->role = SACME_ROLE_FOLLOWER;
+                return c->kv->put(c->kv_baton, key_of(c, c->p, MEMBERS, c->node, NULL, NULL),
+                                  c->node, c->lease, res);
+            }
             return APR_SUCCESS;
         }
         lose_lease(c);             /* the store let it go: a new one */
@@ -139,6 +148,16 @@ done:
     }
     apr_pool_destroy(p);
     return rv;
+}
+
+void sacme_cluster_adopt(sacme_cluster_t *c, apr_int64_t lease, apr_time_t now)
+{
+    c->lease = lease;
+    c->adopted = 1;
+    c->role = SACME_ROLE_NONE;
+    /* renewed at the next tick, before anything is trusted */
+    c->valid_until = now + c->ttl;
+    c->renewed_at = now - c->ttl;
 }
 
 int sacme_cluster_leading(const sacme_cluster_t *c, apr_time_t now)

@@ -40,8 +40,10 @@ typedef struct sacme_kv_impl_t {
                                     apr_interval_time_t *left, sacme_result_t *res);
     apr_status_t (*lease_revoke)(void *baton, apr_int64_t id, sacme_result_t *res);
     /* Puts key = value bound to lease (0: none) only if key does not exist;
-     * *created says whether it did; when not, *holder (may be NULL) gets
-     * the present value. */
+     * *created says whether it did, or whether it holds this very value
+     * under this very lease (the caller's: an answer that came too late,
+     * a lease taken over); when not, *holder (may be NULL) gets the present
+     * value. */
     apr_status_t (*create)(void *baton, const char *key, const char *value,
                            apr_int64_t lease, apr_pool_t *p, int *created,
                            const char **holder, sacme_result_t *res);
@@ -78,6 +80,8 @@ typedef struct sacme_cluster_t {
     const char *leader;        /* the leading node's id as last seen, or NULL */
     apr_time_t lost_at;        /* (monotonic) when the store was last out of
                                   reach after being reached; 0: it is not */
+    int adopted;               /* the lease is an earlier process's, not yet
+                                  renewed by this one */
 } sacme_cluster_t;
 
 /* A cluster member for node under prefix (a '/' is added when missing),
@@ -92,6 +96,13 @@ sacme_cluster_t *sacme_cluster_make(apr_pool_t *p, const sacme_kv_impl_t *kv,
  * store is returned (res says why) and leaves the role as the lease allows:
  * a leader stays one only while sacme_cluster_leading says so. */
 apr_status_t sacme_cluster_tick(sacme_cluster_t *c, apr_time_t now, sacme_result_t *res);
+
+/* Takes over the lease of this node's previous process (its driver ended
+ * to let httpd restart, and the new one goes on where it stopped): its
+ * membership and, if it led, its leadership, with no gap for the others
+ * to see. Nothing is trusted before the next tick renews it; a lease that
+ * has run out meanwhile is replaced by a new one there. */
+void sacme_cluster_adopt(sacme_cluster_t *c, apr_int64_t lease, apr_time_t now);
 
 /* Whether this node may act as the leader at now: it won the leader key
  * and its lease surely still lives (less the margin). */

@@ -49,6 +49,9 @@ struct sacme_cnode_t {
     int drove;                       /* it was, in this process */
     int taken;                       /* (ticker) leads and took the copy */
     apr_time_t taken_at;             /* (ticker, mono) when */
+    int skip_settle;                 /* (ticker) it led before this process:
+                                        the members know it, no settling */
+    apr_int64_t adopted;             /* (ticker) the lease taken over, or 0 */
     int members_seen;                /* (ticker) how many members last round */
     apr_time_t members_at;           /* (ticker, mono) since when that many */
     apr_time_t synced;               /* (wall) the copy last taken or followed */
@@ -91,8 +94,8 @@ static int accept_lead(void *baton, const sacme_store_change_t *c, apr_pool_t *p
 
 /* The follower's watch: a leader takes only what followers pass on (the
  * admin's requests; the rest is its own, echoed); a follower takes the
- * rest, and of the requests only their end (its sacmectl sees the request
- * done), never one passed on by another follower. */
+ * rest but the requests, which are the leader's to act on (its own went
+ * there, sacme_cnode_forward_requests). */
 static int accept_follow(void *baton, const sacme_store_change_t *c, apr_pool_t *p)
 {
     sacme_cnode_t *cn = baton;
@@ -104,10 +107,7 @@ static int accept_follow(void *baton, const sacme_store_change_t *c, apr_pool_t 
     if (driving) {
         return requests;
     }
-    if (requests) {
-        return !c->data;
-    }
-    return !already_live(cn, c, p);
+    return !requests && !already_live(cn, c, p);
 }
 
 /* The view of the cluster's struct for a thread other than the ticker's:
@@ -229,6 +229,29 @@ static apr_status_t check_key(sacme_cnode_t *cn, apr_pool_t *p, sacme_result_t *
     return APR_SUCCESS;
 }
 
+/* Puts the whole store into the copy; a failure is counted, so that the
+ * ticker tries again while this node drives. */
+static apr_status_t push_all(sacme_cnode_t *cn, apr_pool_t *p)
+{
+    sacme_result_t *res = sacme_result_make(p);
+    int pushed = 0;
+    apr_status_t rv = sacme_sync_push_all(cn->lead_sync, cn->conf.store, p, &pushed, res);
+
+    if (rv != APR_SUCCESS) {
+        apr_atomic_inc32(&cn->lead_sync->unpushed);
+        sacme_log(cn->conf.log, SACME_LOG_WARNING, sacme_result_log_status(res),
+                  SACME_LOGNO(10620) "cluster %s: the store could not be put into the "
+                  "cluster's copy (%s); it is tried again while etcd is reachable",
+                  cn->conf.name, sacme_result_message(res, p));
+    }
+    else if (pushed) {
+        sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10612)
+                  "cluster %s: this node put its store into the cluster's copy (%d file(s))",
+                  cn->conf.name, pushed);
+    }
+    return rv;
+}
+
 /* This node won the leadership: it takes the cluster's copy (the orders
  * in progress, the account) before it drives; a copy with nothing in it
  * (the first leader, a store from before the cluster) or one behind this
@@ -237,7 +260,7 @@ static void take_lead(sacme_cnode_t *cn, apr_time_t now, apr_pool_t *p)
 {
     sacme_result_t *res = sacme_result_make(p);
     apr_int64_t revision = 0;
-    int taken = 0, pushed = 0;
+    int taken = 0;
     apr_status_t rv;
 
     rv = sacme_sync_pull(cn->lead_sync, cn->conf.store, p, &revision, &taken, res);
@@ -254,17 +277,9 @@ static void take_lead(sacme_cnode_t *cn, apr_time_t now, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         return;                         /* again at the next round */
     }
-    if (!taken || apr_atomic_xchg32(&cn->lead_sync->unpushed, 0)) {
-        if (sacme_sync_push_all(cn->lead_sync, cn->conf.store, p, &pushed, res)
-                != APR_SUCCESS) {
-            apr_atomic_inc32(&cn->lead_sync->unpushed);
-            return;
-        }
-        if (pushed) {
-            sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10612)
-                      "cluster %s: this node put its store into the cluster's copy (%d "
-                      "file(s))", cn->conf.name, pushed);
-        }
+    if ((!taken || apr_atomic_xchg32(&cn->lead_sync->unpushed, 0))
+        && push_all(cn, p) != APR_SUCCESS) {
+        return;
     }
     apr_thread_mutex_lock(cn->lock);
     cn->synced = apr_time_now();
@@ -272,6 +287,7 @@ static void take_lead(sacme_cnode_t *cn, apr_time_t now, apr_pool_t *p)
     cn->taken = 1;
     cn->taken_at = now;
     cn->members_seen = -1;
+    cn->skip_settle = cn->adopted && cn->c->lease == cn->adopted;
     sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10601)
               "cluster %s: this node (%s) leads: it drives the certificates of the "
               "cluster once the members are settled (%d file(s) taken from the "
@@ -284,6 +300,9 @@ static int settled(sacme_cnode_t *cn, apr_time_t now, apr_pool_t *p)
 {
     apr_array_header_t *members;
 
+    if (cn->skip_settle) {
+        return 1;
+    }
     if (sacme_cluster_members(cn->c, p, &members, NULL) == APR_SUCCESS
         && members->nelts != cn->members_seen) {
         cn->members_seen = members->nelts;
@@ -366,11 +385,47 @@ static void publish_view(sacme_cnode_t *cn, int reached, json_t **last_nodes,
                            SACME_CLUSTER_ENTRY, view, NULL);
 }
 
+/* The lease of this node's previous driver, taken over (see
+ * sacme_cluster_adopt): a driver ends at every activation, and the next
+ * one, a second later, goes on as the same member (and leader) instead of
+ * leaving and joining again, which would hand the leadership around and
+ * leave the node out of the challenges in between. */
+static void adopt_lease(sacme_cnode_t *cn, apr_pool_t *p)
+{
+    json_t *j = sacme_store_state_load(cn->conf.store, p, SACME_STATE_CLUSTER_LEASE,
+                                       SACME_CLUSTER_ENTRY, NULL);
+    const char *node = j ? sacme_json_str(j, "node") : NULL;
+    const char *id = j ? sacme_json_str(j, "lease") : NULL;
+    apr_int64_t lease = id ? apr_atoi64(id) : 0;
+
+    if (node && !strcmp(node, cn->conf.node) && lease > 0) {
+        sacme_cluster_adopt(cn->c, lease, sacme_time_mono());
+        cn->adopted = lease;
+    }
+}
+
+/* Records the lease for the next driver when it changed. */
+static void save_lease(sacme_cnode_t *cn, apr_int64_t *saved, apr_pool_t *p)
+{
+    json_t *j;
+
+    if (!cn->c->lease || cn->c->lease == *saved) {
+        return;
+    }
+    j = sacme_json_own(p, json_pack("{s:s,s:s}", "node", cn->conf.node, "lease",
+                                    apr_psprintf(p, "%" APR_INT64_T_FMT, cn->c->lease)));
+    if (j && sacme_store_state_save(cn->conf.store, p, SACME_STATE_CLUSTER_LEASE,
+                                    SACME_CLUSTER_ENTRY, j, NULL) == APR_SUCCESS) {
+        *saved = cn->c->lease;
+    }
+}
+
 static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
 {
     sacme_cnode_t *cn = data;
     json_t *nodes = NULL, *members = NULL;
     apr_time_t warned = 0, viewed = 0;
+    apr_int64_t saved;
     const char *told_leader = NULL;
     apr_pool_t *tp, *ip;
 
@@ -378,6 +433,8 @@ static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
     apr_pool_create_unmanaged_ex(&tp, NULL, NULL);
     cn->c = sacme_cluster_make(tp, &sacme_cluster_etcd_kv, cn->tick_etcd, cn->prefix,
                                cn->conf.node, cn->conf.ttl);
+    adopt_lease(cn, tp);
+    saved = cn->adopted;
     for (;;) {
         sacme_result_t *res;
         apr_time_t now = sacme_time_mono();
@@ -402,6 +459,7 @@ static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
         apr_thread_mutex_lock(cn->lock);
         cn->view = *cn->c;
         apr_thread_mutex_unlock(cn->lock);
+        save_lease(cn, &saved, ip);
         if (!leading) {
             cn->taken = 0;
         }
@@ -652,9 +710,26 @@ const char *sacme_cnode_staged(sacme_cnode_t *cn, apr_pool_t *p)
     }
     for (i = 0; cn->conf.domains && i < cn->conf.domains->nelts; ++i) {
         const sacme_domain_t *dom = APR_ARRAY_IDX(cn->conf.domains, i, sacme_domain_t *);
-        if (sacme_store_has_set(cn->conf.store, p, SACME_GROUP_STAGING, dom->name)) {
-            names = names ? apr_pstrcat(p, names, ", ", dom->name, NULL) : dom->name;
+        sacme_certset_t *set;
+
+        if (!sacme_store_has_set(cn->conf.store, p, SACME_GROUP_STAGING, dom->name)
+            || sacme_store_load_set(cn->conf.store, p, SACME_GROUP_STAGING, dom->name, &set,
+                                    NULL) != APR_SUCCESS) {
+            continue;
         }
+        if (!sacme_key_same_public(set->key, X509_get0_pubkey(APR_ARRAY_IDX(
+                                       set->chain->certs, 0, X509 *)))) {
+            /* two halves of different sets (the copy changed between them):
+             * the parent would refuse it at every restart, and this node
+             * take it again each time; the leader's next set replaces it */
+            sacme_log(cn->conf.log, SACME_LOG_WARNING, 0, SACME_LOGNO(10622)
+                      "cluster %s: %s: the certificate from the leader does not go with "
+                      "the key staged with it; it is dropped, and this node waits for "
+                      "the leader's next one", cn->conf.name, dom->name);
+            sacme_store_unstage(cn->conf.store, p, dom->name, SACME_UNSTAGE_CHAIN);
+            continue;
+        }
+        names = names ? apr_pstrcat(p, names, ", ", dom->name, NULL) : dom->name;
     }
     return names;
 }
@@ -662,6 +737,7 @@ const char *sacme_cnode_staged(sacme_cnode_t *cn, apr_pool_t *p)
 typedef struct {
     sacme_cnode_t *cn;
     apr_pool_t *p;
+    int failed;
 } forward_t;
 
 static apr_status_t forward_one(void *baton, const sacme_store_change_t *c)
@@ -682,9 +758,9 @@ static apr_status_t forward_one(void *baton, const sacme_store_change_t *c)
     if (sacme_sync_push(cn->lead_sync, c, res) != APR_SUCCESS) {
         sacme_log(cn->conf.log, SACME_LOG_WARNING, sacme_result_log_status(res),
                   SACME_LOGNO(10615) "cluster %s: the request for %s (sacmectl) could not "
-                  "be passed to the leader (%s); it is tried again at the next change "
-                  "of requests/ or the next start of the driver", cn->conf.name, c->name,
-                  sacme_result_message(res, f->p));
+                  "be passed to the leader (%s); it is tried again in a few seconds",
+                  cn->conf.name, c->name, sacme_result_message(res, f->p));
+        f->failed = 1;
         return APR_SUCCESS;
     }
     apr_hash_set(cn->forwarded, apr_pstrdup(cn->p, c->file), APR_HASH_KEY_STRING,
@@ -692,21 +768,31 @@ static apr_status_t forward_one(void *baton, const sacme_store_change_t *c)
     sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10611)
               "cluster %s: the request for %s (sacmectl on this node) is passed to the "
               "leader", cn->conf.name, c->name);
+    /* It is the leader's now (sacmectl show there says it is pending): a
+     * copy left here would be passed on again by this node's next driver,
+     * long after the leader was done with it. */
+    sacme_store_apply(cn->conf.store, f->p, &(sacme_store_change_t){ c->part, c->name,
+                      c->file, NULL, 0, 0 }, NULL);
     return APR_SUCCESS;
 }
 
-void sacme_cnode_forward_requests(sacme_cnode_t *cn, apr_pool_t *p)
+int sacme_cnode_forward_requests(sacme_cnode_t *cn, apr_pool_t *p)
 {
-    forward_t f = { cn, p };
+    forward_t f = { cn, p, 0 };
     int driving, checked;
 
     apr_thread_mutex_lock(cn->lock);
     driving = cn->driving;
     checked = cn->key_checked;
     apr_thread_mutex_unlock(cn->lock);
-    if (!driving && checked) {
-        sacme_store_each(cn->conf.store, p, forward_one, &f, NULL);
+    if (driving) {
+        return 1;
     }
+    if (!checked || sacme_store_each(cn->conf.store, p, forward_one, &f, NULL)
+                        != APR_SUCCESS) {
+        return 0;
+    }
+    return !f.failed;
 }
 
 /* One answer the other members must have. */
@@ -795,26 +881,14 @@ apr_status_t sacme_cnode_ready(void *baton, const apr_array_header_t *published,
 
 void sacme_cnode_push_store(sacme_cnode_t *cn, apr_pool_t *p)
 {
-    sacme_result_t *res = sacme_result_make(p);
-    int driving, pushed = 0;
+    int driving;
 
     apr_thread_mutex_lock(cn->lock);
     driving = cn->driving;
     apr_thread_mutex_unlock(cn->lock);
-    if (!driving) {
-        return;
+    if (driving) {
+        push_all(cn, p);
     }
-    if (sacme_sync_push_all(cn->lead_sync, cn->conf.store, p, &pushed, res) != APR_SUCCESS) {
-        apr_atomic_inc32(&cn->lead_sync->unpushed); /* the ticker tries again */
-        sacme_log(cn->conf.log, SACME_LOG_WARNING, sacme_result_log_status(res),
-                  SACME_LOGNO(10620) "cluster %s: the store could not be put into the "
-                  "cluster's copy (%s); it is tried again while etcd is reachable",
-                  cn->conf.name, sacme_result_message(res, p));
-        return;
-    }
-    sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10612)
-              "cluster %s: this node put its store into the cluster's copy (%d file(s))",
-              cn->conf.name, pushed);
 }
 
 void sacme_cnode_resign(sacme_cnode_t *cn)

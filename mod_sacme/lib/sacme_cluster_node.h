@@ -63,8 +63,10 @@ int sacme_cnode_lost(sacme_cnode_t *cn);
 const char *sacme_cnode_staged(sacme_cnode_t *cn, apr_pool_t *p);
 
 /* A follower passes the admin's requests found in its store (sacmectl on
- * this node) to the leader through etcd; a leader does nothing. */
-void sacme_cnode_forward_requests(sacme_cnode_t *cn, apr_pool_t *p);
+ * this node) to the leader through etcd; a leader does nothing. 0 when
+ * that could not be done yet (the node has not joined, etcd failed): to
+ * be tried again. */
+int sacme_cnode_forward_requests(sacme_cnode_t *cn, apr_pool_t *p);
 
 /* For the driver's ready step (sacme_driver_t.cluster_ready): waits until
  * every other live member acknowledged the http-01 and tls-alpn-01

@@ -1,4 +1,5 @@
 /* The cluster's copy of the store (sacme_cluster_sync.h). */
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "sacme_cluster_sync.h"
@@ -172,11 +173,50 @@ apr_status_t sacme_sync_push_all(sacme_sync_t *s, const sacme_store_t *store,
     return sacme_store_each(store, p, push_one, &pa, res);
 }
 
+/* What a pull leaves of the store's own files. */
+typedef struct {
+    sacme_sync_t *s;
+    const sacme_store_t *store;
+    apr_hash_t *in_copy;             /* the copy's keys */
+    int *applied;
+} prune_t;
+
+/* A file of staging/ or challenges/ that the copy does not hold: removed.
+ * Its removal happened while this node was not watching (its driver was
+ * between two runs), and a file left behind would be acted on: an order
+ * the leader finished, resumed here again; an answer long withdrawn. The
+ * accounts stay (a key is never thrown away on the copy's word), and so
+ * do the requests (the admin's, on their way to the leader). */
+static apr_status_t prune_one(void *baton, const sacme_store_change_t *c)
+{
+    prune_t *pr = baton;
+    sacme_store_change_t gone = *c;
+    const char *key;
+    apr_pool_t *p;
+
+    if (strcmp(c->part, SACME_GROUP_STAGING) && strcmp(c->part, SACME_GROUP_CHALLENGES)) {
+        return APR_SUCCESS;
+    }
+    apr_pool_create(&p, NULL);
+    key = apr_pstrcat(p, pr->s->prefix, sacme_store_change_path(p, c), NULL);
+    if (!apr_hash_get(pr->in_copy, key, APR_HASH_KEY_STRING)) {
+        gone.data = NULL;
+        gone.len = 0;
+        if ((!pr->s->accept || pr->s->accept(pr->s->baton, &gone, p))
+            && sacme_store_apply(pr->store, p, &gone, NULL) == APR_SUCCESS) {
+            ++*pr->applied;
+        }
+    }
+    apr_pool_destroy(p);
+    return APR_SUCCESS;
+}
+
 apr_status_t sacme_sync_pull(sacme_sync_t *s, const sacme_store_t *store, apr_pool_t *p,
                              apr_int64_t *revision, int *applied, sacme_result_t *res)
 {
     apr_array_header_t *kvs;
     sacme_store_change_t c;
+    prune_t pr;
     apr_status_t rv;
     int i;
 
@@ -200,14 +240,21 @@ apr_status_t sacme_sync_pull(sacme_sync_t *s, const sacme_store_t *store, apr_po
             sacme_result_reset(res);
         }
     }
+    pr.s = s;
+    pr.store = store;
+    pr.in_copy = apr_hash_make(p);
+    pr.applied = applied;
     for (i = 0; i < kvs->nelts; ++i) {
         const sacme_etcd_kv_t *kv = APR_ARRAY_IDX(kvs, i, sacme_etcd_kv_t *);
         if ((rv = apply_one(s, store, kv->key, kv->value, kv->value_len, applied, res))
             != APR_SUCCESS) {
             return rv;
         }
+        apr_hash_set(pr.in_copy, kv->key, APR_HASH_KEY_STRING, "");
     }
-    return APR_SUCCESS;
+    /* An empty copy is a cluster's first (or one an admin cleared): the
+     * store is what fills it, not what it empties. */
+    return kvs->nelts ? sacme_store_each(store, p, prune_one, &pr, res) : APR_SUCCESS;
 }
 
 typedef struct {

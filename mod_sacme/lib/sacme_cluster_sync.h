@@ -54,9 +54,10 @@ apr_status_t sacme_sync_push(sacme_sync_t *s, const sacme_store_change_t *c,
 apr_status_t sacme_sync_push_all(sacme_sync_t *s, const sacme_store_t *store,
                                  apr_pool_t *p, int *pushed, sacme_result_t *res);
 
-/* Writes every file of the cluster's copy into store; *revision gets the
- * copy's revision (follow from *revision + 1), *applied how many files
- * were written. A value this node cannot open (another cluster key) stops
+/* Writes every file of the cluster's copy into store, and removes the
+ * files of staging/ and challenges/ the copy does not hold (unless it is
+ * empty); *revision gets the copy's revision (follow from *revision + 1),
+ * *applied how many files were written or removed. A value this node cannot open (another cluster key) stops
  * it with SACME_ESEALKEY before anything is written: a node with the
  * wrong key uses nothing and overwrites nothing. Other refusals are logged
  * and skipped. */

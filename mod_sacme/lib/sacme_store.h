@@ -121,9 +121,11 @@ typedef enum {
     SACME_STATE_DNS,           /* staging/<name>/dns.json: the dns-01 TXT records
                                   set up and not yet torn down, each with
                                   its command (sacme_drive_dns.h) */
-    SACME_STATE_CLUSTER        /* staging/-cluster/cluster.json (name
+    SACME_STATE_CLUSTER,       /* staging/-cluster/cluster.json (name
                                   SACME_CLUSTER_ENTRY): the cluster as this
                                   node's driver last saw it, for status */
+    SACME_STATE_CLUSTER_LEASE  /* staging/-cluster/lease.json: this node's
+                                  lease in etcd, for its next driver */
 } sacme_state_t;
 
 /* The state, or NULL when there is none (res: APR_ENOENT) or it cannot be

@@ -117,6 +117,9 @@ static apr_status_t f_create(void *b, const char *key, const char *value,
     had = apr_hash_get(kv->values, key, APR_HASH_KEY_STRING);
     *created = !had;
     if (had) {
+        const apr_int64_t *bound = apr_hash_get(kv->bound, key, APR_HASH_KEY_STRING);
+        /* the caller's own value under its own lease is the caller's */
+        *created = bound && *bound == lease && lease && !strcmp(had, value);
         *holder = apr_pstrdup(p, had);
         return APR_SUCCESS;
     }
@@ -327,6 +330,45 @@ START_TEST(own_id_under_an_old_lease_is_not_leadership)
 }
 END_TEST
 
+/* A node's next process takes over its lease (the driver ended for a
+ * restart): it leads on under the same lease, without a new one, and the
+ * other node never sees a moment without a leader or without it. A lease
+ * that ran out meanwhile is not taken over: a new one, and no leadership
+ * the other node has since won. */
+START_TEST(adopted_lease_goes_on_leading)
+{
+    fake_kv_t *kv = fake_kv();
+    sacme_cluster_t *old = node(kv, "a"), *b = node(kv, "b"), *again = node(kv, "a");
+    sacme_cluster_t *late = node(kv, "a");
+    apr_int64_t lease, granted;
+
+    tick(kv, old, SEC(100));
+    tick(kv, b, SEC(100));
+    lease = old->lease;
+    granted = kv->next_id;
+    ck_assert_int_eq(old->role, SACME_ROLE_LEADER);
+    sacme_cluster_adopt(again, lease, SEC(102));
+    ck_assert(!sacme_cluster_leading(again, SEC(102)));   /* not before a renewal */
+    tick(kv, again, SEC(102));
+    ck_assert_int_eq(again->role, SACME_ROLE_LEADER);
+    ck_assert(sacme_cluster_leading(again, SEC(103)));
+    ck_assert(again->lease == lease);
+    ck_assert(kv->next_id == granted);                    /* no new lease */
+    tick(kv, b, SEC(103));
+    ck_assert_int_eq(b->role, SACME_ROLE_FOLLOWER);
+    ck_assert_str_eq(b->leader, "a");
+
+    /* a's process dies and stays away past the lease: b leads; a later
+     * process cannot take the old lease back */
+    tick(kv, b, SEC(130));
+    ck_assert_int_eq(b->role, SACME_ROLE_LEADER);
+    sacme_cluster_adopt(late, lease, SEC(131));
+    tick(kv, late, SEC(131));
+    ck_assert(late->lease != lease);
+    ck_assert_int_eq(late->role, SACME_ROLE_FOLLOWER);
+}
+END_TEST
+
 /* A lease the store let go (a long pause) is replaced, membership included. */
 START_TEST(lapsed_lease_is_replaced)
 {
@@ -435,6 +477,7 @@ Suite *unit_suite_cluster(void)
     tcase_add_test(tc, acknowledgements);
     tcase_add_test(tc, prefix_and_roles);
     tcase_add_test(tc, ticking_does_not_copy_the_leader_again);
+    tcase_add_test(tc, adopted_lease_goes_on_leading);
     suite_add_tcase(s, tc);
     return s;
 }
