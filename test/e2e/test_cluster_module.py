@@ -1,0 +1,453 @@
+"""The cluster of httpd nodes end to end (issue 15): three real httpds with
+mod_sacme, each with SacmeCluster over a real 3-member etcd, one shared
+SacmeClusterKey, HAProxy round-robin in front as the address Pebble's VA
+validates http-01 at, and a real Pebble (EAB required, real validation)
+behind the quirk proxy, which counts what the CA was asked and can hold an
+order in `processing`.
+
+What a user of a cluster depends on, asserted here: one ACME account and one
+order per name for the whole cluster, whichever node the CA's validation
+reaches; every node serves the same certificate; a killed leader is
+replaced and its order in progress completed, not ordered again; one etcd
+member lost changes nothing; etcd down entirely leaves every node serving
+(and restarting) from its local store, and the cluster converges when etcd
+is back; a node with another cluster key refuses and overwrites nothing;
+`sacmectl renew --force` on any node renews through the leader; the status
+shows the cluster.
+
+Every node's driver starts the same way, and every node must be in the
+cluster before the CA is asked anything: HAProxy sends a validation to any
+node, and a node that has not joined yet cannot have the answer.  So the
+first newAccount request is held at the proxy until each node logged its
+role (start_cluster), then passed on unchanged."""
+
+import os
+import re
+import socket
+import time
+
+import pytest
+
+from sacmetest import faults, sacmectl
+from sacmetest.cluster import cluster_key_file, etcd_lines, key_id
+from sacmetest.faults import new_orders, registrations
+from sacmetest.httpd import LOOPBACK, MODULES, _read_http_response
+from sacmetest.module import (ORDERING, RESUMING, assert_served_verified, names_for,
+                              order_url_in, root_file)
+from sacmetest.quirkproxy import QuirkProxy
+
+# log tags of the cluster driver
+JOINED = "SACME10600"
+LEADS = "SACME10601"
+FOLLOWS = "SACME10602"
+UNREACHABLE = "SACME10603"
+REACHABLE = "SACME10604"
+LEADERSHIP_LOST = "SACME10605"
+WRONG_KEY = "SACME10606"
+PASSED_TO_LEADER = "SACME10611"
+
+LEASE = "6s"
+LIMIT = 180            # bounds of the waits (seconds), not timing claims
+ISSUE_LIMIT = 300      # ten domains on three nodes on a 2-CPU machine
+CHALLENGE_PATH = "/.well-known/acme-challenge/"
+NEW_ACCOUNT = "/sign-me-up"        # Pebble's newAccount path
+
+STATUS_CONF = """
+LoadModule authz_host_module %(modules)s/mod_authz_host.so
+LoadModule status_module %(modules)s/mod_status.so
+<Location /sacme-status>
+    SetHandler sacme-status
+    Require local
+</Location>
+<Location /server-status>
+    SetHandler server-status
+    Require local
+</Location>
+""" % {"modules": MODULES}
+
+
+@pytest.fixture
+def proxy():
+    """A Pebble of the test's own (real http-01 validation, no rejected
+    nonce: the proxy's counts are exact) behind a quirk proxy."""
+    pebble = faults.exact_pebble()
+    p = None
+    try:
+        p = QuirkProxy(pebble).start()
+        yield p
+    finally:
+        if p:
+            p.stop()
+        pebble.stop()
+
+
+class Env:
+    """What a test's cluster is made of: the etcd, the CA (through the
+    proxy), the shared key file and the cluster's name in etcd."""
+
+    def __init__(self, etcd, proxy, make_cluster, tmp, tag):
+        self.etcd = etcd
+        self.proxy = proxy
+        self.make_cluster = make_cluster
+        self.tmp = tmp
+        self.name = "%s-%s" % (tag, os.urandom(3).hex())
+        self.prefix = "/sacme/%s/" % self.name
+        self.key = cluster_key_file(tmp)
+        self.keys = {}        # node name -> another key file
+
+    def sacme(self, c, node):
+        key = self.keys.get(node.name, self.key)
+        return c.default_sacme(node) + etcd_lines(self.etcd, self.name, node, key, LEASE)
+
+    def start_cluster(self, domains, n=3, **kw):
+        """A started cluster of n nodes for domains whose CA is asked
+        nothing before every node has joined (see the module's text)."""
+        self.proxy.set(hold=(NEW_ACCOUNT, "request"))
+        c = self.make_cluster(n, domains=domains, pebble=self.proxy.pebble,
+                              directory_url=self.proxy.directory_url, sacme=self.sacme, **kw)
+        roles = wait_roles(c.nodes)
+        assert self.proxy.wait_held(LIMIT), "no node asked the CA for the account"
+        self.proxy.release(deliver=True)
+        return c, roles
+
+    # -- what etcd holds --
+
+    def leader_name(self):
+        got = self.etcd.get(self.prefix + "leader")
+        return got[0].decode() if got else None
+
+    def store_copy(self):
+        return self.etcd.range(self.prefix + "store/")[0]
+
+    def members(self):
+        keys = self.etcd.range(self.prefix + "members/")[0]
+        return sorted(k[len(self.prefix + "members/"):] for k in keys)
+
+
+@pytest.fixture
+def env(etcd3, proxy, make_cluster, tmp_path, request):
+    tag = re.sub(r"[^a-z0-9]", "", request.node.name.replace("test_", ""))[:20]
+    return Env(etcd3, proxy, make_cluster, str(tmp_path), tag)
+
+
+# --- helpers ----------------------------------------------------------------------
+
+def role_lines(node, since=0):
+    return [l for l in node.httpd.log()[since:].splitlines() if LEADS in l or FOLLOWS in l]
+
+
+def wait_until(cond, what, limit=LIMIT, interval=0.2):
+    deadline = time.monotonic() + limit
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out (%ss) waiting for %s" % (limit, what))
+        time.sleep(interval)
+
+
+def wait_roles(nodes, since=None, limit=LIMIT):
+    """Waits until every node logged whether it leads or follows (since the
+    given log marks); returns {node name: its first such line}."""
+    since = since or {}
+
+    def all_said():
+        lines = {nd.name: role_lines(nd, since.get(nd.name, 0)) for nd in nodes}
+        return lines if all(lines.values()) else None
+    lines = wait_until(all_said, "every node to log %s or %s" % (LEADS, FOLLOWS), limit)
+    return {name: ls[0] for name, ls in lines.items()}
+
+
+def one_leader(roles):
+    """The one node name whose role line says it leads; every other line
+    says it follows that node."""
+    leaders = [name for name, line in roles.items() if LEADS in line]
+    assert len(leaders) == 1, "not exactly one leader: %r" % roles
+    for name, line in roles.items():
+        if name != leaders[0]:
+            assert FOLLOWS in line and leaders[0] in line, \
+                "%s does not follow %s: %s" % (name, leaders[0], line)
+    return leaders[0]
+
+
+def talked_to_the_ca(node, since=0):
+    """The node's lines of an order made or resumed (since the mark)."""
+    return [l for l in node.httpd.log()[since:].splitlines() if ORDERING in l or RESUMING in l]
+
+
+def assert_ordered_only_while_leading(nodes):
+    """Every line of a node ordering or resuming an order comes after that
+    node's last word on its role said it leads: a follower never talks to
+    the CA."""
+    for nd in nodes:
+        role = None
+        for line in nd.httpd.log().splitlines():
+            if LEADS in line:
+                role = "leads"
+            elif FOLLOWS in line or LEADERSHIP_LOST in line or WRONG_KEY in line:
+                role = "not"
+            elif (ORDERING in line or RESUMING in line) and role != "leads":
+                raise AssertionError("%s ordered while not leading (last role: %s): %s"
+                                     % (nd.name, role, line))
+
+
+def all_names(domains):
+    return [n for d in domains for n in d]
+
+
+def marks(nodes):
+    return {nd.name: nd.httpd.mark() for nd in nodes}
+
+
+def renew_force(node, name):
+    res = sacmectl.store_cmd(node.httpd, "renew", "--force", name)
+    assert res.rc == sacmectl.EXIT_OK, res.describe()
+    return res
+
+
+def request(node, path):
+    with socket.create_connection((LOOPBACK, node.httpd.port), timeout=10) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: sacmetest\r\n"
+                   "Connection: close\r\n\r\n" % path).encode("latin-1"))
+        return _read_http_response(s)
+
+
+def status_json(node):
+    import json
+    status, headers, body = request(node, "/sacme-status/")
+    assert status == 200, (node.name, status, body[:300])
+    return json.loads(body)
+
+
+# --- the tests --------------------------------------------------------------------
+
+def test_ten_domains_issued_once_for_the_cluster(env, tmp_path):
+    domains = [names_for("ten%d-%s" % (i, env.name)) for i in range(10)]
+    c, roles = env.start_cluster(domains)
+    leader = one_leader(roles)
+
+    serials = c.wait_same_serial(all_names(domains), limit=ISSUE_LIMIT)
+    root = root_file(env.proxy.pebble, str(tmp_path))
+    for nd in c.nodes:
+        for d in domains:
+            leaf = assert_served_verified(nd.httpd, d, root)[0]
+            assert leaf.serial_number == serials[d[0]], (nd.name, d[0])
+    # one certificate per domain, ten in all
+    assert len({serials[d[0]] for d in domains}) == len(domains), serials
+
+    # the CA saw one cluster: one account (one EAB binding), one order a name
+    assert registrations(env.proxy) == 1, \
+        "%d accounts registered for one cluster" % registrations(env.proxy)
+    for d in domains:
+        for name in d:
+            assert len(env.proxy.orders_for(name)) == 1, \
+                "%s ordered %d times" % (name, len(env.proxy.orders_for(name)))
+    assert new_orders(env.proxy) == len(domains), new_orders(env.proxy)
+
+    # the CA's validations landed on several nodes, and every one passed
+    seen = c.lb.backends_seen(CHALLENGE_PATH)
+    assert len(seen) > 1, "every validation reached %s: no test of the mirroring" % seen
+    validations = c.lb.requests(CHALLENGE_PATH)
+    assert all(r.status == 200 for r in validations), \
+        [r for r in validations if r.status != 200]
+
+    # the first leader ordered; nobody ordered while following (a leader
+    # may hand over when its driver exits to activate what it staged)
+    assert talked_to_the_ca(c.node(leader)), "the first leader ordered nothing"
+    assert_ordered_only_while_leading(c.nodes)
+    assert env.members() == ["node1", "node2", "node3"], env.members()
+
+
+def test_killed_leader_is_replaced_and_the_same_order_completes(env):
+    names = names_for("kill-%s" % env.name)
+    # the CA keeps the order processing once it is finalized
+    env.proxy.set(hold_processing_for={names[0]: 3600}, retry_after=1)
+    c, roles = env.start_cluster([names])
+    first = one_leader(roles)
+    leader = c.node(first)
+
+    order_key = env.prefix + "store/staging/%s/order.json" % names[0]
+
+    def held_and_copied():
+        if env.proxy.stats["hold_processing_for"] < 1:
+            return None
+        got = env.etcd.get(order_key)
+        return order_url_in(got[0].decode()) if got else None
+    order_url = wait_until(held_and_copied,
+                           "the order finalized, held processing, and its URL in etcd")
+    assert env.leader_name() == first
+    assert env.proxy.orders_for(names[0]) == [order_url.split(env.proxy.host, 1)[1]]
+
+    others = [nd for nd in c.nodes if nd is not leader]
+    since = marks(others)
+    c.kill(leader)
+
+    # another node takes over once the killed node's lease ran out
+    def took_over():
+        took = [nd for nd in others if nd.httpd.log_lines(LEADS, since[nd.name])]
+        return took
+    took = wait_until(took_over, "another node to log %s" % LEADS)
+    assert len(took) == 1, [nd.name for nd in took]
+    new = took[0]
+    assert env.leader_name() == new.name
+
+    # the CA finishes the order: the new leader completes THE SAME order
+    env.proxy.clear("hold_processing_for")
+    serials = c.wait_same_serial(names, nodes=others, limit=LIMIT)
+    resumed = new.httpd.log_lines(RESUMING, since[new.name])
+    assert resumed and order_url_in(resumed[0]) == order_url, \
+        "the new leader did not resume %s: %r" % (order_url, resumed)
+    assert not new.httpd.log_lines(ORDERING, since[new.name]), "ordered anew"
+    assert new_orders(env.proxy) == 1, "%d orders made" % new_orders(env.proxy)
+    assert registrations(env.proxy) == 1, "a second account was registered"
+    # one certificate came from the CA, and it is the one served
+    assert set(env.proxy.issued.values()) == {serials[names[0]]}, env.proxy.issued
+
+
+def test_one_etcd_member_lost_issuance_goes_on(env, tmp_path):
+    env.etcd.stop_member(0)
+    names = names_for("lost1-%s" % env.name)
+    c, roles = env.start_cluster([names])
+    one_leader(roles)
+    serials = c.wait_same_serial(names, limit=LIMIT)
+    root = root_file(env.proxy.pebble, str(tmp_path))
+    for nd in c.nodes:
+        assert_served_verified(nd.httpd, names, root)
+    assert new_orders(env.proxy) == 1 and registrations(env.proxy) == 1
+    assert env.proxy.issued and set(env.proxy.issued.values()) == {serials[names[0]]}
+    assert env.members() == ["node1", "node2", "node3"]
+
+
+def test_etcd_down_nodes_keep_serving_and_converge(env):
+    names = names_for("down-%s" % env.name)
+    c, roles = env.start_cluster([names])
+    one_leader(roles)
+    first = c.wait_same_serial(names, limit=LIMIT)[names[0]]
+
+    since = marks(c.nodes)
+    env.etcd.stop_all()
+    for nd in c.nodes:
+        nd.httpd.wait_log(UNREACHABLE, since=since[nd.name], limit=LIMIT)
+    for name in names:
+        assert set(c.serials(name).values()) == {first}, c.serials(name)
+
+    # a node restarts without etcd: the configuration check and a graceful
+    # restart need only its local store, and it serves the same certificate
+    node = c.nodes[0]
+    check = node.httpd.check_config()
+    assert check.returncode == 0, check.stdout + check.stderr
+    node.httpd.graceful()
+    for name in names:
+        assert node.serial(name) == first, name
+
+    # etcd back: every node says so, and a renewal reaches every node
+    env.etcd.start_all()
+    for nd in c.nodes:
+        nd.httpd.wait_log(REACHABLE, since=since[nd.name], limit=LIMIT)
+    wait_until(env.leader_name, "a leader again after etcd came back")
+    renew_force(c.nodes[1], names[0])
+    second = c.wait_same_serial(names, exclude={first}, limit=LIMIT)[names[0]]
+    assert second != first
+    assert registrations(env.proxy) == 1
+
+
+def test_wrong_cluster_key_refuses_and_overwrites_nothing(env):
+    names = names_for("key-%s" % env.name)
+    c, roles = env.start_cluster([names])
+    leader = one_leader(roles)
+    serial = c.wait_same_serial(names, limit=LIMIT)[names[0]]
+    cluster_nodes = list(c.nodes)
+    wait_until(lambda: env.leader_name() is not None, "the leader key")
+
+    copy_before = env.store_copy()
+    assert copy_before, "the cluster's copy in etcd is empty"
+    keyid_before = env.etcd.get(env.prefix + "keyid")
+    assert keyid_before and key_id(env.key) in keyid_before[0].decode(), keyid_before
+    orders_before = new_orders(env.proxy)
+
+    # a fourth machine with another key file (outside HAProxy's rotation)
+    env.keys["node4"] = cluster_key_file(env.tmp)
+    node4 = c.add_node()
+    line = node4.httpd.wait_log(WRONG_KEY, limit=LIMIT)
+    assert key_id(env.keys["node4"]) in line and key_id(env.key) in line, line
+    assert "SacmeClusterKey" in line, line
+
+    # it takes nothing: no certificate of the cluster, no store of it
+    for name in names:
+        assert node4.serial(name) is None, "%s: node4 serves %x" % (name, node4.serial(name))
+    assert not os.path.exists(node4.httpd.store("domains", names[0])), \
+        os.listdir(node4.httpd.store("domains"))
+    assert not os.path.exists(node4.httpd.store("staging", names[0]))
+    # never leads, never joins, writes nothing, orders nothing
+    assert not node4.httpd.log_lines(LEADS), node4.httpd.log_lines(LEADS)
+    assert env.members() == ["node1", "node2", "node3"], env.members()
+    assert env.store_copy() == copy_before, "the cluster's copy changed"
+    assert env.etcd.get(env.prefix + "keyid")[0] == keyid_before[0]
+    assert env.leader_name() in [nd.name for nd in cluster_nodes]
+    assert new_orders(env.proxy) == orders_before and registrations(env.proxy) == 1
+    # the cluster goes on serving its certificate
+    for name in names:
+        assert set(c.serials(name, cluster_nodes).values()) == {serial}
+    assert leader in [nd.name for nd in cluster_nodes]
+
+
+def test_renew_force_on_a_follower_renews_through_the_leader(env):
+    names = names_for("fwd-%s" % env.name)
+    c, roles = env.start_cluster([names])
+    one_leader(roles)
+    first = c.wait_same_serial(names, limit=LIMIT)[names[0]]
+    leader = wait_until(env.leader_name, "the leader key")
+    follower = next(nd for nd in c.nodes if nd.name != leader)
+
+    since = marks(c.nodes)
+    renew_force(follower, names[1])
+    line = follower.httpd.wait_log(PASSED_TO_LEADER, since=since[follower.name], limit=LIMIT)
+    assert names[0] in line, line
+
+    second = c.wait_same_serial(names, exclude={first}, limit=LIMIT)[names[0]]
+    assert second != first
+    # the leader ordered; the follower never talked to the CA
+    ordered = [nd.name for nd in c.nodes if talked_to_the_ca(nd, since[nd.name])]
+    assert ordered and follower.name not in ordered, ordered
+    assert_ordered_only_while_leading(c.nodes)
+    assert len(env.proxy.orders_for(names[0])) == 2
+    assert registrations(env.proxy) == 1
+
+
+def test_status_shows_the_cluster(env):
+    names = names_for("st-%s" % env.name)
+    c, roles = env.start_cluster([names], extra=STATUS_CONF)
+    one_leader(roles)
+    c.wait_same_serial(names, limit=LIMIT)
+
+    # the nodes' status agree (once the restarts that activated the
+    # certificate are over): one leads, the others follow it
+    def agreed():
+        got = {nd.name: status_json(nd).get("cluster") for nd in c.nodes}
+        if not all(got.values()):
+            return None
+        leaders = {cl.get("leader") for cl in got.values()}
+        if len(leaders) != 1 or None in leaders:
+            return None
+        leader = leaders.pop()
+        if any(cl.get("role") != ("leader" if n == leader else "follower")
+               for n, cl in got.items()):
+            return None
+        return got
+    got = wait_until(agreed, "the nodes' status to agree on one leader")
+    leader = next(n for n, cl in got.items() if cl["role"] == "leader")
+    assert leader == env.leader_name()
+    for name, cl in got.items():
+        assert cl["name"] == env.name, cl
+        assert cl["node"] == name, cl
+        assert sorted(cl["members"]) == ["node1", "node2", "node3"], cl
+
+    follower = next(nd for nd in c.nodes if nd.name != leader)
+    status, _, body = request(follower, "/server-status?auto")
+    assert status == 200
+    auto = body.decode()
+    assert "SacmeClusterRole: follower" in auto.splitlines(), auto
+    assert "SacmeClusterLeader: %s" % leader in auto.splitlines(), auto
+    status, _, body = request(c.node(leader), "/server-status")
+    assert status == 200 and "leader" in body.decode()
