@@ -38,6 +38,7 @@
 
 #include "mod_sacme_driver.h"
 #include "sacme_acct.h"
+#include "sacme_cluster_node.h"
 #include "sacme_drive_dns.h"
 #include "sacme_queue.h"
 #include "sacme_drive_ari.h"
@@ -73,6 +74,14 @@ static driver_t *current;
  * (a death by signal reaches driver_maint as the signal's number) and none
  * of httpd's own APEXIT_ codes, which its MPM would act on. */
 #define STAGED_EXIT     83
+
+/* The exit status of a driver that led a cluster and may no longer (its
+ * lease could run out): restarted at once, it joins again as a follower. */
+#define CLUSTER_EXIT    84
+
+/* This driver's node of the cluster (SacmeCluster), or NULL; made in the
+ * driving process before it drops root. */
+static sacme_cnode_t *cluster;
 
 static void log_to_httpd(void *baton, sacme_log_level_t level, apr_status_t rv,
                          const char *msg)
@@ -210,6 +219,9 @@ static void exit_staged(driver_t *drv, sacme_driver_t *d, pid_t parent)
         apr_thread_mutex_lock(d->lock);
         sacme_hooks_drain(d->hooks);
         apr_thread_mutex_unlock(d->lock);
+    }
+    if (cluster) {
+        sacme_cnode_resign(cluster);    /* another node leads at once */
     }
     if (getppid() != parent) {
         _exit(0);
@@ -431,7 +443,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     apr_pool_t *mainp;
     pid_t parent = getppid();
     apr_time_t stamp, req_stamp;
-    int i, n = conf->domains->nelts;
+    int i, n = conf->domains->nelts, was_driving = 0;
 
     log->fn = log_to_httpd;
     log->baton = drv->s;
@@ -474,7 +486,17 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
                      "driver: cannot set up its threads");
         _exit(1);
     }
+    if (cluster) {
+        d->cluster_ready = sacme_cnode_ready;
+        d->cluster_baton = cluster;
+    }
     sweep_store(drv, d->store, p);
+    if (!cluster) {
+        /* a cluster's view left by an earlier configuration: status must
+         * not show a cluster this server is no longer in */
+        sacme_store_state_remove(d->store, p, SACME_STATE_CLUSTER, SACME_CLUSTER_ENTRY,
+                                 NULL);
+    }
     /* dns-01 records a killed driver left in DNS (dns.json): before any
      * worker sets up new ones */
     sacme_drive_dns_cleanup(d, conf->domains, p);
@@ -501,6 +523,18 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
         sacme_drive_notify(d, APR_ARRAY_IDX(drv->installed, i, sacme_domain_t *),
                            "installed", NULL);
     }
+    if (cluster) {
+        sacme_result_t *cres = sacme_result_make(p);
+        if (sacme_cnode_start(cluster, cres) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(cres), drv->s,
+                         SACME_LOGNO(10616) "driver: %s", sacme_result_message(cres, p));
+            _exit(1);
+        }
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s, SACME_LOGNO(10600)
+                     "cluster %s: node %s joins through etcd (%s); only the node that "
+                     "leads drives the certificates", conf->cluster_name,
+                     conf->cluster_node, apr_array_pstrcat(p, conf->cluster_urls, ' '));
+    }
 
     /* Every 200 ms: hand out what is due, reap notify commands, notice a
      * parent that went away. Deciding reads only the store. The main thread
@@ -510,14 +544,47 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     for (;;) {
         apr_time_t now = apr_time_now();
         apr_pool_t *iter;
+        const char *from_leader;
+        int driving = 1;
 
         if (getppid() != parent) {
             _exit(0);
         }
         apr_pool_create(&iter, mainp);
+        if (cluster) {
+            /* Stop before the lease can run out at etcd and another node
+             * take over: never two nodes talking to the CA for the cluster. */
+            if (sacme_cnode_lost(cluster)) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, drv->s, SACME_LOGNO(10605)
+                             "cluster %s: this node can no longer be sure that it leads "
+                             "(etcd did not renew its lease in time): the driver stops "
+                             "now and starts again as a follower; orders in progress "
+                             "are resumed by the next leader", conf->cluster_name);
+                _exit(CLUSTER_EXIT);
+            }
+            driving = sacme_cnode_may_drive(cluster);
+            if (driving && !was_driving) {
+                req_stamp = -1;      /* requests taken while it followed */
+            }
+            was_driving = driving;
+            /* A set from the leader: activated at once, as one staged here
+             * (also by a node that has led since it took the set). */
+            if (conf->auto_restart
+                && (from_leader = sacme_cnode_staged(cluster, iter)) != NULL) {
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s, SACME_LOGNO(10617)
+                             "cluster %s: the certificate(s) of %s came from the leader",
+                             conf->cluster_name, from_leader);
+                exit_staged(drv, d, parent);
+            }
+        }
         /* A new (or finished) admin request: look at every idle domain now
          * rather than at its next check, which may be hours away. */
         stamp = sacme_request_stamp(d->store, iter);
+        if (stamp != req_stamp && !driving) {
+            /* sacmectl on a follower: the leader is to act on it */
+            req_stamp = stamp;
+            sacme_cnode_forward_requests(cluster, iter);
+        }
         if (stamp != req_stamp) {
             req_stamp = stamp;
             take_account_request(drv, d, iter);
@@ -530,7 +597,7 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
             }
             apr_thread_mutex_unlock(wp->lock);
         }
-        for (i = 0; i < n; ++i) {
+        for (i = 0; i < n && driving; ++i) {
             slot_t *slot = &slots[i];
             int due;
 
@@ -641,6 +708,11 @@ static void driver_maint(int reason, void *data, int status)
         if (state == AP_MPMQ_STOPPING) {
             break;
         }
+        if (reason == APR_OC_REASON_DEATH && status == CLUSTER_EXIT) {
+            drv->restart_delay = 0;     /* said why (SACME10605) */
+            fork_driver(drv);
+            break;
+        }
         if (reason == APR_OC_REASON_DEATH && status == STAGED_EXIT) {
             /* Its work done, not a crash: no backoff. The restart starts
              * the next driver; without one (every staged set is held back
@@ -741,6 +813,81 @@ static apr_status_t drop_privileges(driver_t *drv, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
+/* A clustered driver told to stop (SIGTERM: a restart, httpd stopping)
+ * gives its lease up first, so another node leads at once instead of after
+ * the lease. The signal is blocked in every thread and taken here. */
+static void *APR_THREAD_FUNC cluster_stopper(apr_thread_t *thread, void *data)
+{
+    sigset_t set;
+    int sig = 0;
+
+    (void)thread;
+    (void)data;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    while (sigwait(&set, &sig) != 0 || sig != SIGTERM) {
+        ;
+    }
+    sacme_cnode_resign(cluster);
+    _exit(0);
+    return NULL;
+}
+
+/* The cluster node of this driver, made while it is still root: the key
+ * file and the client certificate for etcd are root's. Exits when it
+ * cannot: the parent restarts it with a growing delay. */
+static void driver_cluster(driver_t *drv, apr_pool_t *p)
+{
+    sacme_log_t *log = apr_pcalloc(p, sizeof(*log));
+    const sacme_conf_t *conf = drv->conf;
+    sacme_result_t *res = sacme_result_make(p);
+    sacme_http_options_t *hopts = apr_pcalloc(p, sizeof(*hopts));
+    sacme_cnode_conf_t cc;
+    sacme_seal_key_t *key;
+    apr_threadattr_t *attr;
+    apr_thread_t *t;
+    sigset_t set;
+
+    log->fn = log_to_httpd;
+    log->baton = drv->s;
+    log->max = SACME_LOG_TRACE;
+    if (sacme_seal_key_read(p, conf->cluster_key_path, 0, &key, res) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(res), drv->s,
+                     SACME_LOGNO(10618) "SacmeClusterKey: the driver cannot read the "
+                     "cluster key, so this node does not join the cluster: %s",
+                     sacme_result_message(res, p));
+        _exit(1);
+    }
+    hopts->ca_file = conf->cluster_ca;
+    hopts->client_cert_file = conf->cluster_cert;
+    hopts->client_key_file = conf->cluster_key_file_tls;
+    memset(&cc, 0, sizeof(cc));
+    cc.endpoints = conf->cluster_urls;
+    cc.http = hopts;
+    cc.name = conf->cluster_name;
+    cc.node = conf->cluster_node;
+    cc.ttl = conf->cluster_lease;
+    cc.key = key;
+    cc.log = log;
+    cc.store = conf->store;
+    cc.domains = conf->domains;
+    if (sacme_cnode_make(p, &cc, &cluster, res) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, sacme_result_log_status(res), drv->s,
+                     SACME_LOGNO(10619) "SacmeCluster: the driver cannot set up its etcd "
+                     "clients (SacmeClusterTLS files?), so this node does not join the "
+                     "cluster: %s", sacme_result_message(res, p));
+        _exit(1);
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    apr_threadattr_create(&attr, p);
+    apr_threadattr_detach_set(attr, 1);
+    if (apr_thread_create(&t, attr, cluster_stopper, NULL, p) != APR_SUCCESS) {
+        _exit(1);
+    }
+}
+
 static apr_status_t fork_driver(driver_t *drv)
 {
     apr_status_t rv;
@@ -805,6 +952,9 @@ static apr_status_t fork_driver(driver_t *drv)
             _exit(1);
         }
         driver_eabs(drv, pchild);
+        if (drv->conf->cluster_urls) {
+            driver_cluster(drv, pchild);
+        }
         if (drop_privileges(drv, pchild) != APR_SUCCESS) {
             _exit(1);
         }

@@ -195,6 +195,28 @@ static const char *renewal_text(request_rec *r, const json_t *dom)
     return at && source ? apr_psprintf(r->pool, "%s (%s)", at, source) : at;
 }
 
+/* The cluster line: this node's role, the leader, the members and how
+ * fresh this node's copy is (SacmeCluster). */
+static void html_cluster(request_rec *r, const json_t *c)
+{
+    const char *since;
+
+    if (!c) {
+        return;
+    }
+    since = sacme_json_str(c, "unreachable_since");
+    ap_rprintf(r, "<p class=\"sacme-cluster\">Cluster %s: this node (%s) is %s; "
+               "leader: %s; members: %s; last sync: %s%s%s</p>\n",
+               esc(r, sacme_json_str(c, "name")), esc(r, sacme_json_str(c, "node")),
+               esc(r, sacme_json_str(c, "role")),
+               esc(r, sacme_json_str(c, "leader") ? sacme_json_str(c, "leader") : "none"),
+               esc(r, joined(r, sacme_json_arr(c, "members"))),
+               esc(r, sacme_json_str(c, "last_sync") ? sacme_json_str(c, "last_sync")
+                                                     : "never"),
+               since ? "; <strong>etcd out of reach since " : "",
+               since ? apr_pstrcat(r->pool, esc(r, since), "</strong>", NULL) : "");
+}
+
 static void html_section(request_rec *r, const json_t *all, int table)
 {
     const json_t *dom;
@@ -233,6 +255,7 @@ static void html_section(request_rec *r, const json_t *all, int table)
         ap_rputs("</tr>\n", r);
     }
     ap_rputs(table ? "</table>\n" : "</dl>\n", r);
+    html_cluster(r, sacme_json_obj(all, "cluster"));
 }
 
 static int status_hook(request_rec *r, int flags)

@@ -99,6 +99,47 @@ static void print_table(cli_t *cli, const json_t *all)
     }
 }
 
+/* The cluster as this node's driver last saw it (SacmeCluster): this
+ * node's role, the leader, the members, and each node's serial in service,
+ * of every domain (dom NULL) or of one, marked where it is not this
+ * node's. */
+static void print_cluster(cli_t *cli, const json_t *c, const char *dom)
+{
+    const json_t *node, *mine = sacme_json_obj(c, "serials");
+    const char *id;
+
+    if (!c) {
+        return;
+    }
+    printf("%scluster:       %s; this node (%s) is %s; leader: %s\n", dom ? "" : "\n",
+           str(c, "name", "?"), str(c, "node", "?"), str(c, "role", "?"),
+           str(c, "leader", "none"));
+    printf("members:       %s\n", joined(cli, json_object_get(c, "members"), " "));
+    printf("last sync:     %s%s%s\n", str(c, "last_sync", "never"),
+           sacme_json_str(c, "unreachable_since") ? "; etcd out of reach since " : "",
+           str(c, "unreachable_since", ""));
+    json_object_foreach((json_t *)sacme_json_obj(c, "nodes"), id, node) {
+        const json_t *serials = sacme_json_obj(node, "serials");
+        const char *name, *serial;
+        json_t *v;
+
+        if (dom) {
+            serial = sacme_json_str(serials, dom);
+            printf("  %-12s %s%s\n", id, serial ? serial : "none in service",
+                   serial && sacme_json_str(mine, dom)
+                   && strcmp(serial, sacme_json_str(mine, dom)) ? " (differs from this "
+                   "node's)" : "");
+            continue;
+        }
+        printf("  %-12s (%s, seen %s)\n", id, str(node, "role", "?"),
+               str(node, "seen", "?"));
+        json_object_foreach((json_t *)serials, name, v) {
+            printf("    %-30s %s\n", name, json_string_value(v) ? json_string_value(v)
+                                                               : "?");
+        }
+    }
+}
+
 int cmd_list(cli_t *cli, int argc, const char *const *argv)
 {
     json_t *all;
@@ -122,6 +163,7 @@ int cmd_list(cli_t *cli, int argc, const char *const *argv)
     }
     else {
         print_table(cli, all);
+        print_cluster(cli, sacme_json_obj(all, "cluster"), NULL);
     }
     return EXIT_OK;
 }
@@ -218,7 +260,7 @@ static void print_domain(cli_t *cli, const json_t *d)
 int cmd_show(cli_t *cli, int argc, const char *const *argv)
 {
     sacme_domain_t *dom;
-    json_t *d;
+    json_t *d, *cluster;
     int rc;
 
     cli->synopsis = "show DOMAIN [--store DIR | --config FILE] [--json]";
@@ -230,11 +272,17 @@ int cmd_show(cli_t *cli, int argc, const char *const *argv)
         return rc;
     }
     d = sacme_status_domain(cli->store, dom, apr_time_now(), cli->p);
+    cluster = sacme_store_state_load(cli->store, cli->p, SACME_STATE_CLUSTER,
+                                     SACME_CLUSTER_ENTRY, NULL);
     if (cli->json) {
+        if (cluster) {
+            json_object_set(d, "cluster", cluster);
+        }
         cli_print_json(cli, d);
     }
     else {
         print_domain(cli, d);
+        print_cluster(cli, cluster, dom->name);
     }
     return EXIT_OK;
 }

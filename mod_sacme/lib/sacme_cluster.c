@@ -129,7 +129,13 @@ apr_status_t sacme_cluster_tick(sacme_cluster_t *c, apr_time_t now, sacme_result
 done:
     if (rv == APR_SUCCESS) {
         c->lost_at = 0;
-        c->leader = holder ? apr_pstrdup(c->p, holder) : NULL;
+        /* copied only when it changed: ticked every second for months */
+        if (!holder) {
+            c->leader = NULL;
+        }
+        else if (!c->leader || strcmp(c->leader, holder)) {
+            c->leader = apr_pstrdup(c->p, holder);
+        }
     }
     apr_pool_destroy(p);
     return rv;

@@ -120,11 +120,18 @@ static apr_status_t apply_one(sacme_sync_t *s, const sacme_store_t *store, const
 
     apr_pool_create(&p, NULL);
     rv = change_of(s, key, value, len, p, &c, res);
+    if (rv == APR_SUCCESS && s->accept && !s->accept(s->baton, &c, p)) {
+        apr_pool_destroy(p);
+        return APR_SUCCESS;
+    }
     if (rv == APR_SUCCESS) {
         rv = sacme_store_apply(store, p, &c, res);
     }
     if (rv == APR_SUCCESS) {
         ++*applied;
+        if (s->applied) {
+            s->applied(s->baton, &c);
+        }
     }
     else if (rv != SACME_ESEALKEY) {
         sacme_log(s->log, SACME_LOG_WARNING, sacme_result_log_status(res),
@@ -137,6 +144,32 @@ static apr_status_t apply_one(sacme_sync_t *s, const sacme_store_t *store, const
     }
     apr_pool_destroy(p);
     return rv;
+}
+
+typedef struct {
+    sacme_sync_t *s;
+    int *pushed;
+    sacme_result_t *res;
+} push_all_t;
+
+static apr_status_t push_one(void *baton, const sacme_store_change_t *c)
+{
+    push_all_t *pa = baton;
+    apr_status_t rv = sacme_sync_push(pa->s, c, pa->res);
+
+    if (rv == APR_SUCCESS) {
+        ++*pa->pushed;
+    }
+    return rv;
+}
+
+apr_status_t sacme_sync_push_all(sacme_sync_t *s, const sacme_store_t *store,
+                                 apr_pool_t *p, int *pushed, sacme_result_t *res)
+{
+    push_all_t pa = { s, pushed, res };
+
+    *pushed = 0;
+    return sacme_store_each(store, p, push_one, &pa, res);
 }
 
 apr_status_t sacme_sync_pull(sacme_sync_t *s, const sacme_store_t *store, apr_pool_t *p,

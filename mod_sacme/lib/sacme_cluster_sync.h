@@ -17,6 +17,13 @@
 #include "sacme_seal.h"
 #include "sacme_store.h"
 
+/* Asked before a change of the copy is written into this node's store:
+ * 0 passes it over (not counted as applied). */
+typedef int sacme_sync_accept_fn(void *baton, const sacme_store_change_t *c,
+                                 apr_pool_t *p);
+/* Told after a change of the copy was written into this node's store. */
+typedef void sacme_sync_applied_fn(void *baton, const sacme_store_change_t *c);
+
 typedef struct sacme_sync_t {
     apr_pool_t *p;
     sacme_etcd_t *etcd;              /* this sync's own client: one request at a time */
@@ -27,6 +34,9 @@ typedef struct sacme_sync_t {
     sacme_store_mirror_t mirror;     /* for sacme_store_set_mirror */
     int unpushed;                    /* changes etcd did not take: the copy
                                         is behind until the next full push */
+    sacme_sync_accept_fn *accept;    /* NULL: every change is taken */
+    sacme_sync_applied_fn *applied;  /* NULL: nobody is told */
+    void *baton;                     /* theirs */
 } sacme_sync_t;
 
 apr_status_t sacme_sync_make(apr_pool_t *p, sacme_etcd_t *etcd, const char *cluster_prefix,
@@ -36,6 +46,12 @@ apr_status_t sacme_sync_make(apr_pool_t *p, sacme_etcd_t *etcd, const char *clus
 /* Puts one change into etcd (or removes it), sealing a secret one. */
 apr_status_t sacme_sync_push(sacme_sync_t *s, const sacme_store_change_t *c,
                              sacme_result_t *res);
+
+/* Puts every file of store's driver parts into the copy (a leader whose
+ * changes etcd did not all take, or the first one with a store from
+ * before the cluster); *pushed gets how many. Nothing is removed. */
+apr_status_t sacme_sync_push_all(sacme_sync_t *s, const sacme_store_t *store,
+                                 apr_pool_t *p, int *pushed, sacme_result_t *res);
 
 /* Writes every file of the cluster's copy into store; *revision gets the
  * copy's revision (follow from *revision + 1), *applied how many files

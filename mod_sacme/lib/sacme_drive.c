@@ -573,15 +573,22 @@ static apr_status_t published_all(void *baton, const apr_array_header_t *publish
                                   apr_pool_t *p, sacme_result_t *res)
 {
     run_ctx_t *ctx = baton;
+    apr_status_t rv = APR_SUCCESS;
     int i;
 
     for (i = 0; i < published->nelts; ++i) {
         const sacme_chal_pub_t *pub = APR_ARRAY_IDX(published, i, sacme_chal_pub_t *);
         if (!strcmp(pub->type, SACME_CHAL_DNS01)) {
-            return sacme_drive_dns_ready(ctx->d, ctx->dom, published, p, res);
+            rv = sacme_drive_dns_ready(ctx->d, ctx->dom, published, p, res);
+            break;
         }
     }
-    return APR_SUCCESS;
+    /* In a cluster the CA's request may reach any node: each must have
+     * the answers first. */
+    if (rv == APR_SUCCESS && ctx->d->cluster_ready) {
+        rv = ctx->d->cluster_ready(ctx->d->cluster_baton, published, p, res);
+    }
+    return rv;
 }
 
 /* Persists the order URL with what it was made for, so a restart resumes it

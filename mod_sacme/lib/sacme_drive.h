@@ -19,6 +19,7 @@
 #include "sacme_eab.h"
 #include "sacme_event.h"
 #include "sacme_hook.h"
+#include "sacme_issue.h"
 #include "sacme_store.h"
 #include "sacme_trust.h"
 #include "sacme_warn.h"
@@ -187,6 +188,10 @@ typedef struct sacme_driver_t {
                                            domain, key type and driver run.
                                            Made in p on first use, under
                                            unsaved_lock */
+    sacme_ready_fn *cluster_ready;      /* NULL, or (SacmeCluster) waits until
+                                           every node has the answers of an
+                                           order before the CA is told to look */
+    void *cluster_baton;
     apr_thread_mutex_t *unsaved_lock;   /* guards unsaved when several threads
                                            drive (not lock: that one is held
                                            while the account is registered,

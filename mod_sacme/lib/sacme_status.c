@@ -491,7 +491,7 @@ json_t *sacme_status_domain(const sacme_store_t *store, const sacme_domain_t *do
 json_t *sacme_status_all(const sacme_store_t *store, const apr_array_header_t *domains,
                          apr_time_t now, apr_pool_t *p)
 {
-    json_t *all = sacme_json_own(p, json_object()), *list = json_array();
+    json_t *all = sacme_json_own(p, json_object()), *list = json_array(), *cluster;
     int i;
 
     for (i = 0; domains && i < domains->nelts; ++i) {
@@ -502,5 +502,10 @@ json_t *sacme_status_all(const sacme_store_t *store, const apr_array_header_t *d
     }
     json_object_set_new(all, "generated", json_string(sacme_time_rfc3339(p, now)));
     json_object_set_new(all, "domains", list);
+    /* the cluster as this node's driver last saw it (SacmeCluster) */
+    if (store && (cluster = sacme_store_state_load(store, p, SACME_STATE_CLUSTER,
+                                                   SACME_CLUSTER_ENTRY, NULL)) != NULL) {
+        json_object_set(all, "cluster", cluster);
+    }
     return all;
 }

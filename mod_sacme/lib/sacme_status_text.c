@@ -231,6 +231,37 @@ static const struct {
       dom_present, "request", "gauge" },
 };
 
+/* The cluster this node is in (SacmeCluster), when it is in one. */
+static void cluster_metrics(text_t *t, const json_t *c)
+{
+    const char *labels;
+
+    if (!c) {
+        return;
+    }
+    labels = apr_psprintf(t->p, "cluster=\"%s\",node=\"%s\"", label(t->p, str(c, "name")),
+                          label(t->p, str(c, "node")));
+    put(t, "# HELP sacme_cluster_leader 1 when this node leads its cluster (drives "
+        "the certificates), 0 when it follows or is out of it\n"
+        "# TYPE sacme_cluster_leader gauge\n"
+        "sacme_cluster_leader{%s,leader=\"%s\"} %d\n", labels,
+        label(t->p, str(c, "leader")), !strcmp(str(c, "role"), "leader"));
+    put(t, "# HELP sacme_cluster_members The live members of the cluster, as last seen\n"
+        "# TYPE sacme_cluster_members gauge\n"
+        "sacme_cluster_members{%s} %lu\n", labels,
+        (unsigned long)json_array_size(sacme_json_arr(c, "members")));
+    put(t, "# HELP sacme_cluster_last_sync_timestamp_seconds When this node last took "
+        "the cluster's copy (0: never)\n"
+        "# TYPE sacme_cluster_last_sync_timestamp_seconds gauge\n"
+        "sacme_cluster_last_sync_timestamp_seconds{%s} %" APR_INT64_T_FMT "\n", labels,
+        epoch(c, "last_sync"));
+    put(t, "# HELP sacme_cluster_unreachable_since_timestamp_seconds Since when etcd "
+        "is out of reach (0: it is reachable)\n"
+        "# TYPE sacme_cluster_unreachable_since_timestamp_seconds gauge\n"
+        "sacme_cluster_unreachable_since_timestamp_seconds{%s} %" APR_INT64_T_FMT "\n",
+        labels, epoch(c, "unreachable_since"));
+}
+
 const char *sacme_status_prometheus(const json_t *all, apr_pool_t *p)
 {
     text_t *t = text_make(p);
@@ -247,6 +278,7 @@ const char *sacme_status_prometheus(const json_t *all, apr_pool_t *p)
             METRICS[m].fn(t, METRICS[m].name, METRICS[m].field, dom);
         }
     }
+    cluster_metrics(t, sacme_json_obj(all, "cluster"));
     return text_join(t);
 }
 
@@ -308,7 +340,7 @@ static void auto_line(text_t *t, const char *name, const char *key, const char *
 const char *sacme_status_auto(const json_t *all, apr_pool_t *p)
 {
     text_t *t = text_make(p);
-    const json_t *domains = sacme_json_arr(all, "domains"), *dom, *err;
+    const json_t *domains = sacme_json_arr(all, "domains"), *dom, *err, *cluster;
     apr_size_t s;
     size_t i;
 
@@ -342,6 +374,17 @@ const char *sacme_status_auto(const json_t *all, apr_pool_t *p)
         auto_line(t, name, "ErrorProblem", sacme_json_str(err, "problem"));
         auto_line(t, name, "Error", sacme_json_str(err, "detail"));
         auto_line(t, name, "NextAttempt", sacme_json_str(dom, "next-attempt"));
+    }
+    if ((cluster = sacme_json_obj(all, "cluster")) != NULL) {
+        put(t, "SacmeClusterName: %s\n", one_line(p, str(cluster, "name")));
+        put(t, "SacmeClusterNode: %s\n", one_line(p, str(cluster, "node")));
+        put(t, "SacmeClusterRole: %s\n", one_line(p, str(cluster, "role")));
+        put(t, "SacmeClusterLeader: %s\n", one_line(p, str(cluster, "leader")));
+        put(t, "SacmeClusterMembers: %s\n",
+            one_line(p, joined(p, sacme_json_arr(cluster, "members"))));
+        put(t, "SacmeClusterLastSync: %s\n", one_line(p, str(cluster, "last_sync")));
+        put(t, "SacmeClusterUnreachableSince: %s\n",
+            one_line(p, str(cluster, "unreachable_since")));
     }
     return text_join(t);
 }

@@ -53,6 +53,7 @@ static const struct {
     [SACME_STATE_VERSION] = { IN_BASE,           "store.json",     4096,       SACME_MODE_PUBLIC },
     [SACME_STATE_ARI]     = { SACME_SG_STAGING,  "ari.json",       16 * 1024,  SACME_MODE_SHARED },
     [SACME_STATE_DNS]     = { SACME_SG_STAGING,  "dns.json",       256 * 1024, SACME_MODE_SHARED },
+    [SACME_STATE_CLUSTER] = { SACME_SG_STAGING,  "cluster.json",   256 * 1024, SACME_MODE_SHARED },
 };
 
 sacme_store_t *sacme_store_make(apr_pool_t *p, const char *base)

@@ -60,6 +60,10 @@
 #define SACME_FILE_LOCK      "sacme.lock"
 #define SACME_FILE_PID       "driver.pid"
 
+/* staging/'s entry of the cluster's view (SACME_STATE_CLUSTER): no domain
+ * name starts with '-', and such entries are not shared with the cluster. */
+#define SACME_CLUSTER_ENTRY  "-cluster"
+
 typedef struct sacme_store_mirror_t sacme_store_mirror_t;
 
 typedef struct sacme_store_t {
@@ -114,9 +118,12 @@ typedef enum {
     SACME_STATE_VERSION,       /* store.json (name NULL) */
     SACME_STATE_ARI,           /* staging/<name>/ari.json: what the CA's renewal
                                   information (ARI) said of the live certificate */
-    SACME_STATE_DNS            /* staging/<name>/dns.json: the dns-01 TXT records
+    SACME_STATE_DNS,           /* staging/<name>/dns.json: the dns-01 TXT records
                                   set up and not yet torn down, each with
                                   its command (sacme_drive_dns.h) */
+    SACME_STATE_CLUSTER        /* staging/-cluster/cluster.json (name
+                                  SACME_CLUSTER_ENTRY): the cluster as this
+                                  node's driver last saw it, for status */
 } sacme_state_t;
 
 /* The state, or NULL when there is none (res: APR_ENOENT) or it cannot be
@@ -406,6 +413,14 @@ apr_status_t sacme_store_change_parse(apr_pool_t *p, const char *path,
  * refused (APR_EINVAL, APR_ENOSPC; res says why) and nothing is written. */
 apr_status_t sacme_store_apply(const sacme_store_t *store, apr_pool_t *p,
                                const sacme_store_change_t *c, sacme_result_t *res);
+
+/* Every file of the driver's parts that sacme_store_apply would take, each
+ * told to fn as a change holding its whole content (for a node that must
+ * put its whole store into the cluster's copy). fn's error stops the walk
+ * and is returned. */
+typedef apr_status_t sacme_store_each_fn(void *baton, const sacme_store_change_t *c);
+apr_status_t sacme_store_each(const sacme_store_t *store, apr_pool_t *p,
+                              sacme_store_each_fn *fn, void *baton, sacme_result_t *res);
 
 /* --- the lock --------------------------------------------------------------- */
 

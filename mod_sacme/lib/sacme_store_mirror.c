@@ -170,6 +170,11 @@ static void watch_changed(const sacme_sdir_watch_t *watch, const char *file,
     const char *dot = strrchr(file, '.');
     target_t t;
 
+    /* Not shared: the entries that are no domain (the webhook spools, the
+     * cluster's own view of itself), and temporaries. */
+    if ((w->name && w->name[0] == '-') || sacme_sdir_is_temporary(file)) {
+        return;
+    }
     c.part = part_of(w->group);
     c.name = w->name;
     c.file = file;
@@ -362,4 +367,85 @@ apr_status_t sacme_store_apply(const sacme_store_t *store, apr_pool_t *p,
                             sacme_store_change_path(p, c));
     }
     return rv;
+}
+
+/* --- listing ------------------------------------------------------------------ */
+
+/* Tells fn of one file of dir as a change (its whole content). A file that
+ * is not one sacme_store_apply would take (a temporary, an unknown name) is
+ * passed over; so is one that cannot be read now (it is being replaced: the
+ * write that replaces it is told anyway). */
+static apr_status_t each_file(const sacme_sdir_t *dir, sacme_store_change_t *c,
+                              apr_pool_t *p, sacme_store_each_fn *fn, void *baton)
+{
+    target_t t;
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (sacme_sdir_is_temporary(c->file) || classify(c, &t, NULL) != APR_SUCCESS
+        || sacme_sdir_read(dir, c->file, t.max, 0, p, &data, &len, NULL) != APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    c->data = data;
+    c->len = len;
+    c->secret = t.secret;
+    rv = fn(baton, c);
+    if (t.secret) {
+        OPENSSL_cleanse(data, len);
+    }
+    return rv;
+}
+
+apr_status_t sacme_store_each(const sacme_store_t *store, apr_pool_t *p,
+                              sacme_store_each_fn *fn, void *baton, sacme_result_t *res)
+{
+    size_t i;
+    int j, k;
+
+    for (i = 0; i < SACME_ARRAY_LEN(DRIVER_PARTS); ++i) {
+        apr_array_header_t *names, *files;
+        sacme_sdir_t *part, *sub;
+        sacme_store_change_t c;
+        apr_pool_t *ip;
+        apr_status_t rv;
+
+        if (sacme_store_open_group(store, p, DRIVER_PARTS[i].group, &part, NULL)
+                != APR_SUCCESS) {
+            continue;                           /* none yet */
+        }
+        if ((rv = sacme_sdir_list(part, p, 100000, &names, res)) != APR_SUCCESS) {
+            return rv;
+        }
+        for (j = 0; j < names->nelts; ++j) {
+            const char *name = APR_ARRAY_IDX(names, j, const char *);
+
+            apr_pool_create(&ip, p);
+            memset(&c, 0, sizeof(c));
+            c.part = DRIVER_PARTS[i].part;
+            rv = APR_SUCCESS;
+            if (DRIVER_PARTS[i].group == SACME_SG_REQUESTS) {
+                const char *dot = strrchr(name, '.');
+                c.file = name;
+                c.name = dot ? apr_pstrndup(ip, name, (apr_size_t)(dot - name)) : name;
+                rv = each_file(part, &c, ip, fn, baton);
+            }
+            else if (name[0] != '-' && sacme_sdir_name_ok(name)
+                     && sacme_sdir_open(part, name, 0, 0, SACME_SDIR_ANY_OWNER, ip, &sub,
+                                        NULL) == APR_SUCCESS
+                     && sacme_sdir_list(sub, ip, 1000, &files, NULL) == APR_SUCCESS) {
+                for (k = 0; k < files->nelts && rv == APR_SUCCESS; ++k) {
+                    c.name = name;
+                    c.file = APR_ARRAY_IDX(files, k, const char *);
+                    rv = each_file(sub, &c, ip, fn, baton);
+                }
+            }
+            apr_pool_destroy(ip);
+            if (rv != APR_SUCCESS) {
+                sacme_result_prefix(res, "at %s/%s", DRIVER_PARTS[i].part, name);
+                return rv;
+            }
+        }
+    }
+    return APR_SUCCESS;
 }

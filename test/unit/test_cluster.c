@@ -395,6 +395,31 @@ START_TEST(prefix_and_roles)
 }
 END_TEST
 
+/* A node ticks every second for months: the leader's name, the same at
+ * every tick, is not copied again each time (it was, into the cluster's
+ * pool, which is never cleared). */
+START_TEST(ticking_does_not_copy_the_leader_again)
+{
+    fake_kv_t *kv = fake_kv();
+    sacme_cluster_t *a = node(kv, "a"), *b = node(kv, "b");
+    const char *seen_a, *seen_b;
+    int i;
+
+    tick(kv, a, SEC(100));
+    tick(kv, b, SEC(100));
+    seen_a = a->leader;
+    seen_b = b->leader;
+    ck_assert_str_eq(seen_b, "a");
+    for (i = 1; i <= 50; ++i) {
+        tick(kv, a, SEC(100) + SEC(i));
+        tick(kv, b, SEC(100) + SEC(i));
+    }
+    ck_assert_ptr_eq(a->leader, seen_a);
+    ck_assert_ptr_eq(b->leader, seen_b);
+    ck_assert_str_eq(b->leader, "a");
+}
+END_TEST
+
 Suite *unit_suite_cluster(void)
 {
     Suite *s = suite_create("cluster");
@@ -409,6 +434,7 @@ Suite *unit_suite_cluster(void)
     tcase_add_test(tc, lapsed_lease_is_replaced);
     tcase_add_test(tc, acknowledgements);
     tcase_add_test(tc, prefix_and_roles);
+    tcase_add_test(tc, ticking_does_not_copy_the_leader_again);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <apr_file_info.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "unit.h"
@@ -211,6 +212,57 @@ static void remove_everything(sacme_store_t *store, recorder_t *rec)
 }
 
 /* --- telling --------------------------------------------------------------------- */
+
+typedef struct {
+    apr_hash_t *seen;              /* "<path>" -> data */
+    int secrets;
+} walk_t;
+
+static apr_status_t walked(void *baton, const sacme_store_change_t *c)
+{
+    walk_t *w = baton;
+
+    ck_assert_ptr_nonnull(c->data);
+    apr_hash_set(w->seen, apr_pstrdup(unit_pool, sacme_store_change_path(unit_pool, c)),
+                 APR_HASH_KEY_STRING, apr_pstrmemdup(unit_pool, c->data, c->len));
+    w->secrets += c->secret;
+    return APR_SUCCESS;
+}
+
+/* The whole store, as a leader puts it into a cluster's empty copy: every
+ * file the mirror tells of, with its content, and nothing that is not the
+ * cluster's (the cluster's own view, a webhook spool, a temporary). */
+START_TEST(mirror_each_lists_what_would_be_told)
+{
+    recorder_t *rec;
+    sacme_store_t *store = new_store("a", &rec);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    walk_t w = { apr_hash_make(unit_pool), 0 };
+    sacme_sdir_t *spool;
+    int i;
+
+    write_everything(store, rec, material());
+    ok(sacme_store_state_save(store, unit_pool, SACME_STATE_CLUSTER, SACME_CLUSTER_ENTRY,
+                              obj("role", "leader"), res), res);
+    ck_assert_int_eq(rec->changes->nelts, 0);          /* not told either */
+    ok(sacme_store_spool_open(store, unit_pool, NULL, &spool, res), res);
+    ok(sacme_sdir_write(spool, "event-1.json", "{}", 2, 0600, 0, unit_pool, res), res);
+    unit_write_text(apr_pstrcat(unit_pool, store->base, "/staging/" NAME "/job.json.tmp."
+                                "0123456789abcdef", NULL), "{}", 0640);
+    apr_array_clear(rec->changes);
+
+    ok(sacme_store_each(store, unit_pool, walked, &w, res), res);
+    ck_assert_int_eq(apr_hash_count(w.seen), rec->all->nelts);
+    for (i = 0; i < rec->all->nelts; ++i) {
+        const sacme_store_change_t *c = &APR_ARRAY_IDX(rec->all, i, sacme_store_change_t);
+        const char *data = apr_hash_get(w.seen, sacme_store_change_path(unit_pool, c),
+                                        APR_HASH_KEY_STRING);
+        ck_assert_msg(data != NULL, "%s not listed", sacme_store_change_path(unit_pool, c));
+        ck_assert_str_eq(data, c->data);
+    }
+    ck_assert_int_eq(w.secrets, 4);     /* key, alpn, account key and its successor */
+}
+END_TEST
 
 START_TEST(mirror_told_each_write_and_removal)
 {
@@ -501,6 +553,7 @@ Suite *unit_suite_store_mirror(void)
     tcase_add_test(tc, mirror_apply_writes_the_same_files);
     tcase_add_test(tc, mirror_apply_refuses_what_is_not_the_drivers);
     tcase_add_test(tc, mirror_change_paths);
+    tcase_add_test(tc, mirror_each_lists_what_would_be_told);
     suite_add_tcase(s, tc);
     return s;
 }

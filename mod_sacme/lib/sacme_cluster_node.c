@@ -1,0 +1,758 @@
+/* This node of a cluster, inside the driving process (sacme_cluster_node.h). */
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <openssl/x509.h>
+
+#include "sacme_cluster_node.h"
+#include "sacme_chaltype.h"
+#include "sacme_cluster_etcd.h"
+#include "sacme_json.h"
+#include "sacme_key.h"
+#include "sacme_time.h"
+
+#define TICK          apr_time_from_sec(1)
+#define VIEW_EVERY    apr_time_from_sec(5)
+#define WATCH_FOR     apr_time_from_sec(30)
+#define SETTLE        apr_time_from_sec(1)
+#define WARN_AGAIN    apr_time_from_sec(600)
+#define READY_STEP    apr_time_from_msec(200)
+#define ALPN_ACK      "tls-alpn-01"
+
+struct sacme_cnode_t {
+    apr_pool_t *p;
+    sacme_cnode_conf_t conf;
+    const char *prefix;              /* "/sacme/<name>/" */
+    sacme_etcd_t *tick_etcd;         /* the ticker's */
+    sacme_etcd_t *follow_etcd;       /* the follower's: pull, acknowledgements */
+    sacme_etcd_t *watch_etcd;        /* the follower's watch */
+    sacme_etcd_t *ready_etcd;        /* the workers' ready step (ready_lock) */
+    sacme_etcd_t *resign_etcd;       /* whoever ends the process */
+    sacme_sync_t *lead_sync;         /* pushes (the mirror), the leader's pull */
+    sacme_sync_t *follow_sync;       /* the follower's pull and watch */
+    sacme_cluster_t *c;              /* the ticker's own */
+    json_t *serials;                 /* this node's in service: name -> serial */
+    apr_hash_t *forwarded;           /* request file -> content passed on (main
+                                        thread only) */
+    sacme_store_mirror_t mirror;     /* set on the store: mirror_changed */
+    apr_thread_mutex_t *ready_lock;
+    apr_thread_mutex_t *lock;        /* guards what follows */
+    sacme_cluster_t view;            /* *c after the ticker's last round */
+    int key_checked;                 /* the key's id is the cluster's */
+    int wrong_key;                   /* it is not: this node stays out */
+    int driving;                     /* leader, with the copy taken */
+    int drove;                       /* it was, in this process */
+    apr_time_t synced;               /* (wall) the copy last taken or followed */
+    apr_time_t unreachable_since;    /* (wall) etcd out of reach since; 0: not */
+    apr_time_t staged_at;            /* (mono) a set came from the leader */
+};
+
+/* --- what this node takes from the copy ------------------------------------ */
+
+/* Whether a staged file of the copy belongs to the set this node already
+ * has in service: the leader's copy keeps the last set it issued after
+ * every node activated it, and staging it again here would make this node
+ * restart for it again and again. */
+static int already_live(sacme_cnode_t *cn, const sacme_store_change_t *c, apr_pool_t *p)
+{
+    sacme_chain_t *live, *staged;
+    sacme_key_t *key;
+    X509 *leaf;
+
+    if (!c->data || strcmp(c->part, SACME_GROUP_STAGING)
+        || (strcmp(c->file, SACME_FILE_CHAIN) && strcmp(c->file, SACME_FILE_KEY))
+        || sacme_store_load_leaf(cn->conf.store, p, SACME_GROUP_DOMAINS, c->name, &live,
+                                 NULL) != APR_SUCCESS) {
+        return 0;
+    }
+    leaf = APR_ARRAY_IDX(live->certs, 0, X509 *);
+    if (!strcmp(c->file, SACME_FILE_KEY)) {
+        return sacme_key_from_pem(p, c->data, c->len, &key, NULL) == APR_SUCCESS
+               && sacme_key_same_public(key, X509_get0_pubkey(leaf));
+    }
+    return sacme_chain_parse_leaf(p, c->data, c->len, &staged, NULL) == APR_SUCCESS
+           && !X509_cmp(APR_ARRAY_IDX(staged->certs, 0, X509 *), leaf);
+}
+
+/* The leader's pull takes everything but what it has in service already. */
+static int accept_lead(void *baton, const sacme_store_change_t *c, apr_pool_t *p)
+{
+    return !already_live(baton, c, p);
+}
+
+/* The follower's watch: a leader takes only what followers pass on (the
+ * admin's requests; the rest is its own, echoed); a follower takes the
+ * rest, and of the requests only their end (its sacmectl sees the request
+ * done), never one passed on by another follower. */
+static int accept_follow(void *baton, const sacme_store_change_t *c, apr_pool_t *p)
+{
+    sacme_cnode_t *cn = baton;
+    int requests = !strcmp(c->part, SACME_GROUP_REQUESTS), driving;
+
+    apr_thread_mutex_lock(cn->lock);
+    driving = cn->driving;
+    apr_thread_mutex_unlock(cn->lock);
+    if (driving) {
+        return requests;
+    }
+    if (requests) {
+        return !c->data;
+    }
+    return !already_live(cn, c, p);
+}
+
+/* The view of the cluster's struct for a thread other than the ticker's:
+ * its own client and pool. */
+static sacme_cluster_t view_for(sacme_cnode_t *cn, sacme_etcd_t *etcd, apr_pool_t *p)
+{
+    sacme_cluster_t v;
+
+    apr_thread_mutex_lock(cn->lock);
+    v = cn->view;
+    apr_thread_mutex_unlock(cn->lock);
+    v.kv_baton = etcd;
+    v.p = p;
+    return v;
+}
+
+/* A follower has the change in its store: an answer to a challenge is
+ * acknowledged (the leader waits for every member's), a certificate set
+ * is noted (the driver ends for its activation once it is complete). */
+static void applied_follow(void *baton, const sacme_store_change_t *c)
+{
+    sacme_cnode_t *cn = baton;
+    apr_pool_t *p;
+
+    apr_thread_mutex_lock(cn->lock);
+    cn->synced = apr_time_now();
+    apr_thread_mutex_unlock(cn->lock);
+    if (!c->data || !strcmp(c->part, SACME_GROUP_REQUESTS)) {
+        return;
+    }
+    if (!strcmp(c->part, SACME_GROUP_CHALLENGES)) {
+        sacme_result_t *res;
+        sacme_cluster_t v;
+
+        apr_pool_create(&p, NULL);
+        res = sacme_result_make(p);
+        v = view_for(cn, cn->follow_etcd, p);
+        if (sacme_cluster_ack(&v, c->name, strcmp(c->file, SACME_FILE_ALPN) ? c->file
+                              : ALPN_ACK, res) != APR_SUCCESS) {
+            sacme_log(cn->conf.log, SACME_LOG_WARNING, sacme_result_log_status(res),
+                      SACME_LOGNO(10613) "cluster: the answer to the CA's challenge for "
+                      "%s is here, but telling the leader failed (%s): it waits for "
+                      "this node up to its lease before it answers the CA", c->name,
+                      sacme_result_message(res, p));
+        }
+        apr_pool_destroy(p);
+    }
+    else if (!strcmp(c->part, SACME_GROUP_STAGING) && !strcmp(c->file, SACME_FILE_CHAIN)) {
+        sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10608)
+                  "cluster %s: %s: a new certificate came from the leader; this node "
+                  "activates it at its next graceful restart", cn->conf.name, c->name);
+        apr_thread_mutex_lock(cn->lock);
+        cn->staged_at = sacme_time_mono();
+        apr_thread_mutex_unlock(cn->lock);
+    }
+}
+
+/* --- the ticker -------------------------------------------------------------- */
+
+/* etcd answered or not: said once when it stops (and every ten minutes
+ * while it stays so), once when it is back. */
+static void reachable(sacme_cnode_t *cn, apr_status_t rv, const sacme_result_t *res,
+                      apr_time_t *warned, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now(), since;
+
+    apr_thread_mutex_lock(cn->lock);
+    since = cn->unreachable_since;
+    if (rv != APR_SUCCESS && !since) {
+        cn->unreachable_since = since = now;
+    }
+    else if (rv == APR_SUCCESS) {
+        cn->unreachable_since = 0;
+    }
+    apr_thread_mutex_unlock(cn->lock);
+    if (rv != APR_SUCCESS && now - *warned >= WARN_AGAIN) {
+        *warned = now;
+        sacme_log(cn->conf.log, SACME_LOG_WARNING, sacme_result_log_status(res),
+                  SACME_LOGNO(10603) "cluster %s: etcd is out of reach since %s (%s); "
+                  "this node keeps serving the certificates it has and does not drive "
+                  "them; check the etcd members (etcdctl endpoint health) and the "
+                  "network to them", cn->conf.name, sacme_time_rfc3339(p, since),
+                  sacme_result_message(res, p));
+    }
+    else if (rv == APR_SUCCESS && since) {
+        *warned = 0;
+        sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10604)
+                  "cluster %s: etcd is reachable again (out of reach since %s)",
+                  cn->conf.name, sacme_time_rfc3339(p, since));
+    }
+}
+
+/* The first node records the cluster key's id; a node with another key
+ * stays out for good (this process): whatever it wrote would be sealed
+ * with a key the others cannot open. */
+static apr_status_t check_key(sacme_cnode_t *cn, apr_pool_t *p, sacme_result_t *res)
+{
+    const char *id = sacme_seal_key_id(cn->conf.key), *holder = NULL;
+    int created = 0;
+    apr_status_t rv;
+
+    rv = cn->c->kv->create(cn->c->kv_baton, apr_pstrcat(p, cn->prefix, "keyid", NULL), id,
+                           0, p, &created, &holder, res);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_thread_mutex_lock(cn->lock);
+    cn->key_checked = created || (holder && !strcmp(holder, id));
+    cn->wrong_key = !cn->key_checked;
+    apr_thread_mutex_unlock(cn->lock);
+    if (!cn->key_checked) {
+        sacme_log(cn->conf.log, SACME_LOG_ERR, 0, SACME_LOGNO(10606)
+                  "SacmeClusterKey: this node's key (id %s) is not the key of cluster %s "
+                  "(id %s): it does not join, takes nothing from etcd and writes nothing "
+                  "there, and serves the certificates it has. Install the cluster's key "
+                  "file (the same on every node), then run 'apachectl graceful'",
+                  id, cn->conf.name, holder ? holder : "?");
+    }
+    return APR_SUCCESS;
+}
+
+/* This node won the leadership: it takes the cluster's copy (the orders
+ * in progress, the account) before it drives; a copy with nothing in it
+ * (the first leader, a store from before the cluster) or one behind this
+ * node's store gets this node's whole store. */
+static void take_lead(sacme_cnode_t *cn, apr_pool_t *p)
+{
+    sacme_result_t *res = sacme_result_make(p);
+    apr_int64_t revision = 0;
+    int taken = 0, pushed = 0;
+    apr_status_t rv;
+
+    rv = sacme_sync_pull(cn->lead_sync, cn->conf.store, p, &revision, &taken, res);
+    if (rv == SACME_ESEALKEY) {
+        sacme_log(cn->conf.log, SACME_LOG_ERR, rv, SACME_LOGNO(10614)
+                  "cluster %s: the copy in etcd is sealed with a key this node does not "
+                  "have, though its id is recorded as this node's (%s); this node does "
+                  "not drive. Remove the copy (etcdctl del --prefix %sstore/) or "
+                  "install the key it was sealed with", cn->conf.name,
+                  sacme_result_message(res, p), cn->prefix);
+        sacme_cnode_resign(cn);
+        return;
+    }
+    if (rv != APR_SUCCESS) {
+        return;                         /* again at the next round */
+    }
+    if (!taken || cn->lead_sync->unpushed) {
+        cn->lead_sync->unpushed = 0;
+        if (sacme_sync_push_all(cn->lead_sync, cn->conf.store, p, &pushed, res)
+                != APR_SUCCESS) {
+            cn->lead_sync->unpushed = 1;
+            return;
+        }
+        if (pushed) {
+            sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10612)
+                      "cluster %s: this node put its store into the cluster's copy (%d "
+                      "file(s))", cn->conf.name, pushed);
+        }
+    }
+    apr_thread_mutex_lock(cn->lock);
+    cn->driving = cn->drove = 1;
+    cn->synced = apr_time_now();
+    apr_thread_mutex_unlock(cn->lock);
+    sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10601)
+              "cluster %s: this node (%s) leads: it drives the certificates of the "
+              "cluster (%d file(s) taken from the cluster's copy at revision %"
+              APR_INT64_T_FMT ")", cn->conf.name, cn->conf.node, taken, revision);
+}
+
+/* nodes/<node>: this node's certificates in service, bound to its lease;
+ * then the whole view, saved for status and sacmectl. */
+static void publish_view(sacme_cnode_t *cn, int reached, json_t **last_nodes,
+                         json_t **last_members, apr_pool_t *p)
+{
+    json_t *view = sacme_json_own(p, json_object()), *mine = json_object();
+    apr_array_header_t *pairs, *members;
+    sacme_cluster_t v;
+    apr_time_t synced, since;
+    int i;
+
+    apr_thread_mutex_lock(cn->lock);
+    v = cn->view;
+    synced = cn->synced;
+    since = cn->unreachable_since;
+    apr_thread_mutex_unlock(cn->lock);
+    json_object_set(mine, "serials", cn->serials);
+    json_object_set_new(mine, "role", json_string(sacme_role_str(v.role)));
+    json_object_set_new(mine, "seen", json_string(sacme_time_rfc3339(p, apr_time_now())));
+    if (reached && v.lease) {
+        char *text = json_dumps(mine, JSON_COMPACT);
+        if (text) {
+            cn->c->kv->put(cn->c->kv_baton, apr_pstrcat(p, cn->prefix, "nodes/",
+                                                        cn->conf.node, NULL),
+                           text, v.lease, NULL);
+            free(text);
+        }
+        if (cn->c->kv->list(cn->c->kv_baton, apr_pstrcat(p, cn->prefix, "nodes/", NULL),
+                            p, &pairs, NULL) == APR_SUCCESS) {
+            json_t *nodes = json_object();
+            apr_size_t n = strlen(cn->prefix) + strlen("nodes/");
+            for (i = 0; i < pairs->nelts; ++i) {
+                const sacme_kv_pair_t *kv = &APR_ARRAY_IDX(pairs, i, sacme_kv_pair_t);
+                json_t *one = json_loads(kv->value, 0, NULL);
+                if (one && strlen(kv->key) > n) {
+                    json_object_set_new(nodes, kv->key + n, one);
+                }
+                else {
+                    json_decref(one);
+                }
+            }
+            json_decref(*last_nodes);
+            *last_nodes = nodes;
+        }
+        if (sacme_cluster_members(cn->c, p, &members, NULL) == APR_SUCCESS) {
+            json_t *list = json_array();
+            for (i = 0; i < members->nelts; ++i) {
+                json_array_append_new(list, json_string(APR_ARRAY_IDX(members, i,
+                                                                      const char *)));
+            }
+            json_decref(*last_members);
+            *last_members = list;
+        }
+    }
+    json_decref(mine);
+    json_object_set_new(view, "name", json_string(cn->conf.name));
+    json_object_set_new(view, "node", json_string(cn->conf.node));
+    json_object_set_new(view, "role", json_string(cn->wrong_key ? "refused"
+                                                  : sacme_role_str(v.role)));
+    json_object_set_new(view, "leader", sacme_json_str_or_null(v.leader));
+    json_object_set(view, "members", *last_members ? *last_members : json_array());
+    json_object_set(view, "nodes", *last_nodes ? *last_nodes : json_object());
+    json_object_set_new(view, "serials", json_deep_copy(cn->serials));
+    json_object_set_new(view, "last_sync", synced ? json_string(sacme_time_rfc3339(p, synced))
+                                                  : json_null());
+    json_object_set_new(view, "unreachable_since",
+                        since ? json_string(sacme_time_rfc3339(p, since)) : json_null());
+    json_object_set_new(view, "updated", json_string(sacme_time_rfc3339(p,
+                                                                        apr_time_now())));
+    sacme_store_state_save(cn->conf.store, p, SACME_STATE_CLUSTER,
+                           SACME_CLUSTER_ENTRY, view, NULL);
+}
+
+static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
+{
+    sacme_cnode_t *cn = data;
+    json_t *nodes = NULL, *members = NULL;
+    apr_time_t warned = 0, viewed = 0;
+    const char *told_leader = NULL;
+    apr_pool_t *tp, *ip;
+
+    (void)thread;
+    apr_pool_create_unmanaged_ex(&tp, NULL, NULL);
+    cn->c = sacme_cluster_make(tp, &sacme_cluster_etcd_kv, cn->tick_etcd, cn->prefix,
+                               cn->conf.node, cn->conf.ttl);
+    for (;;) {
+        sacme_result_t *res;
+        apr_time_t now = sacme_time_mono();
+        apr_status_t rv = APR_SUCCESS;
+        int leading, wrong;
+
+        apr_pool_create(&ip, tp);
+        res = sacme_result_make(ip);
+        apr_thread_mutex_lock(cn->lock);
+        wrong = cn->wrong_key;
+        apr_thread_mutex_unlock(cn->lock);
+        if (!wrong && !cn->key_checked) {
+            rv = check_key(cn, ip, res);
+        }
+        if (rv == APR_SUCCESS && cn->key_checked) {
+            rv = sacme_cluster_tick(cn->c, now, res);
+        }
+        if (!cn->wrong_key) {
+            reachable(cn, rv, res, &warned, ip);
+        }
+        leading = sacme_cluster_leading(cn->c, sacme_time_mono());
+        apr_thread_mutex_lock(cn->lock);
+        cn->view = *cn->c;
+        apr_thread_mutex_unlock(cn->lock);
+        if (leading && !cn->driving) {
+            take_lead(cn, ip);
+        }
+        else if (cn->driving && rv == APR_SUCCESS && cn->lead_sync->unpushed) {
+            take_lead(cn, ip);          /* etcd missed changes: push them all */
+        }
+        else if (!leading && cn->c->leader && cn->c->role == SACME_ROLE_FOLLOWER
+                 && (!told_leader || strcmp(told_leader, cn->c->leader))) {
+            told_leader = cn->c->leader;
+            sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10602)
+                      "cluster %s: node %s leads; this node (%s) follows: it takes the "
+                      "certificates and challenge answers from the cluster's copy",
+                      cn->conf.name, cn->c->leader, cn->conf.node);
+        }
+        if (now - viewed >= VIEW_EVERY || !viewed) {
+            viewed = now;
+            publish_view(cn, rv == APR_SUCCESS && cn->key_checked, &nodes, &members, ip);
+        }
+        apr_pool_destroy(ip);
+        apr_sleep(TICK);
+    }
+    return NULL;
+}
+
+/* --- the follower ----------------------------------------------------------- */
+
+static void *APR_THREAD_FUNC follower_main(apr_thread_t *thread, void *data)
+{
+    sacme_cnode_t *cn = data;
+    apr_int64_t from = 0, revision;
+    apr_pool_t *tp, *ip;
+    int pulled = 0, applied, checked;
+
+    (void)thread;
+    apr_pool_create_unmanaged_ex(&tp, NULL, NULL);
+    for (;;) {
+        sacme_result_t *res;
+        apr_status_t rv;
+
+        apr_thread_mutex_lock(cn->lock);
+        checked = cn->key_checked;
+        apr_thread_mutex_unlock(cn->lock);
+        if (!checked) {
+            apr_sleep(TICK);            /* not yet, or never (another key) */
+            continue;
+        }
+        apr_pool_create(&ip, tp);
+        res = sacme_result_make(ip);
+        if (!pulled) {
+            rv = sacme_sync_pull(cn->follow_sync, cn->conf.store, ip, &revision, &applied,
+                                 res);
+            if (rv == APR_SUCCESS) {
+                pulled = 1;
+                from = revision + 1;
+                apr_thread_mutex_lock(cn->lock);
+                cn->synced = apr_time_now();
+                apr_thread_mutex_unlock(cn->lock);
+                sacme_log(cn->conf.log, SACME_LOG_INFO, 0, SACME_LOGNO(10607)
+                          "cluster %s: took %d file(s) of the cluster's copy (revision %"
+                          APR_INT64_T_FMT ")", cn->conf.name, applied, revision);
+            }
+        }
+        else {
+            apr_int64_t next = 0;
+            rv = sacme_sync_follow(cn->follow_sync, cn->watch_etcd, cn->conf.store, from,
+                                   WATCH_FOR, ip, &next, &applied, res);
+            if (next > 0) {
+                from = next;
+            }
+            else if (rv == SACME_ETCD_ECOMPACTED) {
+                pulled = 0;             /* too far behind: the whole copy again */
+            }
+        }
+        apr_pool_destroy(ip);
+        if (rv != APR_SUCCESS) {
+            apr_sleep(TICK);            /* the ticker says why */
+        }
+    }
+    return NULL;
+}
+
+/* --- the driver's side -------------------------------------------------------- */
+
+/* The store's changes while this node drives go to the copy; a node that
+ * does not drive writes only what it took from the copy (muted) and its
+ * own housekeeping, which is not the cluster's. */
+static void mirror_changed(void *baton, const sacme_store_change_t *c)
+{
+    sacme_cnode_t *cn = baton;
+    int driving;
+
+    apr_thread_mutex_lock(cn->lock);
+    driving = cn->driving;
+    apr_thread_mutex_unlock(cn->lock);
+    if (driving) {
+        cn->lead_sync->mirror.changed(cn->lead_sync->mirror.baton, c);
+    }
+}
+
+/* The serial of every domain's certificate in service: fixed for the
+ * life of a driver (a new set is activated at a restart, with a new one). */
+static json_t *serials_in_service(const sacme_cnode_conf_t *conf, apr_pool_t *p)
+{
+    json_t *serials = sacme_json_own(p, json_object());
+    int i;
+
+    for (i = 0; conf->domains && i < conf->domains->nelts; ++i) {
+        const sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        sacme_cert_info_t *info;
+        sacme_chain_t *chain;
+        if (sacme_store_load_leaf(conf->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
+                                  NULL) == APR_SUCCESS
+            && sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info)
+               == APR_SUCCESS) {
+            json_object_set_new(serials, dom->name, json_string(info->serial));
+        }
+    }
+    return serials;
+}
+
+apr_status_t sacme_cnode_make(apr_pool_t *p, const sacme_cnode_conf_t *conf,
+                              sacme_cnode_t **out, sacme_result_t *res)
+{
+    sacme_cnode_t *cn = apr_pcalloc(p, sizeof(*cn));
+    sacme_etcd_t *lead_etcd;
+    sacme_http_options_t opts;
+    sacme_etcd_t **clients[] = { &cn->tick_etcd, &cn->follow_etcd, &cn->watch_etcd,
+                                 &cn->ready_etcd, &cn->resign_etcd, &lead_etcd };
+    apr_status_t rv;
+    size_t i;
+
+    cn->p = p;
+    cn->conf = *conf;
+    cn->prefix = apr_pstrcat(p, "/sacme/", conf->name, "/", NULL);
+    memset(&opts, 0, sizeof(opts));
+    if (conf->http) {
+        opts = *conf->http;
+    }
+    /* http:// was accepted at the configuration check for loopback only */
+    opts.allow_loopback_http = 1;
+    /* One client per thread that talks to etcd: a client does one request
+     * at a time, and the watch holds its own for minutes. */
+    for (i = 0; i < SACME_ARRAY_LEN(clients); ++i) {
+        if ((rv = sacme_etcd_make(p, conf->endpoints, &opts, conf->log, clients[i], res))
+                != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    if ((rv = sacme_sync_make(p, lead_etcd, cn->prefix, conf->key, conf->log,
+                              &cn->lead_sync, res)) != APR_SUCCESS
+        || (rv = sacme_sync_make(p, cn->follow_etcd, cn->prefix, conf->key, conf->log,
+                                 &cn->follow_sync, res)) != APR_SUCCESS) {
+        return rv;
+    }
+    cn->lead_sync->accept = accept_lead;
+    cn->lead_sync->baton = cn;
+    cn->follow_sync->accept = accept_follow;
+    cn->follow_sync->applied = applied_follow;
+    cn->follow_sync->baton = cn;
+    if ((rv = apr_thread_mutex_create(&cn->lock, APR_THREAD_MUTEX_DEFAULT, p))
+            != APR_SUCCESS
+        || (rv = apr_thread_mutex_create(&cn->ready_lock, APR_THREAD_MUTEX_DEFAULT, p))
+            != APR_SUCCESS) {
+        return sacme_result_set(res, rv, "cannot make the cluster's locks");
+    }
+    cn->serials = serials_in_service(conf, p);
+    cn->forwarded = apr_hash_make(p);
+    cn->mirror.baton = cn;
+    cn->mirror.changed = mirror_changed;
+    sacme_store_set_mirror(conf->store, &cn->mirror);
+    *out = cn;
+    return APR_SUCCESS;
+}
+
+apr_status_t sacme_cnode_start(sacme_cnode_t *cn, sacme_result_t *res)
+{
+    apr_thread_start_t mains[] = { ticker_main, follower_main };
+    size_t i;
+
+    for (i = 0; i < SACME_ARRAY_LEN(mains); ++i) {
+        apr_threadattr_t *attr;
+        apr_thread_t *t;
+        apr_status_t rv;
+
+        apr_threadattr_create(&attr, cn->p);
+        apr_threadattr_detach_set(attr, 1);
+        if ((rv = apr_thread_create(&t, attr, mains[i], cn, cn->p)) != APR_SUCCESS) {
+            return sacme_result_set(res, rv, "cannot start the cluster's threads");
+        }
+    }
+    return APR_SUCCESS;
+}
+
+int sacme_cnode_may_drive(sacme_cnode_t *cn)
+{
+    int may;
+
+    apr_thread_mutex_lock(cn->lock);
+    may = cn->driving && sacme_cluster_leading(&cn->view, sacme_time_mono());
+    apr_thread_mutex_unlock(cn->lock);
+    return may;
+}
+
+int sacme_cnode_lost(sacme_cnode_t *cn)
+{
+    int lost;
+
+    apr_thread_mutex_lock(cn->lock);
+    lost = cn->drove && !sacme_cluster_leading(&cn->view, sacme_time_mono());
+    apr_thread_mutex_unlock(cn->lock);
+    return lost;
+}
+
+const char *sacme_cnode_staged(sacme_cnode_t *cn, apr_pool_t *p)
+{
+    const char *names = NULL;
+    apr_time_t at;
+    int i;
+
+    apr_thread_mutex_lock(cn->lock);
+    at = cn->staged_at;
+    apr_thread_mutex_unlock(cn->lock);
+    if (!at || sacme_time_mono() - at < SETTLE) {
+        return NULL;
+    }
+    for (i = 0; cn->conf.domains && i < cn->conf.domains->nelts; ++i) {
+        const sacme_domain_t *dom = APR_ARRAY_IDX(cn->conf.domains, i, sacme_domain_t *);
+        if (sacme_store_has_set(cn->conf.store, p, SACME_GROUP_STAGING, dom->name)) {
+            names = names ? apr_pstrcat(p, names, ", ", dom->name, NULL) : dom->name;
+        }
+    }
+    return names;
+}
+
+typedef struct {
+    sacme_cnode_t *cn;
+    apr_pool_t *p;
+} forward_t;
+
+static apr_status_t forward_one(void *baton, const sacme_store_change_t *c)
+{
+    forward_t *f = baton;
+    sacme_cnode_t *cn = f->cn;
+    const char *before;
+    sacme_result_t *res;
+
+    if (strcmp(c->part, SACME_GROUP_REQUESTS)) {
+        return APR_SUCCESS;
+    }
+    before = apr_hash_get(cn->forwarded, c->file, APR_HASH_KEY_STRING);
+    if (before && strlen(before) == c->len && !memcmp(before, c->data, c->len)) {
+        return APR_SUCCESS;             /* passed on already */
+    }
+    res = sacme_result_make(f->p);
+    if (sacme_sync_push(cn->lead_sync, c, res) != APR_SUCCESS) {
+        sacme_log(cn->conf.log, SACME_LOG_WARNING, sacme_result_log_status(res),
+                  SACME_LOGNO(10615) "cluster %s: the request for %s (sacmectl) could not "
+                  "be passed to the leader (%s); it is tried again at the next change "
+                  "of requests/ or the next start of the driver", cn->conf.name, c->name,
+                  sacme_result_message(res, f->p));
+        return APR_SUCCESS;
+    }
+    apr_hash_set(cn->forwarded, apr_pstrdup(cn->p, c->file), APR_HASH_KEY_STRING,
+                 apr_pstrmemdup(cn->p, c->data, c->len));
+    sacme_log(cn->conf.log, SACME_LOG_NOTICE, 0, SACME_LOGNO(10611)
+              "cluster %s: the request for %s (sacmectl on this node) is passed to the "
+              "leader", cn->conf.name, c->name);
+    return APR_SUCCESS;
+}
+
+void sacme_cnode_forward_requests(sacme_cnode_t *cn, apr_pool_t *p)
+{
+    forward_t f = { cn, p };
+    int driving, checked;
+
+    apr_thread_mutex_lock(cn->lock);
+    driving = cn->driving;
+    checked = cn->key_checked;
+    apr_thread_mutex_unlock(cn->lock);
+    if (!driving && checked) {
+        sacme_store_each(cn->conf.store, p, forward_one, &f, NULL);
+    }
+}
+
+/* One answer the other members must have. */
+typedef struct {
+    const char *name;
+    const char *token;
+} answer_t;
+
+apr_status_t sacme_cnode_ready(void *baton, const apr_array_header_t *published,
+                               apr_pool_t *p, sacme_result_t *res)
+{
+    sacme_cnode_t *cn = baton;
+    apr_array_header_t *answers = apr_array_make(p, published->nelts, sizeof(answer_t));
+    apr_array_header_t *members = NULL, *others;
+    apr_time_t start = apr_time_now(), deadline = start + cn->conf.ttl;
+    const char *missing = NULL;
+    sacme_cluster_t v;
+    int i, j;
+
+    (void)res;
+    for (i = 0; i < published->nelts; ++i) {
+        const sacme_chal_pub_t *pub = APR_ARRAY_IDX(published, i, sacme_chal_pub_t *);
+        answer_t *a;
+        if (strcmp(pub->type, SACME_CHAL_HTTP01) && strcmp(pub->type, SACME_CHAL_TLSALPN01)) {
+            continue;                   /* dns-01: not in the nodes' stores */
+        }
+        a = apr_array_push(answers);
+        a->name = pub->name;
+        a->token = strcmp(pub->type, SACME_CHAL_HTTP01) ? ALPN_ACK : pub->token;
+    }
+    if (!answers->nelts) {
+        return APR_SUCCESS;
+    }
+    apr_thread_mutex_lock(cn->ready_lock);
+    v = view_for(cn, cn->ready_etcd, p);
+    for (;;) {
+        missing = NULL;
+        if (sacme_cluster_members(&v, p, &members, NULL) != APR_SUCCESS) {
+            missing = "(etcd out of reach)";
+        }
+        else {
+            others = apr_array_make(p, members->nelts, sizeof(const char *));
+            for (j = 0; j < members->nelts; ++j) {
+                const char *node = APR_ARRAY_IDX(members, j, const char *);
+                if (strcmp(node, cn->conf.node)) {
+                    APR_ARRAY_PUSH(others, const char *) = node;
+                }
+            }
+            for (i = 0; i < answers->nelts && !missing; ++i) {
+                const answer_t *a = &APR_ARRAY_IDX(answers, i, answer_t);
+                missing = sacme_cluster_unacked(&v, others, a->name, a->token, p, NULL);
+            }
+        }
+        if (!missing || apr_time_now() >= deadline) {
+            break;
+        }
+        apr_sleep(READY_STEP);
+    }
+    if (missing) {
+        sacme_log(cn->conf.log, SACME_LOG_WARNING, 0, SACME_LOGNO(10609)
+                  "cluster %s: the CA is told to validate %s although node(s) %s did not "
+                  "confirm having the answer within %" APR_TIME_T_FMT " s: a validation "
+                  "request that reaches such a node fails, and the order is tried again",
+                  cn->conf.name, APR_ARRAY_IDX(answers, 0, answer_t).name, missing,
+                  apr_time_sec(apr_time_now() - start));
+    }
+    else {
+        sacme_log(cn->conf.log, SACME_LOG_INFO, 0, SACME_LOGNO(10610)
+                  "cluster %s: every member has the answers for %s (%d challenge(s), "
+                  "after %" APR_TIME_T_FMT " ms)", cn->conf.name,
+                  APR_ARRAY_IDX(answers, 0, answer_t).name, answers->nelts,
+                  apr_time_as_msec(apr_time_now() - start));
+    }
+    /* The acknowledgements served their purpose; a tls-alpn-01 one, named
+     * by the identifier alone, must not count for the next challenge. */
+    for (i = 0; i < answers->nelts; ++i) {
+        const answer_t *a = &APR_ARRAY_IDX(answers, i, answer_t);
+        sacme_cluster_ack_clear(&v, a->name, a->token, NULL);
+    }
+    apr_thread_mutex_unlock(cn->ready_lock);
+    return APR_SUCCESS;
+}
+
+void sacme_cnode_resign(sacme_cnode_t *cn)
+{
+    apr_pool_t *p;
+    sacme_cluster_t v;
+
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    v = view_for(cn, cn->resign_etcd, p);
+    apr_thread_mutex_lock(cn->lock);
+    cn->driving = 0;
+    apr_thread_mutex_unlock(cn->lock);
+    if (v.lease) {
+        sacme_cluster_resign(&v);
+    }
+    apr_pool_destroy(p);
+}
