@@ -123,6 +123,21 @@ class Env:
         keys = self.etcd.range(self.prefix + "members/")[0]
         return sorted(k[len(self.prefix + "members/"):] for k in keys)
 
+    def wait_members(self, names):
+        """Waits until the members in etcd are exactly names: a node whose
+        driver exits to activate a certificate leaves (its lease revoked)
+        and joins again with its next driver."""
+        want = sorted(names)
+        last = []
+
+        def same():
+            last[:] = self.members()
+            return last == want
+        try:
+            wait_until(same, "the members %s in etcd" % want)
+        except AssertionError as e:
+            raise AssertionError("%s; last seen %s" % (e, last))
+
 
 @pytest.fixture
 def env(etcd3, proxy, make_cluster, tmp_path, request):
@@ -256,7 +271,7 @@ def test_ten_domains_issued_once_for_the_cluster(env, tmp_path):
     # may hand over when its driver exits to activate what it staged)
     assert talked_to_the_ca(c.node(leader)), "the first leader ordered nothing"
     assert_ordered_only_while_leading(c.nodes)
-    assert env.members() == ["node1", "node2", "node3"], env.members()
+    env.wait_members(["node1", "node2", "node3"])
 
 
 def test_killed_leader_is_replaced_and_the_same_order_completes(env):
@@ -316,7 +331,7 @@ def test_one_etcd_member_lost_issuance_goes_on(env, tmp_path):
         assert_served_verified(nd.httpd, names, root)
     assert new_orders(env.proxy) == 1 and registrations(env.proxy) == 1
     assert env.proxy.issued and set(env.proxy.issued.values()) == {serials[names[0]]}
-    assert env.members() == ["node1", "node2", "node3"]
+    env.wait_members(["node1", "node2", "node3"])
 
 
 def test_etcd_down_nodes_keep_serving_and_converge(env):
@@ -337,14 +352,18 @@ def test_etcd_down_nodes_keep_serving_and_converge(env):
     node = c.nodes[0]
     check = node.httpd.check_config()
     assert check.returncode == 0, check.stdout + check.stderr
+    restarted = node.httpd.mark()
     node.httpd.graceful()
     for name in names:
         assert node.serial(name) == first, name
+    # its new driver finds etcd out of reach too, and says so
+    node.httpd.wait_log(UNREACHABLE, since=restarted, limit=LIMIT)
 
     # etcd back: every node says so, and a renewal reaches every node
     env.etcd.start_all()
     for nd in c.nodes:
-        nd.httpd.wait_log(REACHABLE, since=since[nd.name], limit=LIMIT)
+        nd.httpd.wait_log(REACHABLE, since=restarted if nd is node else since[nd.name],
+                          limit=LIMIT)
     wait_until(env.leader_name, "a leader again after etcd came back")
     renew_force(c.nodes[1], names[0])
     second = c.wait_same_serial(names, exclude={first}, limit=LIMIT)[names[0]]
@@ -359,6 +378,11 @@ def test_wrong_cluster_key_refuses_and_overwrites_nothing(env):
     serial = c.wait_same_serial(names, limit=LIMIT)[names[0]]
     cluster_nodes = list(c.nodes)
     wait_until(lambda: env.leader_name() is not None, "the leader key")
+    env.wait_members(["node1", "node2", "node3"])
+    # the leader's driver is done with the certificate in service once it
+    # had its first look at it (ari.json): the copy stays as it is
+    ari = env.prefix + "store/staging/%s/ari.json" % names[0]
+    wait_until(lambda: ari in env.store_copy(), "the leader's first look at the certificate")
 
     copy_before = env.store_copy()
     assert copy_before, "the cluster's copy in etcd is empty"
@@ -381,7 +405,8 @@ def test_wrong_cluster_key_refuses_and_overwrites_nothing(env):
     assert not os.path.exists(node4.httpd.store("staging", names[0]))
     # never leads, never joins, writes nothing, orders nothing
     assert not node4.httpd.log_lines(LEADS), node4.httpd.log_lines(LEADS)
-    assert env.members() == ["node1", "node2", "node3"], env.members()
+    assert "node4" not in env.members(), env.members()
+    assert env.etcd.get(env.prefix + "nodes/node4") is None
     assert env.store_copy() == copy_before, "the cluster's copy changed"
     assert env.etcd.get(env.prefix + "keyid")[0] == keyid_before[0]
     assert env.leader_name() in [nd.name for nd in cluster_nodes]
@@ -419,10 +444,17 @@ def test_status_shows_the_cluster(env):
     names = names_for("st-%s" % env.name)
     c, roles = env.start_cluster([names], extra=STATUS_CONF)
     one_leader(roles)
-    c.wait_same_serial(names, limit=LIMIT)
+    serial = c.wait_same_serial(names, limit=LIMIT)[names[0]]
+    every = sorted(nd.name for nd in c.nodes)
 
-    # the nodes' status agree (once the restarts that activated the
-    # certificate are over): one leads, the others follow it
+    def serial_of(view, node):
+        text = ((view.get("nodes") or {}).get(node) or {}).get("serials", {}).get(names[0])
+        return sacmectl.serial_int(text) if text else None
+
+    # The nodes' status agree once the restarts that activated the
+    # certificate are over and each node refreshed its view (every few
+    # seconds): one leads, the others follow it, all three are members,
+    # and each node is shown serving the certificate it serves.
     def agreed():
         got = {nd.name: status_json(nd).get("cluster") for nd in c.nodes}
         if not all(got.values()):
@@ -431,23 +463,33 @@ def test_status_shows_the_cluster(env):
         if len(leaders) != 1 or None in leaders:
             return None
         leader = leaders.pop()
-        if any(cl.get("role") != ("leader" if n == leader else "follower")
-               for n, cl in got.items()):
-            return None
+        for n, cl in got.items():
+            if cl.get("role") != ("leader" if n == leader else "follower") \
+                    or sorted(cl.get("members") or []) != every or not cl.get("last_sync") \
+                    or any(serial_of(cl, m) != serial for m in every):
+                return None
         return got
-    got = wait_until(agreed, "the nodes' status to agree on one leader")
+    try:
+        got = wait_until(agreed, "the nodes' status to agree on one leader, three "
+                         "members and the serial each serves", limit=LIMIT)
+    except AssertionError as e:
+        raise AssertionError("%s; last seen: %r" % (
+            e, {nd.name: status_json(nd).get("cluster") for nd in c.nodes}))
     leader = next(n for n, cl in got.items() if cl["role"] == "leader")
     assert leader == env.leader_name()
     for name, cl in got.items():
         assert cl["name"] == env.name, cl
         assert cl["node"] == name, cl
-        assert sorted(cl["members"]) == ["node1", "node2", "node3"], cl
+        assert cl["unreachable_since"] is None, cl
 
     follower = next(nd for nd in c.nodes if nd.name != leader)
     status, _, body = request(follower, "/server-status?auto")
     assert status == 200
-    auto = body.decode()
-    assert "SacmeClusterRole: follower" in auto.splitlines(), auto
-    assert "SacmeClusterLeader: %s" % leader in auto.splitlines(), auto
+    auto = body.decode().splitlines()
+    for line in ("SacmeClusterName: %s" % env.name, "SacmeClusterNode: %s" % follower.name,
+                 "SacmeClusterRole: follower", "SacmeClusterLeader: %s" % leader):
+        assert line in auto, "%r not in:\n%s" % (line, "\n".join(auto))
     status, _, body = request(c.node(leader), "/server-status")
-    assert status == 200 and "leader" in body.decode()
+    assert status == 200
+    assert "this node (%s) is leader; leader: %s;" % (leader, leader) in body.decode(), \
+        body.decode()[-2000:]
