@@ -440,6 +440,28 @@ def test_renew_force_on_a_follower_renews_through_the_leader(env):
     assert registrations(env.proxy) == 1
 
 
+def test_renew_force_on_a_stopped_follower_is_passed_on_when_it_starts(env):
+    """sacmectl writes its request into the store of a node whose httpd is
+    stopped (or whose driver is between two runs, as after every
+    activation); the node's next driver passes it to the leader."""
+    names = names_for("fwdstop-%s" % env.name)
+    c, roles = env.start_cluster([names])
+    one_leader(roles)
+    first = c.wait_same_serial(names, limit=LIMIT)[names[0]]
+    leader = wait_until(env.leader_name, "the leader key")
+    follower = next(nd for nd in c.nodes if nd.name != leader)
+
+    c.stop_node(follower)
+    renew_force(follower, names[0])
+    mark = follower.httpd.mark()
+    c.start_node(follower)
+    line = follower.httpd.wait_log(PASSED_TO_LEADER, since=mark, limit=LIMIT)
+    assert names[0] in line, line
+    second = c.wait_same_serial(names, exclude={first}, limit=LIMIT)[names[0]]
+    assert second != first
+    assert_ordered_only_while_leading(c.nodes)
+
+
 def test_status_shows_the_cluster(env):
     names = names_for("st-%s" % env.name)
     c, roles = env.start_cluster([names], extra=STATUS_CONF)
