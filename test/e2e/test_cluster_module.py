@@ -23,7 +23,6 @@ role (start_cluster), then passed on unchanged."""
 
 import os
 import re
-import socket
 import time
 
 import pytest
@@ -31,10 +30,10 @@ import pytest
 from sacmetest import faults, sacmectl
 from sacmetest.cluster import cluster_key_file, etcd_lines, key_id
 from sacmetest.faults import new_orders, registrations
-from sacmetest.httpd import LOOPBACK, MODULES, _read_http_response
 from sacmetest.module import (ORDERING, RESUMING, assert_served_verified, names_for,
                               order_url_in, root_file)
 from sacmetest.quirkproxy import QuirkProxy
+from test_module_status import STATUS_CONF, get_json, parse_prometheus, request, sample
 
 # log tags of the cluster driver
 JOINED = "SACME10600"
@@ -51,20 +50,6 @@ LIMIT = 180            # bounds of the waits (seconds), not timing claims
 ISSUE_LIMIT = 300      # ten domains on three nodes on a 2-CPU machine
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
 NEW_ACCOUNT = "/sign-me-up"        # Pebble's newAccount path
-
-STATUS_CONF = """
-LoadModule authz_host_module %(modules)s/mod_authz_host.so
-LoadModule status_module %(modules)s/mod_status.so
-<Location /sacme-status>
-    SetHandler sacme-status
-    Require local
-</Location>
-<Location /server-status>
-    SetHandler server-status
-    Require local
-</Location>
-""" % {"modules": MODULES}
-
 
 @pytest.fixture
 def proxy():
@@ -221,18 +206,8 @@ def renew_force(node, name):
     return res
 
 
-def request(node, path):
-    with socket.create_connection((LOOPBACK, node.httpd.port), timeout=10) as s:
-        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: sacmetest\r\n"
-                   "Connection: close\r\n\r\n" % path).encode("latin-1"))
-        return _read_http_response(s)
-
-
 def status_json(node):
-    import json
-    status, headers, body = request(node, "/sacme-status/")
-    assert status == 200, (node.name, status, body[:300])
-    return json.loads(body)
+    return get_json(node.httpd, "/sacme-status/")
 
 
 # --- the tests --------------------------------------------------------------------
@@ -505,13 +480,37 @@ def test_status_shows_the_cluster(env):
         assert cl["unreachable_since"] is None, cl
 
     follower = next(nd for nd in c.nodes if nd.name != leader)
-    status, _, body = request(follower, "/server-status?auto")
+    status, _, body = request(follower.httpd, "GET", "/server-status?auto")
     assert status == 200
     auto = body.decode().splitlines()
     for line in ("SacmeClusterName: %s" % env.name, "SacmeClusterNode: %s" % follower.name,
                  "SacmeClusterRole: follower", "SacmeClusterLeader: %s" % leader):
         assert line in auto, "%r not in:\n%s" % (line, "\n".join(auto))
-    status, _, body = request(c.node(leader), "/server-status")
+    # sacmectl on a node: the cluster view, and each node's serial in service
+    res = sacmectl.store_cmd(follower.httpd, "list", json_output=False)
+    assert res.rc == sacmectl.EXIT_OK, res.describe()
+    assert "this node (%s) is follower; leader: %s" % (follower.name, leader) in res.stdout, \
+        res.describe()
+    res = sacmectl.store_cmd(follower.httpd, "show", names[0], json_output=False)
+    assert res.rc == sacmectl.EXIT_OK, res.describe()
+    shown = {parts[0]: parts[1] for parts in (l.split() for l in res.stdout.splitlines())
+             if len(parts) >= 2 and parts[0] in every}
+    assert sorted(shown) == every and \
+        all(sacmectl.serial_int(v) == serial for v in shown.values()), res.describe()
+
+    # Prometheus: a monitoring system sees who leads and how many members
+    for nd in c.nodes:
+        status, _, body = request(nd.httpd, "GET", "/sacme-status/?format=prometheus")
+        assert status == 200
+        samples = parse_prometheus(body.decode())
+        labels = {"cluster": env.name, "node": nd.name}
+        assert sample(samples, "sacme_cluster_leader", leader=leader, **labels) == \
+            (1 if nd.name == leader else 0), nd.name
+        assert sample(samples, "sacme_cluster_members", **labels) == 3, nd.name
+        assert sample(samples, "sacme_cluster_unreachable_since_timestamp_seconds",
+                      **labels) == 0, nd.name
+
+    status, _, body = request(c.node(leader).httpd, "GET", "/server-status")
     assert status == 200
     assert "this node (%s) is leader; leader: %s;" % (leader, leader) in body.decode(), \
         body.decode()[-2000:]
