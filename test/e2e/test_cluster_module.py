@@ -33,10 +33,10 @@ from sacmetest.faults import new_orders, registrations
 from sacmetest.module import (ORDERING, RESUMING, assert_served_verified, names_for,
                               order_url_in, root_file)
 from sacmetest.quirkproxy import QuirkProxy
-from test_module_status import STATUS_CONF, get_json, parse_prometheus, request, sample
+from test_module_status import STATUS_CONF, get_json, parse_prometheus, sample
+from test_module_status import request as http_request
 
 # log tags of the cluster driver
-JOINED = "SACME10600"
 LEADS = "SACME10601"
 FOLLOWS = "SACME10602"
 UNREACHABLE = "SACME10603"
@@ -50,6 +50,7 @@ LIMIT = 180            # bounds of the waits (seconds), not timing claims
 ISSUE_LIMIT = 300      # ten domains on three nodes on a 2-CPU machine
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
 NEW_ACCOUNT = "/sign-me-up"        # Pebble's newAccount path
+
 
 @pytest.fixture
 def proxy():
@@ -349,7 +350,7 @@ def test_etcd_down_nodes_keep_serving_and_converge(env):
 def test_wrong_cluster_key_refuses_and_overwrites_nothing(env):
     names = names_for("key-%s" % env.name)
     c, roles = env.start_cluster([names])
-    leader = one_leader(roles)
+    one_leader(roles)
     serial = c.wait_same_serial(names, limit=LIMIT)[names[0]]
     cluster_nodes = list(c.nodes)
     wait_until(lambda: env.leader_name() is not None, "the leader key")
@@ -389,7 +390,6 @@ def test_wrong_cluster_key_refuses_and_overwrites_nothing(env):
     # the cluster goes on serving its certificate
     for name in names:
         assert set(c.serials(name, cluster_nodes).values()) == {serial}
-    assert leader in [nd.name for nd in cluster_nodes]
 
 
 def test_renew_force_on_a_follower_renews_through_the_leader(env):
@@ -480,7 +480,7 @@ def test_status_shows_the_cluster(env):
         assert cl["unreachable_since"] is None, cl
 
     follower = next(nd for nd in c.nodes if nd.name != leader)
-    status, _, body = request(follower.httpd, "GET", "/server-status?auto")
+    status, _, body = http_request(follower.httpd, "GET", "/server-status?auto")
     assert status == 200
     auto = body.decode().splitlines()
     for line in ("SacmeClusterName: %s" % env.name, "SacmeClusterNode: %s" % follower.name,
@@ -500,7 +500,7 @@ def test_status_shows_the_cluster(env):
 
     # Prometheus: a monitoring system sees who leads and how many members
     for nd in c.nodes:
-        status, _, body = request(nd.httpd, "GET", "/sacme-status/?format=prometheus")
+        status, _, body = http_request(nd.httpd, "GET", "/sacme-status/?format=prometheus")
         assert status == 200
         samples = parse_prometheus(body.decode())
         labels = {"cluster": env.name, "node": nd.name}
@@ -510,7 +510,7 @@ def test_status_shows_the_cluster(env):
         assert sample(samples, "sacme_cluster_unreachable_since_timestamp_seconds",
                       **labels) == 0, nd.name
 
-    status, _, body = request(c.node(leader).httpd, "GET", "/server-status")
+    status, _, body = http_request(c.node(leader).httpd, "GET", "/server-status")
     assert status == 200
     assert "this node (%s) is leader; leader: %s;" % (leader, leader) in body.decode(), \
         body.decode()[-2000:]
