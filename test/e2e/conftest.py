@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sacmetest import sacmectl  # noqa: E402
 from sacmetest.bind import Bind  # noqa: E402
 from sacmetest.cluster import Cluster  # noqa: E402
+from sacmetest.etcd import EtcdCluster  # noqa: E402
 from sacmetest.pebble import Pebble, random_mac_key_with_distinct_encodings  # noqa: E402
 
 pytest_plugins = ["sacmetest.ordering"]
@@ -31,6 +32,7 @@ LENIENT_KID = "kid-lenient"
 _running_pebbles = []
 _running_httpds = []
 _running_clusters = []
+_running_etcds = []
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +152,19 @@ def make_cluster(httpds):
 
 
 @pytest.fixture
+def etcd3():
+    """A real 3-member etcd of the test's own (sacmetest.etcd.EtcdCluster,
+    plain http on loopback), stopped at teardown; a failed test's report
+    shows its members' logs."""
+    e = EtcdCluster(3)
+    e.start()
+    _running_etcds.append(e)
+    yield e
+    _running_etcds.remove(e)
+    e.stop()
+
+
+@pytest.fixture
 def dirs(tmp_path):
     """Fresh (not yet existing) account and output directories."""
     class Dirs:
@@ -173,6 +188,9 @@ def pytest_runtest_makereport(item, call):
             if c.lb:
                 report.sections.append(("haproxy log %s (tail)" % c.lb.log_file,
                                         c.lb.log_text()[-8000:] + c.lb.stderr_text()[-2000:]))
+    if report.failed:
+        for e in _running_etcds:
+            report.sections.append(("etcd logs (tail)", e.logs(tail=3000)))
     if report.failed and _running_pebbles:
         for p in _running_pebbles:
             logs = p.logs()

@@ -13,6 +13,7 @@ Pebble's tlsPort: the same for tls-alpn-01.
     c.kill(c.nodes[0]); c.start_node(c.nodes[0])
     c.wait_same_serial(["a.test", ...])    -> {name: serial}
     c.lb.backends_seen("/.well-known/acme-challenge/")
+    c.add_node()       a node more, outside HAProxy's rotation
     c.cleanup()
 
 pebble: a started Pebble (its httpPort becomes the frontend's port, so a
@@ -21,12 +22,23 @@ it), OWN (the default: a Pebble of the cluster's own, faults.exact_pebble,
 stopped at cleanup), or None (no CA: the nodes get only what `sacme`
 returns, by default nothing).
 
+With etcd (sacmetest.etcd.EtcdCluster), etcd_lines() gives a node's
+cluster directives (SacmeCluster etcd ..., SacmeClusterName,
+SacmeClusterNode, SacmeClusterKey, SacmeClusterLease), and
+cluster_key_file() writes a key file as SacmeClusterKey wants it:
+
+    key = cluster_key_file(str(tmp_path))
+    sacme=lambda c, node: c.default_sacme(node) + etcd_lines(etcd, "web", node, key)
+
 sacme(cluster, node) -> the node's Sacme* lines.  The default,
 Cluster.default_sacme, gives every node the same lines (module.sacme_lines
 for the cluster's domains, with the CA file and SacmeTrustedRoots in the
 node's ServerRoot); a test adds the cluster directives by wrapping it.
 """
 
+import base64
+import hashlib
+import hmac
 import os
 import signal
 import ssl
@@ -39,6 +51,47 @@ from .module import pebble_defaults, sacme_lines
 
 OWN = "own"
 NODE_FILE = "node.txt"      # in each node's DocumentRoot: its name
+KEY_ID_LABEL = b"sacme key id"   # what a cluster key's id is the HMAC of
+
+
+def cluster_key_file(directory, name=None):
+    """A new SacmeClusterKey file in directory: 32 random bytes in base64 on
+    one line (what `openssl rand -base64 32` writes), root's, mode 0600.
+    Returns its path."""
+    path = os.path.join(directory, name or "cluster-%s.key" % os.urandom(4).hex())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def key_id(path):
+    """The id of the cluster key in path as mod_sacme names it (sacme_seal:
+    the first 8 bytes of HMAC-SHA256 under the key of "sacme key id", in
+    hex), computed here independently."""
+    with open(path) as f:
+        key = base64.b64decode(f.read().strip())
+    return hmac.new(key, KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def etcd_lines(etcd, name, node, key_file, lease="6s", more=()):
+    """The cluster directives of node (a Node, or a node name) in the
+    cluster `name` over the members of etcd (an EtcdCluster; its plain-http
+    loopback URLs, or https with its CA through SacmeClusterTLS)."""
+    node_name = node if isinstance(node, str) else node.name
+    lines = ["SacmeCluster etcd %s" % " ".join(etcd.endpoints),
+             "SacmeClusterName %s" % name,
+             "SacmeClusterNode %s" % node_name,
+             "SacmeClusterKey file:%s" % key_file]
+    if lease:
+        lines.append("SacmeClusterLease %s" % lease)
+    if etcd.tls:
+        tls = "SacmeClusterTLS %s" % etcd.ca_file
+        if etcd.client_auth:
+            tls += " %s %s" % (etcd.client_cert_file, etcd.client_key_file)
+        lines.append(tls)
+    return lines + list(more)
 
 
 class Node:
@@ -105,20 +158,22 @@ class Cluster:
 
     def __init__(self, n=3, *, domains=(), pebble=OWN, directory_url=None, sacme=None,
                  vhosts=None, log_level="info ssl:warn", track=None, lb_port=None,
-                 lb_tls_port=None, **sacme_kw):
+                 lb_tls_port=None, extra="", **sacme_kw):
         """n nodes; domains: list of name lists (the same on every node);
         vhosts: HTTPS vhosts of every node (default one per domain);
         directory_url: SacmeServer instead of Pebble's own (a quirk proxy's);
         track: called with every Httpd (conftest's httpds.add, so failed
         tests show the error logs); lb_port, lb_tls_port: the frontends'
-        ports (default Pebble's httpPort and tlsPort); sacme_kw: more
-        arguments of module.sacme_lines."""
+        ports (default Pebble's httpPort and tlsPort); extra: more lines of
+        every node's httpd.conf (Httpd's extra); sacme_kw: more arguments
+        of module.sacme_lines."""
         if n < 1:
             raise ValueError("a cluster has at least one node")
         self.n = n
         self.domains = [list(d) for d in domains]
         self.vhosts = vhosts
         self.log_level = log_level
+        self.extra = extra
         self.directory_url = directory_url
         self.sacme_fn = sacme or Cluster.default_sacme
         self.sacme_kw = sacme_kw
@@ -178,10 +233,7 @@ class Cluster:
         if vhosts is None:
             vhosts = [Vhost(d) for d in self.domains]
         for i in range(self.n):
-            h = Httpd(ssl=True, log_level=self.log_level, vhosts=vhosts)
-            if self.track:
-                self.track(h)
-            self.nodes.append(Node(i, h))
+            self.nodes.append(self._new_node(i, vhosts))
         self.configure()
         self.lb = HAProxy({nd.name: nd.httpd.port for nd in self.nodes}, port=port,
                           tls_backends={nd.name: nd.httpd.https_port for nd in self.nodes},
@@ -189,6 +241,27 @@ class Cluster:
         self.lb.start()
         for nd in self.nodes:
             nd.httpd.start()
+
+    def _new_node(self, index, vhosts):
+        h = Httpd(ssl=True, log_level=self.log_level, vhosts=vhosts, extra=self.extra)
+        if self.track:
+            self.track(h)
+        return Node(index, h)
+
+    def add_node(self, start=True):
+        """One node more (node<n+1>), configured by the sacme function like
+        the others and started unless start=False.  HAProxy does not send it
+        requests: it answers no validation of the CA (a machine being
+        brought in, or one the test keeps apart)."""
+        vhosts = self.vhosts
+        if vhosts is None:
+            vhosts = [Vhost(d) for d in self.domains]
+        node = self._new_node(len(self.nodes), vhosts)
+        self.nodes.append(node)
+        self.configure(node)
+        if start:
+            node.httpd.start()
+        return node
 
     def node(self, name):
         for nd in self.nodes:
