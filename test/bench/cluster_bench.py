@@ -421,7 +421,7 @@ def run_scenario(new_pebble, names, sacme_lines, served_serial, log_time, fmt, l
         tags = {}
         other = []
         for line in r["concerns"]:
-            m = re.search(r"\] (SACME\d+):", line)
+            m = re.search(r"\b(SACME\d+):", line)
             tag = m.group(1) if m else "?"
             tags[tag] = tags.get(tag, 0) + 1
             if tag not in SETUP_WARNINGS:
