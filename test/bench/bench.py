@@ -26,10 +26,16 @@ one HTTPS virtual host per domain.  mod_sacme runs with SacmeAutoRestart off
 (the measurement ends at staging; mod_md never restarts by itself either),
 except in (serve).
 
-Usage: test/bench/run [--only a,b,c,d,d16,e,e16,serve,listen] [--json FILE]
+and, in scenario (cluster), not run by default, a cluster of three nodes
+coordinated through etcd against one httpd alone: the time until every
+node serves every name, and the etcd traffic per certificate (see
+test/bench/cluster_bench.py).
+
+Usage: test/bench/run [--only a,b,c,d,d16,e,e16,serve,listen,cluster] [--json FILE]
 
 Environment: SACME_BENCH_LIMIT (s, default 180) and SACME_BENCH_E_LIMIT (s,
-default 480, mod_md in (e)) bound the wait for staging; SACME_BENCH_SERVE_REPS
+default 480, mod_md in (e)) bound the wait for staging
+(SACME_BENCH_CLUSTER_LIMIT, default 300, in (cluster)); SACME_BENCH_SERVE_REPS
 (default 3) sets the runs of (serve); SACME_BENCH_KEEP=1
 keeps every ServerRoot (a run that does not finish is always kept);
 SACME_BENCH_LOGLEVEL sets httpd's LogLevel (default "info ssl:warn").
@@ -163,6 +169,24 @@ def static_pair():
 
 # --- one run ----------------------------------------------------------------
 
+def sacme_lines(pebble, h, domains, directory_url=None, auto_restart=False, more=()):
+    """mod_sacme's lines of every scenario for httpd h (files in its
+    ServerRoot): P-256, http-01, a retry delay of 1 s, EAB."""
+    lines = [
+        "SacmeServer %s" % (directory_url or pebble.directory_url),
+        "SacmeCACertificate %s" % readable_ca_file(pebble, h.root),
+        "SacmeTrustedRoots %s" % trusted_roots_file(pebble, h.root),
+        "SacmeEAB kid-1 %s" % pebble.eab["kid-1"],
+        "SacmeContact admin@example.test",
+        "SacmeAgreement accepted",
+        "SacmeKeyType p256",
+        "SacmeChallenge http-01",
+        "SacmeRetryDelay 1s",
+        "SacmeAutoRestart %s" % ("on" if auto_restart else "off"),
+    ] + list(more)
+    return lines + ["SacmeDomain %s" % " ".join(d) for d in domains]
+
+
 class Run:
     """One httpd (mod_sacme or mod_md) in a fresh ServerRoot, from start to
     all certificates staged (or only to listening)."""
@@ -194,20 +218,8 @@ class Run:
                        keep_dir=bool(os.environ.get("SACME_BENCH_KEEP")))
         ca = readable_ca_file(pebble, self.h.root)
         if kind == "sacme":
-            lines = [
-                "SacmeServer %s" % self.directory_url,
-                "SacmeCACertificate %s" % ca,
-                "SacmeTrustedRoots %s" % trusted_roots_file(pebble, self.h.root),
-                "SacmeEAB kid-1 %s" % pebble.eab["kid-1"],
-                "SacmeContact admin@example.test",
-                "SacmeAgreement accepted",
-                "SacmeKeyType p256",
-                "SacmeChallenge http-01",
-                "SacmeRetryDelay 1s",
-                "SacmeAutoRestart %s" % ("on" if auto_restart else "off"),
-            ] + list(more)
-            lines += ["SacmeDomain %s" % " ".join(d) for d in domains]
-            self.h.configure(sacme=lines)
+            self.h.configure(sacme=sacme_lines(pebble, self.h, domains, self.directory_url,
+                                               auto_restart, more))
         elif kind == "md":
             lines = [
                 "MDCertificateAuthority %s" % self.directory_url,
@@ -554,7 +566,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="a,b,c,d,d16,e,serve,listen",
                     help="comma-separated scenarios (a,b,c,d,d16,e,serve,listen; "
-                         "e16: (e) for mod_sacme with SacmeMaxParallel 16, not run by default)")
+                         "e16: (e) for mod_sacme with SacmeMaxParallel 16, and cluster: "
+                         "three nodes through etcd against one httpd, not run by default)")
     ap.add_argument("--json", help="also write all results to this file")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -734,6 +747,12 @@ def main():
                 all_results.append({"scenario": "listen", "label": label, "runs": reps})
         finally:
             pebble.stop()
+
+    if "cluster" in only:
+        import cluster_bench
+        print()
+        all_results.append({"scenario": "cluster", "runs": cluster_bench.run_scenario(
+            new_pebble, names, sacme_lines, served_serial, _log_time, fmt, LOG_LEVEL)})
 
     if "dir" in _static:
         import shutil
