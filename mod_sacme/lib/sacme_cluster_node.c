@@ -148,10 +148,10 @@ static void applied_follow(void *baton, const sacme_store_change_t *c)
         if (sacme_cluster_ack(&v, c->name, strcmp(c->file, SACME_FILE_ALPN) ? c->file
                               : ALPN_ACK, res) != APR_SUCCESS) {
             sacme_log(cn->conf.log, SACME_LOG_WARNING, sacme_result_log_status(res),
-                      SACME_LOGNO(10613) "cluster: the answer to the CA's challenge for "
-                      "%s is here, but telling the leader failed (%s): it waits for "
-                      "this node up to its lease before it answers the CA", c->name,
-                      sacme_result_message(res, p));
+                      SACME_LOGNO(10613) "cluster %s: the answer to the CA's challenge "
+                      "for %s is here, but telling the leader failed (%s): it waits for "
+                      "this node up to its lease before it answers the CA", cn->conf.name,
+                      c->name, sacme_result_message(res, p));
         }
         apr_pool_destroy(p);
     }
@@ -510,11 +510,13 @@ static void *APR_THREAD_FUNC follower_main(apr_thread_t *thread, void *data)
         sacme_result_t *res;
         apr_status_t rv;
 
+        /* Once a member (a lease to acknowledge answers with): not yet, or
+         * never (another key) */
         apr_thread_mutex_lock(cn->lock);
-        checked = cn->key_checked;
+        checked = cn->key_checked && cn->view.lease;
         apr_thread_mutex_unlock(cn->lock);
         if (!checked) {
-            apr_sleep(TICK);            /* not yet, or never (another key) */
+            apr_sleep(apr_time_from_msec(100));
             continue;
         }
         apr_pool_create(&ip, tp);
