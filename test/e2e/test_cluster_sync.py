@@ -93,3 +93,48 @@ def test_unsealed_private_key_in_etcd_is_refused(cluster, tmp_path):
     _, out, err = probe(eps, "sync-pull", b, key, "/sacme/s4")
     assert out[0]["applied"] == 2, out
     assert not os.path.exists(os.path.join(b, "staging", DOMAIN, "privkey.pem"))
+
+
+def _write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def test_pull_removes_what_the_copy_no_longer_holds(cluster, tmp_path):
+    """A node's driver restarts at every activation; a removal made in the
+    copy meanwhile (an order finished, an answer withdrawn) is only seen
+    when it reads the copy again, which must then remove the file: an
+    order left behind was resumed again, its certificate refused for a
+    key that had moved on. Accounts are kept, and so are requests; an
+    empty copy (a new cluster) removes nothing."""
+    eps = cluster.endpoints
+    key = key_file(str(tmp_path))
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    probe(eps, "sync-write", a, key, "/sacme/s5", DOMAIN)
+    probe(eps, "sync-pull", b, key, "/sacme/s5")
+    finished = os.path.join(b, "staging", "done.example.test", "order.json")
+    withdrawn = os.path.join(b, "challenges", DOMAIN, TOKEN_GONE)
+    account = os.path.join(b, "accounts", "ca.example-0123456789abcdef", "account.json")
+    request = os.path.join(b, "requests", "done.example.test.json")
+    _write(finished, '{"url": "https://ca/order/finished"}')
+    _write(withdrawn, TOKEN_GONE + ".thumbprint")
+    _write(account, '{"url": "https://ca/acct/1"}', 0o600)
+    _write(request, '{"action": "renew"}')
+
+    _, out, _ = probe(eps, "sync-pull", b, key, "/sacme/s5")
+    assert not os.path.exists(finished)
+    assert not os.path.exists(withdrawn)
+    assert os.path.exists(account) and os.path.exists(request)
+    # what the copy holds is still there
+    assert read(os.path.join(b, "staging", DOMAIN, "order.json")) == \
+        read(os.path.join(a, "staging", DOMAIN, "order.json"))
+    assert os.path.exists(os.path.join(b, "challenges", DOMAIN, TOKEN_KEPT))
+
+    # an empty copy: nothing of the store goes
+    _write(finished, '{"url": "https://ca/order/finished"}')
+    _, out, _ = probe(eps, "sync-pull", b, key, "/sacme/s5-empty")
+    assert out[0]["applied"] == 0, out
+    assert os.path.exists(finished)
+    assert os.path.exists(os.path.join(b, "staging", DOMAIN, "order.json"))
