@@ -12,7 +12,10 @@ import tempfile
 import pytest
 
 from sacmetest.etcd import EtcdCluster
-from sacmetest.module import names_for
+from sacmetest.haproxy import ACME_TLS
+from sacmetest.module import ISSUE_LIMIT, assert_served_verified, names_for, root_file
+
+CHALLENGE_PATH = "/.well-known/acme-challenge/"
 
 LEASE = "6s"
 
@@ -66,3 +69,26 @@ def test_a_set_in_service_is_not_staged_again(make_cluster, etcd):
         assert h.log_lines("SACME10608", since=mark) == []
         assert h.log_lines("SACME10232", since=mark) == []
         assert node.serial(name) == serial
+
+
+def test_tls_alpn_answers_reach_every_node(make_cluster, etcd, tmp_path):
+    """tls-alpn-01 in a cluster: the challenge certificate (and its key,
+    sealed in etcd) reaches every node, whose mod_ssl presents it to the
+    CA's acme-tls/1 handshake, wherever HAProxy sends it."""
+    names = names_for("calpn")
+    c = make_cluster(3, domains=[names], sacme=cluster_lines(etcd, "calpn", key_file()),
+                     more=["SacmeChallenge tls-alpn-01"])
+    serials = c.wait_same_serial(names, limit=ISSUE_LIMIT)
+    leaves = assert_served_verified(c.nodes[1].httpd, names, root_file(c.pebble, str(tmp_path)))
+    assert {leaf.serial_number for leaf in leaves} == set(serials.values())
+
+    # every validation handshake was answered with the challenge
+    # certificate (else the authorization fails and no certificate comes),
+    # and they reached more than one node; nothing over http-01
+    validations = c.lb.wait_tls_connections(ACME_TLS, len(names))
+    assert {r.uri for r in validations} == set(names), validations
+    assert len(c.lb.tls_backends_seen()) > 1, c.lb.tls_backends_seen()
+    assert c.lb.requests(CHALLENGE_PATH) == []
+    # the leader waited for every member's copy of each answer
+    leader = [n for n in c.nodes if n.httpd.log_lines("SACME10610")]
+    assert len(leader) == 1 and not any(n.httpd.log_lines("SACME10609") for n in c.nodes)

@@ -322,6 +322,15 @@ def test_etcd_down_nodes_keep_serving_and_converge(env):
         nd.httpd.wait_log(UNREACHABLE, since=since[nd.name], limit=LIMIT)
     for name in names:
         assert set(c.serials(name).values()) == {first}, c.serials(name)
+    # and the cluster view says since when (sacmectl reads it from the
+    # node's own store: it answers while etcd is away)
+    for nd in c.nodes:
+        def says_unreachable():
+            res = sacmectl.store_cmd(nd.httpd, "list")
+            view = (res.json or {}).get("cluster") or {}
+            return view.get("unreachable_since") and view
+        view = wait_until(says_unreachable, "%s's status to say etcd is out of reach" % nd.name)
+        assert view["node"] == nd.name and view["name"] == env.name, view
 
     # a node restarts without etcd: the configuration check and a graceful
     # restart need only its local store, and it serves the same certificate
