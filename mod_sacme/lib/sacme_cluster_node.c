@@ -425,6 +425,8 @@ static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
     sacme_cnode_t *cn = data;
     json_t *nodes = NULL, *members = NULL;
     apr_time_t warned = 0, viewed = 0;
+    sacme_role_t viewed_role = SACME_ROLE_NONE;
+    int viewed_synced = 0, synced;
     apr_int64_t saved;
     const char *told_leader = NULL;
     apr_pool_t *tp, *ip;
@@ -485,8 +487,16 @@ static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
                       "certificates and challenge answers from the cluster's copy",
                       cn->conf.name, cn->c->leader, cn->conf.node);
         }
-        if (now - viewed >= VIEW_EVERY || !viewed) {
+        /* every few seconds, and at once when the role changed or the
+         * first copy was taken (status right after a restart) */
+        apr_thread_mutex_lock(cn->lock);
+        synced = cn->synced != 0;
+        apr_thread_mutex_unlock(cn->lock);
+        if (now - viewed >= VIEW_EVERY || !viewed || cn->c->role != viewed_role
+            || synced != viewed_synced) {
             viewed = now;
+            viewed_role = cn->c->role;
+            viewed_synced = synced;
             publish_view(cn, rv == APR_SUCCESS && cn->key_checked, &nodes, &members, ip);
         }
         apr_pool_destroy(ip);
