@@ -84,7 +84,6 @@ No secret (password, macKey) is ever recorded.
 """
 
 import collections
-import http.server
 import json
 import shutil
 import socket
@@ -94,7 +93,7 @@ import urllib.parse
 import ssl
 
 from .pebble import LOOPBACK, free_port, make_api_certs, random_mac_key
-from .quirkproxy import _Server
+from . import quirkproxy
 
 PREFIX = "/api/acme/v1"
 
@@ -119,31 +118,15 @@ def make_eab_pool(n=4, prefix="scm-kid-"):
     return {"%s%d" % (prefix, i): random_mac_key() for i in range(1, n + 1)}
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 90
+class _Handler(quirkproxy._Handler):
+    """The quirk proxy's handler (GET, HEAD, POST), with PUT and DELETE."""
     server_version = "scm-test"
-
-    def log_message(self, fmt, *args):  # quiet; the server keeps its own log
-        pass
-
-    def do_GET(self):
-        self.server.proxy._handle(self, "GET")
-
-    def do_POST(self):
-        self.server.proxy._handle(self, "POST")
 
     def do_PUT(self):
         self.server.proxy._handle(self, "PUT")
 
     def do_DELETE(self):
         self.server.proxy._handle(self, "DELETE")
-
-    def finish(self):
-        try:
-            super().finish()
-        except OSError:
-            pass
 
 
 class _Fault:
@@ -235,23 +218,14 @@ class ScmServer:
         if self.port is None:
             self.port = free_port()
         self._release.clear()
-        self._server = _Server((LOOPBACK, self.port), _Handler, self, ctx)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="scm", daemon=True)
-        self._thread.start()
+        self._server, self._thread = quirkproxy.serve_tls(self, _Handler, self.port,
+                                                          ctx, "scm")
         return self
 
     def stop(self):
         self._release.set()            # hung requests end
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server.close_connections()
-            self._server = None
-        if self._thread:
-            self._thread.join(timeout=10)
-            self._thread = None
+        quirkproxy.stop_tls(self._server, self._thread)
+        self._server = self._thread = None
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
