@@ -65,6 +65,8 @@ def test_tls_is_verified_against_its_ca_only(scm):
         conn.request("GET", "/api/acme/v1/server")
     conn.close()
     assert call(scm, "GET", "/acme/v1/server")[0] == 200
+    # HEAD: the status without a body
+    assert call(scm, "HEAD", "/acme/v1/account/1")[::2] == (404, None)
 
 
 @pytest.mark.parametrize("wrong", ["login", "password", "customerUri", None])

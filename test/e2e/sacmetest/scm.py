@@ -22,6 +22,9 @@ the curl examples of Sectigo's guide) over HTTPS on 127.0.0.1:
                    200 {"notRemovedDomains": [names]}
   GET    /api/acme/v1/server            200, the ACME servers (acme_servers)
 
+SCM's PUT of an account (an update) is not implemented: 405.  HEAD is
+answered like GET without a body.
+
 An account object: id, name, acmeServer, organizationId, certValidationType
 ("DV", "OV" or "EV"), status ("Pending"; SCM says "Valid" once the ACME
 client registered, which this server does not see), macId, macKey,
@@ -32,8 +35,8 @@ EAB pairs: the accounts' macId/macKey come from `eab_pool` (dict kid ->
 unpadded base64url MAC key, make_eab_pool() makes one), handed out in the
 dict's order.  Give the same pool to Pebble (Pebble(extra_eab_keys=pool),
 or scm.eab_pool) and an account created here is one Pebble accepts: SCM
-too hands out pairs its ACME server knows already.  When the pool is used up a create answers 500
-and creates nothing.
+too hands out pairs its ACME server knows already.  When the pool is used
+up a create answers 500 and creates nothing.
 
 Domains: a name in `not_delegated` (a set the test may change at any time;
 case-insensitive) is not added and comes back in notAddedDomains, like a
@@ -88,12 +91,12 @@ import json
 import shutil
 import socket
 import tempfile
+import ssl
 import threading
 import urllib.parse
-import ssl
 
-from .pebble import LOOPBACK, free_port, make_api_certs, random_mac_key
 from . import quirkproxy
+from .pebble import LOOPBACK, free_port, make_api_certs, random_mac_key
 
 PREFIX = "/api/acme/v1"
 
@@ -346,7 +349,8 @@ class ScmServer:
             h.send_header("Content-Type", "application/json;charset=UTF-8")
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
-        h.wfile.write(data)
+        if h.command != "HEAD":
+            h.wfile.write(data)
         h.wfile.flush()
 
     def _check_auth(self, headers):
@@ -360,6 +364,8 @@ class ScmServer:
         """(status, headers, JSON document or None) of a request; raises
         ScmError for an error answer."""
         self._check_auth(headers)
+        if method == "HEAD":
+            method = "GET"             # _send() leaves the body out
         url = urllib.parse.urlsplit(path)
         query = urllib.parse.parse_qs(url.query)
         if not url.path.startswith(PREFIX + "/"):
