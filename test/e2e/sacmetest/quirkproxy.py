@@ -242,6 +242,28 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.proxy._note_error("handler: %r" % (sys.exc_info()[1],))
 
 
+def serve_tls(owner, handler, port, ctx, name):
+    """A threaded HTTPS server on 127.0.0.1:port whose handler calls
+    owner._handle(h, METHOD) (and owner._note_error(text) on errors), served
+    by a daemon thread.  Returns (server, thread) for stop_tls()."""
+    server = _Server((LOOPBACK, port), handler, owner, ctx)
+    thread = threading.Thread(target=server.serve_forever,
+                              kwargs={"poll_interval": 0.1}, name=name, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def stop_tls(server, thread):
+    """Stops what serve_tls() started and closes the connections still
+    open (a client's keep-alive connection included)."""
+    if server:
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+    if thread:
+        thread.join(timeout=10)
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 90                       # an idle keep-alive connection goes
@@ -418,23 +440,14 @@ class QuirkProxy:
         self._pebble_neworder_path = urllib.parse.urlsplit(d["newOrder"]).path
         if self.port is None:
             self.port = free_port()
-        self._server = _Server((LOOPBACK, self.port), _Handler, self, ctx)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="quirkproxy", daemon=True)
-        self._thread.start()
+        self._server, self._thread = serve_tls(self, _Handler, self.port, ctx,
+                                               "quirkproxy")
         return self
 
     def stop(self):
         self._release.set()
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server.close_connections()
-            self._server = None
-        if self._thread:
-            self._thread.join(timeout=10)
-            self._thread = None
+        stop_tls(self._server, self._thread)
+        self._server = self._thread = None
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
