@@ -743,6 +743,15 @@ const char *sacme_cnode_staged(sacme_cnode_t *cn, apr_pool_t *p)
         }
         names = names ? apr_pstrcat(p, names, ", ", dom->name, NULL) : dom->name;
     }
+    if (!names) {
+        /* nothing complete (dropped, or taken away again): not looked at
+         * again until another certificate arrives */
+        apr_thread_mutex_lock(cn->lock);
+        if (cn->staged_at == at) {
+            cn->staged_at = 0;
+        }
+        apr_thread_mutex_unlock(cn->lock);
+    }
     return names;
 }
 
