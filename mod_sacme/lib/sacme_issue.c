@@ -27,8 +27,36 @@ typedef struct {
 /* A challenge published and still to be answered. */
 typedef struct {
     const char *identifier;
+    const char *authz_url;
     const sacme_challenge_t *chal;
 } answer_t;
+
+/* Whether a challenge the CA refused to take the answer for was taken
+ * meanwhile: a resumed order finds it pending while the CA is still
+ * validating an earlier answer (a slow CA, or a driver restarted in the
+ * middle), and by the time of the POST it is valid, which the CA refuses
+ * to update ("malformed"). The authorization tells. */
+static int answered_meanwhile(sacme_acme_t *acme, const answer_t *answer, apr_pool_t *p)
+{
+    sacme_authz_t *authz;
+    int i;
+
+    if (sacme_authz_get(acme, answer->authz_url, p, &authz, NULL) != APR_SUCCESS) {
+        return 0;
+    }
+    if (!strcmp(authz->status, "valid")) {
+        return 1;
+    }
+    for (i = 0; authz->challenges && i < authz->challenges->nelts; ++i) {
+        const sacme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, i,
+                                                   sacme_challenge_t *);
+        if (c->url && !strcmp(c->url, answer->chal->url) && c->status
+            && (!strcmp(c->status, "processing") || !strcmp(c->status, "valid"))) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* Waits before the next poll: the CA's Retry-After when given (clamped to
  * the configured bounds), else an exponential backoff with jitter, so a
@@ -175,6 +203,7 @@ static apr_status_t start_authz(issue_ctx_t *ctx, const char *url, apr_pool_t *p
         /* otherwise already answered (a resumed order) */
         *answer = apr_pcalloc(p, sizeof(**answer));
         (*answer)->identifier = authz->identifier;
+        (*answer)->authz_url = url;
         (*answer)->chal = chal;
     }
     return APR_SUCCESS;
@@ -401,6 +430,15 @@ apr_status_t sacme_issue(sacme_acme_t *acme, const sacme_issue_opts_t *in,
                       "%s: answering the %s challenge", answer->identifier,
                       answer->chal->type);
             rv = sacme_challenge_respond(acme, answer->chal, p, res);
+            if (rv != APR_SUCCESS && res && res->problem
+                && answered_meanwhile(acme, answer, p)) {
+                sacme_log(acme->log, SACME_LOG_INFO, 0, SACME_LOGNO(10623)
+                          "%s: the CA had the answer to the %s challenge already (%s)",
+                          answer->identifier, answer->chal->type,
+                          sacme_result_message(res, p));
+                sacme_result_reset(res);
+                rv = APR_SUCCESS;
+            }
             if (rv != APR_SUCCESS) {
                 goto leave;
             }
