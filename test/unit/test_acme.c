@@ -601,6 +601,73 @@ static sacme_acme_t *account_acme(unit_fake_t *fake, unit_scripted_t *script, in
     return acme;
 }
 
+static apr_status_t publish_nothing(void *baton, int setup, const sacme_chal_pub_t *pub,
+                                    apr_pool_t *p, sacme_result_t *res)
+{
+    (void)baton; (void)setup; (void)pub; (void)p; (void)res;
+    return APR_SUCCESS;
+}
+
+/* A resumed order finds its challenge pending while the CA still validates
+ * the answer an earlier run gave; by the POST it is valid, and the CA
+ * refuses to take the answer again (Pebble: "malformed", "Cannot update
+ * challenge with status valid"). The order goes on: the authorization is
+ * asked, and it is valid. It once failed the order, and the domain waited
+ * for its backoff. */
+START_TEST(challenge_answered_meanwhile_does_not_fail_the_order)
+{
+    static const unit_scripted_t script[] = {
+        { 200, JSON_HDR "Replay-Nonce: n1\n", NULL },
+        { 200, JSON_HDR "Replay-Nonce: n2\n",
+          "{\"status\":\"pending\",\"finalize\":\"https://ca.test/o/1/fin\","
+          "\"authorizations\":[\"https://ca.test/authz/1\"]}" },
+        { 200, JSON_HDR "Replay-Nonce: n3\n",
+          "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},"
+          "\"challenges\":[{\"type\":\"http-01\",\"url\":\"https://ca.test/c/1\","
+          "\"token\":\"evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA\",\"status\":\"pending\"}]}" },
+        { 400, PROBLEM_HDR "Replay-Nonce: n4\n",
+          "{\"type\":\"urn:ietf:params:acme:error:malformed\",\"detail\":\"Cannot update "
+          "challenge with status valid, only status pending\"}" },
+        { 200, JSON_HDR "Replay-Nonce: n5\n",
+          "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},"
+          "\"challenges\":[{\"type\":\"http-01\",\"url\":\"https://ca.test/c/1\","
+          "\"token\":\"evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA\",\"status\":\"valid\"}]}" },
+        { 200, JSON_HDR "Replay-Nonce: n6\n",
+          "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},"
+          "\"challenges\":[]}" },
+        /* then the order: gone bad for a reason of its own, to end here */
+        { 200, JSON_HDR "Replay-Nonce: n7\n",
+          "{\"status\":\"invalid\",\"finalize\":\"https://ca.test/o/1/fin\","
+          "\"authorizations\":[\"https://ca.test/authz/1\"]}" },
+    };
+    unit_scripted_t s[7];
+    unit_fake_t fake;
+    sacme_acme_t *acme;
+    sacme_issue_opts_t opts;
+    sacme_chain_t *chain = NULL;
+    sacme_key_t *key;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    memcpy(s, script, sizeof(s));
+    acme = account_acme(&fake, s, 7);
+    memset(&opts, 0, sizeof(opts));
+    opts.names = apr_array_make(unit_pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(opts.names, const char *) = "a.example";
+    ck_assert_int_eq(sacme_key_generate(unit_pool, SACME_KEY_P256, &key, NULL), APR_SUCCESS);
+    opts.cert_key = key;
+    opts.challenge_fn = publish_nothing;
+    opts.resume_url = "https://ca.test/o/1";
+    ck_assert_int_ne(sacme_issue(acme, &opts, unit_pool, &chain, res), APR_SUCCESS);
+    /* past the refused answer: the authorization asked and found valid,
+     * then the order looked at */
+    ck_assert_int_eq(fake.next, 7);
+    ck_assert_str_eq(fake.urls[3], "https://ca.test/c/1");
+    ck_assert_str_eq(fake.urls[4], "https://ca.test/authz/1");
+    ck_assert_str_eq(fake.urls[6], "https://ca.test/o/1");
+    ck_assert(!res->problem || strcmp(res->problem, SACME_PROBLEM_NS "malformed"));
+}
+END_TEST
+
 /* Issue 11, defect 17c: a newNonce answer without Replay-Nonce is asked
  * again at once; the request goes out with the next one's nonce. */
 START_TEST(nonce_answer_without_nonce_is_asked_again)
@@ -746,6 +813,7 @@ Suite *unit_suite_acme(void)
     tcase_add_test(tc, ip_names_are_ip_identifiers);
     tcase_add_test(tc, finalize_201_without_location);
     tcase_add_test(tc, nonce_answer_without_nonce_is_asked_again);
+    tcase_add_test(tc, challenge_answered_meanwhile_does_not_fail_the_order);
     tcase_add_test(tc, nonce_never_given_is_a_protocol_error);
     tcase_add_test(tc, garbage_json_is_a_protocol_error);
     tcase_add_test(tc, lost_finalize_answer_asks_the_order);
