@@ -36,7 +36,8 @@ struct sacme_cnode_t {
     sacme_sync_t *lead_sync;         /* pushes (the mirror), the leader's pull */
     sacme_sync_t *follow_sync;       /* the follower's pull and watch */
     sacme_cluster_t *c;              /* the ticker's own */
-    json_t *serials;                 /* this node's in service: name -> serial */
+    json_t *serials;                 /* (ticker) this node's in service: name ->
+                                        serial; read at the first view */
     apr_hash_t *forwarded;           /* request file -> content passed on (main
                                         thread only) */
     sacme_store_mirror_t mirror;     /* set on the store: mirror_changed */
@@ -312,10 +313,31 @@ static int settled(sacme_cnode_t *cn, apr_time_t now, apr_pool_t *p)
            || now - cn->taken_at >= cn->conf.ttl;
 }
 
+/* The serial of every domain's certificate in service: fixed for the
+ * life of a driver (a new set is activated at a restart, with a new one). */
+static json_t *serials_in_service(const sacme_cnode_conf_t *conf, apr_pool_t *p)
+{
+    json_t *serials = sacme_json_own(p, json_object());
+    int i;
+
+    for (i = 0; conf->domains && i < conf->domains->nelts; ++i) {
+        const sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
+        sacme_cert_info_t *info;
+        sacme_chain_t *chain;
+        if (sacme_store_load_leaf(conf->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
+                                  NULL) == APR_SUCCESS
+            && sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info)
+               == APR_SUCCESS) {
+            json_object_set_new(serials, dom->name, json_string(info->serial));
+        }
+    }
+    return serials;
+}
+
 /* nodes/<node>: this node's certificates in service, bound to its lease;
  * then the whole view, saved for status and sacmectl. */
 static void publish_view(sacme_cnode_t *cn, int reached, json_t **last_nodes,
-                         json_t **last_members, apr_pool_t *p)
+                         json_t **last_members, apr_pool_t *keep, apr_pool_t *p)
 {
     json_t *view = sacme_json_own(p, json_object()), *mine = json_object();
     apr_array_header_t *pairs, *members;
@@ -328,6 +350,11 @@ static void publish_view(sacme_cnode_t *cn, int reached, json_t **last_nodes,
     synced = cn->synced;
     since = cn->unreachable_since;
     apr_thread_mutex_unlock(cn->lock);
+    if (!cn->serials) {
+        /* read here, once, not before the driver may start: a thousand
+         * certificates take a moment to parse, and nothing waits on them */
+        cn->serials = serials_in_service(&cn->conf, keep);
+    }
     json_object_set(mine, "serials", cn->serials);
     json_object_set_new(mine, "role", json_string(sacme_role_str(v.role)));
     json_object_set_new(mine, "seen", json_string(sacme_time_rfc3339(p, apr_time_now())));
@@ -497,7 +524,8 @@ static void *APR_THREAD_FUNC ticker_main(apr_thread_t *thread, void *data)
             viewed = now;
             viewed_role = cn->c->role;
             viewed_synced = synced;
-            publish_view(cn, rv == APR_SUCCESS && cn->key_checked, &nodes, &members, ip);
+            publish_view(cn, rv == APR_SUCCESS && cn->key_checked, &nodes, &members, tp,
+                         ip);
         }
         apr_pool_destroy(ip);
         apr_sleep(TICK);
@@ -594,26 +622,6 @@ static void mirror_changed(void *baton, const sacme_store_change_t *c)
     }
 }
 
-/* The serial of every domain's certificate in service: fixed for the
- * life of a driver (a new set is activated at a restart, with a new one). */
-static json_t *serials_in_service(const sacme_cnode_conf_t *conf, apr_pool_t *p)
-{
-    json_t *serials = sacme_json_own(p, json_object());
-    int i;
-
-    for (i = 0; conf->domains && i < conf->domains->nelts; ++i) {
-        const sacme_domain_t *dom = APR_ARRAY_IDX(conf->domains, i, sacme_domain_t *);
-        sacme_cert_info_t *info;
-        sacme_chain_t *chain;
-        if (sacme_store_load_leaf(conf->store, p, SACME_GROUP_DOMAINS, dom->name, &chain,
-                                  NULL) == APR_SUCCESS
-            && sacme_cert_info(p, APR_ARRAY_IDX(chain->certs, 0, X509 *), &info)
-               == APR_SUCCESS) {
-            json_object_set_new(serials, dom->name, json_string(info->serial));
-        }
-    }
-    return serials;
-}
 
 apr_status_t sacme_cnode_make(apr_pool_t *p, const sacme_cnode_conf_t *conf,
                               sacme_cnode_t **out, sacme_result_t *res)
@@ -660,7 +668,6 @@ apr_status_t sacme_cnode_make(apr_pool_t *p, const sacme_cnode_conf_t *conf,
             != APR_SUCCESS) {
         return sacme_result_set(res, rv, "cannot make the cluster's locks");
     }
-    cn->serials = serials_in_service(conf, p);
     cn->forwarded = apr_hash_make(p);
     cn->mirror.baton = cn;
     cn->mirror.changed = mirror_changed;
