@@ -6,8 +6,11 @@ One Pebble (real HTTP-01, PEBBLE_VA_NOSLEEP=1) for the whole module; one
 proxy and one httpd (own ServerRoot) per test.  SacmeRetryDelay is short so
 that injected failures are retried within the bounds of the waits."""
 
+import http.client
+import json
 import os
 import re
+import ssl
 import sys
 
 import pytest
@@ -224,6 +227,26 @@ def test_nonce_answer_without_replay_nonce(qpebble, proxies, httpds, tmp_path):
     quick = h.log_lines(QUICK_RETRY)
     assert quick and "Replay-Nonce" in quick[0], quick
     assert not h.log_lines(ERRORED), h.log_lines(ERRORED)
+
+
+def test_truncate_once_leaves_error_answers_whole(qpebble, proxies):
+    """Pebble refuses 5% of nonces: a finalize refused that way must reach
+    the client whole, and the cut must wait for an answer the CA did the
+    work for (test_finalize_answer_cut_short failed once when the cut fell
+    on a badNonce answer)."""
+    proxy = proxies.start(qpebble, {"truncate_once": "/finalize-order/"})
+    ctx = ssl.create_default_context(cafile=qpebble.ca_file)
+    conn = http.client.HTTPSConnection("127.0.0.1", proxy.port, context=ctx, timeout=30)
+    try:
+        conn.request("POST", "/finalize-order/none", body=b"{}",
+                     headers={"Content-Type": "application/jose+json"})
+        resp = conn.getresponse()
+        body = resp.read()      # raises IncompleteRead when the answer is cut
+    finally:
+        conn.close()
+    assert 400 <= resp.status < 500, (resp.status, body)
+    assert json.loads(body)["type"].startswith("urn:ietf:params:acme:error:"), body
+    assert proxy.stats["truncate_once"] == 0
 
 
 def test_finalize_answer_cut_short(qpebble, proxies, httpds, tmp_path):

@@ -49,8 +49,9 @@ firing is counted in proxy.stats[quirk]):
   rate_limited_once=N      the first newOrder gets 429 rateLimited, Retry-After N
   reset_once=PATHPART      the first request whose path contains PATHPART is
                            read, not forwarded, and the connection reset (RST)
-  truncate_once=PATHPART   the response goes out with its full Content-Length
-                           but half the body, then the connection is closed
+  truncate_once=PATHPART   the first successful (2xx) response goes out with its
+                           full Content-Length but half the body, then the
+                           connection is closed; error answers pass whole
   stall_once=(PATHPART, SECONDS) or "PATHPART,SECONDS"
                            the response is held back SECONDS
   server_internal=N        the next N signed POSTs (True: every one) are
@@ -740,7 +741,10 @@ class QuirkProxy:
         stall = self._take_once("stall_once", path)
         if stall:
             time.sleep(stall[1])
-        if self._take_once("truncate_once", path):
+        # only a successful answer is cut: the point is a CA that did the
+        # work while the client never learnt of it; an error answer (Pebble
+        # rejects 5% of nonces) would leave the quirk fired for nothing
+        if 200 <= status < 300 and self._take_once("truncate_once", path):
             try:
                 self._send(h, status, headers, data, truncate=True)
             except OSError:
