@@ -102,6 +102,7 @@ static apr_status_t authz_failed(const sacme_authz_t *authz, sacme_result_t *res
         if (c->error) {
             sacme_problem_apply(res, c->error, 0);
             if (res) {
+                res->validation = 1;
                 const char *hint = sacme_problem_validation_hint(
                     res->p, res->problem, c->type, authz->identifier);
                 res->hint = hint ? hint : res->hint;

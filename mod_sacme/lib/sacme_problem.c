@@ -52,18 +52,21 @@ static const problem_info_t PROBLEMS[] = {
       "the CA rate-limits this account or these names; the next attempt waits "
       "for the time the CA asked for" },
     { "rejectedIdentifier", SACME_PROBLEM_FATAL,
-      "the CA will not issue for this name: is it delegated to the ACME "
-      "account's organization in the CA portal (Sectigo SCM), is the "
-      "delegation approved, and is the domain validated?" },
+      "the CA will not issue for this name. In Sectigo SCM: Domains, select "
+      "the name, Delegate it to the ACME account's organization (or "
+      "department), have the delegation approved (Approve Delegations) and, "
+      "for a public CA, Validate it (DCV); then add it to the ACME account "
+      "('sacmectl scm domains add', or Enrollment > ACME > the account)" },
     { "serverInternal", SACME_PROBLEM_RETRY,
       "the CA had an internal error; it will be retried later" },
     { "tls", SACME_PROBLEM_RETRY,
       "the CA had a TLS problem validating the name" },
     { "unauthorized", SACME_PROBLEM_FATAL,
       "the CA refused the request: check that the EAB key id and HMAC key are "
-      "right and still valid, and that the names are delegated to the ACME "
-      "account's organization (Sectigo SCM: delegation approved, domain "
-      "validated)" },
+      "right and still valid (Sectigo SCM: Enrollment > ACME > the account), "
+      "and that the names are delegated to the ACME account's organization "
+      "(SCM: Domains > Delegate, delegation approved, domain validated, name "
+      "in the account's domains: 'sacmectl scm domains add')" },
     { "unsupportedContact", SACME_PROBLEM_FATAL,
       "the CA does not accept this contact scheme: use an e-mail address" },
     { "unsupportedIdentifier", SACME_PROBLEM_FATAL,
@@ -112,11 +115,32 @@ const char *sacme_problem_hint(const char *type)
     return info ? info->hint : NULL;
 }
 
+/* Sectigo's refusal of an OV or EV order whose names SCM does not tie to
+ * the one organization the account's certificate would name (win-acme
+ * #1644, #2374: "not all linked to the same preauthorized Subject
+ * organization"). Whatever type carries it, the fix is in SCM. */
+static int is_organization_mismatch(const char *detail)
+{
+    return detail && strstr(detail, "preauthorized") && strstr(detail, "rganization");
+}
+
+#define ORGANIZATION_HINT \
+    "the CA issues an OV or EV certificate only for names that SCM ties to the " \
+    "one organization the certificate names: in Sectigo SCM, delegate every " \
+    "name of this domain to the ACME account's organization and have it " \
+    "validated for OV/EV there (Domains > Delegate, then Validate); names of " \
+    "different organizations need SacmeDomain lines of their own, each with the " \
+    "EAB of an ACME account of that organization"
+
 /* Sectigo reuses "malformed" for an EAB key that was already bound to an
  * account (single-use EAB). That needs new credentials, not a retry. */
 static const char *special_hint(const char *type, const char *detail)
 {
     const char *name = sacme_problem_short(type);
+
+    if (is_organization_mismatch(detail)) {
+        return ORGANIZATION_HINT;
+    }
 
     if (name && detail && !strcmp(name, "malformed")
         && strstr(detail, "not awaiting external account binding")) {
@@ -192,6 +216,24 @@ const char *sacme_problem_validation_hint(apr_pool_t *p, const char *type,
                             "where the DNS takes a while to publish", name);
     }
     return NULL;
+}
+
+int sacme_problem_scm_refusal(const sacme_result_t *res)
+{
+    const char *name;
+
+    if (!res || res->status == APR_SUCCESS) {
+        return 0;
+    }
+    if (is_organization_mismatch(res->detail)
+        || is_organization_mismatch(res->subproblems)) {
+        return 1;
+    }
+    name = sacme_problem_short(res->problem);
+    /* A failed validation's "unauthorized" is about reaching this server,
+     * which no portal setting fixes. */
+    return name && !res->validation
+           && (!strcmp(name, "rejectedIdentifier") || !strcmp(name, "unauthorized"));
 }
 
 apr_status_t sacme_problem_apply(sacme_result_t *res, const json_t *problem,

@@ -36,6 +36,14 @@ const char *sacme_problem_hint(const char *type);
 const char *sacme_problem_validation_hint(apr_pool_t *p, const char *type,
                                           const char *challenge, const char *name);
 
+/* Whether a failure is the CA refusing names for a reason its portal
+ * decides (Sectigo SCM: delegation, approval, validation, the account's
+ * domains, the organization of an OV/EV certificate): rejectedIdentifier
+ * or unauthorized answered to a request (not a failed validation), or the
+ * OV/EV organization refusal under any type. The driver then asks SCM,
+ * when it may (SacmeSCM). */
+int sacme_problem_scm_refusal(const sacme_result_t *res);
+
 /* Fills res from a problem document (any JSON object; a missing type is
  * treated as "about:blank"). http_status is the response status. The APR
  * status chosen: APR_EACCES for unauthorized/EAB problems, APR_EAGAIN for

@@ -18,6 +18,9 @@ typedef struct sacme_result_t {
     const char *hint;         /* what the admin can do about it, or NULL */
     int http_status;          /* HTTP status of the failing response, or 0 */
     apr_time_t retry_after;   /* absolute time the CA asked us to wait until, or 0 */
+    int validation;           /* the problem is the CA's validation of a
+                                 challenge (about reaching this server), not
+                                 a refusal of a request or of the order */
 } sacme_result_t;
 
 sacme_result_t *sacme_result_make(apr_pool_t *p);

@@ -53,7 +53,7 @@ START_TEST(hints_for_common_types)
         ck_assert_msg(sacme_problem_hint(t) != NULL, "no hint for %s", types[i]);
     }
     ck_assert_ptr_nonnull(strstr(sacme_problem_hint(SACME_PROBLEM_NS "rejectedIdentifier"),
-                                 "delegated"));
+                                 "Delegate"));
     ck_assert_ptr_nonnull(strstr(sacme_problem_hint(SACME_PROBLEM_NS "externalAccountRequired"),
                                  "SacmeEAB"));
     ck_assert_ptr_null(sacme_problem_hint("urn:example:unknown"));
@@ -162,6 +162,50 @@ START_TEST(eab_already_bound)
 }
 END_TEST
 
+/* Issue 16: a refusal SCM decides names the SCM step that fixes it, and
+ * only such a refusal sends the driver to ask SCM. */
+START_TEST(scm_refusals_name_the_scm_step)
+{
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    sacme_problem_apply(res, problem(SACME_PROBLEM_NS "rejectedIdentifier",
+                                     "Domain not allowed"), 400);
+    ck_assert(sacme_problem_scm_refusal(res));
+    ck_assert_ptr_nonnull(strstr(res->hint, "Delegate"));
+    ck_assert_ptr_nonnull(strstr(res->hint, "sacmectl scm domains add"));
+
+    sacme_problem_apply(res, problem(SACME_PROBLEM_NS "unauthorized",
+                                     "account not authorized for these names"), 403);
+    ck_assert(sacme_problem_scm_refusal(res));
+    ck_assert_ptr_nonnull(strstr(res->hint, "SCM"));
+
+    /* Sectigo's OV/EV refusal, under whatever type it comes */
+    sacme_problem_apply(res, problem(SACME_PROBLEM_NS "malformed",
+        "The identifiers are not all linked to the same preauthorized Subject "
+        "organization name/address"), 400);
+    ck_assert(sacme_problem_scm_refusal(res));
+    ck_assert_ptr_nonnull(strstr(res->hint, "organization"));
+    ck_assert_ptr_nonnull(strstr(res->hint, "OV/EV"));
+
+    /* the same organization refusal as the error of an order gone invalid */
+    sacme_problem_apply(res, problem(SACME_PROBLEM_NS "serverInternal",
+        "identifiers not linked to the same preauthorized Subject organization"), 0);
+    ck_assert(sacme_problem_scm_refusal(res));
+
+    /* a failed validation says "unauthorized" too: not SCM's to fix */
+    sacme_problem_apply(res, problem(SACME_PROBLEM_NS "unauthorized",
+                                     "Invalid response from http://x/.well-known/"), 0);
+    res->validation = 1;
+    ck_assert(!sacme_problem_scm_refusal(res));
+
+    sacme_problem_apply(res, problem(SACME_PROBLEM_NS "rateLimited", "slow down"), 429);
+    ck_assert(!sacme_problem_scm_refusal(res));
+    sacme_result_set(res, APR_ECONNREFUSED, "cannot reach the CA");
+    ck_assert(!sacme_problem_scm_refusal(res));
+    ck_assert(!sacme_problem_scm_refusal(NULL));
+}
+END_TEST
+
 /* Issue 11, defect 18: a log line carries a status (httpd prints it as
  * "(13)Permission denied: ") only when an OS or APR error is the cause. */
 START_TEST(result_log_status)
@@ -224,6 +268,7 @@ Suite *unit_suite_problem(void)
     tcase_add_test(tc, apply_without_type_or_detail);
     tcase_add_test(tc, apply_subproblems);
     tcase_add_test(tc, eab_already_bound);
+    tcase_add_test(tc, scm_refusals_name_the_scm_step);
     tcase_add_test(tc, result_json_has_no_surprises);
     tcase_add_test(tc, result_log_status);
     suite_add_tcase(s, tc);
