@@ -981,6 +981,10 @@ const command_rec sacme_cmds[] = {
                   "etcd (root, 0600; openssl rand -base64 32)"),
     AP_INIT_TAKE1("SacmeClusterLease", sacme_cmd_cluster_lease, NULL, RSRC_CONF,
                   "the leader's lease in etcd (default 15s)"),
+    AP_INIT_TAKE1("SacmeSCM", sacme_cmd_scm, NULL, RSRC_CONF,
+                  "file:PATH of the Sectigo SCM API credentials (root, 0600): when "
+                  "the CA refuses a name, the driver asks SCM whether the ACME "
+                  "account has it"),
     AP_INIT_TAKE12("SacmePortMap", sacme_cmd_port_map, NULL, RSRC_CONF,
                    "http:PORT https:PORT: the local ports that the CA's requests to "
                    "port 80 and 443 arrive at (port forwarding, load balancer)"),
@@ -1087,7 +1091,7 @@ int sacme_conf_finish(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
     if (!conf->store_dir) {
         conf->store_dir = ap_server_root_relative(p, DEFAULT_STORE_DIR);
     }
-    if (sacme_conf_cluster(conf, p, s) != OK) {
+    if (sacme_conf_cluster(conf, p, s) != OK || sacme_conf_scm(conf, p, s) != OK) {
         return !OK;
     }
     if (conf->domains->nelts == 0) {

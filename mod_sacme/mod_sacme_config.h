@@ -104,6 +104,7 @@ typedef struct sacme_conf_t {
     const char *cluster_key_path;    /* SacmeClusterKey file: (absolute) */
     const char *cluster_key_id;      /* its id, once checked */
     apr_interval_time_t cluster_lease; /* SacmeClusterLease */
+    const char *scm_file;            /* SacmeSCM file: (absolute), or NULL */
     int no_challenge_port;           /* domains without SacmeChallenge were given
                                         http-01 though the CA reaches no port
                                         of httpd's (sacme_conf_tell_challenges) */
@@ -177,6 +178,18 @@ const char *sacme_cmd_cluster_id(cmd_parms *cmd, void *dc, const char *value);
 const char *sacme_cmd_cluster_tls(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
 const char *sacme_cmd_cluster_key(cmd_parms *cmd, void *dc, const char *value);
 const char *sacme_cmd_cluster_lease(cmd_parms *cmd, void *dc, const char *value);
+
+/* SacmeSCM file:PATH and its check (mod_sacme_scm.c). */
+const char *sacme_cmd_scm(cmd_parms *cmd, void *dc, const char *value);
+int sacme_conf_scm(sacme_conf_t *conf, apr_pool_t *p, server_rec *s);
+
+/* The driver's SCM check (SacmeSCM), made while the caller is still root
+ * (the credentials and trust files are root's), with hopts' proxy; NULL
+ * without SacmeSCM or after logging why it cannot be used: the driver
+ * then goes on without it. */
+struct sacme_scm_check_t *sacme_driver_scm(const sacme_conf_t *conf, server_rec *s,
+                                           const sacme_http_options_t *hopts,
+                                           apr_pool_t *p);
 
 /* Checks the cluster settings together (the key file readable and right,
  * TLS for https members, the others only with SacmeCluster) and fills in

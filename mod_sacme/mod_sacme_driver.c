@@ -46,6 +46,7 @@
 #include "sacme_file.h"
 #include "sacme_json.h"
 #include "sacme_request.h"
+#include "sacme_scm_check.h"
 
 typedef struct {
     server_rec *s;
@@ -86,6 +87,8 @@ static driver_t *current;
 /* This driver's node of the cluster (SacmeCluster), or NULL; made in the
  * driving process before it drops root. */
 static sacme_cnode_t *cluster;
+/* SacmeSCM: asked when the CA refuses names, or NULL. */
+static sacme_scm_check_t *scm_check;
 
 static void log_to_httpd(void *baton, sacme_log_level_t level, apr_status_t rv,
                          const char *msg)
@@ -497,6 +500,10 @@ static void driver_main(driver_t *drv, apr_pool_t *p, const sacme_http_options_t
     if (cluster) {
         d->cluster_ready = sacme_cnode_ready;
         d->cluster_baton = cluster;
+    }
+    if (scm_check) {
+        d->refusal_check = sacme_scm_check_refusal;
+        d->refusal_baton = scm_check;
     }
     sweep_store(drv, d->store, p);
     if (!cluster) {
@@ -975,6 +982,7 @@ static apr_status_t fork_driver(driver_t *drv)
             _exit(1);
         }
         driver_eabs(drv, pchild);
+        scm_check = sacme_driver_scm(drv->conf, drv->s, &hopts, pchild);
         if (drv->conf->cluster_urls) {
             driver_cluster(drv, pchild);
         }

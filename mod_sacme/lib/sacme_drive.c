@@ -914,6 +914,29 @@ static int failover(sacme_driver_t *d, const sacme_domain_t *dom, apr_pool_t *p,
     return errors;
 }
 
+/* A refusal the CA's portal decides, with what the portal says of it
+ * (SacmeSCM) added to the hint, so that the log line, the status and the
+ * event all carry it; res itself is left as it is. */
+static const sacme_result_t *with_portal_view(sacme_driver_t *d,
+                                              const sacme_domain_t *dom,
+                                              apr_pool_t *p, const sacme_ca_t *ca,
+                                              const sacme_result_t *res)
+{
+    sacme_result_t *more;
+    const char *said;
+
+    if (!d->refusal_check || !ca || !sacme_problem_scm_refusal(res)) {
+        return res;
+    }
+    said = d->refusal_check(d->refusal_baton, dom, ca, res, p);
+    if (!said) {
+        return res;
+    }
+    more = apr_pmemdup(p, res, sizeof(*res));
+    more->hint = res->hint ? apr_pstrcat(p, res->hint, "; ", said, NULL) : said;
+    return more;
+}
+
 static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
                            apr_pool_t *p, const sacme_result_t *res)
 {
@@ -922,8 +945,11 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
     unsaved_t kept = unsaved_get(d, dom->name);
     int errors = (int)json_integer_value(json_object_get(old, "errors")), turn;
     apr_time_t now = apr_time_now(), next;
-    const char *msg = sacme_result_message(res, p);
+    const char *msg;
 
+    /* Before the count grows: the CA this attempt went to. */
+    res = with_portal_view(d, dom, p, sacme_drive_ca(d, dom, p), res);
+    msg = sacme_result_message(res, p);
     /* The count goes on growing while job.json cannot be written. */
     if (kept.next && kept.errors > errors) {
         errors = kept.errors;

@@ -130,6 +130,16 @@ sacme_clients_t *sacme_clients_make(apr_pool_t *p, sacme_http_t *http,
 apr_status_t sacme_clients_get(sacme_clients_t *clients, const char *url,
                                sacme_acme_t **acme, sacme_result_t *res);
 
+/* Asked when the CA refused a domain's order for a reason its portal
+ * decides (sacme_problem_scm_refusal): what the portal says of the names
+ * (SacmeSCM: whether each is in the ACME account's domain list), as text
+ * for the admin added to the failure's hint, or NULL when there is nothing
+ * to add. ca is the CA the attempt went to. Runs in a worker thread; it
+ * may take the network, bounded. */
+typedef const char *sacme_refusal_fn(void *baton, const sacme_domain_t *dom,
+                                     const sacme_ca_t *ca, const sacme_result_t *res,
+                                     apr_pool_t *p);
+
 typedef struct sacme_driver_t {
     apr_pool_t *p;
     const sacme_store_t *store;
@@ -192,6 +202,9 @@ typedef struct sacme_driver_t {
                                            every node has the answers of an
                                            order before the CA is told to look */
     void *cluster_baton;
+    sacme_refusal_fn *refusal_check;    /* NULL, or (SacmeSCM) asks the CA's
+                                           portal about a refusal */
+    void *refusal_baton;
     apr_thread_mutex_t *unsaved_lock;   /* guards unsaved when several threads
                                            drive (not lock: that one is held
                                            while the account is registered,

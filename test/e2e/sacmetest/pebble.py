@@ -226,6 +226,9 @@ class Pebble:
       start_timeout  bound on the wait for the directory to answer (s)
       dns_server     (host, port) of the DNS server Pebble's VA asks, instead
                      of a pebble-challtestsrv of its own (not started then)
+      domain_blocklist
+                     names Pebble refuses to order for (rejectedIdentifier
+                     at newOrder), its domainBlocklist
 
     PEBBLE_* variables of the calling environment are not inherited, so a
     developer's shell cannot change what the tests see.
@@ -234,7 +237,8 @@ class Pebble:
     def __init__(self, *, eab_required=True, eab_keys=None, extra_eab_keys=None,
                  http_port=None, tls_port=None, always_valid=False, nosleep=True,
                  nonce_reject=None, authz_reuse=None, env=None,
-                 start_timeout=30.0, keep_dir=False, dns_server=None):
+                 start_timeout=30.0, keep_dir=False, dns_server=None,
+                 domain_blocklist=None):
         if eab_keys is None:
             eab_keys = {kid: random_mac_key() for kid in ("kid-1", "kid-2", "kid-3")}
         self.eab = dict(eab_keys)
@@ -245,6 +249,7 @@ class Pebble:
         self.tls_port = tls_port if tls_port is not None else free_port()
         self.start_timeout = start_timeout
         self.dns_server = dns_server
+        self.domain_blocklist = list(domain_blocklist or [])
         self.keep_dir = keep_dir or bool(os.environ.get("SACME_KEEP_PEBBLE_DIR"))
 
         knobs = {}
@@ -308,6 +313,8 @@ class Pebble:
                 "externalAccountMACKeys": self.eab,
             }
         }
+        if self.domain_blocklist:
+            config["pebble"]["domainBlocklist"] = self.domain_blocklist
         self.config_file = os.path.join(self.dir, "pebble-config.json")
         with open(self.config_file, "w") as f:
             json.dump(config, f, indent=2)

@@ -47,6 +47,10 @@ firing is counted in proxy.stats[quirk]):
                            the first newOrder gets 500 serverInternal (not
                            forwarded; fresh Replay-Nonce from Pebble)
   rate_limited_once=N      the first newOrder gets 429 rateLimited, Retry-After N
+  org_mismatch=True        every newOrder is refused as Sectigo refuses an OV/EV
+                           order whose names SCM does not tie to one organization
+                           (400 malformed, its wording as users reported it:
+                           win-acme #1644; the type is our assumption)
   reset_once=PATHPART      the first request whose path contains PATHPART is
                            read, not forwarded, and the connection reset (RST)
   truncate_once=PATHPART   the first successful (2xx) response goes out with its
@@ -146,7 +150,7 @@ QUIRKS = (
     "status_401_for_403", "server_internal_once_on_neworder", "rate_limited_once",
     "reset_once", "truncate_once", "stall_once", "bad_cert", "bad_nonce_run",
     "no_nonce", "garbage_order", "hold", "server_internal", "profiles",
-    "ari", "ari_retry_after", "reject_replaces_once",
+    "ari", "ari_retry_after", "reject_replaces_once", "org_mismatch",
 )
 COUNTED = ("bad_nonce_run", "no_nonce", "garbage_order", "server_internal")
 ONCE = ("server_internal_once_on_neworder", "rate_limited_once", "reset_once",
@@ -594,6 +598,11 @@ class QuirkProxy:
                 return self._problem(h, 400, "invalidProfile",
                                      "quirkproxy: no profile %r; offered: %s" % (
                                          asked, ", ".join(offered)))
+            if self.quirk("org_mismatch"):
+                self._count("org_mismatch")
+                return self._problem(h, 400, "malformed",
+                                     "The identifiers are not all linked to the same "
+                                     "preauthorized Subject organization name/address")
             if self._take_once("server_internal_once_on_neworder"):
                 return self._problem(h, 500, "serverInternal",
                                      "quirkproxy: the CA had an internal error (injected)")
