@@ -170,15 +170,7 @@ static const char *cmd_retry_failover(cmd_parms *cmd, void *dc, const char *valu
 
 const char *sacme_conf_secret_exposure(const char *path)
 {
-    struct stat st;
-
-    if (stat(path, &st) != 0) {
-        return NULL;
-    }
-    if (st.st_uid != 0) {
-        return "not owned by root";
-    }
-    return (st.st_mode & 077) ? "readable or writable by group or others" : NULL;
+    return sacme_file_secret_exposure(path);
 }
 
 /* SacmeEAB file:PATH — a JSON file {"kid", "hmac", optional "alg"} that may

@@ -6,6 +6,7 @@
  *   sacmectl revoke             revoke a domain's certificate and replace it
  *   sacmectl account ...        show, deactivate or roll over the account
  *   sacmectl ari check          have the running server ask the CA's renewal information now
+ *   sacmectl scm ...            Sectigo SCM's ACME accounts through its REST API
  *
  * The commands over a server work through its store (SacmeStoreDir): they
  * read what the server wrote, talk to the CA with the server's account, and
@@ -37,6 +38,7 @@ static const struct {
     { "revoke",  cmd_revoke,  "DOMAIN [--reason R]: revoke its certificate, get a new one" },
     { "account", cmd_account, "show | deactivate --yes | rollover: the ACME account" },
     { "ari",     cmd_ari,     "check [DOMAIN ...]: the running server asks the CA's renewal information now" },
+    { "scm",     cmd_scm,     "account | domains | sync: Sectigo SCM's ACME accounts (REST API)" },
 };
 
 static void usage(FILE *out)

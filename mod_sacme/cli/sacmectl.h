@@ -155,6 +155,7 @@ void cli_log_stderr(void *baton, sacme_log_level_t level, apr_status_t rv,
                     const char *msg);
 
 /* The commands (cmd_*.c). */
-cli_run_fn cmd_issue, cmd_list, cmd_show, cmd_renew, cmd_revoke, cmd_account, cmd_ari;
+cli_run_fn cmd_issue, cmd_list, cmd_show, cmd_renew, cmd_revoke, cmd_account, cmd_ari,
+           cmd_scm;
 
 #endif /* SACMECTL_H */

@@ -248,62 +248,92 @@ static void zeroing_free(void *ptr)
     free(b);
 }
 
-/* Parses the EAB file's text and takes the EAB out of it, with the zeroing
- * allocator installed from before the parse until after the JSON is freed.
- * Swapping jansson's allocator is process-wide, and it is safe here
- * because: (1) the callers run single-threaded (the root parent reading its
- * configuration, the driver before it starts its threads, sacmectl), so no
- * other code allocates or frees a jansson object meanwhile; (2) every
- * object allocated in the window is freed in the window (only kid and the
- * decoded key leave it, copied into p), so no block of one allocator ever
- * reaches the other's free function. */
-static apr_status_t parse_eab(apr_pool_t *p, const char *path, const char *data,
-                              apr_size_t len, sacme_eab_t **peab, sacme_result_t *res)
+apr_status_t sacme_secret_json_parse(const char *what, const char *shape,
+                                     const char *data, apr_size_t len,
+                                     sacme_secret_json_fn *fn, void *baton,
+                                     sacme_result_t *res)
 {
     json_malloc_t saved_malloc;
     json_free_t saved_free;
     json_error_t err;
-    json_t *j, *alg_j;
-    const char *kid = NULL, *hmac = NULL;
-    sacme_hmac_alg_t alg = SACME_HMAC_HS256;
+    json_t *j;
     apr_status_t rv;
 
     if (len == 0) {
-        return sacme_result_set(res, APR_EINVAL, "the EAB file %s is empty; it "
-                                "must hold {\"kid\": ..., \"hmac\": ...}", path);
+        return sacme_result_set(res, APR_EINVAL, "%s is empty; it must hold %s",
+                                what, shape);
     }
     if (sacme_json_depth(data, len) > SACME_MAX_JSON_DEPTH) {
-        return sacme_result_set(res, APR_EINVAL, "the EAB file %s is nested too "
-                                "deeply to be an EAB file", path);
+        return sacme_result_set(res, APR_EINVAL, "%s is nested too deeply; it must "
+                                "hold %s", what, shape);
     }
+    /* The zeroing allocator from before the parse until after the JSON is
+     * freed. Swapping jansson's allocator is process-wide, and it is safe
+     * here because: (1) the callers run single-threaded (the root parent
+     * reading its configuration, the driver before it starts its threads,
+     * sacmectl), so no other code allocates or frees a jansson object
+     * meanwhile; (2) every object allocated in the window is freed in the
+     * window (fn copies what it keeps into pools), so no block of one
+     * allocator ever reaches the other's free function. */
     json_get_alloc_funcs(&saved_malloc, &saved_free);
     json_set_alloc_funcs(zeroing_malloc, zeroing_free);
     j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
     /* Positions only: jansson's error text quotes the input near the error,
-     * which may be the key. */
+     * which may be the secret. */
     if (!j) {
-        rv = sacme_result_set(res, APR_EINVAL, "the EAB file %s is not valid JSON "
-                              "(error at line %d, column %d); it must hold "
-                              "{\"kid\": ..., \"hmac\": ...}", path, err.line,
-                              err.column);
+        rv = sacme_result_set(res, APR_EINVAL, "%s is not valid JSON (error at "
+                              "line %d, column %d); it must hold %s", what, err.line,
+                              err.column, shape);
     }
-    else if (!(kid = sacme_json_str(j, "kid")) || !*kid
-             || !(hmac = sacme_json_str(j, "hmac"))) {
-        rv = sacme_result_set(res, APR_EINVAL, "the EAB file %s needs the string "
-                              "members \"kid\" and \"hmac\"", path);
-    }
-    else if ((alg_j = json_object_get(j, "alg"))
-             && sacme_hmac_alg_parse(json_string_value(alg_j), &alg) != APR_SUCCESS) {
-        rv = sacme_result_set(res, APR_EINVAL, "the EAB file %s has an \"alg\" "
-                              "other than HS256, HS384 or HS512", path);
-    }
-    else if ((rv = sacme_eab_make(p, kid, hmac, alg, peab, res)) != APR_SUCCESS) {
-        sacme_result_prefix(res, "the EAB file %s", path);
+    else {
+        rv = fn(baton, j, res);
     }
     json_decref(j);
     json_set_alloc_funcs(saved_malloc, saved_free);
     OPENSSL_cleanse(&err, sizeof(err));
     return rv;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    const char *path;
+    sacme_eab_t **peab;
+} eab_parse_t;
+
+/* Takes the EAB out of the parsed file: only kid and the decoded key leave
+ * it, copied into the pool. */
+static apr_status_t eab_from_json(void *baton, const json_t *j, sacme_result_t *res)
+{
+    eab_parse_t *e = baton;
+    json_t *alg_j;
+    const char *kid, *hmac;
+    sacme_hmac_alg_t alg = SACME_HMAC_HS256;
+    apr_status_t rv;
+
+    if (!(kid = sacme_json_str(j, "kid")) || !*kid
+        || !(hmac = sacme_json_str(j, "hmac"))) {
+        return sacme_result_set(res, APR_EINVAL, "the EAB file %s needs the string "
+                                "members \"kid\" and \"hmac\"", e->path);
+    }
+    if ((alg_j = json_object_get(j, "alg"))
+        && sacme_hmac_alg_parse(json_string_value(alg_j), &alg) != APR_SUCCESS) {
+        return sacme_result_set(res, APR_EINVAL, "the EAB file %s has an \"alg\" "
+                                "other than HS256, HS384 or HS512", e->path);
+    }
+    if ((rv = sacme_eab_make(e->p, kid, hmac, alg, e->peab, res)) != APR_SUCCESS) {
+        sacme_result_prefix(res, "the EAB file %s", e->path);
+    }
+    return rv;
+}
+
+static apr_status_t parse_eab(apr_pool_t *p, const char *path, const char *data,
+                              apr_size_t len, sacme_eab_t **peab, sacme_result_t *res)
+{
+    eab_parse_t e = { p, path, peab };
+
+    return sacme_secret_json_parse(apr_psprintf(p, "the EAB file %s", path),
+                                   "{\"kid\": ..., \"hmac\": ...}", data, len,
+                                   eab_from_json, &e, res);
 }
 
 apr_status_t sacme_eab_read_file(apr_pool_t *p, const char *path,

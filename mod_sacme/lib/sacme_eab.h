@@ -61,6 +61,20 @@ apr_status_t sacme_eab_make(apr_pool_t *p, const char *kid,
 apr_status_t sacme_eab_read_file(apr_pool_t *p, const char *path,
                                  sacme_eab_t **eab, sacme_result_t *res);
 
+/* Parses len bytes of JSON that hold a secret (an EAB file, the SCM
+ * credentials) with jansson's allocator swapped for one that cleanses
+ * every block it frees, and hands the parsed value to fn, which copies
+ * what it keeps into pools (and registers cleanses for secrets). what
+ * names the file in messages ("the EAB file PATH"), shape says what it
+ * must hold; errors give positions, never the content. Not thread-safe,
+ * like sacme_eab_read_file. Returns fn's status, or APR_EINVAL. */
+typedef apr_status_t sacme_secret_json_fn(void *baton, const json_t *j,
+                                          sacme_result_t *res);
+apr_status_t sacme_secret_json_parse(const char *what, const char *shape,
+                                     const char *data, apr_size_t len,
+                                     sacme_secret_json_fn *fn, void *baton,
+                                     sacme_result_t *res);
+
 /* An EAB that names the key id only (which account), without a key. */
 sacme_eab_t *sacme_eab_kid_only(apr_pool_t *p, const char *kid);
 

@@ -203,3 +203,68 @@ int sacme_file_exists(const char *path, apr_pool_t *p)
     apr_finfo_t fi;
     return apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
 }
+
+apr_status_t sacme_file_write_new(const char *path, const void *data,
+                                  apr_size_t len, apr_fileperms_t perms,
+                                  apr_pool_t *p, sacme_result_t *res)
+{
+    const char *bytes = data;
+    apr_status_t rv = APR_SUCCESS;
+    ssize_t n;
+    int fd;
+
+    /* The mode at creation (umask may only take bits away), then fchmod
+     * for exactly perms before the first byte. */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              mode_of(perms));
+    if (fd < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        if (APR_STATUS_IS_EEXIST(rv)) {
+            return sacme_result_set(res, rv, "%s exists already; it is left as it "
+                                    "is (remove it, or name another file)", path);
+        }
+        return fail(res, rv, "cannot create", path);
+    }
+    if (fchmod(fd, mode_of(perms)) != 0) {
+        rv = fail(res, APR_FROM_OS_ERROR(errno), "cannot set the mode of", path);
+    }
+    while (rv == APR_SUCCESS && len > 0) {
+        n = write(fd, bytes, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rv = fail(res, n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EGENERAL,
+                      "cannot write", path);
+            break;
+        }
+        bytes += n;
+        len -= (apr_size_t)n;
+    }
+    if (rv == APR_SUCCESS && fsync(fd) != 0) {
+        rv = fail(res, APR_FROM_OS_ERROR(errno), "cannot sync", path);
+    }
+    if (close(fd) != 0 && rv == APR_SUCCESS) {
+        rv = fail(res, APR_FROM_OS_ERROR(errno), "cannot close", path);
+    }
+    if (rv != APR_SUCCESS) {
+        unlink(path);
+    }
+    else {
+        sync_dir(dir_of(p, path));
+    }
+    return rv;
+}
+
+const char *sacme_file_secret_exposure(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        return NULL;
+    }
+    if (st.st_uid != 0) {
+        return "not owned by root";
+    }
+    return (st.st_mode & 077) ? "readable or writable by group or others" : NULL;
+}

@@ -44,6 +44,20 @@ apr_status_t sacme_file_read(const char *path, apr_size_t max_size,
 apr_status_t sacme_file_mkdirs(const char *path, apr_fileperms_t perms,
                                apr_pool_t *p, sacme_result_t *res);
 
+/* Creates path as a new file (never replacing one: O_EXCL, and no symlink
+ * followed) with perms set before the first byte, writes data and syncs
+ * it. An existing path is APR_EEXIST with a message naming it; on any
+ * other failure the half-written file is removed. For a secret handed to
+ * the admin once (the EAB file of `sacmectl scm account create`). */
+apr_status_t sacme_file_write_new(const char *path, const void *data,
+                                  apr_size_t len, apr_fileperms_t perms,
+                                  apr_pool_t *p, sacme_result_t *res);
+
+/* How a file that holds a secret (EAB key, proxy or SCM password) is
+ * exposed: "not owned by root", "readable or writable by group or
+ * others", or NULL when it is root's alone (or cannot be looked at). */
+const char *sacme_file_secret_exposure(const char *path);
+
 /* True when path exists (any type). */
 int sacme_file_exists(const char *path, apr_pool_t *p);
 

@@ -42,9 +42,10 @@ typedef struct sacme_http_options_t {
 } sacme_http_options_t;
 
 typedef struct sacme_http_request_t {
-    const char *method;          /* "GET", "HEAD", "POST" */
+    const char *method;          /* "GET", "HEAD", "POST", "DELETE" (with
+                                    or without a body) */
     const char *url;
-    const char *content_type;    /* for POST */
+    const char *content_type;    /* for POST and DELETE */
     const char *body;
     apr_size_t body_len;
     const char *const *headers;  /* more header lines ("Name: value"),

@@ -440,8 +440,13 @@ static apr_status_t exchange(sacme_http_t *http, const sacme_http_request_t *req
         is_head = 1;
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     }
-    else if (!strcmp(req->method, "POST")) {
+    else if (!strcmp(req->method, "POST") || !strcmp(req->method, "DELETE")) {
+        /* DELETE as a POST with another verb: SCM's DELETE of an account's
+         * domains carries a body. */
         curl_easy_setopt(c, CURLOPT_POST, 1L);
+        if (req->method[0] == 'D') {
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+        }
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)(req->body ? req->body_len : 0));
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");

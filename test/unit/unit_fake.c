@@ -17,6 +17,7 @@ static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t 
     const unit_scripted_t *s;
     sacme_http_response_t *resp;
     char *hdrs, *line, *state;
+    int i;
 
     ck_assert_msg(fake->next < fake->n, "unexpected request %s %s", req->method, req->url);
     ck_assert_int_lt(fake->next, UNIT_FAKE_MAX);
@@ -26,6 +27,11 @@ static apr_status_t fake_perform(sacme_http_t *http, const sacme_http_request_t 
                                          : NULL;
     fake->content_types[fake->next] = req->content_type
                                           ? apr_pstrdup(unit_pool, req->content_type) : NULL;
+    fake->headers[fake->next] = "";
+    for (i = 0; req->headers && req->headers[i]; ++i) {
+        fake->headers[fake->next] = apr_pstrcat(unit_pool, fake->headers[fake->next],
+                                                req->headers[i], "\n", NULL);
+    }
     s = &fake->script[fake->next++];
     if (s->status == 0) {
         return sacme_result_set(res, APR_ECONNREFUSED, "%s %s: Connection refused",

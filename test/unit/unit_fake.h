@@ -23,6 +23,8 @@ typedef struct {
     const char *urls[UNIT_FAKE_MAX];
     const char *bodies[UNIT_FAKE_MAX];
     const char *content_types[UNIT_FAKE_MAX];
+    const char *headers[UNIT_FAKE_MAX];  /* the extra header lines, each
+                                            ending in '\n' ("" for none) */
 } unit_fake_t;
 
 /* Resets fake to answer with the n responses of script, in order, and
