@@ -43,7 +43,8 @@ const struct sacme_sdir_t *unit_sdir(const char *path);
     X(trust) X(problem) X(directory) X(http) X(acme) X(hook) X(selfsigned) X(window) \
     X(store) X(drive) X(status) X(warn) X(webhook) X(acct) X(revoke) X(httpdconf) \
     X(managed) X(sdir) X(eab_secret) X(proxy) X(static) X(name) X(ari) \
-    X(alpn) X(dns) X(drive_dns) X(cluster) X(seal) X(store_mirror) X(etcd) X(scm)
+    X(alpn) X(dns) X(drive_dns) X(cluster) X(seal) X(store_mirror) X(etcd) X(scm) \
+    X(scm_check)
 
 #define SACME_DECLARE_SUITE(name) Suite *unit_suite_##name(void);
 SACME_SUITES(SACME_DECLARE_SUITE)
