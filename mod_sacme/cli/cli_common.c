@@ -38,7 +38,7 @@ void cli_init(cli_t *cli, apr_pool_t *p, const char *cmd)
     cli->log.max = SACME_LOG_WARNING;
 }
 
-void cli_usage(const cli_t *cli, FILE *out)
+void cli_usage_options(const cli_t *cli, FILE *out)
 {
     const apr_getopt_option_t *o;
 
@@ -50,6 +50,11 @@ void cli_usage(const cli_t *cli, FILE *out)
                              o->name, o->has_arg ? " ARG" : ""),
                 o->description);
     }
+}
+
+void cli_usage(const cli_t *cli, FILE *out)
+{
+    cli_usage_options(cli, out);
     fprintf(out,
         "\nThe store is the directory of SacmeStoreDir. Without --store, --config\n"
         "FILE reads it from an httpd configuration: the ServerRoot and\n"

@@ -91,16 +91,45 @@ int scm_fail(cli_t *cli, const sacme_result_t *res)
     return rc;
 }
 
+#define EXIT_CODES_HELP \
+    "exit codes: 0 ok; 1 usage; 2 the credentials or their file (wrong login,\n" \
+    "password or customerUri; a missing, unsafe or malformed file); 3 SCM refused\n" \
+    "(validation, unknown organization, duplicate name, not found, rate limited,\n" \
+    "names not added) or answered nonsense; 4 SCM could not be reached (network,\n" \
+    "TLS, timeout, 5xx after the retries); 5 the EAB file (exists, cannot be\n" \
+    "written)\n"
+
+/* The help of one scm command: cli_usage's option list, with what the scm
+ * commands share instead of the store paragraph (sync adds it). */
+static void scm_help(const cli_t *cli)
+{
+    cli_usage_options(cli, stdout);
+    printf("\nSCM's API URL, login, password and customerUri come from the credentials\n"
+           "file (root's, mode 0600; never from the command line). See docs/scm.md.\n");
+    if (!strcmp(cli->cmd, "scm sync")) {
+        printf("The managed names are read from managed.json of the store: --store DIR,\n"
+               "or --config FILE (its ServerRoot and SacmeStoreDir), or %s.\n",
+               CLI_DEFAULT_STORE);
+    }
+    printf("\n" EXIT_CODES_HELP);
+}
+
 int scm_start(cli_t *cli, scm_args_t *a, const char *cmd, const char *synopsis,
               const apr_getopt_option_t *opts, int argc, const char *const *argv)
 {
     sacme_result_t *res = sacme_result_make(cli->p);
     sacme_scm_options_t sopts;
-    int rc;
+    int rc, i;
 
     cli->cmd = cmd;
     cli->synopsis = synopsis;
     cli->opts = opts;
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            scm_help(cli);
+            exit(EXIT_OK);          /* as cli_parse does for -h */
+        }
+    }
     if ((rc = cli_parse(cli, argc, argv, own_option, a)) != EXIT_OK) {
         return rc;
     }
@@ -416,12 +445,7 @@ static void usage(FILE *out)
         "Every command reads SCM's API URL, login, password and customerUri from\n"
         "--credentials FILE (default %s), a JSON file that must be\n"
         "root's with mode 0600. See docs/scm.md.\n\n"
-        "exit codes: 0 ok; 1 usage; 2 the credentials or their file (wrong login,\n"
-        "password or customerUri; a missing, unsafe or malformed file); 3 SCM refused\n"
-        "(validation, unknown organization, duplicate name, not found, rate limited,\n"
-        "names not added) or answered nonsense; 4 SCM could not be reached (network,\n"
-        "TLS, timeout, 5xx after the retries); 5 the EAB file (exists, cannot be\n"
-        "written)\n", SACME_SCM_CREDENTIALS_DEFAULT);
+        EXIT_CODES_HELP, SACME_SCM_CREDENTIALS_DEFAULT);
 }
 
 int cmd_scm(cli_t *cli, int argc, const char *const *argv)

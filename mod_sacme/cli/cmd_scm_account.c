@@ -124,7 +124,8 @@ static int create(cli_t *cli, int argc, const char *const *argv)
         a.wait = WAIT_DEFAULT;
     }
     memset(&na, 0, sizeof(na));
-    if (!(na.org_id = scm_org(cli, &a, &rc))) {
+    /* A department is enough: it is where the account is made. */
+    if (!a.department && !(na.org_id = scm_org(cli, &a, &rc))) {
         return rc;
     }
     /* Refused before anything is created: the file is never replaced. */

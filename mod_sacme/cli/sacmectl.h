@@ -88,6 +88,9 @@ int cli_parse(cli_t *cli, int argc, const char *const *argv,
 /* The help of a command: synopsis, options, how the store is found. */
 void cli_usage(const cli_t *cli, FILE *out);
 
+/* Its first part: the synopsis and the options. */
+void cli_usage_options(const cli_t *cli, FILE *out);
+
 /* Finds the store (--store, --config, or CLI_DEFAULT_STORE) and reads
  * managed.json. Returns an exit code. */
 int cli_open(cli_t *cli);

@@ -20,6 +20,11 @@
  * Every failure is classified (sacme_scm_class) and its message names the
  * cause and what to do. 5xx answers and transport failures are retried with
  * backoff; a 4xx never is (a wrong password fails at once, one request).
+ *
+ * Threads: a sacme_scm_t is one libcurl handle; use it from one thread at
+ * a time (or make one per thread). sacme_scm_creds_load swaps jansson's
+ * allocator while it parses: call it before threads start (the driver) or
+ * in a single-threaded process (sacmectl).
  */
 #ifndef SACME_SCM_H
 #define SACME_SCM_H

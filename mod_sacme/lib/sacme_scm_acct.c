@@ -136,7 +136,7 @@ apr_status_t sacme_scm_account_create(sacme_scm_t *scm,
     const json_t *a;
     const char *loc;
     apr_status_t rv;
-    int n, transient;
+    int n, transient, unanswered = 0;
 
     *id = 0;
     if (found) {
@@ -168,14 +168,18 @@ apr_status_t sacme_scm_account_create(sacme_scm_t *scm,
             }
             return APR_SUCCESS;
         }
-        if (!transient) {
+        /* A refusal after an unanswered create may be SCM saying the name
+         * is taken, by that create: the list tells. */
+        if (!transient && !(unanswered && sacme_scm_class(res) == SACME_SCM_REFUSED)) {
             return rv;
         }
         /* Unanswered (or 5xx): whether SCM made the account, its list says. */
-        sacme_scm_backoff(scm, n,
-                          apr_psprintf(p, "the create of ACME account '%s' was not "
-                                       "answered; looking it up by name first",
-                                       acct->name));
+        if (transient) {
+            sacme_scm_backoff(scm, n,
+                              apr_psprintf(p, "the create of ACME account '%s' was not "
+                                           "answered; looking it up by name first",
+                                           acct->name));
+        }
         sacme_result_reset(lres);
         if (sacme_scm_accounts_list(scm, org, acct->name, p, &list, lres)
             != APR_SUCCESS) {
@@ -193,8 +197,14 @@ apr_status_t sacme_scm_account_create(sacme_scm_t *scm,
             sacme_result_reset(res);
             return APR_SUCCESS;
         }
+        if (!transient) {
+            return rv;                 /* refused, and not there: SCM's word stands */
+        }
+        unanswered = 1;
         if (n >= scm->opts.retries) {
-            sacme_result_prefix(res, "no account was made");
+            sacme_result_prefix(res, "SCM did not list the account afterwards either "
+                                "(it may still make it: look with sacmectl scm account "
+                                "list --org-id %ld before creating it again)", org);
             return res->status;
         }
     }

@@ -40,11 +40,15 @@ def write_creds(scm, directory, mode=0o600, **over):
     return path
 
 
-def scm_run(creds, *args, timeout=10, json_output=False, extra=()):
+def scm_run(scm, creds, *args, timeout=10, json_output=False, extra=()):
+    """sacmectl scm ARGS; then waits until the ScmServer scm has recorded
+    every request of the run."""
     argv = ["scm"] + list(args) + ["--credentials", creds, "--timeout", str(timeout)]
     if json_output:
         argv.append("--json")
-    return run(argv + list(extra))
+    res = run(argv + list(extra))
+    assert scm.wait_idle(), "SCM still handles a request of the finished run"
+    return res
 
 
 def create_args(name, eab_file, org=ORG):
@@ -82,7 +86,7 @@ def test_create_eab_file_then_httpd_serves_the_certificate(httpds, tmp_path):
         creds = write_creds(scm, tmp_path)
         eab = str(tmp_path / "eab" / "scm-eab.json")
         os.makedirs(os.path.dirname(eab))
-        res = scm_run(creds, *create_args("www.scm-e2e.test", eab), extra=(
+        res = scm_run(scm, creds, *create_args("www.scm-e2e.test", eab), extra=(
             "--acme-server", pebble.directory_url))
         assert res.rc == EXIT_OK, res.describe()
         (acct_id, acct), = scm.accounts.items()
@@ -99,7 +103,7 @@ def test_create_eab_file_then_httpd_serves_the_certificate(httpds, tmp_path):
         # what list and show tell, macKey never
         for args in (["account", "list"], ["account", "show", str(acct_id)]):
             for js in (False, True):
-                r = scm_run(creds, *args, json_output=js)
+                r = scm_run(scm, creds, *args, json_output=js)
                 assert r.rc == EXIT_OK, r.describe()
                 assert kid in r.stdout and "www.scm-e2e.test" in r.stdout
                 assert "macKey" not in r.stdout
@@ -109,7 +113,7 @@ def test_create_eab_file_then_httpd_serves_the_certificate(httpds, tmp_path):
         h = httpds.add(make_httpd(pebble, [names], eab="file:" + eab))
         h.start()
         # the names go into the account, found by the EAB key id the server uses
-        r = scm_run(creds, "sync", extra=("--config", h.conf))
+        r = scm_run(scm, creds, "sync", extra=("--config", h.conf))
         assert r.rc == EXIT_OK, r.describe()
         assert sorted(d["name"] for d in acct["domains"]) == sorted(names)
         outputs.append(r)
@@ -121,20 +125,25 @@ def test_create_eab_file_then_httpd_serves_the_certificate(httpds, tmp_path):
 
         assert_no_secret(scm, outputs)
         assert_secret_nowhere(h, hmac, scm.password)
-        # no file of the test's tree but the EAB file holds the HMAC
-        for top, _, files in os.walk(str(tmp_path)):
-            for n in files:
-                path = os.path.join(top, n)
-                if path != eab and os.path.isfile(path):
+        # no file of the test's tree nor of the server's but the EAB file
+        # holds the HMAC; the password is only in the credentials file
+        for tree in (str(tmp_path), h.root):
+            for top, _, files in os.walk(tree):
+                for n in files:
+                    path = os.path.join(top, n)
+                    if path in (eab, creds) or not os.path.isfile(path):
+                        continue
                     with open(path, "rb") as f:
-                        assert hmac.encode() not in f.read(), path
+                        data = f.read()
+                    assert hmac.encode() not in data, path
+                    assert scm.password.encode() not in data, path
 
 
 # --- each class of failure -------------------------------------------------------
 
 def test_wrong_password_fails_at_once_with_one_request(scm, tmp_path):
     creds = write_creds(scm, tmp_path, password="not-" + scm.password)
-    res = scm_run(creds, "account", "list", json_output=True)
+    res = scm_run(scm, creds, "account", "list", json_output=True)
     assert res.rc == EXIT_CONFIG, res.describe()
     msg = res.error["message"]
     assert "login, password and customerUri" in msg and creds in msg, msg
@@ -146,7 +155,7 @@ def test_wrong_password_fails_at_once_with_one_request(scm, tmp_path):
 
 def test_unknown_organization(scm, creds, tmp_path):
     eab = str(tmp_path / "eab.json")
-    res = scm_run(creds, *create_args("x.test", eab, org=4242))
+    res = scm_run(scm, creds, *create_args("x.test", eab, org=4242))
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     assert "Organization 4242 not found" in res.stderr
     assert "organization (or department) id" in res.stderr
@@ -155,8 +164,8 @@ def test_unknown_organization(scm, creds, tmp_path):
 
 
 def test_duplicate_name(scm, creds, tmp_path):
-    assert scm_run(creds, *create_args("dup.test", str(tmp_path / "a.json"))).rc == EXIT_OK
-    res = scm_run(creds, *create_args("dup.test", str(tmp_path / "b.json")))
+    assert scm_run(scm, creds, *create_args("dup.test", str(tmp_path / "a.json"))).rc == EXIT_OK
+    res = scm_run(scm, creds, *create_args("dup.test", str(tmp_path / "b.json")))
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     assert "already exists" in res.stderr and "choose another --name" in res.stderr
     assert not os.path.exists(str(tmp_path / "b.json")) and len(scm.accounts) == 1
@@ -164,7 +173,7 @@ def test_duplicate_name(scm, creds, tmp_path):
 
 def test_rate_limited_says_how_long_to_wait(scm, creds):
     scm.rate_limit_next(1, retry_after=42)
-    res = scm_run(creds, "account", "list", json_output=True)
+    res = scm_run(scm, creds, "account", "list", json_output=True)
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     assert "rate-limiting" in res.stderr and ("wait 42 s" in res.stderr
                                               or "wait 43 s" in res.stderr), res.stderr
@@ -174,7 +183,7 @@ def test_rate_limited_says_how_long_to_wait(scm, creds):
 
 def test_503_is_retried_then_succeeds(scm, creds):
     scm.fail_next(2, status=503)
-    res = scm_run(creds, "account", "list", "--retries", "2", json_output=True)
+    res = scm_run(scm, creds, "account", "list", "--retries", "2", json_output=True)
     assert res.rc == EXIT_OK, res.describe()
     assert res.json["accounts"] == []
     assert [r[2] for r in scm.requests] == [503, 503, 200]
@@ -182,7 +191,7 @@ def test_503_is_retried_then_succeeds(scm, creds):
 
 def test_503_persisting_is_a_network_exit(scm, creds):
     scm.fail_next(10, status=503)
-    res = scm_run(creds, "account", "list", "--retries", "1", json_output=True)
+    res = scm_run(scm, creds, "account", "list", "--retries", "1", json_output=True)
     assert res.rc == EXIT_TRANSPORT, res.describe()
     assert "HTTP 503" in res.stderr and "2 times in a row" in res.stderr
     assert "try again later" in res.stderr
@@ -193,7 +202,7 @@ def test_hang_times_out(scm, creds):
     scm.hang_next(5)
     try:
         t0 = time.monotonic()
-        res = scm_run(creds, "account", "list", "--retries", "0", timeout=1,
+        res = scm_run(scm, creds, "account", "list", "--retries", "0", timeout=1,
                       json_output=True)
         assert res.rc == EXIT_TRANSPORT, res.describe()
         assert "no answer from SCM" in res.stderr and "more time" in res.stderr
@@ -217,6 +226,7 @@ def test_unanswered_create_that_scm_ran_is_found_by_name(scm, creds, tmp_path):
         # SCM runs the create, and closes the connection without an answer
         assert scm.release()
         out, err = proc.communicate(timeout=60)
+        assert scm.wait_idle()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -231,7 +241,7 @@ def test_unanswered_create_that_scm_ran_is_found_by_name(scm, creds, tmp_path):
 def test_existing_eab_file_is_refused_and_left_alone(scm, creds, tmp_path):
     eab = tmp_path / "eab.json"
     eab.write_text("keep me")
-    res = scm_run(creds, *create_args("exists.test", str(eab)), json_output=True)
+    res = scm_run(scm, creds, *create_args("exists.test", str(eab)), json_output=True)
     assert res.rc == EXIT_LOCAL, res.describe()
     assert str(eab) in res.error["message"] and "exists already" in res.error["message"]
     assert eab.read_text() == "keep me"
@@ -241,7 +251,7 @@ def test_existing_eab_file_is_refused_and_left_alone(scm, creds, tmp_path):
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o620])
 def test_credentials_file_open_to_others_is_refused(scm, tmp_path, mode):
     creds = write_creds(scm, tmp_path, mode=mode)
-    res = scm_run(creds, "account", "list")
+    res = scm_run(scm, creds, "account", "list")
     assert res.rc == EXIT_CONFIG, res.describe()
     assert creds in res.stderr and "chmod 0600 %s" % creds in res.stderr
     assert "chown root:root" in res.stderr
@@ -250,20 +260,31 @@ def test_credentials_file_open_to_others_is_refused(scm, tmp_path, mode):
 
 
 def test_missing_credentials_file(scm, tmp_path):
-    res = scm_run(str(tmp_path / "nope.json"), "account", "list")
+    res = scm_run(scm, str(tmp_path / "nope.json"), "account", "list")
     assert res.rc == EXIT_CONFIG and "does not exist" in res.stderr, res.describe()
 
 
 def test_unknown_account_is_not_found(scm, creds):
-    res = scm_run(creds, "account", "show", "999", json_output=True)
+    res = scm_run(scm, creds, "account", "show", "999", json_output=True)
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     assert res.error["class"] == "not-found" and "account list" in res.error["message"]
+
+
+def test_create_in_a_department(scm, creds, tmp_path):
+    scm.organizations[7001] = "Example Org / Web department"
+    eab = str(tmp_path / "eab.json")
+    res = run(["scm", "account", "create", "--name", "dept.test", "--department", "7001",
+               "--acme-server", ACME, "--eab-file", eab, "--credentials", creds,
+               "--json"])
+    assert res.rc == EXIT_OK, res.describe()
+    (acct,) = scm.accounts.values()
+    assert acct["organizationId"] == 7001 and res.json["organization-id"] == 7001
 
 
 def test_create_waits_until_scm_shows_the_account(scm, creds, tmp_path):
     scm.appear_after = 3
     eab = str(tmp_path / "eab.json")
-    res = scm_run(creds, *create_args("later.test", eab), json_output=True)
+    res = scm_run(scm, creds, *create_args("later.test", eab), json_output=True)
     assert res.rc == EXIT_OK, res.describe()
     kid = next(iter(scm.eab_pool))
     assert res.json["eab-kid"] == kid and res.json["directive"] == "SacmeEAB file:" + eab
@@ -274,7 +295,7 @@ def test_create_waits_until_scm_shows_the_account(scm, creds, tmp_path):
 def test_create_gives_up_waiting_with_a_message(scm, creds, tmp_path):
     scm.appear_after = 1000
     eab = str(tmp_path / "eab.json")
-    res = scm_run(creds, *create_args("never.test", eab), extra=("--wait", "1"))
+    res = scm_run(scm, creds, *create_args("never.test", eab), extra=("--wait", "1"))
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     assert "has not shown it" in res.stderr and "--wait" in res.stderr
     assert not os.path.exists(eab)
@@ -283,7 +304,7 @@ def test_create_gives_up_waiting_with_a_message(scm, creds, tmp_path):
 # --- domains and sync ----------------------------------------------------------------
 
 def new_account(scm, creds, tmp_path, name="acct.test"):
-    res = scm_run(creds, *create_args(name, str(tmp_path / (name + ".json"))),
+    res = scm_run(scm, creds, *create_args(name, str(tmp_path / (name + ".json"))),
                   json_output=True)
     assert res.rc == EXIT_OK, res.describe()
     return res.json["id"]
@@ -292,18 +313,18 @@ def new_account(scm, creds, tmp_path, name="acct.test"):
 def test_domains_add_and_remove_report_what_scm_refused(scm, creds, tmp_path):
     acct = new_account(scm, creds, tmp_path)
     scm.not_delegated = {"elsewhere.test"}
-    res = scm_run(creds, "domains", "add", "--account", str(acct), "ok.test",
+    res = scm_run(scm, creds, "domains", "add", "--account", str(acct), "ok.test",
                   "elsewhere.test")
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     assert "NOT added: elsewhere.test" in res.stdout and "not delegated" in res.stdout
     assert "added:     ok.test" in res.stdout
     assert [d["name"] for d in scm.accounts[acct]["domains"]] == ["ok.test"]
 
-    res = scm_run(creds, "domains", "add", "--account", str(acct), "www.ok.test",
+    res = scm_run(scm, creds, "domains", "add", "--account", str(acct), "www.ok.test",
                   json_output=True)
     assert res.rc == EXIT_OK and res.json["not-added"] == [], res.describe()
 
-    res = scm_run(creds, "domains", "remove", "--account", str(acct), "ok.test",
+    res = scm_run(scm, creds, "domains", "remove", "--account", str(acct), "ok.test",
                   "gone.test", json_output=True)
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     assert res.json["removed"] == ["ok.test"] and res.json["not-removed"] == ["gone.test"]
@@ -324,10 +345,10 @@ def test_sync_adds_only_the_missing_names(scm, creds, tmp_path):
     kid = scm.accounts[acct]["macId"]
     names = ["sync.test", "www.sync.test", "api.sync.test", "shop.wild.test"]
     store = make_store(str(tmp_path / "store"), kid, names)
-    assert scm_run(creds, "domains", "add", "--account", str(acct), "www.sync.test",
+    assert scm_run(scm, creds, "domains", "add", "--account", str(acct), "www.sync.test",
                    "*.wild.test").rc == EXIT_OK
     scm.not_delegated = {"api.sync.test"}
-    res = scm_run(creds, "sync", extra=("--store", store, "--json"))
+    res = scm_run(scm, creds, "sync", extra=("--store", store, "--json"))
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     (one,) = res.json["accounts"]
     assert one["account"] == acct
@@ -339,23 +360,23 @@ def test_sync_adds_only_the_missing_names(scm, creds, tmp_path):
 
     # once delegated, the next sync adds the rest; then nothing is left to send
     scm.not_delegated = set()
-    res = scm_run(creds, "sync", extra=("--store", store))
+    res = scm_run(scm, creds, "sync", extra=("--store", store))
     assert res.rc == EXIT_OK and "added:                  api.sync.test" in res.stdout
     posts = scm.request_count("POST", "/domains")
-    res = scm_run(creds, "sync", extra=("--store", store, "--account", str(acct)))
+    res = scm_run(scm, creds, "sync", extra=("--store", store, "--account", str(acct)))
     assert res.rc == EXIT_OK, res.describe()
     assert scm.request_count("POST", "/domains") == posts
 
 
 def test_sync_without_the_kid_in_the_organization(scm, creds, tmp_path):
     store = make_store(str(tmp_path / "store"), "not-an-scm-kid", ["a.test"])
-    res = scm_run(creds, "sync", extra=("--store", store))
+    res = scm_run(scm, creds, "sync", extra=("--store", store))
     assert res.rc == EXIT_CA_REFUSED, res.describe()
     assert "not-an-scm-kid" in res.stderr and str(ORG) in res.stderr
 
 
 def test_usage_errors(scm, creds):
-    assert scm_run(creds, "account", "create", "--name", "x").rc == sacmectl.EXIT_USAGE
+    assert scm_run(scm, creds, "account", "create", "--name", "x").rc == sacmectl.EXIT_USAGE
     assert run(["scm", "frobnicate"]).rc == sacmectl.EXIT_USAGE
     res = run(["scm", "--help"])
     assert res.rc == EXIT_OK and "exit codes" in res.stdout

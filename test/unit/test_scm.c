@@ -269,6 +269,22 @@ START_TEST(test_scm_create_unanswered_is_looked_up)
     ck_assert_int_eq(id, 13);
     ck_assert_int_eq(found, 0);
 
+    /* unanswered, not listed yet, sent again: "exists already" is the first
+     * create's doing, and the list then shows it */
+    {
+        static const unit_scripted_t late[] = {
+            { 0, NULL, NULL },
+            { 200, NULL, "[]" },
+            { 400, NULL, ERR(-6, "ACME account with name 'www.example' already exists") },
+            { 200, NULL, "[{\"id\": 14, \"name\": \"www.example\"}]" },
+        };
+        scm = client(&fake, late, 4, 2);
+        ck_assert_int_eq(sacme_scm_account_create(scm, &na, unit_pool, &id, &found, res),
+                         APR_SUCCESS);
+        ck_assert_int_eq(id, 14);
+        ck_assert_int_eq(found, 1);
+    }
+
     /* a 4xx: no look-up, no second POST */
     scm = client(&fake, refused, 1, 2);
     ck_assert_int_ne(sacme_scm_account_create(scm, &na, unit_pool, &id, &found, res),

@@ -81,8 +81,9 @@ authentication, in the order they were asked for; `method` and
                                       background
 
 What it saw: server.requests, (method, path with query, status) of every
-request ("hung" for a dropped one); server.stats, a Counter of
-"METHOD path" (without query); request_count(method, pathpart, status).
+request ("hung" for a dropped one), recorded once it is answered (wait_idle()
+waits for the ones under way); server.stats, a Counter of "METHOD path"
+(without query); request_count(method, pathpart, status).
 No secret (password, macKey) is ever recorded.
 """
 
@@ -191,6 +192,7 @@ class ScmServer:
         self._lock = threading.RLock()
         self._hung = 0                 # requests held by hang_next now
         self._hung_done = threading.Condition(self._lock)
+        self._busy = 0                 # requests being handled now
         self.requests = []
         self.stats = collections.Counter()
         self.errors = []
@@ -285,6 +287,14 @@ class ScmServer:
 
     # -- what it saw --
 
+    def wait_idle(self, limit=30):
+        """Wait until no request is being handled but those hang_next()
+        holds: a request is recorded just after its answer is sent, so a
+        client that has its answer (and exited) may be ahead of
+        server.requests.  False after limit s."""
+        with self._hung_done:
+            return self._hung_done.wait_for(lambda: self._busy == self._hung, limit)
+
     def request_count(self, method, pathpart, status=None):
         """Requests seen with method and pathpart in the path (and status)."""
         with self._lock:
@@ -300,6 +310,8 @@ class ScmServer:
     def _handle(self, h, method):
         path = h.path
         status = None
+        with self._lock:
+            self._busy += 1
         try:
             length = int(h.headers.get("Content-Length") or 0)
             body = h.rfile.read(length) if length else b""
@@ -338,7 +350,8 @@ class ScmServer:
                 self.stats["%s %s" % (method, path.split("?")[0])] += 1
                 if status == "hung":
                     self._hung -= 1
-                    self._hung_done.notify_all()
+                self._busy -= 1
+                self._hung_done.notify_all()
 
     def _send(self, h, status, headers, doc):
         data = b"" if doc is None else json.dumps(doc).encode()
