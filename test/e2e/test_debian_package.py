@@ -28,7 +28,7 @@ from sacmetest.module import (ACTIVATED, ISSUE_LIMIT, assert_served_verified,
                               live_chain, root_file)
 from sacmetest.pebble import Pebble, free_port
 from sacmetest.sysapache import (A2_STATE_DIRS, CONF_DIR, Snapshot, SystemApache,
-                                 machine_lock, run, system_pid)
+                                 fingerprint, machine_lock, run, system_pid)
 
 PACKAGE = "libapache2-mod-sacme"
 STORE = "/var/lib/apache2/sacme"
@@ -258,8 +258,15 @@ def test_debian_package_on_the_system_apache2(deb, system, tmp_path):
     # sacmectl finds the store through Debian's apache2.conf
     out = _ok(run("sacmectl", "list", "--config", "/etc/apache2/apache2.conf"), "sacmectl list")
     assert NAMES[0] in out, out
-    live = open(os.path.join(STORE, "domains", NAMES[0], "fullchain.pem"), "rb").read()
+    with open(os.path.join(STORE, "domains", NAMES[0], "fullchain.pem"), "rb") as f:
+        live = f.read()
     h.stop()
+
+    # a2dismod: the module is off, its store as it was
+    store_before = fingerprint(STORE)
+    _ok(run("a2dismod", "sacme"), "a2dismod sacme")
+    assert not os.path.lexists("/etc/apache2/mods-enabled/sacme.load")
+    assert fingerprint(STORE) == store_before
 
     # --- remove: everything of the package goes, the store stays
     out = _ok(run(*APT, "remove", PACKAGE), "apt-get remove")

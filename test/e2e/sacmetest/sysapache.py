@@ -169,33 +169,16 @@ class SystemApache(Httpd):
     def run(self, *args):
         return run("apache2ctl", *args, timeout=60)
 
-    def check_config(self):
-        return self.run("-t")
-
-    def start(self):
-        before = self.restarts()
-        r = self.run("start")
-        if r.returncode != 0:
-            raise RuntimeError("apache2ctl start failed: %s%s%s"
-                               % (r.stdout, r.stderr, self.log()))
-        self.started = True
-        self._wait(lambda: self.restarts() > before, "the system apache2 to run")
-        self._wait(lambda: self._listening(), "the system apache2 to listen")
-        return self
-
-    def graceful(self, limit=30):
-        before = self.restarts()
-        r = self.run("graceful")
-        if r.returncode != 0:
-            raise RuntimeError("apache2ctl graceful failed: %s%s" % (r.stdout, r.stderr))
-        self._wait(lambda: self.restarts() > before, "the graceful restart to finish", limit)
+    def control(self, action):
+        """apache2ctl start|graceful|stop: Debian's way, envvars read."""
+        return self.run(action)
 
     def stop(self, cleanup=False):
         """apache2ctl stop; waits until the parent and the driver are gone."""
         driver = self.driver_pid()
         parent = system_pid()
         if parent:
-            self.run("stop")
+            self.control("stop")
             self._wait(lambda: not _alive(parent), "the system apache2 to stop")
         self.started = False
         if driver:
