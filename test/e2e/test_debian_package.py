@@ -86,8 +86,9 @@ def deb(tmp_path_factory):
 
 
 @pytest.fixture
-def system(tmp_path):
-    """The machine's apache2, lent to the test and given back as it was."""
+def system(tmp_path, httpds):
+    """The machine's apache2, lent to the test and given back as it was
+    (tracked by httpds: a failed test's report shows its error log)."""
     with machine_lock():
         status = _package_status()
         assert status == "", \
@@ -98,7 +99,7 @@ def system(tmp_path):
         snap = Snapshot((CONF_DIR,) + A2_STATE_DIRS, str(tmp_path))
         pebble = Pebble(always_valid=False, nosleep=True)
         pebble.start()
-        h = SystemApache(pebble.http_port, free_port(), STORE)
+        h = httpds.add(SystemApache(pebble.http_port, free_port(), STORE))
         try:
             yield h, pebble
         finally:
