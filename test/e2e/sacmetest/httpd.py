@@ -244,13 +244,17 @@ class Httpd:
     def check_config(self):
         return self.run("-t")
 
+    def control(self, action):
+        """apache2 -k ACTION: start, graceful, stop."""
+        return self.run("-k", action)
+
     def start(self):
         """apache2 -k start, and wait until the server runs: the listening
         socket alone is not enough (it is bound by the first configuration
         pass, while the daemon is still in its second one, where a signal
         such as a graceful restart would be lost)."""
         before = self.restarts()
-        r = self.run("-k", "start")
+        r = self.control("start")
         if r.returncode != 0:
             raise RuntimeError("httpd did not start: %s%s%s"
                                % (r.stdout, r.stderr, self.log()))
@@ -263,7 +267,7 @@ class Httpd:
         """apache2 -k graceful, and wait until the new generation runs
         (one more "resuming normal operations" line in the error log)."""
         before = self.restarts()
-        r = self.run("-k", "graceful")
+        r = self.control("graceful")
         if r.returncode != 0:
             raise RuntimeError("graceful failed: %s%s%s" % (r.stdout, r.stderr, self.log()))
         self._wait(lambda: self.restarts() > before, "the graceful restart to finish", limit)
@@ -283,7 +287,7 @@ class Httpd:
             return
         driver = self.driver_pid()
         parent = self.parent_pid()
-        self.run("-k", "stop")
+        self.control("stop")
         pidfile = os.path.join(self.root, "httpd.pid")
         try:
             self._wait(lambda: not os.path.exists(pidfile), "httpd to stop")

@@ -23,6 +23,9 @@ LONG = 10.0          # seconds
 # Seconds of the longest tests on the 2-core VM, for a run without a record:
 # a test module or a test (parameters left out).
 KNOWN_LONG = {
+    # builds the Debian package (dpkg-buildpackage, lintian), then a whole
+    # install / issue / remove / purge round on the system apache2
+    "test_debian_package.py": 240.0,
     # several ten-second monitor rounds, by design
     "test_module_monitor_leak.py": 90.0,
     # two activations: the second waits for the once-a-minute bound on
