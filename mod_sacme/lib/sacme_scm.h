@@ -111,7 +111,8 @@ typedef struct sacme_scm_t sacme_scm_t;
 apr_status_t sacme_scm_creds_load(apr_pool_t *p, const char *path,
                                   sacme_scm_creds_t **creds, sacme_result_t *res);
 
-/* A client for creds with opts (NULL: the defaults). Fails only on a trust
+/* A client for creds with opts (NULL: the defaults). The client keeps
+ * creds (not a copy): they must live as long as it. Fails only on a trust
  * file that cannot be used (class LOCAL). */
 apr_status_t sacme_scm_make(apr_pool_t *p, const sacme_scm_creds_t *creds,
                             const sacme_scm_options_t *opts, sacme_scm_t **scm,

@@ -16,24 +16,24 @@ static const char *LIST =
 static sacme_scm_check_t *check_over(unit_fake_t *fake, const unit_scripted_t *script,
                                      int n, long org)
 {
-    sacme_scm_creds_t creds;
+    /* the client keeps the credentials: they must outlive this call */
+    sacme_scm_creds_t *creds = apr_pcalloc(unit_pool, sizeof(*creds));
     sacme_scm_options_t opts;
     sacme_scm_t *scm;
     sacme_scm_check_t *check;
     sacme_result_t *res = sacme_result_make(unit_pool);
 
-    memset(&creds, 0, sizeof(creds));
-    creds.file = "/etc/apache2/sacme-scm.json";
-    creds.url = "https://scm.example/api";
-    creds.login = "api";
-    creds.password = "pw-not-to-be-seen";
-    creds.customer_uri = "cust";
-    creds.org_id = org;
+    creds->file = "/etc/apache2/sacme-scm.json";
+    creds->url = "https://scm.example/api";
+    creds->login = "api";
+    creds->password = "pw-not-to-be-seen";
+    creds->customer_uri = "cust";
+    creds->org_id = org;
     memset(&opts, 0, sizeof(opts));
     opts.http = unit_fake_http(fake, script, n);
     opts.retries = -1;
-    ck_assert_int_eq(sacme_scm_make(unit_pool, &creds, &opts, &scm, res), APR_SUCCESS);
-    ck_assert_int_eq(sacme_scm_check_make(unit_pool, scm, org, creds.file, &check, res),
+    ck_assert_int_eq(sacme_scm_make(unit_pool, creds, &opts, &scm, res), APR_SUCCESS);
+    ck_assert_int_eq(sacme_scm_check_make(unit_pool, scm, org, creds->file, &check, res),
                      APR_SUCCESS);
     return check;
 }
