@@ -18,12 +18,12 @@ directory).  txt(name) asks it, with dig, what TXT values a name has now.
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
 from . import ports
+from .service import Service, stop_process
 
 NAMED = os.environ.get("SACME_NAMED", "/usr/sbin/named")
 DIG = "/usr/bin/dig"
@@ -45,7 +45,7 @@ class BindError(RuntimeError):
     pass
 
 
-class Bind:
+class Bind(Service):
     """A running named.  zones: the zones it is the primary of (names
     without the trailing dot)."""
 
@@ -131,31 +131,12 @@ class Bind:
         return r.returncode == 0 and "SOA" in r.stdout
 
     def stop(self):
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                try:
-                    os.killpg(self._proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self._proc.pid, signal.SIGKILL)
-                    self._proc.wait()
-            self._proc = None
+        stop_process(self._proc)
+        self._proc = None
         if self._log:
             self._log.close()
             self._log = None
-        if self.dir and not self.keep_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self.remove_dir()
 
     # -- what a client needs --
 

@@ -21,7 +21,6 @@ import base64
 import datetime
 import json
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from . import ports
+from .service import Service, stop_process
 from .pebble import API_CA_KEY, make_api_certs
 
 ETCD_BIN = os.environ.get("SACME_ETCD", "/usr/bin/etcd")
@@ -117,7 +117,7 @@ def prefix_end(prefix):
     return b"\0"
 
 
-class EtcdCluster:
+class EtcdCluster(Service):
     """A running etcd cluster of `size` members.
 
     Parameters:
@@ -259,17 +259,7 @@ class EtcdCluster:
 
     def stop_member(self, i, sig=signal.SIGTERM):
         """Stops member i (its data directory stays)."""
-        p = self._procs[i]
-        if p is not None and p.poll() is None:
-            try:
-                os.killpg(p.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        stop_process(self._procs[i], sig, timeout=15)
         self._procs[i] = None
         if self._logs[i]:
             self._logs[i].close()
@@ -298,16 +288,7 @@ class EtcdCluster:
         for i in range(len(self._procs)):
             self.stop_member(i)
         self._procs = []
-        if self.dir and not self.keep_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self.remove_dir()
 
     def logs(self, tail=4000):
         out = []

@@ -38,14 +38,13 @@ back, server_states() tells what HAProxy thinks of each.
 """
 
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 
 from . import ports
+from .service import Service, stop_process
 from .httpd import http_get
 
 HAPROXY_BIN = os.environ.get("SACME_HAPROXY", "/usr/sbin/haproxy")
@@ -89,7 +88,7 @@ def parse_log(text):
     return out
 
 
-class HAProxy:
+class HAProxy(Service):
     """backends: {server name: HTTP port on 127.0.0.1}, in rotation order.
     port: the frontend's port (default: a free one).
     tls_backends: {server name: HTTPS port}, for a TLS frontend on tls_port
@@ -222,21 +221,8 @@ class HAProxy:
     def stop(self):
         """Stop HAProxy (SIGTERM, SIGKILL after 10 s); the log file stays
         readable until cleanup()."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    try:
-                        os.killpg(self.proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    self.proc.wait()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
         for f in (self._out, self._err):
             if f:
                 f.close()
@@ -255,17 +241,8 @@ class HAProxy:
         return self.start()
 
     def cleanup(self):
-        self.stop()
-        if self.dir and not self.keep_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
+        self.stop()        # the log stays readable after stop(), not after this
+        self.remove_dir()
 
     def _alive_or_raise(self):
         if self.proc is None or self.proc.poll() is not None:

@@ -18,8 +18,6 @@ import datetime
 import json
 import os
 import secrets
-import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -35,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from . import ports
+from .service import Service, stop_process
 
 PEBBLE_BIN = os.environ.get("SACME_PEBBLE", "/usr/bin/pebble")
 CHALLTESTSRV_BIN = os.environ.get("SACME_CHALLTESTSRV",
@@ -206,7 +205,7 @@ class PebbleError(RuntimeError):
     pass
 
 
-class Pebble:
+class Pebble(Service):
     """A running Pebble ACME server (and its pebble-challtestsrv DNS).
 
     Parameters:
@@ -396,34 +395,12 @@ class Pebble:
 
     def stop(self):
         for p in reversed(self._procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in reversed(self._procs):
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait()
+            stop_process(p)
         self._procs = []
         for f in self._logs:
             f.close()
         self._logs = []
-        if self.dir and not self.keep_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self.remove_dir()
 
     @property
     def running(self):

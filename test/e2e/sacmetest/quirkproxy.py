@@ -127,7 +127,6 @@ import http.server
 import json
 import os
 import secrets
-import shutil
 import socket
 import socketserver
 import ssl
@@ -143,6 +142,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .pebble import LOOPBACK, free_port
+from .service import Service
 
 QUIRKS = (
     "sectigo_directory", "retry_after", "processing_polls", "hold_processing_for",
@@ -297,7 +297,7 @@ class _Aborted(Exception):
     """The connection was broken on purpose; nothing more to send."""
 
 
-class QuirkProxy:
+class QuirkProxy(Service):
     """A threaded HTTPS proxy on 127.0.0.1 in front of a running Pebble.
 
     proxy = QuirkProxy(pebble, quirks={"retry_after": 2}).start()
@@ -453,16 +453,7 @@ class QuirkProxy:
         self._release.set()
         stop_tls(self._server, self._thread)
         self._server = self._thread = None
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self.remove_dir()
 
     # -- the hold quirk --
 

@@ -89,7 +89,6 @@ No secret (password, macKey) is ever recorded.
 
 import collections
 import json
-import shutil
 import socket
 import tempfile
 import ssl
@@ -98,6 +97,7 @@ import urllib.parse
 
 from . import quirkproxy
 from .pebble import LOOPBACK, free_port, make_api_certs, random_mac_key
+from .service import Service
 
 PREFIX = "/api/acme/v1"
 
@@ -157,7 +157,7 @@ class ScmError(Exception):
         self.headers = list(headers)
 
 
-class ScmServer:
+class ScmServer(Service):
     """A threaded HTTPS server on 127.0.0.1 speaking SCM's ACME-account API.
 
     with ScmServer(organizations={6339: "Example Org"}, eab_pool=pool) as scm:
@@ -231,16 +231,7 @@ class ScmServer:
         self._release.set()            # hung requests end
         quirkproxy.stop_tls(self._server, self._thread)
         self._server = self._thread = None
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self.remove_dir()
 
     def ssl_context(self):
         """A client context that trusts this server (and nothing else)."""

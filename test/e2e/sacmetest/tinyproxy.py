@@ -20,11 +20,12 @@ import threading
 import time
 
 from . import ports
+from .service import Service, stop_process
 
 TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
 
 
-class Tinyproxy:
+class Tinyproxy(Service):
     def __init__(self, connect_ports, auth=None):
         """connect_ports: the ports CONNECT may reach; auth: (user, password)
         for BasicAuth, or None."""
@@ -61,7 +62,8 @@ class Tinyproxy:
     def start(self, limit=30):
         self.proc = subprocess.Popen([TINYPROXY, "-d", "-c", self.conf],
                                      stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
         deadline = time.time() + limit
         while True:
             try:
@@ -73,13 +75,8 @@ class Tinyproxy:
                 time.sleep(0.1)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """Stops tinyproxy; its log stays readable until cleanup()."""
+        stop_process(self.proc)
         self.proc = None
 
     def log(self):
@@ -93,13 +90,9 @@ class Tinyproxy:
         """The request lines clients sent, in order ("CONNECT host:port")."""
         return re.findall(r"Request \(file descriptor \d+\): (\S+ \S+)", self.log())
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
+    def cleanup(self):
         self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return False
+        self.remove_dir()
 
 
 class TLSFront:
