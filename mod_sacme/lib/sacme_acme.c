@@ -132,21 +132,18 @@ static void quick_pause(sacme_acme_t *acme, int n, const char *url,
     apr_sleep(wait);
 }
 
-apr_status_t sacme_acme_setup(sacme_acme_t *acme, sacme_result_t *res)
+/* GETs and parses the directory into p (a pool of its own, freed with
+ * the directory it holds), with the quick retries of a passing fault. */
+static apr_status_t fetch_directory(sacme_acme_t *acme, apr_pool_t *p,
+                                    sacme_directory_t **dir, sacme_result_t *res)
 {
     sacme_http_request_t req = { .method = "GET", .url = acme->url };
     sacme_http_response_t *resp;
     apr_status_t rv;
     int quick;
 
-    if (acme->dir) {
-        return APR_SUCCESS;
-    }
-    if (!res) {
-        res = sacme_result_make(acme->p);
-    }
     for (quick = 0; ; ) {
-        rv = sacme_http_perform(acme->http, &req, acme->p, &resp, res);
+        rv = sacme_http_perform(acme->http, &req, p, &resp, res);
         if (rv != APR_SUCCESS) {
             if (is_transient(rv, res, 0) && quick < SACME_MAX_QUICK_RETRIES) {
                 quick_pause(acme, ++quick, acme->url, res);
@@ -158,26 +155,104 @@ apr_status_t sacme_acme_setup(sacme_acme_t *acme, sacme_result_t *res)
         if (resp->status == 200) {
             break;
         }
-        fail_response(acme, "GET", acme->url, resp, acme->p, res);
+        fail_response(acme, "GET", acme->url, resp, p, res);
         if (is_transient(0, res, 1) && quick < SACME_MAX_QUICK_RETRIES) {
             quick_pause(acme, ++quick, acme->url, res);
             continue;
         }
         sacme_result_prefix(res, "cannot fetch the ACME directory");
-        return res ? res->status : APR_EINVAL;
+        return res->status;
     }
-    rv = sacme_directory_parse(acme->p, resp->body, resp->body_len, &acme->dir, res);
+    rv = sacme_directory_parse(p, resp->body, resp->body_len, dir, res);
     if (rv != APR_SUCCESS) {
         sacme_result_prefix(res, "%s (Content-Type '%s')", acme->url,
-                            sacme_http_media_type(resp, acme->p));
+                            sacme_http_media_type(resp, p));
         return rv;
     }
     take_nonce(acme, resp);
+    return APR_SUCCESS;
+}
+
+/* A new directory in its own pool, or APR's error with res filled (the
+ * pool is then gone). */
+static apr_status_t read_directory(sacme_acme_t *acme, apr_pool_t **pp,
+                                   sacme_directory_t **dir, sacme_result_t *res)
+{
+    apr_status_t rv;
+
+    if ((rv = apr_pool_create(pp, acme->p)) != APR_SUCCESS) {
+        return sacme_result_set(res, rv, "cannot fetch the ACME directory: out of "
+                                "memory");
+    }
+    if ((rv = fetch_directory(acme, *pp, dir, res)) != APR_SUCCESS) {
+        apr_pool_destroy(*pp);
+        *pp = NULL;
+    }
+    return rv;
+}
+
+apr_status_t sacme_acme_setup(sacme_acme_t *acme, sacme_result_t *res)
+{
+    apr_status_t rv;
+
+    if (acme->dir) {
+        return APR_SUCCESS;
+    }
+    if (!res) {
+        res = sacme_result_make(acme->p);
+    }
+    if ((rv = read_directory(acme, &acme->dir_pool, &acme->dir, res)) != APR_SUCCESS) {
+        return rv;
+    }
     sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10002)
               "directory of %s: externalAccountRequired=%s, terms of service %s",
               acme->url, acme->dir->eab_required ? "true" : "false",
               acme->dir->terms_of_service ? acme->dir->terms_of_service : "none");
     return APR_SUCCESS;
+}
+
+apr_status_t sacme_acme_refresh_directory(sacme_acme_t *acme, sacme_result_t *res)
+{
+    apr_pool_t *p, *own = NULL;
+    sacme_directory_t *dir;
+    apr_status_t rv;
+
+    if (!acme->dir) {
+        return sacme_acme_setup(acme, res);
+    }
+    if (!res) {
+        /* The failure is logged here even when the caller does not want it:
+         * its words live in a pool of their own, gone with them. */
+        if (apr_pool_create(&own, acme->p) != APR_SUCCESS) {
+            return APR_ENOMEM;
+        }
+        res = sacme_result_make(own);
+    }
+    rv = read_directory(acme, &p, &dir, res);
+    if (rv != APR_SUCCESS) {
+        sacme_log(acme->log, SACME_LOG_INFO, sacme_result_log_status(res),
+                  SACME_LOGNO(10670) "reading the directory of %s again failed (%s); "
+                  "the one read before stays in use and is read again when next "
+                  "needed; if this persists, check that the CA is reachable",
+                  acme->url, sacme_result_message(res, res->p));
+    }
+    else {
+        sacme_log(acme->log, SACME_LOG_DEBUG, 0, SACME_LOGNO(10671)
+                  "directory of %s read again: renewalInfo %s (was %s), "
+                  "%d profile(s) (were %d)", acme->url,
+                  dir->renewal_info ? dir->renewal_info : "none",
+                  acme->dir->renewal_info ? acme->dir->renewal_info : "none",
+                  dir->profiles->nelts, acme->dir->profiles->nelts);
+        if (acme->dir_pool) {
+            apr_pool_destroy(acme->dir_pool);
+        }
+        acme->dir_pool = p;
+        acme->dir = dir;
+    }
+    if (own) {
+        apr_pool_destroy(own);
+    }
+    return rv;
 }
 
 /* Fetches a nonce from newNonce (HEAD, as RFC 8555 §7.2 prefers; GET if

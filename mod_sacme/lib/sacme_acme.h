@@ -18,7 +18,9 @@ typedef struct sacme_acme_t {
     const char *url;              /* the directory URL, verbatim */
     sacme_http_t *http;
     const sacme_log_t *log;
-    sacme_directory_t *dir;       /* after sacme_acme_setup() */
+    sacme_directory_t *dir;       /* after sacme_acme_setup(); replaced by
+                                     sacme_acme_refresh_directory() */
+    apr_pool_t *dir_pool;         /* dir's memory, freed when it is replaced */
     const char *nonce;            /* the last Replay-Nonce seen, unused */
     char nonce_buf[256];          /* its storage: a long-lived client must not
                                      grow its pool with every response */
@@ -33,6 +35,18 @@ apr_status_t sacme_acme_create(apr_pool_t *p, const char *url,
 
 /* Fetches and parses the directory (once; later calls are no-ops). */
 apr_status_t sacme_acme_setup(sacme_acme_t *acme, sacme_result_t *res);
+
+/* Reads the directory again, for a client that lives long (the driver's):
+ * a CA may add endpoints (renewalInfo) or profiles, or move URLs, while the
+ * client lives. When the new directory is fetched and parses, it takes the
+ * old one's place: acme->dir and every URL in it change and the old one's
+ * memory is freed, so callers read acme->dir's fields when they use them
+ * and keep no pointer into it across this call (the client is used by one
+ * thread at a time). When it cannot be fetched or does not parse now, the
+ * old directory stays in use: the failure is returned (res filled, may be
+ * NULL) and logged at info. Without a directory yet, this is
+ * sacme_acme_setup(). Each call is a GET: callers decide how often. */
+apr_status_t sacme_acme_refresh_directory(sacme_acme_t *acme, sacme_result_t *res);
 
 /* The outcome of a signed request. */
 typedef struct sacme_acme_response_t {

@@ -140,11 +140,20 @@ apr_status_t sacme_ari_fetch(sacme_acme_t *acme, const char *cert_id, apr_pool_t
     sacme_http_response_t *resp;
     const char *base;
     apr_status_t rv;
+    int had_dir = acme->dir != NULL;
 
     memset(ans, 0, sizeof(*ans));
     ans->error_kind = "unreachable";
     if ((rv = sacme_acme_setup(acme, res)) != APR_SUCCESS) {
         return rv;
+    }
+    /* The driver's client keeps the directory it read first; a CA may have
+     * added renewalInfo since. Before saying it has none, its directory is
+     * read again (once per poll, and a CA without ARI is polled daily or at
+     * the admin's word: no load). Not when it was read just now. A failed
+     * read keeps the old directory, and with it the answer "none". */
+    if (!acme->dir->renewal_info && had_dir) {
+        sacme_acme_refresh_directory(acme, NULL);
     }
     if (!(base = acme->dir->renewal_info)) {
         ans->error_kind = "unsupported";

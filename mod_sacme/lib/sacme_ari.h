@@ -68,7 +68,9 @@ typedef struct sacme_ari_answer_t {
 } sacme_ari_answer_t;
 
 /* GET <renewalInfo>/<cert_id> at the CA of acme (its directory is read
- * first if it was not yet). The directory without renewalInfo: APR_ENOTIMPL.
+ * first if it was not yet; a directory read before, without renewalInfo,
+ * is read again, as the CA may have added it since: see
+ * sacme_acme_refresh_directory). Still without renewalInfo: APR_ENOTIMPL.
  * Any other failure (no answer, a status other than 200, a body
  * sacme_ari_parse refuses) is non-success with res and ans->error_kind
  * set; ans->retry_after is filled whenever the CA answered. */

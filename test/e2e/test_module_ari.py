@@ -18,7 +18,9 @@ One Pebble (real HTTP-01) for the module; one proxy and one httpd per test.
 
 import json
 import os
+import re
 import time
+import urllib.parse
 
 import pytest
 
@@ -269,6 +271,54 @@ def test_broken_ari_then_working_is_followed(qpebble, proxies, httpds):
     assert store_cmd(h, "ari", "check", names[0]).rc == 0
     h.wait_managed_cert(names[0], limit=ISSUE_LIMIT, not_serial=first.serial_number)
     assert (ari_cert_id(first), True, False) in proxy.replaces, proxy.replaces
+
+
+# --- a CA that gains ARI while the driver runs ---------------------------------------
+
+def driver_pids(h):
+    """The pid of every driver started so far, from its SACME10020 line."""
+    return [re.search(r"driver started \(pid (\d+)\)", line).group(1)
+            for line in h.log_lines(DRIVER_STARTED + ":")]
+
+
+def test_ca_gaining_ari_is_followed_without_restart(qpebble, proxies, httpds):
+    """A CA whose directory has no renewalInfo is recorded as such and asked
+    again daily or at `sacmectl ari check`; before the driver concludes it
+    still has none, it reads the CA's directory again. So a CA that adds ARI
+    (an upgrade, a roll-out) is followed at the next check, without
+    restarting httpd or the driver."""
+    proxy = proxies.start(qpebble, {})
+    h, names = start_httpd(proxy, httpds, "arigained")
+    cert_id = live_cert_id(h, names[0])
+    rec = wait_ari(h, names[0], lambda r: r.get("unsupported") and r.get("cert-id") == cert_id,
+                   "the CA offers no ARI")
+    assert "renew-at" not in rec and not proxy.ari_polls, (rec, proxy.ari_polls)
+    assert show(h, names[0])["renew-source"] == "window"
+    pids = driver_pids(h)        # activation may have restarted it once
+    assert pids, h.log()[-2000:]
+    dir_path = urllib.parse.urlsplit(proxy.directory_url).path
+    dir_reads = proxy.request_count("GET", dir_path, status=200)
+
+    # the CA gains ARI; the admin asks for a check
+    proxy.set(ari="future")
+    stamp = ari_stamp(h, names[0])
+    mark = h.mark()
+    res = store_cmd(h, "ari", "check", names[0])
+    assert res.rc == 0, res.describe()
+    h.wait_log(ARI_CHECK, since=mark, limit=LOG_LIMIT)
+    rec = wait_polled(h, names[0], proxy, cert_id, 0, stamp)
+    assert proxy.request_count("GET", dir_path, status=200) > dir_reads, proxy.requests[-20:]
+    assert "unsupported" not in rec, rec
+    start, end = (rfc3339(rec["window"][k]) for k in ("start", "end"))
+    assert end - start == DAY and start > time.time() + 29 * DAY, rec
+    assert start <= rfc3339(rec["renew-at"]) <= end, rec
+    line = h.wait_log(ARI_WINDOW + ":", since=mark, limit=LOG_LIMIT)
+    assert rec["renew-at"] in line and names[0] in line, line
+    d = show(h, names[0])
+    assert d["renew-source"] == "ari" and d["renew-at"] == rec["renew-at"], d
+    # the same driver did it: nothing restarted, nothing ordered
+    assert driver_pids(h) == pids, h.log_lines(DRIVER_STARTED)
+    assert new_orders(proxy) == 1
 
 
 # --- Retry-After ---------------------------------------------------------------------

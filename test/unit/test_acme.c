@@ -787,6 +787,75 @@ START_TEST(lost_finalize_answer_asks_the_order)
 }
 END_TEST
 
+/* A long-lived client reads the directory again: a directory that parses
+ * takes the old one's place (URLs, renewalInfo, profiles, its nonce); one
+ * that does not (an HTML maintenance page) leaves the last good one in use. */
+START_TEST(directory_refresh_replaces_or_keeps)
+{
+    unit_scripted_t s[3] = {
+        { 200, JSON_HDR "Replay-Nonce: nonce-1\n", NULL },
+        { 200, JSON_HDR "Replay-Nonce: nonce-2\n",
+          "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":\"https://ca.test/acct\","
+          "\"newOrder\":\"https://ca.test/order2\","
+          "\"renewalInfo\":\"https://ca.test/renewal-info\","
+          "\"meta\":{\"profiles\":{\"short\":\"6 days\"}}}" },
+        { 200, "Content-Type: text/html\n", "<html>down for maintenance</html>" },
+    };
+    unit_fake_t fake;
+    sacme_acme_t *acme;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 3);
+    ck_assert_int_eq(sacme_acme_setup(acme, res), APR_SUCCESS);
+    ck_assert_ptr_null(acme->dir->renewal_info);
+    ck_assert_str_eq(acme->nonce, "nonce-1");
+
+    ck_assert_int_eq(sacme_acme_refresh_directory(acme, res), APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 2);
+    ck_assert_str_eq(fake.methods[1], "GET");
+    ck_assert_str_eq(fake.urls[1], DIR_URL);
+    ck_assert_str_eq(acme->dir->new_order, "https://ca.test/order2");
+    ck_assert_str_eq(acme->dir->renewal_info, "https://ca.test/renewal-info");
+    ck_assert(sacme_directory_has_profile(acme->dir, "short"));
+    ck_assert(!acme->dir->eab_required);
+    ck_assert_str_eq(acme->nonce, "nonce-2");
+
+    /* without a result of the caller's: the failure is still only logged */
+    ck_assert_int_eq(sacme_acme_refresh_directory(acme, NULL), SACME_EPROTO);
+    ck_assert_int_eq(fake.next, 3);
+    ck_assert_str_eq(acme->dir->new_order, "https://ca.test/order2");
+    ck_assert_str_eq(acme->dir->renewal_info, "https://ca.test/renewal-info");
+    ck_assert_str_eq(acme->nonce, "nonce-2");
+}
+END_TEST
+
+/* The refresh of a client that never read its directory is the first read;
+ * a failed refresh says why. */
+START_TEST(directory_refresh_without_directory_is_setup)
+{
+    unit_scripted_t s[2] = {
+        { 200, JSON_HDR, NULL },
+        { 200, "Content-Type: text/html\n", "<html>down for maintenance</html>" },
+    };
+    unit_fake_t fake;
+    sacme_acme_t *acme;
+    sacme_result_t *res = sacme_result_make(unit_pool);
+
+    s[0].body = DIRECTORY;
+    acme = make_acme(&fake, s, 2);
+    ck_assert_int_eq(sacme_acme_refresh_directory(acme, res), APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 1);
+    ck_assert_str_eq(acme->dir->new_order, "https://ca.test/order");
+    ck_assert(acme->dir->eab_required);
+
+    ck_assert_int_eq(sacme_acme_refresh_directory(acme, res), SACME_EPROTO);
+    ck_assert_ptr_nonnull(strstr(res->detail, "not JSON"));
+    ck_assert_str_eq(acme->dir->new_order, "https://ca.test/order");
+    ck_assert(acme->dir->eab_required);
+}
+END_TEST
+
 Suite *unit_suite_acme(void)
 {
     Suite *s = suite_create("acme");
@@ -817,6 +886,8 @@ Suite *unit_suite_acme(void)
     tcase_add_test(tc, nonce_never_given_is_a_protocol_error);
     tcase_add_test(tc, garbage_json_is_a_protocol_error);
     tcase_add_test(tc, lost_finalize_answer_asks_the_order);
+    tcase_add_test(tc, directory_refresh_replaces_or_keeps);
+    tcase_add_test(tc, directory_refresh_without_directory_is_setup);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -228,6 +228,54 @@ START_TEST(fetch_without_renewal_info)
 }
 END_TEST
 
+/* A CA that adds renewalInfo while the client lives: the directory read
+ * before is read again before the answer "unsupported", once per fetch,
+ * and the new renewalInfo is asked at once. One that cannot be read again
+ * leaves the answer "unsupported", not a failure. */
+START_TEST(fetch_reads_the_directory_again_before_unsupported)
+{
+#define NO_ARI_DIR "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":" \
+    "\"https://ca.test/acct\",\"newOrder\":\"https://ca.test/order\"}"
+    unit_scripted_t s[6] = {
+        { 200, JSON_HDR, NO_ARI_DIR },             /* the first read */
+        { 200, JSON_HDR, NO_ARI_DIR },             /* the next poll: still none */
+        { 200, "Content-Type: text/html\n", "<html>maintenance</html>" },
+        { 200, JSON_HDR, ARI_DIR },                /* the CA gained ARI */
+        { 200, JSON_HDR, "{\"suggestedWindow\": {\"start\": \"2026-03-01T00:00:00Z\","
+          " \"end\": \"2026-03-02T00:00:00Z\"}}" },
+        { 404, "Content-Type: application/problem+json\n", "{}" },
+    };
+    unit_fake_t fake;
+    sacme_acme_t *acme = fake_acme(&fake, s, 6);
+    sacme_result_t *res = sacme_result_make(unit_pool);
+    sacme_ari_answer_t ans;
+    int i;
+
+    /* read just now: not read again */
+    ck_assert_int_eq(sacme_ari_fetch(acme, "a.b", unit_pool, &ans, res), APR_ENOTIMPL);
+    ck_assert_int_eq(fake.next, 1);
+    ck_assert_str_eq(ans.error_kind, "unsupported");
+    /* read again, still none; then not readable: the old one answers */
+    for (i = 2; i <= 3; ++i) {
+        ck_assert_int_eq(sacme_ari_fetch(acme, "a.b", unit_pool, &ans, res), APR_ENOTIMPL);
+        ck_assert_int_eq(fake.next, i);
+        ck_assert_str_eq(fake.urls[i - 1], DIR_URL);
+        ck_assert_str_eq(ans.error_kind, "unsupported");
+    }
+    /* now with renewalInfo: asked in the same fetch */
+    ck_assert_int_eq(sacme_ari_fetch(acme, "a.b", unit_pool, &ans, res), APR_SUCCESS);
+    ck_assert_int_eq(fake.next, 5);
+    ck_assert_str_eq(fake.urls[3], DIR_URL);
+    ck_assert_str_eq(fake.urls[4], "https://ca.test/renewal-info/a.b");
+    ck_assert_int_eq(ans.info.start, sacme_time_rfc3339_parse("2026-03-01T00:00:00Z"));
+    /* with renewalInfo known, a failed answer does not read the directory */
+    ck_assert_int_eq(sacme_ari_fetch(acme, "a.b", unit_pool, &ans, res), SACME_EPROTO);
+    ck_assert_int_eq(fake.next, 6);
+    ck_assert_str_eq(ans.error_kind, "http-404");
+#undef NO_ARI_DIR
+}
+END_TEST
+
 
 Suite *unit_suite_ari(void)
 {
@@ -245,6 +293,7 @@ Suite *unit_suite_ari(void)
     tcase_add_test(tc, replaces_refusals);
     tcase_add_test(tc, fetch_window_and_failures);
     tcase_add_test(tc, fetch_without_renewal_info);
+    tcase_add_test(tc, fetch_reads_the_directory_again_before_unsupported);
     suite_add_tcase(s, tc);
     return s;
 }
