@@ -104,6 +104,21 @@ sacme_conf_t *sacme_conf_single(cmd_parms *cmd, const char **err)
     return single_conf(cmd, err);
 }
 
+const char *sacme_conf_file_only(cmd_parms *cmd, const char *value,
+                                 const char *holds, const char **path)
+{
+    const char *name = cmd->cmd->name;
+
+    if (strncmp(value, "file:", 5) || !value[5]) {
+        return apr_psprintf(cmd->pool, "%s: give file:PATH, %s", name, holds);
+    }
+    *path = ap_server_root_relative(cmd->pool, value + 5);
+    if (!*path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", name, value + 5);
+    }
+    return NULL;
+}
+
 /* An absolute https URL with a host: everything the module talks to is
  * reached over TLS. */
 static int https_url_ok(apr_pool_t *p, const char *url)

@@ -168,6 +168,13 @@ const char *sacme_conf_domain_cas(sacme_conf_t *conf, apr_hash_t *by_id,
  * when it is not allowed there or given twice. */
 sacme_conf_t *sacme_conf_single(cmd_parms *cmd, const char **err);
 
+/* For a directive whose secret only a file may hold (SacmeClusterKey,
+ * SacmeSCM): the PATH of its 'file:PATH' argument, ServerRoot-relative,
+ * into *path; or the error, naming the directive and, when the argument is
+ * no file:PATH, what the file holds (holds). */
+const char *sacme_conf_file_only(cmd_parms *cmd, const char *value,
+                                 const char *holds, const char **path);
+
 /* SacmeChallenge and SacmePortMap (mod_sacme_config_chal.c). */
 const char *sacme_cmd_challenge(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
 const char *sacme_cmd_port_map(cmd_parms *cmd, void *dc, const char *a, const char *b);

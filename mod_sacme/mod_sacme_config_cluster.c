@@ -111,23 +111,14 @@ const char *sacme_cmd_cluster_tls(cmd_parms *cmd, void *dc, int argc, char *cons
 /* SacmeClusterKey file:PATH */
 const char *sacme_cmd_cluster_key(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err, *path;
+    const char *err;
     sacme_conf_t *conf = sacme_conf_single(cmd, &err);
 
     (void)dc;
-    if (!conf) {
-        return err;
-    }
-    if (strncmp(value, "file:", 5) || !value[5]) {
-        return "SacmeClusterKey: give file:PATH, a root-only file (0600) holding "
-               "the cluster's 256-bit key as `openssl rand -base64 32` writes it";
-    }
-    path = ap_server_root_relative(cmd->pool, value + 5);
-    if (!path) {
-        return apr_psprintf(cmd->pool, "SacmeClusterKey: invalid path '%s'", value + 5);
-    }
-    conf->cluster_key_path = path;
-    return NULL;
+    return conf ? sacme_conf_file_only(cmd, value, "a root-only file (0600) holding "
+                                       "the cluster's 256-bit key as `openssl rand "
+                                       "-base64 32` writes it", &conf->cluster_key_path)
+                : err;
 }
 
 /* SacmeClusterLease DURATION */

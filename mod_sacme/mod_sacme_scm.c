@@ -16,24 +16,16 @@
 
 const char *sacme_cmd_scm(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err, *path;
+    const char *err;
     sacme_conf_t *conf = sacme_conf_single(cmd, &err);
 
     (void)dc;
-    if (!conf) {
-        return err;
-    }
-    if (strncmp(value, "file:", 5) || !value[5]) {
-        return "SacmeSCM: give file:PATH, the SCM API credentials file (root, "
-               "0600) that 'sacmectl scm' uses too: {\"url\", \"login\", "
-               "\"password\", \"customerUri\", \"organizationId\"}";
-    }
-    path = ap_server_root_relative(cmd->pool, value + 5);
-    if (!path) {
-        return apr_psprintf(cmd->pool, "SacmeSCM: invalid path '%s'", value + 5);
-    }
-    conf->scm_file = path;
-    return NULL;
+    return conf ? sacme_conf_file_only(cmd, value, "the SCM API credentials file "
+                                       "(root, 0600) that 'sacmectl scm' uses too: "
+                                       "{\"url\", \"login\", \"password\", "
+                                       "\"customerUri\", \"organizationId\"}",
+                                       &conf->scm_file)
+                : err;
 }
 
 int sacme_conf_scm(sacme_conf_t *conf, apr_pool_t *p, server_rec *s)
