@@ -10,6 +10,7 @@
 
 #include "sacmectl.h"
 #include "sacme_acct.h"
+#include "sacme_file.h"
 #include "sacme_http.h"
 #include "sacme_httpdconf.h"
 #include "sacme_json.h"
@@ -59,8 +60,8 @@ void cli_usage(const cli_t *cli, FILE *out)
         "\nThe store is the directory of SacmeStoreDir. Without --store, --config\n"
         "FILE reads it from an httpd configuration: the ServerRoot and\n"
         "SacmeStoreDir lines, following Include and IncludeOptional; nothing\n"
-        "else (no <IfDefine>, Define or ${VARIABLES}). Neither option: %s.\n",
-        CLI_DEFAULT_STORE);
+        "else (no <IfDefine>, Define or ${VARIABLES}). Neither option: the store\n"
+        "of %s, or without that file %s.\n", CLI_DEFAULT_CONFIG, CLI_DEFAULT_STORE);
 }
 
 int cli_parse(cli_t *cli, int argc, const char *const *argv,
@@ -204,6 +205,11 @@ int cli_open(cli_t *cli)
     sacme_result_t *res = sacme_result_make(cli->p);
     const char *dir = cli->store_dir;
 
+    /* What an admin of Debian's apache2 expects with no option: the store
+     * the running configuration names (the package moves it out of /etc). */
+    if (!dir && !cli->config && sacme_file_exists(CLI_DEFAULT_CONFIG, cli->p)) {
+        cli->config = CLI_DEFAULT_CONFIG;
+    }
     if (!dir && cli->config) {
         if (sacme_httpdconf_store(cli->config, cli->p, &dir, res) != APR_SUCCESS) {
             sacme_result_prefix(res, "finding the store in %s", cli->config);

@@ -108,8 +108,8 @@ static void scm_help(const cli_t *cli)
            "file (root's, mode 0600; never from the command line). See docs/scm.md.\n");
     if (!strcmp(cli->cmd, "scm sync")) {
         printf("The managed names are read from managed.json of the store: --store DIR,\n"
-               "or --config FILE (its ServerRoot and SacmeStoreDir), or %s.\n",
-               CLI_DEFAULT_STORE);
+               "or --config FILE (its ServerRoot and SacmeStoreDir), or that of %s,\n"
+               "or %s.\n", CLI_DEFAULT_CONFIG, CLI_DEFAULT_STORE);
     }
     printf("\n" EXIT_CODES_HELP);
 }

@@ -35,7 +35,10 @@ enum {
                             an unsafe file); nothing to do with the CA */
 };
 
-/* The store used without --store or --config: Debian's ServerRoot. */
+/* Without --store or --config: Debian's httpd configuration when there
+ * is one (its SacmeStoreDir: the package's /var/lib/apache2/sacme, or
+ * sacme in its ServerRoot), else the store in Debian's ServerRoot. */
+#define CLI_DEFAULT_CONFIG "/etc/apache2/apache2.conf"
 #define CLI_DEFAULT_STORE "/etc/apache2/sacme"
 
 /* Option codes shared by the store commands; a command's own start at
@@ -91,7 +94,8 @@ void cli_usage(const cli_t *cli, FILE *out);
 /* Its first part: the synopsis and the options. */
 void cli_usage_options(const cli_t *cli, FILE *out);
 
-/* Finds the store (--store, --config, or CLI_DEFAULT_STORE) and reads
+/* Finds the store (--store, --config, CLI_DEFAULT_CONFIG if it exists,
+ * or CLI_DEFAULT_STORE) and reads
  * managed.json. Returns an exit code. */
 int cli_open(cli_t *cli);
 

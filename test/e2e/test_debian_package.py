@@ -256,8 +256,12 @@ def test_debian_package_on_the_system_apache2(deb, system, tmp_path):
     h._wait(lambda: _driver_uid(h) == driver_uid,
             "the driving process to run as %s" % DRIVER_USER)
     assert _mode(os.path.join(STORE, "accounts"))[0] == driver_uid
-    # sacmectl finds the store through Debian's apache2.conf
+    # sacmectl finds the store through Debian's apache2.conf: named, and
+    # without any option (the package's store is not /etc/apache2/sacme)
     out = _ok(run("sacmectl", "list", "--config", "/etc/apache2/apache2.conf"), "sacmectl list")
+    assert NAMES[0] in out, out
+    assert not os.path.exists("/etc/apache2/sacme/managed.json")
+    out = _ok(run("sacmectl", "list"), "sacmectl list without options")
     assert NAMES[0] in out, out
     with open(os.path.join(STORE, "domains", NAMES[0], "fullchain.pem"), "rb") as f:
         live = f.read()
