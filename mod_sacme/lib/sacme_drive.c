@@ -937,8 +937,10 @@ static const sacme_result_t *with_portal_view(sacme_driver_t *d,
     return more;
 }
 
+/* ca: the CA the attempt went to (NULL: none configured). */
 static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
-                           apr_pool_t *p, const sacme_result_t *res)
+                           apr_pool_t *p, const sacme_ca_t *ca,
+                           const sacme_result_t *res)
 {
     json_t *old = read_json(d, p, dom->name, SACME_STATE_JOB);
     json_t *job = sacme_json_own(p, json_object());
@@ -947,8 +949,7 @@ static void record_failure(sacme_driver_t *d, const sacme_domain_t *dom,
     apr_time_t now = apr_time_now(), next;
     const char *msg;
 
-    /* Before the count grows: the CA this attempt went to. */
-    res = with_portal_view(d, dom, p, sacme_drive_ca(d, dom, p), res);
+    res = with_portal_view(d, dom, p, ca, res);
     msg = sacme_result_message(res, p);
     /* The count goes on growing while job.json cannot be written. */
     if (kept.next && kept.errors > errors) {
@@ -1158,7 +1159,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
         /* the configuration check requires one for every ordered domain */
         sacme_result_set(res, SACME_ECONFIG, "no CA is configured for %s (SacmeServer)",
                          dom->name);
-        record_failure(d, dom, p, res);
+        record_failure(d, dom, p, ca, res);
         return res->status;
     }
     order = read_json(d, p, dom->name, SACME_STATE_ORDER);
@@ -1259,7 +1260,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
         commit_end(d);
     }
     if (rv != APR_SUCCESS) {
-        record_failure(d, dom, p, res);
+        record_failure(d, dom, p, ca, res);
         return rv;
     }
 
@@ -1271,7 +1272,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
     if (d->trust
         && (rv = sacme_trust_verify(d->trust, chain, apr_time_now(), res)) != APR_SUCCESS) {
         sacme_result_prefix(res, "the CA's certificate is not staged");
-        record_failure(d, dom, p, res);
+        record_failure(d, dom, p, ca, res);
         return rv;
     }
     /* Staged: the chain goes last, so a complete pair means "ready". The
@@ -1287,7 +1288,7 @@ apr_status_t sacme_drive_run_with(sacme_driver_t *d, sacme_clients_t *clients,
     }
     if (rv != APR_SUCCESS) {
         commit_end(d);
-        record_failure(d, dom, p, res);
+        record_failure(d, dom, p, ca, res);
         return rv;
     }
     sacme_store_unstage(d->store, p, dom->name, SACME_UNSTAGE_ORDER);
